@@ -1,0 +1,48 @@
+# ssbfab — two commands do all set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+ROUTE  ?= sulfide-lpscl
+CAPACITY ?= 10
+ARGS   ?=
+
+.PHONY: run test test-slow validate simulate optimize bench lint clean venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's metadata changes (the package itself is editable).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/ssbfab routes
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+validate: $(STAMP)
+	$(VENV)/bin/ssbfab validate lines/*.yaml lines/routes/*.yaml
+
+simulate: $(STAMP)
+	$(VENV)/bin/ssbfab simulate $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
+
+optimize: $(STAMP)
+	$(VENV)/bin/ssbfab optimize $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

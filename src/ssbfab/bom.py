@@ -1,0 +1,88 @@
+"""Bill of materials: what is bought per good cell and what it costs.
+
+Material bought per accepted cell = design amount / (yields from where it enters
+the line to the end), net of recovery (`flow.requirements`). Materials the line
+makes itself (a step with `makes:`) are not bought: their raw materials are, by the
+recipe's mass fractions. Scrapped material earns its `scrap_credit` share back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import flow
+from .cell import CellResult, design
+from .spec import Route
+
+
+@dataclass(frozen=True)
+class BomLine:
+    material: str
+    quantity: float  # bought per good cell, in `unit`
+    unit: str  # kg, m2 or m3
+    design_quantity: float  # in the cell itself (0 for solvents and recipe raws)
+    price: float  # USD per unit
+    cost_per_cell: float  # USD, net of scrap credit
+
+    def cost_per_kwh(self, cell: CellResult) -> float:
+        return self.cost_per_cell / cell.energy_kwh
+
+
+def bill_of_materials(route: Route, yields: Mapping[str, float],
+                      cell: CellResult | None = None) -> list[BomLine]:
+    cell = cell or design(route)
+    req = flow.requirements(route, yields, cell.refs)
+    mats = route.all_materials
+    lines = []
+    for name, qty in req.bought.items():
+        m = mats[name]
+        if m.price_per_unit is None:
+            raise ValueError(f"material {name!r} is bought but has no price")
+        price, unit = m.price_per_unit
+        design_q = cell.design_bom[name].value if name in cell.design_bom else 0.0
+        credit = m.scrap_credit * req.scrapped.get(name, 0.0) * price
+        lines.append(BomLine(name, qty, unit, design_q, price, qty * price - credit))
+    return lines
+
+
+def materials_cost_per_kwh(route: Route, yields: Mapping[str, float],
+                           cell: CellResult | None = None) -> float:
+    cell = cell or design(route)
+    return sum(b.cost_per_cell for b in bill_of_materials(route, yields, cell)) / cell.energy_kwh
+
+
+@dataclass(frozen=True)
+class RawShare:
+    name: str
+    mass_fraction: float
+    cost_share: float
+    price: float  # USD/kg
+
+
+@dataclass(frozen=True)
+class MadeMaterial:
+    name: str
+    step: str
+    raw: list[RawShare]
+    cost_per_kg: float  # raw-material cost of one kg of product (before synthesis yield)
+
+
+def made_materials(route: Route) -> list[MadeMaterial]:
+    """Each material the line makes itself, with the mass and cost share of its raws."""
+    out = []
+    mats = route.all_materials
+    for s in route.line:
+        if not s.makes:
+            continue
+        fr = flow.recipe_mass_fractions(route, s.makes)
+        prices = {}
+        for raw in fr:
+            pu = mats[raw].price_per_unit
+            if pu is None or pu[1] != "kg":
+                raise ValueError(f"raw material {raw!r} of {s.makes!r} needs a price per kg")
+            prices[raw] = pu[0]
+        cost = sum(fr[r] * prices[r] for r in fr)
+        raws = [RawShare(r, fr[r], fr[r] * prices[r] / cost if cost else 0.0, prices[r]) for r in fr]
+        out.append(MadeMaterial(s.makes, s.name, raws, cost))
+    return out

@@ -1,0 +1,5 @@
+"""Commands of the simulator, optimiser, comparison and studies.
+
+Each part keeps its command in its own module; importing it here registers it on
+the shared Typer app. Imports inside those modules stay lazy.
+"""

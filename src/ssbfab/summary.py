@@ -1,0 +1,73 @@
+"""Route summaries for the CLI and notebooks: cell, materials, route list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import bom, flow
+from .cell import design
+from .spec import Route, load_shared, resolve_route, route_files
+
+
+def default_yields(route: Route) -> dict[str, float]:
+    """Nominal yields at each step's first level in the driest allowed dry room."""
+    classes = route.dry_room_options
+    return flow.nominal_yields(route, classes[-1].name if classes else None)
+
+
+def cell_report(name: str, lines: Path | None = None, route: Route | None = None) -> dict:
+    route = route or resolve_route(name, lines)
+    c = design(route)
+    lines_ = bom.bill_of_materials(route, default_yields(route), c)
+    return {
+        "route": route.name,
+        "capacity_ah": c.capacity_ah,
+        "nominal_v": c.nominal_v,
+        "energy_wh": c.energy_wh,
+        "mass_kg": c.mass_kg,
+        "volume_l": c.volume_l,
+        "wh_per_kg": c.wh_per_kg,
+        "wh_per_l": c.wh_per_l,
+        "cathode_area_m2": c.cathode_area_m2,
+        "cathode_areal_capacity_mah_cm2": c.cathode_areal_capacity_mah_cm2,
+        "sheets": c.sheets,
+        "materials_cost_per_kwh": sum(b.cost_per_cell for b in lines_) / c.energy_kwh,
+        "currency": "USD",
+        "currency_year": route.economics.currency_year,
+        "bom": [
+            {"material": b.material, "quantity": b.quantity, "unit": b.unit,
+             "design_quantity": b.design_quantity, "price": b.price,
+             "cost_per_kwh": b.cost_per_kwh(c)}
+            for b in lines_
+        ],
+    }
+
+
+def materials_report(name: str, lines: Path | None = None) -> dict:
+    route = resolve_route(name, lines)
+    return {
+        "route": route.name,
+        "materials": [
+            {"name": m.name, "step": m.step, "cost_per_kg": m.cost_per_kg, "currency": "USD",
+             "raw": [{"name": r.name, "mass_fraction": r.mass_fraction,
+                      "cost_share": r.cost_share, "price_per_kg": r.price} for r in m.raw]}
+            for m in bom.made_materials(route)
+        ],
+    }
+
+
+def route_summaries(lines: Path | None = None) -> list[dict]:
+    shared = load_shared(lines)
+    out = []
+    for f in route_files(lines):
+        route = resolve_route(str(f), lines, shared=shared)
+        if route.cell is None:
+            continue
+        rep = cell_report(route.name, lines, route=route)
+        out.append({
+            "name": route.name, "form": route.form, "electrolyte": route.electrolyte,
+            "path": str(f), "energy_kwh": rep["energy_wh"] / 1000.0,
+            "wh_per_kg": rep["wh_per_kg"], "wh_per_l": rep["wh_per_l"],
+            "materials_cost_per_kwh": rep["materials_cost_per_kwh"], "currency": "USD",
+        })
+    return out

@@ -1,0 +1,29 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINES = ROOT / "lines"
+
+# Tests read the project's own data, whatever the caller's environment says.
+os.environ.pop("SSBFAB_LINES", None)
+
+
+@pytest.fixture(scope="session")
+def lines_dir() -> Path:
+    return LINES
+
+
+@pytest.fixture(scope="session")
+def shared():
+    from ssbfab.spec import load_shared
+
+    return load_shared(LINES)
+
+
+@pytest.fixture(scope="session")
+def sulfide(shared):
+    from ssbfab.spec import resolve_route
+
+    return resolve_route("sulfide-lpscl", LINES, shared=shared)
