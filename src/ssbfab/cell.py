@@ -5,26 +5,38 @@ stacked pouch).
 Rules (all per cell; "area" of an electrode counts each coated side):
 - solid density of a composite  ρs = 1 / Σ(wᵢ/ρᵢ)
 - areal mass per side           m = t·(1-ε)·ρs
-- cathode areal capacity        q = m · w_active · c_active   (mAh/g = Ah/kg)
+- cathode areal capacity        q = m · w_active · c_active · first-cycle efficiency
+                                (mAh/g = Ah/kg, so q is in Ah/m²)
 - cathode coated area           A_c = C / q
 - composite anode               q_a = N/P · q; active mass = q_a / c_a; t_a = m_a/((1-ε_a)ρs_a)
 - anode and separator area      A_a = A_s = A_c · anode_area_ratio (overhang)
 - foils                         foil area = coated area / 2 (double-sided sheets)
 - liquid                        fill · (pore volume of cathode, anode, separator)
 - volume                        Σ layer volumes · (1 + packaging_volume_overhead)
+- sheets                        cathode and anode sheets are double-sided (A/2 per
+                                sheet face area); separator sheets are single, one per
+                                cathode face
+
+Each material is bought in the basis of its price: by kg, by m² (foils, separator
+film: the area of the layer or foil it forms) or by m³ (liquid electrolyte priced
+per litre). Whatever the basis, its mass counts in the cell's mass.
 
 `design_refs` exposes these per-cell quantities by name ("cathode.area",
-"material.LPSCl", "sheets" ...) for the line data's `per_cell` and material amounts.
+"material.LPSCl", "sheets" ...) for the line data's `per_cell` and material amounts;
+a component's ref ("separator.separator_film") is in its purchase basis.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import closest
 from .spec import CellDesign, Layer, Route
 
 
 class CellDesignError(ValueError):
+    """A cell design that cannot be computed; `path` is the field's path in `cell:`."""
+
     def __init__(self, message: str, path: tuple = ()):
         super().__init__(message)
         self.path = path
@@ -65,12 +77,15 @@ class CellResult:
         return self.energy_wh / 1000.0
 
 
-def _density(route: Route, name: str, path: tuple) -> float:
+def _material(route: Route, name: str, path: tuple):
     m = route.all_materials.get(name)
     if m is None:
-        from .errors import closest
-
         raise CellDesignError(f"unknown material {name!r}{closest(name, route.all_materials)}", path)
+    return m
+
+
+def _density(route: Route, name: str, path: tuple) -> float:
+    m = _material(route, name, path)
     if m.density is None:
         raise CellDesignError(f"material {name!r} needs a density", path)
     return m.density
@@ -88,20 +103,70 @@ def _capacity(route: Route, name: str, path: tuple) -> float:
     return m.specific_capacity  # mAh/g == Ah/kg
 
 
+class _Purchases:
+    """The design bill of materials in each material's purchase basis, and the cell mass.
+
+    Keeping the mass here, next to the basis conversion, is what lets a film bought by
+    area (or a liquid bought by volume) still weigh what it weighs.
+    """
+
+    def __init__(self, route: Route):
+        self.route = route
+        self.qty: dict[str, float] = {}
+        self.unit: dict[str, str] = {}
+        self.mass = 0.0  # kg
+
+    def add(self, material: str, mass: float, area: float | None, path: tuple) -> DesignRef:
+        """Buy `mass` kg of `material` forming `area` m² (None: not a sheet-like part)."""
+        m = _material(self.route, material, path)
+        basis = m.price_per_unit[1] if m.price_per_unit is not None else "kg"
+        if basis == "m2":
+            if area is None:
+                raise CellDesignError(
+                    f"material {material!r} is priced per m^2 but is used here by mass; "
+                    "give it a price per kg", path)
+            q = area
+        elif basis == "m3":
+            q = mass / _density(self.route, material, path)
+        else:
+            q = mass
+        self.qty[material] = self.qty.get(material, 0.0) + q
+        self.unit[material] = basis
+        self.mass += mass
+        return DesignRef(q, basis)
+
+
+def _layer(route: Route, layer: Layer, name: str, mass: float, area: float,
+           buy: _Purchases, refs: dict[str, DesignRef]) -> None:
+    """Buy the components of a coated layer of `mass` kg covering `area` m²."""
+    for n, w in layer.components.items():
+        refs[f"{name}.{n}"] = buy.add(n, mass * w, area, (name, "components", n))
+    refs[f"{name}.mass"] = DesignRef(mass, "kg")
+
+
+def _foil(route: Route, material: str, thickness: float | None, area: float,
+          buy: _Purchases, path: tuple) -> DesignRef:
+    """Buy a current-collector foil of `area` m² and `thickness` m."""
+    if thickness is None:
+        raise CellDesignError("collector_thickness is required with a collector", path)
+    mass = area * thickness * _density(route, material, path)
+    return buy.add(material, mass, area, path)
+
+
 def design(route: Route) -> CellResult:
-    """Compute the cell of a route (raises CellDesignError with the field's path)."""
+    """Compute the cell of a route (raises CellDesignError with the field's path).
+
+    Units: capacity Ah, voltage V, energy Wh, mass kg, volume L, areas m² (each
+    coated side counted), areal capacity mAh/cm²; the design BOM per cell in each
+    material's purchase basis (kg, m² or m³).
+    """
     d: CellDesign | None = route.cell
     if d is None:
         raise CellDesignError("this line file has no cell design", ())
-    bom: dict[str, float] = {}
-    units_of: dict[str, str] = {}
+    buy = _Purchases(route)
     refs: dict[str, DesignRef] = {"cell": DesignRef(1.0, "cell")}
-    volume = 0.0
-    foil_mass = 0.0  # mass of foils bought by m² (their BOM entry is an area)
-
-    def add(material: str, qty: float, unit: str = "kg"):
-        bom[material] = bom.get(material, 0.0) + qty
-        units_of[material] = unit
+    volume = 0.0  # m³ of the electrode stack
+    pores = 0.0  # m³ of pore space a liquid can fill
 
     # cathode
     c = d.cathode
@@ -116,21 +181,16 @@ def design(route: Route) -> CellResult:
         raise CellDesignError("cathode areal capacity is zero", ("cathode",))
     a_c = d.capacity / q_c
     sheet_area = d.electrode_width * d.electrode_height
-    cath_mass = m_c * a_c
-    for n, w in c.components.items():
-        add(n, cath_mass * w)
-        refs[f"cathode.{n}"] = DesignRef(cath_mass * w, "kg")
+    _layer(route, c, "cathode", m_c * a_c, a_c, buy, refs)
     refs["cathode.area"] = DesignRef(a_c, "m2")
-    refs["cathode.mass"] = DesignRef(cath_mass, "kg")
     refs["cathode.sheets"] = DesignRef(a_c / (2 * sheet_area), "sheet")
     volume += c.thickness * a_c
-    pores = c.porosity * c.thickness * a_c
+    pores += c.porosity * c.thickness * a_c
     if c.collector:
         foil = a_c / 2
-        foil_mass += _foil(route, c.collector, c.collector_thickness, foil, add,
-                           ("cathode", "collector"))
+        _foil(route, c.collector, c.collector_thickness, foil, buy, ("cathode", "collector"))
         refs["collector.cathode"] = DesignRef(foil, "m2")
-        volume += (c.collector_thickness or 0.0) * foil
+        volume += c.collector_thickness * foil
 
     # anode
     ratio = d.anode_area_ratio
@@ -142,14 +202,10 @@ def design(route: Route) -> CellResult:
                                   ("anode", "active"))
         q_a = d.np_ratio * q_c  # Ah/m² per side
         active_mass = q_a / _capacity(route, an.active, ("anode", "active"))
-        m_a = active_mass / an.components[an.active]
+        m_a = active_mass / an.components[an.active]  # kg/m² per side
         rho_a = _solid_density(route, an, ("anode",))
         t_a = an.thickness if an.thickness is not None else m_a / ((1 - an.porosity) * rho_a)
-        an_mass = m_a * a_a
-        for n, w in an.components.items():
-            add(n, an_mass * w)
-            refs[f"anode.{n}"] = DesignRef(an_mass * w, "kg")
-        refs["anode.mass"] = DesignRef(an_mass, "kg")
+        _layer(route, an, "anode", m_a * a_a, a_a, buy, refs)
         volume += t_a * a_a
         pores += an.porosity * t_a * a_a
         collector, collector_t = an.collector, an.collector_thickness
@@ -157,8 +213,8 @@ def design(route: Route) -> CellResult:
         mt = d.metal_anode
         rho = _density(route, mt.material, ("metal_anode", "material"))
         an_mass = mt.thickness * a_a * rho
-        add(mt.material, an_mass)
-        refs[f"anode.{mt.material}"] = DesignRef(an_mass, "kg")
+        refs[f"anode.{mt.material}"] = buy.add(mt.material, an_mass, a_a,
+                                               ("metal_anode", "material"))
         refs["anode.mass"] = DesignRef(an_mass, "kg")
         volume += mt.thickness * a_a
         collector, collector_t = mt.collector, mt.collector_thickness
@@ -166,81 +222,49 @@ def design(route: Route) -> CellResult:
     refs["anode.sheets"] = DesignRef(a_a / (2 * sheet_area * ratio), "sheet")
     if collector:
         foil = a_a / 2
-        foil_mass += _foil(route, collector, collector_t, foil, add, ("anode", "collector"))
+        path = ("anode" if d.anode is not None else "metal_anode", "collector")
+        _foil(route, collector, collector_t, foil, buy, path)
         refs["collector.anode"] = DesignRef(foil, "m2")
-        volume += (collector_t or 0.0) * foil
+        volume += collector_t * foil
 
-    # separator / solid electrolyte layer: one per cathode face
+    # separator / solid electrolyte layer: one per cathode face, with the anode's overhang
     s = d.separator
     a_s = a_a
     rho_s = _solid_density(route, s, ("separator",))
-    sep_mass = s.thickness * (1 - s.porosity) * rho_s * a_s
-    for n, w in s.components.items():
-        add(n, sep_mass * w)
-        refs[f"separator.{n}"] = DesignRef(sep_mass * w, "kg")
+    _layer(route, s, "separator", s.thickness * (1 - s.porosity) * rho_s * a_s, a_s, buy, refs)
     refs["separator.area"] = DesignRef(a_s, "m2")
-    refs["separator.mass"] = DesignRef(sep_mass, "kg")
+    refs["separator.sheets"] = DesignRef(a_s / (sheet_area * ratio), "sheet")
     volume += s.thickness * a_s
     pores += s.porosity * s.thickness * a_s
 
-    # liquid electrolyte (liquid and semi-solid cells)
+    # liquid electrolyte (liquid and semi-solid cells) fills part of the pore space
     if d.liquid is not None:
         vol = d.liquid.fraction_of_pores * pores  # m³
         rho_l = _density(route, d.liquid.material, ("liquid", "material"))
-        mat = route.all_materials[d.liquid.material]
-        basis = mat.price_per_unit[1] if mat.price_per_unit else "kg"
-        if basis == "m3":
-            add(d.liquid.material, vol, "m3")
-        else:
-            add(d.liquid.material, vol * rho_l)
+        buy.add(d.liquid.material, vol * rho_l, None, ("liquid", "material"))
         refs["liquid.volume"] = DesignRef(vol, "m3")
         refs["liquid.mass"] = DesignRef(vol * rho_l, "kg")
 
-    for n, kg in {**d.packaging, **d.stack_pressure_hardware}.items():
-        if n not in route.all_materials:
-            from .errors import closest
-
-            raise CellDesignError(f"unknown material {n!r}{closest(n, route.all_materials)}",
-                                  ("packaging", n))
-        add(n, kg)
-        refs[f"packaging.{n}"] = DesignRef(kg, "kg")
+    for group, parts in (("packaging", d.packaging),
+                         ("stack_pressure_hardware", d.stack_pressure_hardware)):
+        for n, kg in parts.items():
+            refs[f"packaging.{n}"] = buy.add(n, kg, None, (group, n))
 
     refs["sheets"] = DesignRef(refs["cathode.sheets"].value + refs["anode.sheets"].value, "sheet")
-    for n, q in bom.items():
-        refs[f"material.{n}"] = DesignRef(q, units_of[n])
-
-    mass = foil_mass + sum(
-        q * route.all_materials[n].density if units_of[n] == "m3" else q
-        for n, q in bom.items() if units_of[n] != "m2")
+    for n, q in buy.qty.items():
+        refs[f"material.{n}"] = DesignRef(q, buy.unit[n])
 
     volume *= 1 + d.packaging_volume_overhead
     energy = d.capacity * d.nominal_voltage
     return CellResult(
         route=route.name, capacity_ah=d.capacity, nominal_v=d.nominal_voltage, energy_wh=energy,
-        mass_kg=mass, volume_l=volume * 1000.0, cathode_area_m2=a_c, anode_area_m2=a_a,
+        mass_kg=buy.mass, volume_l=volume * 1000.0, cathode_area_m2=a_c, anode_area_m2=a_a,
         separator_area_m2=a_s, cathode_areal_capacity_mah_cm2=q_c / 10.0,
         sheets=refs["sheets"].value,
-        design_bom={n: DesignRef(q, units_of[n]) for n, q in bom.items()}, refs=refs,
+        design_bom={n: DesignRef(q, buy.unit[n]) for n, q in buy.qty.items()}, refs=refs,
     )
 
 
-def _foil(route, material, thickness, area, add, path):
-    m = route.all_materials.get(material)
-    if m is None:
-        from .errors import closest
-
-        raise CellDesignError(f"unknown material {material!r}{closest(material, route.all_materials)}", path)
-    if thickness is None:
-        raise CellDesignError("collector_thickness is required with a collector", path)
-    """Add a foil to the BOM; return its mass if it is bought by area (else it is in the BOM)."""
-    mass = area * thickness * _density(route, material, path)
-    price = m.price_per_unit
-    if price is not None and price[1] == "m2":
-        add(material, area, "m2")
-        return mass
-    add(material, mass)
-    return 0.0
-
-
 def design_refs(route: Route) -> dict[str, DesignRef]:
+    """Named per-cell design quantities of a route (see the module docstring)."""
     return design(route).refs
