@@ -3,3 +3,5 @@
 Each part keeps its command in its own module; importing it here registers it on
 the shared Typer app. Imports inside those modules stay lazy.
 """
+
+from . import cli_compare  # noqa: E402,F401

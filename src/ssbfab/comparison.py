@@ -1,0 +1,168 @@
+"""Compare routes honestly: the closed loop per route, one table, files and a report.
+
+`compare(...)` is the Python API behind `ssbfab compare` (and `make run`): for each
+route it runs the simulate–optimise loop at the same target, gathers cost per kWh
+and its breakdown, cell energy densities, simulated output with its confidence
+interval, yields, capex, dry room and sulfide exposure into one pandas table, adds
+a cost-against-plant-size curve from the optimiser, and (with `out`) writes
+comparison.csv/json, per-route plan.json, stats.json and iterations.csv, a
+self-contained report.html and a manifest.json that lets the result be traced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from .cell import design
+from .loop import LoopResult, run_loop
+from .spec import Route, load_shared, resolve_route, route_files
+
+DEFAULT_SIZES_GWH = (0.2, 1.0, 5.0, 20.0)
+
+
+@dataclass
+class Comparison:
+    table: object  # pandas.DataFrame, one row per route
+    size_curve: object  # pandas.DataFrame: route, capacity_gwh, cost_per_kwh, status
+    loops: dict[str, LoopResult]
+    figures: dict[str, object] = field(default_factory=dict)  # name -> matplotlib Figure
+    out: Path | None = None
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def compare(routes: Sequence[str] | None = None, capacity_gwh: float | None = None, *,
+            days: float = 120.0, warmup_days: float = 20.0, reps: int = 4, seed: int = 1,
+            costing: str = "batpac5", workers: int | None = None,
+            sizes_gwh: Sequence[float] = DEFAULT_SIZES_GWH, out: str | Path | None = None,
+            lines: str | Path | None = None, command: str | None = None,
+            progress: Callable[[str], None] | None = None, figures: bool = True) -> Comparison:
+    """Run the closed loop for each route at `capacity_gwh` (default: each route's
+    plant default) and assemble the comparison. Returns tables and figures; with
+    `out`, writes the result files there."""
+    import pandas as pd
+
+    say = progress or (lambda msg: None)
+    shared = load_shared(lines)
+    names = list(routes) if routes else [f.stem for f in route_files(lines)]
+    loaded: list[Route] = [resolve_route(n, lines, shared=shared) for n in names]
+    rows, loops, curves, timings = [], {}, [], {}
+    for route in loaded:
+        cap = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
+        t0 = time.perf_counter()
+        loop = run_loop(route, cap, costing=costing, days=days, warmup_days=warmup_days,
+                        reps=reps, seed=seed, workers=workers, progress=say)
+        t_loop = time.perf_counter() - t0
+        loops[route.name] = loop
+        rows.append(_row(route, loop, costing))
+        t0 = time.perf_counter()
+        say(f"{route.name}: cost against plant size ({len(sizes_gwh)} sizes)")
+        curves.extend(_size_curve(route, sizes_gwh, costing))
+        t_curve = time.perf_counter() - t0
+        timings[route.name] = {
+            "optimise_s": sum(it.opt_s for it in loop.iterations) + t_curve,
+            "simulate_s": sum(it.sim_s for it in loop.iterations),
+            "loop_s": t_loop, "size_curve_s": t_curve,
+        }
+    table = pd.DataFrame(rows)
+    curve = pd.DataFrame(curves)
+    result = Comparison(table=table, size_curve=curve, loops=loops, timings=timings)
+    if figures or out is not None:
+        from .report import make_figures
+
+        say("report: figures")
+        result.figures = make_figures(result)
+    if out is not None:
+        from .report import write_outputs
+
+        t0 = time.perf_counter()
+        say(f"report: writing {out}")
+        result.out = write_outputs(result, Path(out), manifest=_manifest(
+            command, seed, loaded, shared, dict(days=days, warmup_days=warmup_days, reps=reps,
+                                                costing=costing, capacity_gwh=capacity_gwh,
+                                                sizes_gwh=list(sizes_gwh))))
+        for t in timings.values():
+            t["report_s"] = (time.perf_counter() - t0) / max(1, len(timings))
+    return result
+
+
+def _row(route: Route, loop: LoopResult, costing: str) -> dict:
+    cell = design(route)
+    row = {"route": route.name, "form": route.form, "electrolyte": route.electrolyte,
+           "capacity_gwh": loop.capacity_gwh, "costing": costing}
+    it = loop.final
+    plan = it.plan if it else None
+    stats = it.stats if it else None
+    if plan is not None and plan.config is not None:
+        from .cost import evaluate
+
+        cost = evaluate(plan.config, stats, costing=costing)
+        row["cost_per_kwh"] = cost.cost_per_kwh
+        row["currency"] = cost.currency
+        for cat, v in cost.by_category.items():
+            row[f"cost_{cat}"] = v
+        row["capex_total_musd"] = cost.capex_total / 1e6
+        row["dry_room_area_m2"] = cost.dry_room_area_m2
+        row["dew_point_class"] = plan.config.dew_point_class
+    row["nominal_cost_per_kwh"] = loop.nominal_cost_per_kwh
+    row["wh_per_kg"] = cell.wh_per_kg
+    row["wh_per_l"] = cell.wh_per_l
+    row["cell_kwh"] = cell.energy_kwh
+    if stats is not None:
+        g = stats.good_gwh_per_year
+        row.update({
+            "sim_gwh_mean": g.mean, "sim_gwh_ci95_low": g.ci95_low,
+            "sim_gwh_ci95_high": g.ci95_high, "sim_to_target_ratio": g.mean / loop.capacity_gwh,
+            "overall_yield": stats.overall_yield.mean, "bottleneck": stats.bottleneck,
+            "lead_time_h": stats.lead_time_h.mean,
+            "sulfide_exposure_kg_h": stats.dry_room.sulfide_exposure_kg_h.mean,
+            "h2s_estimate": stats.dry_room.h2s_estimate.mean,
+        })
+    row["iterations"] = len(loop.iterations)
+    row["converged"] = loop.converged
+    row["reason"] = loop.reason
+    return row
+
+
+def _size_curve(route: Route, sizes: Sequence[float], costing: str) -> list[dict]:
+    from .opt import optimize
+
+    out = []
+    for cap in sizes:
+        plan = optimize(route, cap, costing=costing)
+        ok = plan.config is not None
+        out.append({"route": route.name, "capacity_gwh": cap,
+                    "cost_per_kwh": plan.cost.cost_per_kwh if ok else float("nan"),
+                    "status": plan.status.status, "reason": "" if ok else plan.status.reason})
+    return out
+
+
+def _sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _manifest(command, seed, routes: list[Route], shared, options: dict) -> dict:
+    deps = {}
+    for pkg in ("ssbfab", "pyomo", "highspy", "simpy", "pandas", "numpy", "scipy", "pint",
+                "pydantic", "matplotlib"):
+        try:
+            deps[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            deps[pkg] = None
+    files = {str(p): _sha256(p) for p in shared.files.values()}
+    files.update({r.file: _sha256(r.file) for r in routes})
+    return {
+        "command": command or " ".join(["ssbfab"] + sys.argv[1:]),
+        "seed": seed,
+        "options": options,
+        "versions": deps,
+        "python": platform.python_version(),
+        "input_files_sha256": files,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

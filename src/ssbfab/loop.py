@@ -1,0 +1,168 @@
+"""The closed loop: optimise on nominal data, simulate the plan, feed the simulated
+availability, yields and bottleneck losses back, re-optimise, until the simulated
+good output meets the target.
+
+Why a derate as well as the stats: availability and yields from the simulation fix
+the optimiser's *average* capacity, but a line with variability, finite buffers and
+batch steps also loses output to blocking and starving, which no per-step average
+shows. The loop therefore derates the step the simulation names as the bottleneck
+by the shortfall it saw, so the next plan buys capacity exactly where the line
+starved. A plan is accepted when the simulated mean good output is at least
+(1 - tol) of the target; if the plans oscillate or the iteration limit is reached,
+the cheapest plan that met the target is kept, and the result says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .spec import Route
+from .stats import LineStats
+
+
+@dataclass(frozen=True)
+class Iteration:
+    index: int
+    cost_per_kwh: float  # evaluate(plan, stats of this plan's simulation)
+    optimiser_cost_per_kwh: float  # the MILP's own objective for this plan
+    target_gwh: float
+    sim_gwh_mean: float
+    sim_gwh_low: float
+    sim_gwh_high: float
+    ratio: float  # simulated mean / target
+    bottleneck: str
+    derate: dict[str, float]
+    machines: int
+    meets_target: bool
+    opt_s: float
+    sim_s: float
+    plan: object = field(repr=False, compare=False, default=None)
+    stats: LineStats | None = field(repr=False, compare=False, default=None)
+
+    def row(self) -> dict:
+        return {
+            "iteration": self.index, "cost_per_kwh": self.cost_per_kwh,
+            "optimiser_cost_per_kwh": self.optimiser_cost_per_kwh,
+            "target_gwh": self.target_gwh, "sim_gwh_mean": self.sim_gwh_mean,
+            "sim_gwh_ci95_low": self.sim_gwh_low, "sim_gwh_ci95_high": self.sim_gwh_high,
+            "sim_to_target_ratio": self.ratio, "bottleneck": self.bottleneck,
+            "derated_steps": ";".join(f"{k}={v:.4f}" for k, v in sorted(self.derate.items())),
+            "machines": self.machines, "meets_target": self.meets_target,
+            "opt_s": self.opt_s, "sim_s": self.sim_s,
+        }
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    route: str
+    capacity_gwh: float
+    converged: bool
+    reason: str
+    iterations: list[Iteration]
+    final: Iteration | None  # the accepted iteration (a confirmed plan), or the best seen
+    nominal_cost_per_kwh: float  # optimiser on nominal data (iteration 0's objective)
+
+    @property
+    def plan(self):
+        return self.final.plan if self.final else None
+
+    @property
+    def stats(self) -> LineStats | None:
+        return self.final.stats if self.final else None
+
+    def iterations_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([it.row() for it in self.iterations])
+
+
+def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
+             days: float = 365.0, warmup_days: float = 30.0, reps: int = 4, seed: int = 1,
+             workers: int | None = None, tol: float = 0.01, max_iter: int = 6,
+             time_limit: float = 60.0, gap: float = 1e-4,
+             progress: Callable[[str], None] | None = None) -> LoopResult:
+    """Optimise → simulate → re-optimise for one route until the simulation confirms
+    the target (good GWh/yr, mean over replications, within `tol`)."""
+    from .cost import evaluate
+    from .errors import NoPlanError
+    from .opt import optimize
+    from .sim import simulate
+
+    say = progress or (lambda msg: None)
+    derate: dict[str, float] = {}
+    stats: LineStats | None = None
+    iterations: list[Iteration] = []
+    seen_plans: dict[str, int] = {}
+    nominal_cost = float("nan")
+    reason = ""
+    for k in range(max_iter):
+        say(f"{route.name}: optimise (iteration {k})")
+        t0 = time.perf_counter()
+        plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate or None,
+                        time_limit=time_limit, gap=gap)
+        opt_s = time.perf_counter() - t0
+        if plan.config is None:
+            if k == 0:
+                raise NoPlanError(f"{route.name}: {plan.status.reason}")
+            reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
+            break
+        if k == 0:
+            nominal_cost = plan.cost.cost_per_kwh
+        key = _plan_key(plan.config)
+        if key in seen_plans:
+            reason = (f"plans oscillate: iteration {k} chose the same plan as iteration "
+                      f"{seen_plans[key]}")
+            break
+        seen_plans[key] = k
+        say(f"{route.name}: simulate (iteration {k}, {reps} replications)")
+        t0 = time.perf_counter()
+        sim = simulate(plan.config, days=days, warmup_days=warmup_days, reps=reps, seed=seed,
+                       workers=workers)
+        sim_s = time.perf_counter() - t0
+        new_stats = sim.stats
+        achieved = new_stats.good_gwh_per_year
+        ratio = achieved.mean / capacity_gwh
+        cost = evaluate(plan.config, new_stats, costing=costing)
+        it = Iteration(
+            index=k, cost_per_kwh=cost.cost_per_kwh,
+            optimiser_cost_per_kwh=plan.cost.cost_per_kwh, target_gwh=capacity_gwh,
+            sim_gwh_mean=achieved.mean, sim_gwh_low=achieved.ci95_low,
+            sim_gwh_high=achieved.ci95_high, ratio=ratio, bottleneck=new_stats.bottleneck,
+            derate=dict(derate), machines=sum(c.count for c in plan.config.steps.values()),
+            meets_target=ratio >= 1.0 - tol, opt_s=opt_s, sim_s=sim_s, plan=plan,
+            stats=new_stats,
+        )
+        iterations.append(it)
+        say(f"{route.name}: iteration {k}: {achieved.mean:.3f} GWh/yr simulated "
+            f"({100 * ratio:.1f} % of target), {cost.cost_per_kwh:.1f} $/kWh")
+        if it.meets_target:
+            reason = f"simulated output is {100 * ratio:.1f} % of the target"
+            return LoopResult(route.name, capacity_gwh, True, reason, iterations, it,
+                              nominal_cost)
+        # Feed back: observed availability and yields (via stats), and the shortfall
+        # at the bottleneck as a derate of that step's capacity.
+        stats = new_stats
+        b = new_stats.bottleneck
+        if b:
+            derate[b] = derate.get(b, 1.0) * max(ratio, 0.5)
+    else:
+        reason = f"iteration limit ({max_iter}) reached"
+    meeting = [it for it in iterations if it.meets_target]
+    if meeting:
+        best = min(meeting, key=lambda it: it.cost_per_kwh)
+        reason += f"; kept the cheapest plan that met the target (iteration {best.index})"
+        return LoopResult(route.name, capacity_gwh, True, reason, iterations, best, nominal_cost)
+    best = max(iterations, key=lambda it: it.ratio) if iterations else None
+    if best is not None:
+        reason += (f"; no plan met the target; the best reached {100 * best.ratio:.1f} % "
+                   f"(iteration {best.index}, bottleneck {best.bottleneck})")
+    return LoopResult(route.name, capacity_gwh, False, reason, iterations, best, nominal_cost)
+
+
+def _plan_key(config) -> str:
+    parts = [config.dew_point_class]
+    for name, c in config.steps.items():
+        parts.append(f"{name}:{c.level}:" + ",".join(f"{o}={n}" for o, n in sorted(c.machines.items())))
+    return "|".join(parts)
