@@ -1,0 +1,174 @@
+"""Units: quantity strings from the data files parse into canonical floats.
+
+Expected values are worked out by hand in each test (SI prefixes, minutes per hour,
+the exchange rate written in lines/economics.yaml, the Magnus formula's published
+values), never taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ssbfab import units
+from ssbfab.units import UnitParseError, dew_point_to_ppmv, parse_amount, parse_quantity, parse_rate
+
+
+@pytest.fixture(autouse=True)
+def _currencies(shared):
+    """Currencies come from lines/economics.yaml; loading the shared data defines them."""
+    return shared
+
+
+# ----------------------------------------------------------------------------- plain units
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("99.5 %", "fraction", 0.995),
+    ("95%", "fraction", 0.95),
+    ("0.5", "fraction", 0.5),
+    ("-50 degC", "temperature", -50.0),
+    ("223.15 K", "temperature", -50.0),
+    ("15 um", "length", 15e-6),
+    ("15 µm", "length", 15e-6),
+    ("0.25 m", "length", 0.25),
+    ("2.2 MUSD", "money", 2.2e6),
+    ("500 kUSD", "money", 5.0e5),
+    ("8 h", "time", 8.0),
+    ("90 min", "time", 1.5),
+    ("2 d", "time", 48.0),
+    ("4.65 g/cm^3", "density", 4650.0),
+    ("213.6 mA*h/g", "specific_capacity", 213.6),
+    ("0.2136 A*h/g", "specific_capacity", 213.6),
+    ("68 A*h", "charge", 68.0),
+    ("3.67 V", "voltage", 3.67),
+    ("250 kW", "power", 250.0),
+    ("1.2 MW", "power", 1200.0),
+    ("300000 m^2", "area", 3.0e5),
+    ("10 GWh/yr", "energy_per_year", 10.0),
+    ("12 1/yr", "frequency", 12.0 / (365.25 * 24)),  # pint's year is the Julian year
+    ("0.1 cm^3/g", "gas_per_mass", 0.1),
+    ("10 USD/L", "price_volume", 1.0e4),  # 10 USD per 1e-3 m^3
+    ("0.9 USD/m^2", "price_area", 0.9),
+    ("26 USD/kg", "price_mass", 26.0),
+])
+def test_quantities_parse_to_the_canonical_unit(text, kind, expected):
+    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("text, per_hour, unit", [
+    ("84 m^2/min", 84 * 60.0, "m2"),
+    ("35 m^2/min", 2100.0, "m2"),
+    ("300 sheet/min", 18000.0, "sheet"),
+    ("600 sheets/min", 36000.0, "sheet"),
+    ("2.4 cell/min", 144.0, "cell"),
+    ("150 kg/h", 150.0, "kg"),
+    ("12 t/d", 500.0, "kg"),
+    ("1 lot/h", 1.0, "lot"),
+])
+def test_rates_parse_per_hour_with_the_unit_they_count(text, per_hour, unit):
+    value, u = parse_rate(text)
+    assert value == pytest.approx(per_hour, rel=1e-12)
+    assert u == unit
+
+
+@pytest.mark.parametrize("text, amount, unit", [
+    ("2000 cell", 2000.0, "cell"),
+    ("50000 sheet", 50000.0, "sheet"),
+    ("5000 m^2", 5000.0, "m2"),
+    ("0.5 t", 500.0, "kg"),
+    ("200 kg", 200.0, "kg"),
+])
+def test_amounts_of_a_step_unit(text, amount, unit):
+    assert parse_amount(text) == (pytest.approx(amount, rel=1e-12), unit)
+
+
+# ----------------------------------------------------------------------------- bad text
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("35 m/min", "mass"),
+    ("8 h", "length"),
+    ("3 kW", "energy"),
+    ("26 USD/kg", "price_area"),
+    ("95 kg", "fraction"),
+])
+def test_wrong_dimension_is_refused_and_says_what_was_expected(text, kind):
+    with pytest.raises(UnitParseError) as exc:
+        parse_quantity(text, kind)
+    msg = str(exc.value)
+    assert repr(text) in msg
+    assert kind in msg and units.CANONICAL[kind] in msg
+
+
+@pytest.mark.parametrize("text", ["fast", "12 furlongz", "3 kg kg(", "", "1e400 kg"])
+def test_unreadable_text_is_refused(text):
+    with pytest.raises(UnitParseError):
+        parse_quantity(text, "mass")
+
+
+def test_a_bare_number_needs_a_unit_unless_it_is_a_fraction():
+    with pytest.raises(UnitParseError, match="bare number"):
+        parse_quantity(8, "time")
+    with pytest.raises(UnitParseError):
+        parse_quantity(True, "fraction")
+    assert parse_quantity(0.97, "fraction") == 0.97
+
+
+@pytest.mark.parametrize("text", ["3 kW", "40 m^2", "fast per minute"])
+def test_a_rate_must_count_a_step_unit_per_time(text):
+    with pytest.raises(UnitParseError):
+        parse_rate(text)
+
+
+# ----------------------------------------------------------------------------- currencies
+
+
+def test_cny_per_tonne_converts_through_the_economics_table(shared):
+    # lines/economics.yaml: CNY = 0.1486 USD (IRS 2022 yearly average, 6.730 CNY/USD)
+    assert shared.economics.currency_rates["CNY"] == pytest.approx(0.1486, rel=1e-12)
+    # 2.5e6 CNY per tonne = 2.5e6 * 0.1486 USD / 1000 kg = 371.5 USD/kg
+    assert parse_quantity("2.5e6 CNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    # prefixes apply to currencies too: 2.5 MCNY/t is the same price
+    assert parse_quantity("2.5 MCNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    # EUR = 1.0515 USD: 1 kEUR = 1051.5 USD
+    assert parse_quantity("1 kEUR", "money") == pytest.approx(1051.5, rel=1e-12)
+
+
+def test_unknown_currency_names_the_currency_and_where_to_add_it():
+    with pytest.raises(UnitParseError) as exc:
+        parse_quantity("5 GBP/kg", "price_mass")
+    msg = str(exc.value)
+    assert "'GBP'" in msg and "no exchange rate" in msg and "economics.yaml" in msg
+    assert "CNY" in msg and "USD" in msg  # the known ones are listed
+
+
+def test_a_second_rate_for_a_known_currency_is_refused():
+    before = units.known_currencies()["CNY"]
+    with pytest.raises(ValueError, match="already defined"):
+        units.configure_currencies({"CNY": before * 1.1})
+    units.configure_currencies({"CNY": before})  # the same rate again is harmless
+    assert units.known_currencies()["CNY"] == before
+
+
+# ----------------------------------------------------------------------------- dew point
+
+
+@pytest.mark.parametrize("dew_point, ppmv, tol", [
+    (-40.0, 127.0, 1.0),  # REFERENCE.md section 2 (GM R&D measured ~126 ppm)
+    (-50.0, 39.0, 0.5),
+    (-60.0, 10.7, 0.1),
+])
+def test_dew_point_to_ppmv_matches_the_published_magnus_values(dew_point, ppmv, tol):
+    assert dew_point_to_ppmv(dew_point) == pytest.approx(ppmv, abs=tol)
+
+
+def test_dew_point_to_ppmv_by_hand_at_minus_40():
+    # e = 6.112 hPa * exp(22.46 * -40 / (272.62 - 40)) = 0.12851 hPa; / 1013.25 hPa * 1e6
+    e = 6.112 * math.exp(22.46 * -40.0 / 232.62)
+    assert e == pytest.approx(0.12851, rel=1e-4)
+    assert dew_point_to_ppmv(-40.0) == pytest.approx(e / 1013.25 * 1e6, rel=1e-12)
+    # drier air holds less water, and a lower pressure means more ppmv for the same e
+    assert dew_point_to_ppmv(-60.0) < dew_point_to_ppmv(-50.0) < dew_point_to_ppmv(-40.0)
+    assert dew_point_to_ppmv(-40.0, pressure_hpa=900.0) > dew_point_to_ppmv(-40.0)
