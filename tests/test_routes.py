@@ -287,3 +287,14 @@ def test_a_simulated_year_at_10_gwh_stays_within_the_lot_budget(routes, name):
     lot_ops = sum(req.started[s.name] * cells / s.lot for s in r.line)
     assert lot_ops <= 420_000
     assert math.isfinite(lot_ops) and lot_ops > 50_000
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_a_downstream_lot_needs_at_most_half_the_upstream_buffer(routes, name):
+    """DESIGN.md: lots no larger than the buffers they pass through, or the lot model
+    misstates blocking (the simulator warns above half a buffer)."""
+    r = routes[name]
+    ratios = flow.edge_ratios(r, design(r).refs)
+    for (u, c), per_unit in ratios.items():
+        up, down = r.step(u), r.step(c)
+        assert down.lot * per_unit <= 0.5 * up.buffer * up.lot, (u, c)
