@@ -710,11 +710,24 @@ def _inner_model(annotation):
     return None
 
 
-def _read(path: Path, problems_ok: bool = False):
+def _read(path: Path, problems_ok: bool = False, overrides=None, kind: str = "route",
+          shared=None):
     data, marks = load_yaml(path)
     if not isinstance(data, dict):
         raise SpecError(Problem(str(path), 1, "", f"expected a mapping at the top level, found {type(data).__name__}"))
+    if overrides:
+        # a study's overrides edit the raw data, so they pass the same checks as typed values
+        data = overrides.apply(kind, data, str(path), shared)
     return data, marks
+
+
+def _as_overrides(x):
+    """None, or a study's `Overrides` (a plain {dotted.path: value} mapping is converted)."""
+    if x is None:
+        return None
+    from .study.overrides import as_overrides
+
+    return as_overrides(x)
 
 
 def _validate(model, raw, file, marks, root=()):
@@ -731,21 +744,24 @@ def _validate(model, raw, file, marks, root=()):
     return obj, sources
 
 
-def load_shared(lines_dir: str | Path | None = None) -> SharedData:
-    """Load lines/materials.yaml, dry_rooms.yaml and economics.yaml."""
+def load_shared(lines_dir: str | Path | None = None, overrides=None) -> SharedData:
+    """Load lines/materials.yaml, dry_rooms.yaml and economics.yaml.
+
+    `overrides` ({"materials.Li2S.price": "1e6 CNY/t", ...}, see ssbfab.study.overrides)
+    replace values of these files before validation."""
     d = Path(lines_dir) if lines_dir else default_lines_dir()
     files = {k: d / f"{k}.yaml" for k in ("economics", "materials", "dry_rooms")}
-    return _load_shared_files(files)
+    return _load_shared_files(files, _as_overrides(overrides))
 
 
-def _load_shared_files(files: dict[str, Path]) -> SharedData:
+def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     problems: list[Problem] = []
-    econ_raw, econ_marks = _read(files["economics"])
+    econ_raw, econ_marks = _read(files["economics"], overrides=overrides, kind="economics")
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
     if economics is not None:
         # currencies must exist before any other file's prices can be read
         units.configure_currencies(economics.currency_rates)
-    mat_raw, mat_marks = _read(files["materials"])
+    mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     materials = None
     if "materials" not in mat_raw or not isinstance(mat_raw["materials"], dict):
         problems.append(Problem(str(files["materials"]), 1, "materials", "expected a mapping `materials:`"))
@@ -760,7 +776,7 @@ def _load_shared_files(files: dict[str, Path]) -> SharedData:
                                        root=("materials", name), inherit=mat_raw.get("source"))
             if obj is not None:
                 materials[name] = obj
-    dry_raw, dry_marks = _read(files["dry_rooms"])
+    dry_raw, dry_marks = _read(files["dry_rooms"], overrides=overrides, kind="dry_rooms")
     dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems)
     if problems:
         raise SpecError(problems)
@@ -799,11 +815,15 @@ def _check_recipes(materials: dict[str, Material], file: str, marks) -> None:
 
 
 def load_route(path: str | Path, shared: SharedData | None = None,
-               lines_dir: str | Path | None = None) -> Route:
-    """Load and fully check one route (or bare line) file."""
-    shared = shared or load_shared(lines_dir)
+               lines_dir: str | Path | None = None, overrides=None) -> Route:
+    """Load and fully check one route (or bare line) file.
+
+    `overrides` (dotted path -> value) replace values before validation; paths into
+    the shared files apply only when this call loads them (`shared` is None)."""
+    overrides = _as_overrides(overrides)
+    shared = shared or load_shared(lines_dir, overrides)
     path = Path(path)
-    raw, marks = _read(path)
+    raw, marks = _read(path, overrides=overrides, kind="route", shared=shared)
     file = str(path)
     problems: list[Problem] = []
     sources: dict[str, str] = {}
@@ -829,17 +849,18 @@ def route_files(lines_dir: str | Path | None = None) -> list[Path]:
 
 
 def resolve_route(name_or_path: str, lines_dir: str | Path | None = None,
-                  shared: SharedData | None = None) -> Route:
+                  shared: SharedData | None = None, overrides=None) -> Route:
     """A route by its name (a file in lines/routes/) or by a path to a route file."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
-        return load_route(p, shared=shared, lines_dir=lines_dir)
+        return load_route(p, shared=shared, lines_dir=lines_dir, overrides=overrides)
     files = {f.stem: f for f in route_files(lines_dir)}
     if name_or_path not in files:
         raise SpecError(Problem(name_or_path, None, "route",
                                 f"no route named {name_or_path!r}{closest(name_or_path, files)}; "
                                 f"shipped routes: {', '.join(sorted(files))}"))
-    return load_route(files[name_or_path], shared=shared, lines_dir=lines_dir)
+    return load_route(files[name_or_path], shared=shared, lines_dir=lines_dir,
+                      overrides=overrides)
 
 
 # ----------------------------------------------------------------------------- whole-route checks

@@ -1,0 +1,183 @@
+"""Jobs: what a study does with one route under one scenario's overrides.
+
+A job is a small adapter `job(route, options, seed) -> JobResult` around the
+project's own APIs (the optimiser, the simulator, the closed loop, the bill of
+materials). It receives a freshly loaded, overridden `Route` and returns numbers;
+it never sees the study machinery, so a user can plug in a job of their own as
+`job: package.module:function` in a scenario file.
+
+A job signals "this scenario has no answer" (an infeasible target, a plan that is
+not optimal) by raising `InputError`/`NoPlanError` or by returning a `JobResult`
+with status 'failed' and a reason; anything else that raises is treated as a bug.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..spec import Route
+from .scenarios import JobOptions
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """Outputs of one scenario. Costs in USD of the economics' currency year."""
+
+    status: str = "ok"  # 'ok', or 'failed' with `reason`
+    reason: str | None = None
+    cost_per_kwh: float | None = None  # USD per good kWh
+    breakdown: dict[str, float] = field(default_factory=dict)  # USD/kWh by category
+    capex: float | None = None  # USD, total installed
+    good_gwh: float | None = None  # simulated good GWh/yr (mean over replications)
+    good_gwh_ci95: tuple[float, float] | None = None
+    line_yield: float | None = None  # good cells / cells started, end to end
+    yields: dict[str, float] = field(default_factory=dict)  # per step
+    dew_point_class: str | None = None
+    capacity_gwh: float | None = None  # the target the job worked to, GWh/yr
+    solver_status: str | None = None
+    plan: dict | None = None  # the chosen configuration (PlantConfig.to_dict())
+    sim: dict | None = None  # LineStats.to_dict() or a summary of it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _capacity(route: Route, options: JobOptions) -> float:
+    return options.capacity_gwh if options.capacity_gwh is not None else route.plant.default_capacity
+
+
+def _driest(route: Route) -> str | None:
+    classes = route.dry_room_options
+    return classes[-1].name if classes else None
+
+
+def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
+    """Materials cost per good kWh at nominal yields (first setting levels, the forced
+    or else the driest allowed dry room). Cheap: used to exercise the machinery."""
+    from .. import bom, flow
+    from ..cell import design
+
+    dpc = options.dew_point_class or _driest(route)
+    yields = flow.nominal_yields(route, dpc)
+    cell = design(route)
+    lines = bom.bill_of_materials(route, yields, cell)
+    per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
+    total = sum(per_kwh.values())
+    req = flow.requirements(route, yields, cell.refs)
+    final = route.final_step.name
+    # cells started at the final step per good cell, times the cell-unit steps before it,
+    # is not defined for a branched line; report the end-of-line step's yield product
+    # along the cell-unit chain instead (cells started at the first cell step / good)
+    cell_steps = [s for s in route.order if route.step(s).unit == "cell"]
+    line_yield = 1.0 / req.started[cell_steps[0]] if cell_steps else yields[final]
+    return JobResult(cost_per_kwh=total, breakdown={"materials": total}, yields=yields,
+                     line_yield=line_yield, dew_point_class=dpc,
+                     capacity_gwh=_capacity(route, options),
+                     extra={"materials_per_kwh": per_kwh})
+
+
+def optimize(route: Route, options: JobOptions, seed: int) -> JobResult:
+    """The optimiser alone, on nominal data: the cheapest plan per good kWh."""
+    from ..opt import optimize as run
+
+    capacity = _capacity(route, options)
+    plan = run(route, capacity, costing=options.costing, **_solver(options))
+    if plan.config is None:
+        return JobResult(status="failed", reason=f"no plan: {plan.status.reason}",
+                         solver_status=_status(plan), capacity_gwh=capacity)
+    return _from_cost(plan.cost, plan.config, capacity, solver_status=_status(plan))
+
+
+def simulate(route: Route, options: JobOptions, seed: int) -> JobResult:
+    """The simulator alone, on the simple sized configuration of the route
+    (`config.size_for_capacity`), costed with the simulated statistics."""
+    from ..config import size_for_capacity
+    from ..cost import evaluate
+    from ..sim import simulate as run
+
+    capacity = _capacity(route, options)
+    config = size_for_capacity(route, capacity, options.dew_point_class)
+    res = run(config, seed=seed, **_sim(options))
+    cost = evaluate(config, res.stats, costing=options.costing)
+    return _with_stats(_from_cost(cost, config, capacity), res.stats)
+
+
+def loop(route: Route, options: JobOptions, seed: int) -> JobResult:
+    """The closed loop: optimise, simulate the plan, feed its statistics back, repeat.
+    A loop that does not confirm the target is a failed scenario (its numbers kept)."""
+    from ..cost import evaluate
+    from ..loop import run_loop
+
+    capacity = _capacity(route, options)
+    kw = {**_solver(options), **_sim(options)}
+    if options.max_iterations is not None:
+        kw["max_iter"] = options.max_iterations
+    res = run_loop(route, capacity, costing=options.costing, seed=seed, **kw)
+    final = res.final
+    if final is None or final.plan is None or final.plan.config is None:
+        return JobResult(status="failed", reason=res.reason, capacity_gwh=capacity)
+    cost = evaluate(final.plan.config, final.stats, costing=options.costing)
+    out = _with_stats(_from_cost(cost, final.plan.config, capacity,
+                                 solver_status=_status(final.plan)), final.stats)
+    extra = {**out.extra, "iterations": len(res.iterations), "converged": res.converged,
+             "nominal_cost_per_kwh": res.nominal_cost_per_kwh, "reason": res.reason}
+    return replace(out, status="ok" if res.converged else "failed",
+                   reason=None if res.converged else res.reason, extra=extra)
+
+
+def _solver(options: JobOptions) -> dict:
+    kw: dict[str, Any] = {}
+    if options.time_limit is not None:
+        kw["time_limit"] = options.time_limit
+    if options.mip_gap is not None:
+        kw["gap"] = options.mip_gap
+    return kw
+
+
+def _sim(options: JobOptions) -> dict:
+    # workers=1: a study already runs one scenario per process; nested pools would fight
+    kw: dict[str, Any] = {"reps": options.replications, "workers": 1}
+    if options.days is not None:
+        kw["days"] = options.days
+    if options.warmup_days is not None:
+        kw["warmup_days"] = options.warmup_days
+    return kw
+
+
+def _status(plan) -> str | None:
+    st = getattr(plan, "status", None)
+    if st is None:
+        return None
+    for attr in ("termination", "termination_condition", "name"):
+        if hasattr(st, attr):
+            return str(getattr(st, attr))
+    return str(st)
+
+
+def _from_cost(cost, config, capacity: float, solver_status: str | None = None) -> JobResult:
+    return JobResult(
+        cost_per_kwh=_num(cost.cost_per_kwh),
+        breakdown={str(k): float(v) for k, v in dict(cost.by_category).items()},
+        capex=_num(cost.capex_total), solver_status=solver_status, plan=config.to_dict(),
+        dew_point_class=config.dew_point_class, capacity_gwh=capacity,
+        yields=config.yields())
+
+
+def _with_stats(r: JobResult, stats) -> JobResult:
+    g = stats.good_gwh_per_year
+    return replace(r, good_gwh=g.mean, good_gwh_ci95=(g.ci95_low, g.ci95_high),
+                   line_yield=stats.overall_yield.mean,
+                   yields={s: st.yield_.mean for s, st in stats.steps.items()},
+                   sim=stats.to_dict())
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+JOBS = {"materials": materials, "optimize": optimize, "simulate": simulate, "loop": loop}
+# the module each built-in job needs: a study fails early (exit 2) when it is missing
+NEEDS = {"optimize": "ssbfab.opt", "simulate": "ssbfab.sim", "loop": "ssbfab.loop"}

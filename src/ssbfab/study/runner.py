@@ -1,0 +1,275 @@
+"""Run a study: every scenario not yet in the store, on local processes or a Dask cluster.
+
+The driver (the process that runs `ssbfab sweep`) expands the scenario file into
+scenarios, asks the store which are already done, and hands the rest to workers as
+plain data: the texts of the data files, the overrides, the job name, options and
+seed. A worker writes the texts to a folder of its own, loads and validates the
+route under the overrides, runs the job and returns a row; models are rebuilt on the
+worker and never pickled. The driver writes each row as soon as it arrives (DuckDB
+has one writer), so a killed sweep loses only the scenarios in flight, and a rerun
+computes only what is missing.
+
+What separates a bad scenario from a bug: `InputError` (bad data or override),
+`NoPlanError` (no plan meets the target) and a job result with status 'failed' give
+a row with status 'failed' and the reason; the study goes on and a rerun skips it.
+Any other exception is a bug: its row has status 'error' and the traceback, the
+study goes on (so that the other results are kept), the command exits non-zero at
+the end showing the traceback, and a rerun computes that scenario again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .scenarios import Scenario, Study, load_study, route_key
+from .store import Store
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did. `errors` holds (scenario_id, route, label, traceback) of bugs."""
+
+    study: str
+    out: Path
+    total: int
+    skipped: int
+    ok: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: str = ""
+
+    @property
+    def ran(self) -> int:
+        return self.ok + self.failed + len(self.errors)
+
+
+Event = Callable[..., None]
+
+
+def default_out(study: Study) -> Path:
+    return Path("results") / study.name
+
+
+def tasks(study: Study, scenarios: list[Scenario]) -> list[dict]:
+    """The plain-data inputs of each scenario, as shipped to a worker."""
+    shared = {k: v for k, v in study.texts.items() if not k.startswith("routes/")}
+    out = []
+    for s in scenarios:
+        ov = study.overrides(s.overrides)
+        rk = route_key(s.route)
+        out.append({
+            "study": s.study, "scenario_id": s.scenario_id, "point": s.point, "label": s.label,
+            "route": s.route, "form": study.route_forms[s.route], "job": s.job,
+            "overrides": s.overrides, "numbers": s.numbers, "options": s.options, "seed": s.seed,
+            "file": study.file, "lines": dict(ov.lines),
+            "texts": {**shared, rk: study.texts[rk]}, "route_key": rk,
+            "data_hash": study.data_hash(s.route),
+            "origin_route": str(study.route_paths[s.route]),
+            "origin_lines": str(study.lines_dir),
+        })
+    return out
+
+
+def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int | None = None,
+          scheduler: str | None = None, on_event: Event | None = None) -> SweepReport:
+    """Run every scenario of `study` that `OUT/results.duckdb` does not hold yet.
+
+    workers: local worker processes (default: one per CPU); 0 runs in this process
+    without Dask (for debugging). scheduler: address of an existing Dask scheduler
+    ("tcp://host:8786"); its workers need ssbfab installed, not the data files.
+    on_event(kind, **info) is called with 'start' (total, skipped, todo, warnings,
+    workers), 'row' (row) and 'end' (report).
+    """
+    if not isinstance(study, Study):
+        study = load_study(study)
+    out = Path(out) if out is not None else default_out(study)
+    emit = on_event or (lambda kind, **info: None)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    t0 = time.perf_counter()
+    scenarios = study.scenarios()
+    with Store(out) as store:
+        params = {p: {"unit": q.unit, "numeric": q.numeric} for p, q in study.parameters.items()}
+        done = store.begin(study.to_dict(), scenarios, params)
+        todo = [s for s in scenarios if s.scenario_id not in done]
+        where = _where(workers, scheduler, len(todo))
+        report = SweepReport(study.name, out, len(scenarios), len(scenarios) - len(todo),
+                             workers=where)
+        emit("start", total=len(scenarios), skipped=report.skipped, todo=len(todo),
+             warnings=list(study.warnings), workers=where)
+
+        def take(row: dict) -> None:
+            store.write(row)
+            if row["status"] == "ok":
+                report.ok += 1
+            elif row["status"] == "failed":
+                report.failed += 1
+            else:
+                report.errors.append((row["scenario_id"], row["route"], row["label"],
+                                      row["error"] or ""))
+            emit("row", row=row)
+
+        try:
+            if todo:
+                _execute(tasks(study, todo), workers, scheduler, take)
+        finally:
+            report.seconds = time.perf_counter() - t0
+            store.log_run(study.name, started, report.total, report.skipped, report.ok,
+                          report.failed, len(report.errors), where)
+    emit("end", report=report)
+    return report
+
+
+def _where(workers: int | None, scheduler: str | None, n: int) -> str:
+    if scheduler:
+        return f"Dask scheduler {scheduler}"
+    if workers == 0:
+        return "this process (no Dask)"
+    return f"{_n_workers(workers, n)} local worker processes"
+
+
+def _n_workers(workers: int | None, n: int) -> int:
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            workers = os.cpu_count() or 1
+    return max(1, min(workers, max(n, 1)))
+
+
+def _execute(batch: list[dict], workers: int | None, scheduler: str | None,
+             take: Callable[[dict], None]) -> None:
+    if workers == 0 and not scheduler:
+        for t in batch:
+            take(run_task(t))
+        return
+    import logging
+
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        # one thread per process: the solver and the simulator are CPU-bound Python
+        cluster = LocalCluster(n_workers=_n_workers(workers, len(batch)), threads_per_worker=1,
+                               processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    token = os.urandom(4).hex()
+    try:
+        futures = {client.submit(run_task, t, key=f"ssbfab-{t['scenario_id']}-{token}",
+                                 pure=False): t for t in batch}
+        for fut in as_completed(futures):
+            t = futures.pop(fut)
+            try:
+                row = fut.result()
+            except Exception as exc:  # the worker died or the cluster lost the task
+                row = _row(t)
+                row.update(status="error", error=f"the task was lost on the cluster: "
+                                                 f"{type(exc).__name__}: {exc}")
+            take(row)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def _row(task: dict) -> dict:
+    keys = ("study", "scenario_id", "point", "label", "route", "form", "job", "seed", "data_hash")
+    row: dict[str, Any] = {k: task[k] for k in keys}
+    row["inputs"] = dict(task["overrides"])
+    row["numbers"] = dict(task["numbers"])
+    return row
+
+
+def run_task(task: dict) -> dict:
+    """Run one scenario from its plain-data inputs and return its row (never raises
+    for a scenario's own failure; a bug comes back as status 'error' + traceback)."""
+    from ..errors import InputError, NoPlanError
+    from ..spec import load_route, load_shared
+    from .jobs import JobResult
+    from .overrides import Overrides
+    from .scenarios import JobOptions, resolve_job
+
+    t0 = time.perf_counter()
+    row = _row(task)
+    data_dir = None
+    try:
+        data_dir = _materialise(task["texts"], task["data_hash"])
+        ov = Overrides(task["overrides"], file=task["file"], study=task["study"],
+                       lines=task["lines"])
+        shared = load_shared(data_dir, ov)
+        route = load_route(data_dir / task["route_key"], shared=shared, lines_dir=data_dir,
+                           overrides=ov)
+        options = JobOptions.model_validate(task["options"])
+        result = resolve_job(task["job"])(route, options, task["seed"])
+        if not isinstance(result, JobResult):
+            raise TypeError(f"job {task['job']!r} returned {type(result).__name__}, "
+                            "expected a JobResult")
+        row.update(_result_columns(result))
+    except (InputError, NoPlanError) as exc:
+        msg = _relabel(str(exc), task, data_dir)
+        if task["overrides"]:
+            msg += "\n(this scenario sets " + ", ".join(
+                f"{p} = {v!r}" for p, v in task["overrides"].items()) + ")"
+        row.update(status="failed", error=msg)
+    except Exception:
+        row.update(status="error", error=_relabel(traceback.format_exc(), task, data_dir))
+    row["seconds"] = time.perf_counter() - t0
+    row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    return row
+
+
+def _result_columns(r) -> dict:
+    lo, hi = r.good_gwh_ci95 if r.good_gwh_ci95 else (None, None)
+    if r.status not in ("ok", "failed"):
+        raise ValueError(f"a JobResult status is 'ok' or 'failed', found {r.status!r}")
+    return {"status": r.status, "error": r.reason, "cost_per_kwh": r.cost_per_kwh,
+            "breakdown": dict(r.breakdown), "capex": r.capex, "good_gwh": r.good_gwh,
+            "good_gwh_ci95_low": lo, "good_gwh_ci95_high": hi, "line_yield": r.line_yield,
+            "yields": dict(r.yields), "dew_point_class": r.dew_point_class,
+            "capacity_gwh": r.capacity_gwh, "solver_status": r.solver_status,
+            "plan": r.plan, "sim": r.sim, "extra": dict(r.extra)}
+
+
+def _materialise(texts: dict[str, str], data_hash: str) -> Path:
+    """The data files of a scenario as a folder on this machine, written once per
+    content hash (a worker may not share the driver's file system)."""
+    root = Path(tempfile.gettempdir()) / f"ssbfab-study-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    final = root / data_hash[:24]
+    if final.exists():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    for name, text in texts.items():
+        p = tmp / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    try:
+        tmp.rename(final)  # atomic: another process may have won the race, which is fine
+    except OSError:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _relabel(text: str, task: dict, data_dir: Path | None) -> str:
+    """Name the user's files in messages, not the worker's copies."""
+    if data_dir is None:
+        return text
+    text = text.replace(str(data_dir / task["route_key"]), task["origin_route"])
+    return text.replace(str(data_dir), task["origin_lines"])
