@@ -6,3 +6,4 @@ the shared Typer app. Imports inside those modules stay lazy.
 
 from . import cli_compare  # noqa: E402,F401
 from . import cli_study  # noqa: E402,F401
+from . import cli_sim  # noqa: F401

@@ -108,7 +108,9 @@ class PlantConfig:
         for name in names - set(given):
             bad("steps", f"the plan has no entry for step {name!r}")
         cap = data.get("capacity_gwh")
-        if not isinstance(cap, (int, float)) or cap <= 0:
+        if route.cell is None and cap is None:
+            cap = math.nan  # a bare line has no cell energy, hence no GWh target
+        elif not isinstance(cap, (int, float)) or cap <= 0:
             bad("capacity_gwh", f"expected a positive number, found {cap!r}")
         if problems:
             raise InputError(problems)

@@ -45,7 +45,9 @@ def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, 
         pc = per_cell(route, c, refs)
         for e in c.inputs:
             u = route.step(e.step)
-            amount = refs[e.per_cell].value if e.per_cell else per_cell(route, u, refs)
+            # a bare line (no cell design) writes the edge as a plain amount, e.g. "2 sheet"
+            amount = (_amount(e.per_cell, refs, u.unit) if e.per_cell
+                      else per_cell(route, u, refs))
             out[(u.name, c.name)] = amount / pc
     return out
 
@@ -109,7 +111,8 @@ class Requirements:
 def requirements(route: Route, yields: Mapping[str, float],
                  refs: Mapping[str, DesignRef] | None = None) -> Requirements:
     """Per good cell, with the given yield of each step."""
-    refs = refs if refs is not None else design(route).refs
+    if refs is None:  # a bare line has no cell design and so no references
+        refs = design(route).refs if route.cell is not None else {}
     ratios = edge_ratios(route, refs)
     good: dict[str, float] = {}
     started: dict[str, float] = {}

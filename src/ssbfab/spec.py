@@ -484,13 +484,25 @@ class Plant(Strict):
 class Route(Strict):
     name: str
     form: Literal["liquid", "semi-solid", "all-solid", "line"]
-    electrolyte: str
+    electrolyte: str = ""  # required unless form: line (checked below)
     description: str | None = None
     materials: dict[str, Material] = Field(default_factory=dict)  # overrides of shared materials
     dry_room_classes: list[str] | None = None  # allowed classes; default all
     cell: CellDesign | None = None  # a bare line file (form: line) has none
-    plant: Plant
+    plant: Plant | None = None  # required unless form: line (checked below)
     line: list[Step]
+
+    @model_validator(mode="after")
+    def _route_needs_cell_and_plant(self):
+        # a bare line (form: line) is only a production line to simulate; a route
+        # to cost and compare also needs its electrolyte and plant limits
+        if self.form != "line":
+            missing = [k for k in ("electrolyte", "plant") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"required field(s) {', '.join(map(repr, missing))} missing "
+                                 f"(only a bare line file, `form: line`, may omit them)")
+        return self
+
 
     _file: str = PrivateAttr(default="")
     _marks: dict = PrivateAttr(default_factory=dict)
@@ -944,6 +956,8 @@ def check_route(route: Route) -> None:
         add(("line", len(names) - 1, "unit"), "the last step (end-of-line test) must work in cells")
     if route.cell is not None:
         _check_design_refs(route, add)
+    else:
+        _check_bare_amounts(route, add)
     if route.dry_room_classes is not None and not route.dry_room_options:
         add(("dry_room_classes",), "no dry-room class is allowed")
     if problems:
@@ -985,6 +999,39 @@ def _check_design_refs(route: Route, add) -> None:
             if not _is_quantity(mu.amount) and mu.amount not in refs:
                 add(("line", i, "materials", j, "amount"),
                     f"unknown design reference {mu.amount!r}{closest(mu.amount, refs)}")
+
+
+def _check_bare_amounts(route: Route, add) -> None:
+    """A bare line (no `cell:`) has no design references: every per_cell is a plain
+    amount ("1 cell", "2 sheet", "0.05 kg") of the unit it counts."""
+    units_of = {s.name: s.unit for s in route.line}
+
+    def check(path: tuple, text: str, unit: str, what: str) -> None:
+        if not _is_quantity(text):
+            add(path, f"{text!r} is a design reference, but this line file has no `cell:`; "
+                      f"expected an amount of {what}'s unit {unit} (e.g. \"1 {unit}\")")
+            return
+        try:
+            amount, found = units.parse_amount(text)
+        except units.UnitParseError as exc:
+            add(path, str(exc))
+            return
+        if found != unit:
+            add(path, f"{text!r} is in {found}; expected an amount of {what}'s unit {unit}")
+        elif amount <= 0:
+            add(path, f"expected a positive amount, found {text!r}")
+
+    for i, s in enumerate(route.line):
+        check(("line", i, "per_cell"), s.per_cell, s.unit, "the step")
+        for j, e in enumerate(s.inputs):
+            if e.per_cell is not None and e.step in units_of:
+                check(("line", i, "inputs", j, "per_cell"), e.per_cell, units_of[e.step],
+                      f"upstream step {e.step!r}")
+        for j, mu in enumerate(s.materials):
+            if not _is_quantity(mu.amount):
+                add(("line", i, "materials", j, "amount"),
+                    f"{mu.amount!r} is a design reference, but this line file has no `cell:`; "
+                    f"expected a quantity per {s.unit} (e.g. \"0.1 kg/{s.unit}\")")
 
 
 def _is_quantity(text: str) -> bool:

@@ -118,10 +118,13 @@ class LineStats:
 
     @classmethod
     def from_dict(cls, d: dict) -> LineStats:
+        def num(v) -> float:
+            return math.nan if v is None else float(v)  # JSON null: not computable (NaN)
+
         def est(x) -> Estimate:
-            if isinstance(x, (int, float)):
-                return Estimate(float(x), float(x), float(x))
-            return Estimate(float(x["mean"]), float(x["ci95_low"]), float(x["ci95_high"]))
+            if x is None or isinstance(x, (int, float)):
+                return Estimate(num(x), num(x), num(x))
+            return Estimate(num(x["mean"]), num(x["ci95_low"]), num(x["ci95_high"]))
 
         steps = {
             s["step"]: StepStats(

@@ -1,0 +1,118 @@
+"""Benchmark of the line simulator (issue 3). Run: `.venv/bin/python benchmarks/bench_sim.py`
+(or `make bench`). Prints each figure next to its target and the ratio to it.
+
+1. One replication-year of `sulfide-lpscl` sized by `size_for_capacity` at 10 GWh/yr,
+   default lots: wall time (target < 20 s), kernel events/s, station operations/s
+   (lots processed at all stations per second).
+2. A bare SimPy model of a serial line with the same number of stations and the same
+   number of operations, in the same process (simpy.Container buffers, one machine
+   per station, no failures, scrap or statistics): its events/s and operations/s.
+   Target: the full model's operations/s >= 0.5 x the bare model's.
+3. Eight replications on 2 worker processes vs the same eight one after another in
+   this process. Target: parallel wall <= 0.6 x serial wall.
+
+Options: --quick skips part 3 (the longest: about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def bare_serial_line(stations: int, operations: int) -> tuple[float, int, int]:
+    """(wall s, kernel events, operations) of a plain SimPy serial line."""
+    import simpy
+
+    env = simpy.Environment()
+    bufs = [simpy.Container(env, capacity=10) for _ in range(stations - 1)]
+    done = [0]
+
+    def station(i: int):
+        inp = bufs[i - 1] if i > 0 else None
+        out = bufs[i] if i < stations - 1 else None
+        while True:
+            if inp is not None:
+                yield inp.get(1)
+            yield env.timeout(1.0)
+            done[0] += 1
+            if out is not None:
+                yield out.put(1)
+
+    for i in range(stations):
+        env.process(station(i))
+    t0 = time.perf_counter()
+    # every station completes one operation per time unit once the line is full
+    env.run(until=operations / stations + 1)
+    wall = time.perf_counter() - t0
+    return wall, next(env._eid), done[0]
+
+
+def line(name: str, value: float, unit: str, target: float | None = None,
+         better: str = "lower") -> None:
+    if target is None:
+        print(f"{name:<46} {value:>14,.3f} {unit}")
+        return
+    ratio = value / target
+    ok = ratio <= 1 if better == "lower" else ratio >= 1
+    sign = "<=" if better == "lower" else ">="
+    print(f"{name:<46} {value:>14,.3f} {unit:<8} target {sign} {target:g}   "
+          f"ratio to target {ratio:.2f}  {'OK' if ok else 'MISSED'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip the 8-replication part")
+    ap.add_argument("--capacity-gwh", type=float, default=10.0)
+    args = ap.parse_args()
+
+    import os
+
+    from ssbfab.config import size_for_capacity
+    from ssbfab.sim import compile_config, run_model
+    from ssbfab.spec import resolve_route
+
+    route = resolve_route("sulfide-lpscl")
+    config = size_for_capacity(route, args.capacity_gwh)
+    model = compile_config(config, days=365, warmup_days=30)
+    print(f"sulfide-lpscl at {args.capacity_gwh:g} GWh/yr: {len(model.steps)} stations, "
+          f"{sum(len(s.machines) for s in model.steps)} machines, one year "
+          f"({model.hours:.0f} operating h), default lots; cpu_count={os.cpu_count()}")
+
+    # 1. the full model, one replication-year in this process
+    t0 = time.perf_counter()
+    res = run_model(model, reps=1, seed=1, workers=1)
+    wall = time.perf_counter() - t0
+    events = res.stats.events
+    ops = res.stats.extra["operations"]
+    print(f"  simulated: {res.stats.good_gwh_per_year.mean:.2f} GWh/yr, "
+          f"bottleneck {res.stats.bottleneck}")
+    line("full model: 1 replication-year wall", wall, "s", 20.0, "lower")
+    line("full model: kernel events/s", events / wall, "ev/s")
+    line("full model: station operations/s", ops / wall, "op/s")
+
+    # 2. the bare SimPy line with as many stations and operations
+    bwall, bevents, bops = bare_serial_line(len(model.steps), ops)
+    line("bare SimPy line: wall", bwall, "s")
+    line("bare SimPy line: kernel events/s", bevents / bwall, "ev/s")
+    line("bare SimPy line: station operations/s", bops / bwall, "op/s")
+    line("full / bare operations/s", (ops / wall) / (bops / bwall), "x", 0.5, "higher")
+
+    if args.quick:
+        return
+    # 3. eight replications: two worker processes vs one after another
+    t0 = time.perf_counter()
+    serial = run_model(model, reps=8, seed=1, workers=1)
+    t_serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    parallel = run_model(model, reps=8, seed=1, workers=2)
+    t_parallel = time.perf_counter() - t0
+    same = serial.stats.to_dict() | {"wall_s": 0} == parallel.stats.to_dict() | {"wall_s": 0}
+    line("8 replications serial: wall", t_serial, "s")
+    line("8 replications on 2 workers: wall", t_parallel, "s")
+    line("2 workers / serial wall", t_parallel / t_serial, "x", 0.6, "lower")
+    print(f"  identical results serial vs 2 workers: {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""What the simulator runs: a plant configuration compiled to plain numbers.
+
+`compile_config` turns a `PlantConfig` (route + decisions) into a `LineModel` of
+frozen dataclasses holding only floats, ints and strings. Why: worker processes
+receive this small picklable object instead of re-reading route files, so a route
+changed in memory (a what-if study overriding a rate or a price) simulates exactly
+as given, and nothing slow (pydantic, pint) runs inside a replication.
+
+Compilation is also where a configuration is checked for what would make a run
+meaningless or endless: zero machines, a lot larger than a batch machine, a buffer
+that can never hold one downstream lot's input (a deadlock), a horizon shorter
+than its warm-up, or a run so long it would look like a hang. Each is an
+`InputError` naming the file, the field, what was found and what was expected.
+
+Conventions (documented for users in docs/lines.md, "Simulating a bare line"):
+- Simulated time is *operating* time in hours. A calendar day holds
+  operating_hours_per_year / 365 operating hours (320 days x 24 h -> 21.04 h), so
+  `days=365` simulates one operating year (7,680 h) and results are annualised
+  with operating_hours_per_year. Non-operating days are not simulated: nothing is
+  produced then, and time-based steps (formation, ageing) do not advance either.
+- Processing time per lot of a continuous machine: lot / (rate x level rate_factor);
+  per batch cycle: cycle_time / rate_factor, whatever the fill. `cv` is the
+  coefficient of variation of that lot (or cycle) time.
+- A batch machine runs floor(batch / lot) lots per cycle and waits until it has
+  loaded all of them (one machine of a station loads at a time, so parallel
+  machines do not split the arriving lots between half-empty batches).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import InputError, Problem
+
+if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/pydantic
+    from ..config import PlantConfig
+    from ..spec import Route
+
+# A run of more lot operations than this per replication is refused: at ~50,000
+# operations/s it would take over half an hour, which a user would take for a hang.
+MAX_OPERATIONS = 1e8
+CALENDAR_DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    option: str
+    batch_lots: int  # lots per batch cycle; 0 for a continuous machine
+    mean_time: float  # h per lot (continuous) or per cycle (batch), at the chosen level
+    distribution: str  # deterministic | exponential | gamma | lognormal
+    cv: float
+    mtbf: float  # mean operating hours between failures (inf: never fails)
+    mttr: float  # mean repair hours
+    maint_every: float  # operating hours between planned stops (inf: none)
+    maint_duration: float
+
+
+@dataclass(frozen=True)
+class StepModel:
+    name: str
+    unit: str
+    lot: float  # units started per lot (the step's unit)
+    pieces: int  # pieces per lot over which scrap is drawn binomially
+    yield_: float  # at the level and dew-point class
+    level: str
+    machines: tuple[MachineSpec, ...]  # one entry per machine
+    option_label: str  # option names joined by '+'
+    inputs: tuple[tuple[int, float], ...]  # (index of upstream step, units taken per lot)
+    buffer_capacity: float  # units of this step's output the buffer after it holds (inf: sink)
+    environment: str
+    excursion_effect: str  # "" (not moisture sensitive), "loss" or "stop"
+    extra_loss: float  # extra scrap fraction of a lot that meets an excursion ("loss")
+    sensitive_kg: float  # kg of moisture-sensitive material per unit of this step
+    h2s_cm3: float  # cm3 H2S released per unit processed at the reference dew point
+
+    @property
+    def is_source(self) -> bool:
+        return not self.inputs
+
+
+@dataclass(frozen=True)
+class DryRoomModel:
+    present: bool  # some step works in the dry room
+    dew_point: float  # degC, the class's set point
+    peak: float  # degC during an excursion
+    rate: float  # excursions per operating hour
+    duration: float  # mean hours
+    threshold: float  # degC above which sulfide exposure is counted
+    water_ratio: float  # ppmv at the set point / ppmv at the H2S reference dew point
+    water_ratio_peak: float  # the same during an excursion
+
+
+@dataclass(frozen=True)
+class LineModel:
+    route: str
+    route_file: str
+    steps: tuple[StepModel, ...]  # topological order; the last is the final step
+    dry_room: DryRoomModel
+    hours: float  # simulated operating hours (the horizon, warm-up included)
+    warmup: float  # operating hours discarded
+    days: float
+    warmup_days: float
+    operating_hours_per_year: float
+    cell_energy_kwh: float  # NaN for a bare line
+    dew_point_class: str
+    capacity_gwh: float
+    levels: dict
+    warnings: tuple[str, ...]
+
+    @property
+    def final(self) -> int:
+        return len(self.steps) - 1
+
+
+def hours_per_day(route: Route) -> float:
+    """Operating hours in one calendar day (the plant calendar spread over the year)."""
+    return route.economics.operating_hours_per_year / CALENDAR_DAYS_PER_YEAR
+
+
+def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig:
+    """The configuration a bare line (or any route without a plan) runs when no plan is
+    given: per step the first level and max(min_count, 1) machines of the first
+    option; the step's own lot size (no larger than that option's batch); the
+    driest allowed dry-room class, as `size_for_capacity` does."""
+    from ..config import PlantConfig, StepChoice
+
+    classes = route.dry_room_options
+    dpc = dew_point_class or (classes[-1].name if classes else "")
+    steps = {}
+    for s in route.line:
+        opt = s.options[0]
+        lot = min(s.lot, opt.batch_size) if opt.is_batch else s.lot
+        steps[s.name] = StepChoice(level=s.setting_levels[0].name,
+                                   machines={opt.name: max(opt.min_count, 1)}, lot_size=lot)
+    return PlantConfig(route=route, steps=steps, dew_point_class=dpc, capacity_gwh=math.nan,
+                       meta={"sized_by": "bare_config"})
+
+
+def check_run(days: float, warmup_days: float, reps: int, workers: int | None = None) -> None:
+    """Bad run arguments are input errors (exit 2), never a traceback or a hang."""
+    problems = []
+
+    def bad(field: str, msg: str):
+        problems.append(Problem("arguments", None, field, msg))
+
+    for name, v in (("days", days), ("warmup_days", warmup_days)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            bad(name, f"expected a finite number of days, found {v!r}")
+    if not problems:
+        if days <= 0:
+            bad("days", f"the horizon must be positive, found {days:g} days")
+        if warmup_days < 0:
+            bad("warmup_days", f"the warm-up must not be negative, found {warmup_days:g} days")
+        elif days > 0 and warmup_days >= days:
+            bad("warmup_days", f"the horizon ({days:g} days) must be longer than the warm-up "
+                               f"({warmup_days:g} days): nothing would be measured")
+    if not isinstance(reps, int) or reps < 1:
+        bad("reps", f"expected at least 1 replication, found {reps!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        bad("workers", f"expected at least 1 worker process, found {workers!r}")
+    if problems:
+        raise InputError(problems)
+
+
+def compile_config(config: PlantConfig, days: float = 365.0,
+                   warmup_days: float = 30.0) -> LineModel:
+    """Check a configuration and compile it for the simulator (times in operating hours)."""
+    from .. import flow
+
+    check_run(days, warmup_days, 1)
+    route = config.route
+    file = config.meta.get("file") or route.file or route.name
+    problems: list[Problem] = []
+
+    def bad(field: str, msg: str):
+        problems.append(Problem(file, None, field, msg))
+
+    refs = route.design_refs() if route.cell is not None else {}
+    ratios = flow.edge_ratios(route, refs)
+    dry = _dry_room(route, config.dew_point_class, bad)
+    sensitive = _sensitive_kg(route, refs, ratios)
+    order = route.order
+    index = {name: i for i, name in enumerate(order)}
+    hpd = hours_per_day(route)
+    steps: list[StepModel] = []
+    for name in order:
+        s = route.step(name)
+        choice = config.steps.get(name)
+        if choice is None:
+            bad(f"steps.{name}", f"the configuration has no entry for step {name!r}")
+            continue
+        try:
+            level = s.level(choice.level)
+        except KeyError:
+            bad(f"steps.{name}.level", f"unknown level {choice.level!r}; expected one of "
+                f"{', '.join(lv.name for lv in s.setting_levels)}")
+            continue
+        y = level.yield_
+        if s.moisture is not None:
+            y *= s.moisture.yield_factor.get(config.dew_point_class, 0.0)
+            if y <= 0:
+                bad(f"steps.{name}", f"step {name!r} has no yield in dry-room class "
+                    f"{config.dew_point_class!r} (moisture.yield_factor has no entry for it)")
+        lot = float(choice.lot_size)
+        if not (lot > 0 and math.isfinite(lot)):
+            bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
+            continue
+        machines: list[MachineSpec] = []
+        used = []
+        for opt in s.options:
+            n = choice.machines.get(opt.name, 0)
+            if not isinstance(n, int) or n < 0:
+                bad(f"steps.{name}.machines.{opt.name}", f"expected a whole number >= 0, found {n!r}")
+                continue
+            if n == 0:
+                continue
+            used.append(opt.name)
+            k = 0
+            if opt.is_batch:
+                if lot > opt.batch_size * (1 + 1e-9):
+                    bad(f"steps.{name}.lot_size", f"lot of {lot:g} {s.unit} is larger than the "
+                        f"batch of {opt.name!r} ({opt.batch_size:g} {s.unit})")
+                    continue
+                k = max(1, int(math.floor(opt.batch_size / lot + 1e-9)))
+                mean = opt.cycle_time / level.rate_factor
+            else:
+                mean = lot / (opt.rate_per_hour * level.rate_factor)
+            m = opt.maintenance
+            spec = MachineSpec(
+                option=opt.name, batch_lots=k, mean_time=mean, distribution=opt.distribution,
+                cv=float(opt.cv), mtbf=opt.mtbf or math.inf, mttr=opt.mttr or 0.0,
+                maint_every=m.every if m else math.inf, maint_duration=m.duration if m else 0.0)
+            machines.extend([spec] * n)
+        for opt_name in choice.machines:
+            if opt_name not in [o.name for o in s.options]:
+                bad(f"steps.{name}.machines.{opt_name}", f"unknown option {opt_name!r}; expected "
+                    f"one of {', '.join(o.name for o in s.options)}")
+        if not machines:
+            bad(f"steps.{name}.machines", f"step {name!r} must produce but has zero machines")
+            continue
+        inputs = tuple((index[e.step], lot * ratios[(e.step, name)]) for e in s.inputs)
+        final = not route.consumers[name]
+        cap = math.inf if final else s.buffer * lot
+        mo = s.moisture
+        h2s = (mo.h2s_release * sensitive[name] * 1000.0) if mo is not None else 0.0  # cm3/g * g
+        steps.append(StepModel(
+            name=name, unit=s.unit, lot=lot, pieces=max(1, round(lot)), yield_=y,
+            level=level.name, machines=tuple(machines), option_label="+".join(used),
+            inputs=inputs, buffer_capacity=cap, environment=s.environment,
+            excursion_effect=(mo.excursion.effect if mo is not None else ""),
+            extra_loss=(mo.excursion.extra_loss if mo is not None else 0.0),
+            sensitive_kg=sensitive[name], h2s_cm3=h2s))
+    if problems:
+        raise InputError(problems)
+    warnings = _check_buffers(steps, file, route)
+    model = LineModel(
+        route=route.name, route_file=route.file, steps=tuple(steps), dry_room=dry,
+        hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
+        warmup_days=float(warmup_days),
+        operating_hours_per_year=route.economics.operating_hours_per_year,
+        cell_energy_kwh=_cell_energy(route), dew_point_class=config.dew_point_class,
+        capacity_gwh=float(config.capacity_gwh),
+        levels={n: c.level for n, c in config.steps.items()}, warnings=tuple(warnings))
+    _check_length(model, file)
+    return model
+
+
+def _cell_energy(route: Route) -> float:
+    if route.cell is None:
+        return math.nan
+    from ..cell import design
+
+    return design(route).energy_kwh
+
+
+def _dry_room(route: Route, dpc: str, bad) -> DryRoomModel:
+    from ..units import dew_point_to_ppmv
+
+    dr = route.shared.dry_rooms
+    present = any(s.environment == "dry_room" for s in route.line)
+    classes = {c.name: c for c in route.dry_room_options}
+    c = classes.get(dpc)
+    if c is None:
+        if present:
+            bad("dew_point_class", f"unknown dry-room class {dpc!r}; expected one of "
+                f"{', '.join(classes) or '(none allowed)'}")
+        return DryRoomModel(False, math.nan, math.nan, 0.0, 0.0, dr.sulfide_exposure_threshold,
+                            1.0, 1.0)
+    ref = dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    return DryRoomModel(
+        present=present, dew_point=c.dew_point, peak=c.excursions.peak,
+        rate=c.excursions.rate if present else 0.0, duration=c.excursions.duration,
+        threshold=dr.sulfide_exposure_threshold,
+        water_ratio=dew_point_to_ppmv(c.dew_point) / ref,
+        water_ratio_peak=dew_point_to_ppmv(c.excursions.peak) / ref)
+
+
+def _sensitive_kg(route: Route, refs, ratios) -> dict[str, float]:
+    """kg of moisture-sensitive material (materials.yaml `moisture_sensitive`) in one
+    unit of each step's output, by design: made here, added here, or carried in from
+    upstream through the edge ratios."""
+    from .. import flow
+
+    mats = route.all_materials
+    out: dict[str, float] = {}
+    for name in route.order:
+        s = route.step(name)
+        if s.makes is not None:
+            out[name] = 1.0 if mats[s.makes].moisture_sensitive else 0.0
+            continue
+        kg = 0.0
+        pc = flow.per_cell(route, s, refs)
+        for mu in s.materials:
+            m = mats.get(mu.material)
+            if m is None or not m.moisture_sensitive:
+                continue
+            if mu.amount in refs:
+                if refs[mu.amount].unit == "kg":
+                    kg += refs[mu.amount].value / pc
+            else:
+                try:
+                    kg += flow._per_unit_quantity(mu.amount, s)
+                except ValueError:
+                    pass
+        for e in s.inputs:
+            kg += ratios[(e.step, name)] * out[e.step]
+        out[name] = kg
+    return out
+
+
+def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]:
+    """A buffer that cannot hold one downstream lot's input can never release that lot:
+    the line would deadlock. Lots that need more than half a buffer make the lot model
+    misstate blocking (DESIGN.md: keep lots no larger than the buffers they pass)."""
+    problems, warnings = [], []
+    for c in steps:
+        for u_idx, need in c.inputs:
+            u = steps[u_idx]
+            if need > u.buffer_capacity * (1 + 1e-9):
+                problems.append(Problem(
+                    file, route.line_of("line", _pos(route, u.name), "buffer"),
+                    f"line.{_pos(route, u.name)}.buffer",
+                    f"the buffer after {u.name!r} holds {u.buffer_capacity:g} {u.unit} "
+                    f"({u.buffer_capacity / u.lot:g} lots of {u.lot:g}), but one lot of "
+                    f"{c.name!r} ({c.lot:g} {c.unit}) needs {need:g} {u.unit}: the line could "
+                    f"never start it. Expected a buffer of at least "
+                    f"{math.ceil(need / u.lot - 1e-9)} lots, or a smaller lot at {c.name!r}"))
+            elif need > 0.5 * u.buffer_capacity:
+                warnings.append(
+                    f"a lot of {c.name!r} needs {need:g} {u.unit}, more than half the buffer "
+                    f"after {u.name!r} ({u.buffer_capacity:g} {u.unit}): lots this large "
+                    f"relative to the buffer make the lot model misstate blocking")
+    if problems:
+        raise InputError(problems)
+    return warnings
+
+
+def _pos(route: Route, name: str) -> int:
+    return [s.name for s in route.line].index(name)
+
+
+def max_operations(model: LineModel) -> float:
+    """Upper bound of the lots one replication processes: every machine always busy."""
+    return sum(model.hours / m.mean_time * max(1, m.batch_lots)
+               for s in model.steps for m in s.machines)
+
+
+def _check_length(model: LineModel, file: str) -> None:
+    """Refuse a replication with more lot operations than MAX_OPERATIONS, which would
+    otherwise look like a hang."""
+    ops = max_operations(model)
+    if ops > MAX_OPERATIONS:
+        raise InputError(Problem(
+            file, None, "lot_size",
+            f"one replication could process up to {ops:.3g} lots (limit {MAX_OPERATIONS:.0e}): "
+            f"expected larger lots or a shorter horizon (--days)"))

@@ -1,0 +1,488 @@
+"""The SimPy model of a production line: one replication of a `LineModel`.
+
+Entities are lots. A lot of step s is `lot` units of s's unit; to start it a machine
+takes, from the buffer after each upstream step u, lot x ratio(u -> s) units of u's
+good output (an assembly step waits for all its inputs, taking them in the order of
+its `inputs:`; a step feeding several consumers shares one buffer among them, so its
+output splits by what each consumer draws, which in the long run is the edges'
+shares and can never deadlock on a split). First steps draw unlimited raw material.
+
+Stations are pools of machines, one SimPy process per machine:
+- processing time per lot (or per batch cycle) from the machine's distribution;
+- failures on operating time: time to failure ~ Exponential(MTBF) counted only
+  while processing, repair ~ Exponential(MTTR) (exponential repairs: the least
+  informative law with the given mean, and the one of the textbook availability
+  MTBF/(MTBF+MTTR)); the interrupted lot resumes after repair;
+- planned maintenance every `every` operating hours for `duration`, staggered
+  across a station's machines so they do not all stop at once;
+- scrap per lot ~ Binomial(pieces, 1 - yield) with pieces of one unit (1 kg, 1 m²,
+  1 sheet, 1 cell); a lot's good output is lot - scrapped pieces;
+- a finished lot waits in its machine while the buffer after the step is full
+  (the machine is blocked); the final step ships to an unlimited sink.
+
+The dry room (one per plant, at the configuration's class) has excursions as a
+Poisson process (rate from dry_rooms.yaml, per operating hour) with exponential
+durations, at the class's peak dew point. Steps with `moisture:` data either scrap
+an extra fraction of every lot that meets an excursion (`loss`) or start no lot
+during one (`stop`, counted as down time). Sulfide exposure is the kg·h of
+moisture-sensitive material in the WIP (machines and output buffer) of dry-room
+steps while the dew point is above the threshold. The H2S estimate is, for each
+lot processed at a step with `h2s_release` (cm³ per g of moisture-sensitive
+material at the reference dew point, one pass through the step, as measured by
+GM R&D for 30 min at -40 °C): h2s_release x g of sensitive material x
+ppmv(dew point at the time) / ppmv(reference dew point), ppmv by the Magnus
+formula (units.dew_point_to_ppmv): linear in the water the material meets.
+
+Statistics are accumulated at state changes only (no per-event lists): per
+station the machine-hours busy, down, blocked and starved, the time-integrals of
+machine and buffer contents, units started, good and scrapped; per buffer the
+amount-weighted birth times for the lead time. Everything is reset at the end of
+the warm-up and closed at the horizon.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import simpy
+
+from . import streams
+from .buffer import Buffer
+from .linemodel import LineModel, MachineSpec, StepModel
+
+BUSY, DOWN, BLOCKED, STARVED = 0, 1, 2, 3
+INF = math.inf
+
+
+class Station:
+    """One step's machines and counters (plain attributes: read in the hot loop)."""
+
+    __slots__ = ("model", "acc", "out", "inputs", "lot", "pieces", "piece", "yield_", "effect",
+                 "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area", "wm_last",
+                 "loader_busy", "loader_q", "machines", "units_exc", "units_norm", "scrap_rng",
+                 "draw_scrap", "inproc_start", "sink")
+
+    def __init__(self, model: StepModel):
+        self.model = model
+        self.acc = [0.0, 0.0, 0.0, 0.0]  # machine-hours busy, down, blocked, starved
+        self.out: Buffer | None = None
+        self.inputs: list[tuple[Buffer, float]] = []
+        self.lot = model.lot
+        self.pieces = model.pieces
+        self.piece = model.lot / model.pieces
+        self.yield_ = model.yield_
+        self.effect = model.excursion_effect
+        self.extra_loss = model.extra_loss
+        self.started = self.good = self.scrapped = 0.0
+        self.lots = 0  # lots started since time 0 (station operations, for the benchmark)
+        self.wm = 0.0  # units in machines (started, not yet in the buffer)
+        self.wm_area = 0.0
+        self.wm_last = 0.0
+        self.loader_busy = False
+        self.loader_q: deque = deque()
+        self.machines: list[list] = []  # per machine [state, since, in process, held]
+        self.units_exc = self.units_norm = 0.0
+        self.inproc_start = 0.0
+        self.sink = True
+
+
+class DryRoom:
+    __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations")
+
+    def __init__(self, env):
+        self.active = False
+        self.count = 0  # excursions begun so far
+        self.calm = env.event()  # fires when the current excursion ends
+        self.since = 0.0
+        self.hours = 0.0
+        self.snap = 0.0
+        self.exposure = 0.0
+        self.stations: list[tuple[Station, float]] = []  # dry-room stations, kg per unit
+
+    def sensitive_area(self, now: float) -> float:
+        """kg·h of moisture-sensitive material held by dry-room steps up to `now`."""
+        total = 0.0
+        for st, kg in self.stations:
+            a = st.wm_area + st.wm * (now - st.wm_last)
+            if st.out is not None:
+                a += st.out.area_at(now)
+            total += kg * a
+        return total
+
+
+class Context:
+    __slots__ = ("warmup", "lead_sum", "lead_w")
+
+    def __init__(self, warmup: float):
+        self.warmup = warmup
+        self.lead_sum = 0.0
+        self.lead_w = 0.0
+
+
+# ----------------------------------------------------------------------------- machines
+
+
+def _transition(env, acc, ms, state):
+    now = env._now
+    acc[ms[0]] += now - ms[1]
+    ms[0] = state
+    ms[1] = now
+
+
+def _take_inputs(env, st: Station, ms):
+    """Take one lot's inputs (waiting as starved if needed); the lot's birth time."""
+    birth = INF
+    for buf, need in st.inputs:
+        b = buf.take(need)
+        if b is None:
+            if ms[0] != STARVED:
+                _transition(env, st.acc, ms, STARVED)
+            b = yield buf.wait_take(need)
+        if b < birth:
+            birth = b
+    return birth
+
+
+def _interrupted(env, st: Station, spec: MachineSpec, ms, rem, ttf, ttm, draw_ttf, draw_repair):
+    """Process `rem` hours of work through failures and planned stops (operating time)."""
+    acc = st.acc
+    timeout = env.timeout
+    while True:
+        step = min(rem, ttf, ttm)
+        if step > 0:
+            yield timeout(step)
+        rem -= step
+        ttf -= step
+        ttm -= step
+        if rem <= 1e-12:
+            return ttf, ttm
+        _transition(env, acc, ms, DOWN)
+        if ttf <= ttm:
+            yield timeout(draw_repair())
+            ttf = draw_ttf()
+        else:
+            yield timeout(spec.maint_duration)
+            ttm = spec.maint_every
+        _transition(env, acc, ms, BUSY)
+
+
+def _complete(st: Station, ms, scrap_hit: bool) -> float:
+    """Draw a finished lot's scrap and count it; its good units."""
+    L = st.lot
+    if scrap_hit and st.extra_loss > 0:
+        sc = int(st.scrap_rng.binomial(st.pieces, 1.0 - st.yield_ * (1.0 - st.extra_loss)))
+    else:
+        sc = st.draw_scrap()
+    good = L - sc * st.piece if sc else L
+    st.good += good
+    st.scrapped += L - good
+    ms[2] -= L  # no longer in process: counted as good or scrapped
+    if st.effect:
+        if scrap_hit:
+            st.units_exc += L
+        else:
+            st.units_norm += L
+    return good
+
+
+def _ship(env, st: Station, ms, ctx: Context, good: float, birth: float):
+    """Put a finished lot's good units in the buffer (blocked while it is full)."""
+    L = st.lot
+    out = st.out
+    if out is None:
+        now = env._now
+        if now > ctx.warmup:
+            ctx.lead_sum += good * (now - birth)
+            ctx.lead_w += good
+    elif good > 0 and not out.give(good, birth):
+        _transition(env, st.acc, ms, BLOCKED)
+        yield out.wait_give(good, birth)
+    ms[3] -= good  # shipped: no longer held in the machine
+    now = env._now
+    st.wm_area += st.wm * (now - st.wm_last)
+    st.wm_last = now
+    st.wm -= L
+
+
+def _wait_calm(env, st: Station, ms, dr: DryRoom):
+    while dr.active:
+        if ms[0] != DOWN:
+            _transition(env, st.acc, ms, DOWN)
+        yield dr.calm
+
+
+def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Context,
+                       draw_time, draw_ttf, draw_repair, ttm):
+    """A machine that processes one lot at a time."""
+    timeout = env.timeout
+    acc = st.acc
+    L = st.lot
+    has_inputs = bool(st.inputs)
+    effect = st.effect
+    sink = st.out is None
+    fast_ship = not effect and st.yield_ >= 1.0  # neither scrap nor excursions to check
+    ttf = draw_ttf()
+    while True:
+        if has_inputs:
+            birth = yield from _take_inputs(env, st, ms)
+        else:
+            birth = env._now
+        if effect:
+            if effect == "stop" and dr.active:
+                yield from _wait_calm(env, st, ms, dr)
+            c0 = dr.count
+            a0 = dr.active
+        now = env._now
+        if ms[0] != BUSY:
+            acc[ms[0]] += now - ms[1]
+            ms[0] = BUSY
+            ms[1] = now
+        st.wm_area += st.wm * (now - st.wm_last)
+        st.wm_last = now
+        st.wm += L
+        st.started += L
+        st.lots += 1
+        ms[2] = L
+        t = draw_time()
+        if t < ttf and t < ttm:
+            ttf -= t
+            ttm -= t
+            yield timeout(t)
+        else:
+            ttf, ttm = yield from _interrupted(env, st, spec, ms, t, ttf, ttm, draw_ttf,
+                                               draw_repair)
+        if fast_ship and not sink:
+            # the common case inlined: no scrap, no excursion, buffer has room
+            out = st.out
+            st.good += L
+            ms[2] = 0.0
+            if not out.give(L, birth):
+                _transition(env, acc, ms, BLOCKED)
+                ms[3] = L
+                yield out.wait_give(L, birth)
+                ms[3] = 0.0
+            now = env._now
+            st.wm_area += st.wm * (now - st.wm_last)
+            st.wm_last = now
+            st.wm -= L
+            continue
+        hit = effect != "" and (a0 or dr.active or dr.count != c0)
+        good = _complete(st, ms, hit)
+        ms[3] = good
+        yield from _ship(env, st, ms, ctx, good, birth)
+
+
+def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Context,
+                  draw_time, draw_ttf, draw_repair, ttm):
+    """A machine that loads `batch_lots` lots, then runs one cycle for all of them."""
+    timeout = env.timeout
+    acc = st.acc
+    L = st.lot
+    k = spec.batch_lots
+    has_inputs = bool(st.inputs)
+    effect = st.effect
+    ttf = draw_ttf()
+    while True:
+        if k > 1:
+            # one machine of the station loads at a time, so arriving lots fill one
+            # batch after another instead of spreading over half-empty machines
+            if st.loader_busy:
+                if ms[0] != STARVED:
+                    _transition(env, acc, ms, STARVED)
+                ev = env.event()
+                st.loader_q.append(ev)
+                yield ev  # the token is handed over with the event
+            else:
+                st.loader_busy = True
+        births = []
+        for _ in range(k):
+            if has_inputs:
+                birth = yield from _take_inputs(env, st, ms)
+            else:
+                birth = env._now
+            now = env._now
+            st.wm_area += st.wm * (now - st.wm_last)
+            st.wm_last = now
+            st.wm += L
+            st.started += L
+            st.lots += 1
+            ms[2] += L
+            births.append(birth)
+        if k > 1:
+            if st.loader_q:
+                st.loader_q.popleft().succeed()
+            else:
+                st.loader_busy = False
+        if effect:
+            if effect == "stop" and dr.active:
+                yield from _wait_calm(env, st, ms, dr)
+            c0 = dr.count
+            a0 = dr.active
+        if ms[0] != BUSY:
+            _transition(env, acc, ms, BUSY)
+        t = draw_time()
+        if t < ttf and t < ttm:
+            ttf -= t
+            ttm -= t
+            yield timeout(t)
+        else:
+            ttf, ttm = yield from _interrupted(env, st, spec, ms, t, ttf, ttm, draw_ttf,
+                                               draw_repair)
+        hit = effect != "" and (a0 or dr.active or dr.count != c0)
+        goods = [_complete(st, ms, hit) for _ in births]
+        ms[2] = 0.0  # exactly, whatever the float sums
+        ms[3] = sum(goods)
+        for good, birth in zip(goods, births, strict=True):
+            yield from _ship(env, st, ms, ctx, good, birth)
+
+
+# ----------------------------------------------------------------------------- dry room
+
+
+def dry_room_process(env, dr: DryRoom, m, rng, ctx: Context):
+    gap = streams.exponential(rng, 1.0 / m.rate)
+    length = streams.exponential(rng, m.duration)
+    counts_exposure = m.peak > m.threshold and not (m.dew_point > m.threshold)
+    while True:
+        yield env.timeout(gap())
+        dr.active = True
+        dr.count += 1
+        dr.since = env._now
+        if counts_exposure:
+            dr.snap = dr.sensitive_area(env._now)
+        yield env.timeout(length())
+        now = env._now
+        dr.hours += now - max(dr.since, ctx.warmup)
+        if counts_exposure:
+            dr.exposure += dr.sensitive_area(now) - dr.snap
+        dr.active = False
+        calm, dr.calm = dr.calm, env.event()
+        calm.succeed()
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dict:
+    """Simulate one replication; raw accumulators of the measured window as a dict.
+
+    `progress(fraction)` is called with the fraction of the horizon simulated."""
+    env = simpy.Environment()
+    rep_seq = streams.replication_seed(seed, rep)
+    seqs = rep_seq.spawn(len(model.steps) + 1)
+    ctx = Context(model.warmup)
+    dr = DryRoom(env)
+    stations = [Station(s) for s in model.steps]
+    for st, sm in zip(stations, model.steps, strict=True):
+        if math.isfinite(sm.buffer_capacity):
+            st.out = Buffer(env, sm.buffer_capacity, sm.name)
+            st.sink = False
+    for st, sm in zip(stations, model.steps, strict=True):
+        st.inputs = [(stations[u].out, need) for u, need in sm.inputs]
+        if sm.environment == "dry_room" and sm.sensitive_kg > 0:
+            dr.stations.append((st, sm.sensitive_kg))
+    import numpy as np
+
+    for i, (st, sm) in enumerate(zip(stations, model.steps, strict=True)):
+        options = list(dict.fromkeys(m.option for m in sm.machines))
+        child = seqs[i].spawn(1 + 3 * len(options))
+        st.scrap_rng = np.random.Generator(np.random.PCG64(child[0]))
+        st.draw_scrap = streams.scrap_counts(st.scrap_rng, st.pieces, st.yield_)
+        draws = {}
+        for j, opt in enumerate(options):
+            spec = next(m for m in sm.machines if m.option == opt)
+            g = [np.random.Generator(np.random.PCG64(c)) for c in child[1 + 3 * j: 4 + 3 * j]]
+            draws[opt] = (streams.times(g[0], spec.mean_time, spec.distribution, spec.cv),
+                          streams.exponential(g[1], spec.mtbf),
+                          streams.exponential(g[2], spec.mttr) if spec.mttr > 0
+                          else streams.constant(0.0))
+        n = len(sm.machines)
+        for j, spec in enumerate(sm.machines):
+            # [state, since, units in process, good units finished but not yet shipped]
+            ms = [STARVED, 0.0, 0.0, 0.0]
+            st.machines.append(ms)
+            ttm = spec.maint_every * (j + 1) / n if math.isfinite(spec.maint_every) else INF
+            proc = batch_machine if spec.batch_lots > 0 else continuous_machine
+            env.process(proc(env, st, spec, ms, dr, ctx, *draws[spec.option], ttm))
+    m = model.dry_room
+    if m.present and m.rate > 0:
+        env.process(dry_room_process(
+            env, dr, m, np.random.Generator(np.random.PCG64(seqs[-1])), ctx))
+    if model.warmup > 0:
+        env.process(_warmup_reset(env, model.warmup, stations, dr))
+    chunks = 20 if progress is not None else 1
+    for c in range(1, chunks + 1):
+        env.run(until=model.hours * c / chunks)
+        if progress is not None:
+            progress(c / chunks)
+    return _collect(env, model, stations, dr, ctx)
+
+
+def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
+    yield env.timeout(warmup)
+    now = env._now
+    for st in stations:
+        st.acc[:] = [0.0, 0.0, 0.0, 0.0]
+        for ms in st.machines:
+            ms[1] = now
+        st.started = st.good = st.scrapped = 0.0
+        st.units_exc = st.units_norm = 0.0
+        st.inproc_start = sum(ms[2] for ms in st.machines)
+        st.wm_area = 0.0
+        st.wm_last = now
+        if st.out is not None:
+            st.out.reset_area(now)
+    dr.hours = 0.0
+    dr.exposure = 0.0
+    if dr.active:
+        dr.since = now
+        dr.snap = 0.0  # every area was just reset to zero
+
+
+def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: Context) -> dict:
+    T = model.hours
+    window = T - model.warmup
+    steps = []
+    for st, sm in zip(stations, model.steps, strict=True):
+        acc = list(st.acc)
+        for ms in st.machines:
+            acc[ms[0]] += T - ms[1]
+        machine_area = st.wm_area + st.wm * (T - st.wm_last)
+        out = st.out
+        buffer_area = out.area_at(T) if out is not None else 0.0
+        steps.append({
+            "step": sm.name, "machines": len(sm.machines),
+            "busy_h": acc[BUSY], "down_h": acc[DOWN], "blocked_h": acc[BLOCKED],
+            "starved_h": acc[STARVED],
+            "started": st.started, "good": st.good, "scrapped": st.scrapped,
+            "inproc_start": st.inproc_start,
+            "inproc_end": sum(ms[2] for ms in st.machines),
+            "in_machines_end": st.wm,
+            "machine_area": machine_area, "buffer_area": buffer_area,
+            "buffer_end": out.level if out is not None else 0.0,
+            "held_end": sum(ms[3] for ms in st.machines),
+            "taken": out.taken if out is not None else 0.0,
+            "given": out.given if out is not None else 0.0,
+            "lots": st.lots,
+            "units_exc": st.units_exc, "units_norm": st.units_norm,
+        })
+    exposure = dr.exposure
+    hours = dr.hours
+    m = model.dry_room
+    if dr.active:
+        hours += T - max(dr.since, model.warmup)
+        if m.peak > m.threshold and not (m.dew_point > m.threshold):
+            exposure += dr.sensitive_area(T) - dr.snap
+    if m.present and m.dew_point > m.threshold:
+        exposure = dr.sensitive_area(T)  # the set point itself is above the threshold
+    h2s = 0.0
+    for s, sm in zip(steps, model.steps, strict=True):
+        if sm.h2s_cm3 > 0:
+            h2s += sm.h2s_cm3 * (
+                s["units_norm"] * m.water_ratio + s["units_exc"] * m.water_ratio_peak)
+    return {
+        "window_h": window, "events": next(env._eid), "steps": steps,
+        "lead_sum": ctx.lead_sum, "lead_w": ctx.lead_w,
+        "excursion_hours": hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
+    }

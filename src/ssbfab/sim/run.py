@@ -1,0 +1,247 @@
+"""Replications (in this process or in worker processes) and their statistics.
+
+`simulate(config, ...)` compiles the configuration once, runs `reps` replications
+on independent streams spawned from `seed`, and turns the raw accumulators of
+each into per-replication metrics, then into means with 95 % Student-t intervals
+(`LineStats`) and pandas tables. Replication r always uses stream r, and results
+are gathered in replication order, so the numbers do not depend on `workers`.
+
+Workers receive the compiled `LineModel` (plain numbers, picklable) rather than a
+route file path: a route edited in memory simulates exactly as given, and workers
+never parse YAML or units. They are started with `forkserver` where the platform
+has it (spawn elsewhere), never plain fork, which is unsafe in a process that may
+hold threads (a progress display, a Dask client).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import InputError, Problem
+from .linemodel import LineModel, check_run, compile_config, max_operations
+from .model import run_replication
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..config import PlantConfig
+    from ..stats import LineStats
+
+# Below this many lot operations in all (about a second of simulation) the default
+# runs in this process: starting worker processes costs about as much.
+SMALL_RUN_OPERATIONS = 100_000
+
+STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
+                "throughput_per_h", "wip_mean")
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What `simulate` returns: the optimiser's hand-off and tables for people."""
+
+    stats: LineStats
+    tables: dict[str, pd.DataFrame]
+    model: LineModel = field(repr=False)
+    raw: list[dict] = field(repr=False, default_factory=list)  # per-replication accumulators
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.model.warnings
+
+    def to_dict(self) -> dict:
+        """The `ssbfab simulate --json` document (LineStats as JSON)."""
+        return self.stats.to_dict()
+
+    def write(self, out_dir) -> list:
+        """Write stats.json (readable by `LineStats.read`) and one CSV per table into
+        `out_dir`, each under a temporary name then renamed: a killed run leaves no
+        half-written file. Returns the paths written."""
+        from .tables import write_outputs
+
+        return write_outputs(self, out_dir)
+
+
+def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, reps: int = 4,
+             seed: int = 1, workers: int | None = None,
+             progress: Callable[[float, float], None] | None = None) -> SimResult:
+    """Simulate a plant configuration.
+
+    days: horizon in calendar days, warm-up included (each day holds the plant's
+    operating hours per year / 365 of simulated operating time); warmup_days:
+    discarded at the start; reps: independent replications; seed: root of the
+    random streams (same seed, same numbers, whatever `workers`); workers: worker
+    processes (None: min(reps, CPU count); 1: in this process); progress: called
+    as progress(done, total) in replications (fractions while running in-process).
+
+    Rates in the result are per operating hour; `good_cells_per_year` and the dry
+    room's figures are per year of operating_hours_per_year."""
+    check_run(days, warmup_days, reps, workers)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(Problem("arguments", None, "seed",
+                                 f"expected a whole number >= 0, found {seed!r}"))
+    model = compile_config(config, days, warmup_days)
+    return run_model(model, reps=reps, seed=seed, workers=workers, progress=progress)
+
+
+def run_model(model: LineModel, reps: int = 4, seed: int = 1, workers: int | None = None,
+              progress: Callable[[float, float], None] | None = None) -> SimResult:
+    """Run the replications of a compiled model and gather their statistics."""
+    t0 = time.perf_counter()
+    raws = run_replications(model, reps, seed, workers, progress)
+    wall = time.perf_counter() - t0
+    return aggregate(model, raws, seed, wall)
+
+
+def run_replications(model: LineModel, reps: int, seed: int, workers: int | None = None,
+                     progress: Callable[[float, float], None] | None = None) -> list[dict]:
+    """Raw accumulators of each replication, in replication order."""
+    if workers is None:
+        n = min(reps, os.cpu_count() or 1)
+        if max_operations(model) * reps < SMALL_RUN_OPERATIONS:
+            n = 1  # starting worker processes would cost more than the run itself
+    else:
+        n = min(workers, reps)
+    if n > 1:
+        try:
+            return _in_workers(model, reps, seed, n, progress)
+        except BrokenProcessPool:
+            # typically a script without `if __name__ == "__main__":`, which worker
+            # processes re-import; the replications are the same in this process
+            warnings.warn("worker processes failed to start (does the calling script "
+                          "guard its code with `if __name__ == \"__main__\":`?); running "
+                          "the replications in this process", RuntimeWarning, stacklevel=3)
+    raws = []
+    for r in range(reps):
+        cb = None if progress is None else (lambda f, r=r: progress(r + f, reps))
+        raws.append(run_replication(model, seed, r, cb))
+    return raws
+
+
+def _in_workers(model: LineModel, reps: int, seed: int, n: int, progress) -> list[dict]:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        # workers fork from a server that has the model imported already
+        ctx.set_forkserver_preload(["ssbfab.sim.model"])
+    out: list[dict | None] = [None] * reps
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futures = {pool.submit(run_replication, model, seed, r): r for r in range(reps)}
+        done = 0
+        for f in as_completed(futures):
+            out[futures[f]] = f.result()
+            done += 1
+            if progress is not None:
+                progress(done, reps)
+    return out  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def replication_metrics(model: LineModel, raw: dict) -> dict:
+    """One replication's metrics from its raw accumulators (rates per operating hour)."""
+    tw = raw["window_h"]
+    per_year = model.operating_hours_per_year / tw
+    steps = {}
+    for sm, s in zip(model.steps, raw["steps"], strict=True):
+        mh = s["machines"] * tw
+        steps[sm.name] = {
+            "utilization": s["busy_h"] / mh,
+            "availability": 1.0 - s["down_h"] / mh,
+            "blocked": s["blocked_h"] / mh,
+            "starved": s["starved_h"] / mh,
+            "yield": s["good"] / s["started"] if s["started"] > 0 else math.nan,
+            "throughput_per_h": s["good"] / tw,
+            "wip_mean": (s["machine_area"] + s["buffer_area"]) / tw,
+            "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
+        }
+    cells = raw["steps"][-1]["good"] * per_year
+    return {
+        "steps": steps,
+        "good_cells_per_year": cells,
+        "good_gwh_per_year": cells * model.cell_energy_kwh / 1e6,
+        "overall_yield": overall_yield(model, {k: v["yield"] for k, v in steps.items()}),
+        "lead_time_h": raw["lead_sum"] / raw["lead_w"] if raw["lead_w"] > 0 else math.nan,
+        "excursion_hours": raw["excursion_hours"] * per_year,
+        "sulfide_exposure_kg_h": raw["exposure_kg_h"] * per_year,
+        "h2s_estimate": raw["h2s_cm3"] / 1000.0 * per_year,  # litres per year
+        "events": raw["events"],
+        "operations": sum(s["lots"] for s in raw["steps"]),
+    }
+
+
+def overall_yield(model: LineModel, yields: dict[str, float]) -> float:
+    """Yield of the worst branch: the least, over paths from a first step to the final
+    step, of the product of step yields (for a serial line, the product of all)."""
+    cum: list[float] = []
+    for sm in model.steps:
+        up = [cum[u] for u, _ in sm.inputs]
+        cum.append(yields[sm.name] * (min(up) if up else 1.0))
+    return cum[-1]
+
+
+def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> SimResult:
+    from ..stats import DryRoomStats, Estimate, LineStats, StepStats
+    from .tables import make_tables
+
+    reps = [replication_metrics(model, r) for r in raws]
+
+    def est(values) -> Estimate:
+        vals = list(values)
+        if any(isinstance(v, float) and math.isnan(v) for v in vals):
+            return Estimate(math.nan, math.nan, math.nan)
+        return Estimate.of(vals)
+
+    steps = {}
+    for sm in model.steps:
+        col = {k: [r["steps"][sm.name][k] for r in reps] for k in STEP_METRICS}
+        steps[sm.name] = StepStats(
+            step=sm.name, option=sm.option_label, machines=len(sm.machines),
+            utilization=est(col["utilization"]), availability=est(col["availability"]),
+            blocked=est(col["blocked"]), starved=est(col["starved"]), yield_=est(col["yield"]),
+            throughput_per_h=est(col["throughput_per_h"]), wip_mean=est(col["wip_mean"]))
+    # the bottleneck works the largest share of its time: least blocked and starved
+    active = {n: 1.0 - s.blocked.mean - s.starved.mean for n, s in steps.items()}
+    bottleneck = max(active, key=lambda n: active[n])
+    per_rep = {k: [r[k] for r in reps] for k in (
+        "good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
+        "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "events", "operations")}
+    per_rep["steps"] = {sm.name: {k: [r["steps"][sm.name][k] for r in reps]
+                                  for k in (*STEP_METRICS, "started", "good", "scrapped")}
+                        for sm in model.steps}
+    stats = LineStats(
+        route=model.route, seed=seed, reps=len(raws), days=model.days,
+        warmup_days=model.warmup_days, steps=steps,
+        good_cells_per_year=est(per_rep["good_cells_per_year"]),
+        good_gwh_per_year=est(per_rep["good_gwh_per_year"]),
+        overall_yield=est(per_rep["overall_yield"]), lead_time_h=est(per_rep["lead_time_h"]),
+        bottleneck=bottleneck,
+        dry_room=DryRoomStats(est(per_rep["excursion_hours"]),
+                              est(per_rep["sulfide_exposure_kg_h"]),
+                              est(per_rep["h2s_estimate"])),
+        events=int(sum(per_rep["events"])), wall_s=wall_s,
+        extra={
+            "levels": dict(model.levels),
+            "dew_point_class": model.dew_point_class,
+            "capacity_gwh": model.capacity_gwh,
+            "lots": {sm.name: sm.lot for sm in model.steps},
+            "nominal_yield": {sm.name: sm.yield_ for sm in model.steps},
+            "operating_hours_per_year": model.operating_hours_per_year,
+            "simulated_hours": model.hours,
+            "warmup_hours": model.warmup,
+            "operations": int(sum(per_rep["operations"])),
+            "warnings": list(model.warnings),
+            "per_rep": per_rep,
+        },
+    )
+    return SimResult(stats=stats, tables=make_tables(model, stats, reps), model=model,
+                     raw=list(raws))

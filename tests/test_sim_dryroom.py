@@ -1,0 +1,129 @@
+"""The dry room: excursions, stops, extra scrap, sulfide exposure and the H2S estimate,
+against renewal theory and hand-computed roll-ups."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+import yaml
+
+from sim_lines import days_for, load_line, step
+from ssbfab.sim import bare_config, simulate
+from ssbfab.spec import load_shared
+
+GAP, LENGTH = 20.0, 2.0  # mean hours between excursions and mean excursion length
+FRACTION = LENGTH / (GAP + LENGTH)  # share of time in an excursion (alternating renewal)
+
+
+def magnus_ppmv(t: float) -> float:
+    # REFERENCE.md section 2: frost point -> water vapour, written out again here
+    return 6.112 * math.exp(22.46 * t / (272.62 + t)) / 1013.25 * 1e6
+
+
+@pytest.fixture(scope="module")
+def humid(tmp_path_factory, lines_dir):
+    """Shared data whose driest class has frequent excursions peaking at -40 degC."""
+    d = tmp_path_factory.mktemp("lines")
+    for f in ("economics.yaml", "materials.yaml"):
+        shutil.copy(lines_dir / f, d / f)
+    dry = yaml.safe_load((lines_dir / "dry_rooms.yaml").read_text())
+    for c in dry["classes"]:
+        c["excursions"] = {"rate": f"{1 / GAP} 1/h", "duration": f"{LENGTH} h",
+                           "peak": "-40 degC", "source": "test"}
+    (d / "dry_rooms.yaml").write_text(yaml.safe_dump(dry, sort_keys=False))
+    return load_shared(d)
+
+
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory, lines_dir):
+    """Shared data without excursions."""
+    d = tmp_path_factory.mktemp("calm")
+    for f in ("economics.yaml", "materials.yaml"):
+        shutil.copy(lines_dir / f, d / f)
+    dry = yaml.safe_load((lines_dir / "dry_rooms.yaml").read_text())
+    for c in dry["classes"]:
+        c["excursions"] = {"rate": "0 1/h", "duration": "1 h", "peak": "-40 degC",
+                           "source": "test"}
+    (d / "dry_rooms.yaml").write_text(yaml.safe_dump(dry, sort_keys=False))
+    return load_shared(d)
+
+
+def powder_step(effect: dict, rate: float = 100.0, lot: float = 1.0, h2s: str = "0.1 cm^3/g"):
+    # counted in cells (a bare line ends in cells), each holding 1 kg of Li2S
+    return step("handling", "cell", rate=rate, lot=lot, environment="dry_room",
+                materials=[{"material": "Li2S", "amount": "1 kg/cell"}],
+                moisture={"yield_factor": {"dp-40": "100 %", "dp-50": "100 %", "dp-60": "100 %"},
+                          "excursion": effect, "h2s_release": h2s})
+
+
+def test_a_stop_step_loses_the_excursion_time(tmp_path, humid):
+    # one always-busy machine with short lots: it is down for the share of time the
+    # room spends in excursions, and ships that much less
+    rate = 20.0
+    route = load_line(tmp_path, [powder_step({"effect": "stop"}, rate=rate)], shared=humid)
+    res = simulate(bare_config(route), days=days_for(route, 3000), warmup_days=days_for(route, 50),
+                   reps=5, seed=1, workers=1)
+    s = res.stats
+    st = s.steps["handling"]
+    hours = route.economics.operating_hours_per_year
+    # a lot under way when an excursion starts runs on (half a lot time on average)
+    down = (LENGTH - 0.5 / rate) / (GAP + LENGTH)
+    assert st.availability.ci95_low <= 1 - down <= st.availability.ci95_high, (st.availability, down)
+    eh = s.dry_room.excursion_hours
+    assert eh.ci95_low <= FRACTION * hours <= eh.ci95_high, (eh, FRACTION * hours)
+    assert st.throughput_per_h.mean == pytest.approx(rate * st.availability.mean, rel=0.01)
+
+
+def test_a_loss_step_scraps_lots_that_meet_an_excursion(tmp_path, humid):
+    rate = 20.0
+    route = load_line(tmp_path, [powder_step({"effect": "loss", "extra_loss": "50 %"},
+                                             rate=rate)], shared=humid)
+    res = simulate(bare_config(route), days=days_for(route, 3000), warmup_days=days_for(route, 50),
+                   reps=5, seed=2, workers=1)
+    y = res.stats.steps["handling"].yield_
+    # a lot of 1/rate hours meets an excursion if one is on at its start or begins
+    # during it: probability (LENGTH + 1/rate) / (GAP + LENGTH)
+    expected = 1 - 0.5 * (LENGTH + 1 / rate) / (GAP + LENGTH)
+    assert y.ci95_low <= expected <= y.ci95_high, (y, expected)
+
+
+def test_sulfide_exposure_counts_wip_while_the_dew_point_is_above_the_threshold(tmp_path, humid):
+    # peak -40 degC is above the -45 degC threshold, the dp-60 set point is below: the
+    # 1 kg of Li2S always in the busy machine counts for exactly the excursion hours
+    route = load_line(tmp_path, [powder_step({"effect": "loss", "extra_loss": "0 %"}, rate=20.0)],
+                      shared=humid)
+    res = simulate(bare_config(route), days=days_for(route, 2000), warmup_days=days_for(route, 20),
+                   reps=2, seed=3, workers=1)
+    per_rep = res.stats.extra["per_rep"]
+    for exposure, hours in zip(per_rep["sulfide_exposure_kg_h"], per_rep["excursion_hours"],
+                               strict=True):
+        assert exposure == pytest.approx(1.0 * hours, rel=1e-6)
+        assert hours > 0
+
+
+def test_h2s_estimate_matches_a_hand_roll_up(tmp_path, calm):
+    # no excursions: every kg passes at the -60 degC set point, 100 kg/h all year
+    route = load_line(tmp_path, [powder_step({"effect": "loss"}, rate=100.0, lot=10.0)],
+                      shared=calm)
+    res = simulate(bare_config(route), days=days_for(route, 1000), warmup_days=days_for(route, 10),
+                   reps=1, seed=1, workers=1)
+    hours = route.economics.operating_hours_per_year
+    litres = 100.0 * hours * 1000.0 * 0.1 * magnus_ppmv(-60) / magnus_ppmv(-40) / 1000.0
+    assert res.stats.dry_room.h2s_estimate.mean == pytest.approx(litres, rel=0.01)
+    assert res.stats.dry_room.excursion_hours.mean == 0
+    assert res.stats.dry_room.sulfide_exposure_kg_h.mean == 0  # -60 degC: below threshold
+
+
+def test_a_dp40_room_exposes_sulfide_all_the_time(tmp_path, calm):
+    from dataclasses import replace
+
+    route = load_line(tmp_path, [powder_step({"effect": "loss"}, rate=100.0, lot=10.0)],
+                      shared=calm)
+    cfg = replace(bare_config(route), dew_point_class="dp-40")  # -40 degC > -45 degC
+    res = simulate(cfg, days=days_for(route, 500), warmup_days=days_for(route, 10), reps=1,
+                   seed=1, workers=1)
+    # an always-busy machine holds one 10 kg lot of Li2S: 10 kg all year
+    hours = route.economics.operating_hours_per_year
+    assert res.stats.dry_room.sulfide_exposure_kg_h.mean == pytest.approx(10.0 * hours, rel=1e-6)
