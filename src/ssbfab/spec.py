@@ -15,7 +15,11 @@ expected, through `SpecError`.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
+import types
+import typing
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -39,11 +43,15 @@ from .yamlio import line_of, load_yaml
 # ----------------------------------------------------------------------------- types
 
 
+class QuantityKind(str):
+    """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
+
+
 def _q(kind: str):
     def parse(v: Any) -> float:
         return units.parse_quantity(v, kind)
 
-    return Annotated[float, BeforeValidator(parse)]
+    return Annotated[float, BeforeValidator(parse), QuantityKind(kind)]
 
 
 Hours = _q("time")
@@ -69,7 +77,17 @@ PriceArea = _q("price_area")  # USD/m²
 Mol = _q("amount")
 GWhPerYear = _q("energy_per_year")
 GasPerMass = _q("gas_per_mass")  # cm³/g
-Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years"))]
+Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years")),
+                  QuantityKind("years")]
+
+
+class FieldProblem(ValueError):
+    """Raised by a model-level check to blame one field of the model (its line, its
+    name), not the whole mapping: `_validation_problems` appends `field` to the path."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 def _positive(v: float, what: str = "value") -> float:
@@ -85,6 +103,28 @@ def _yield(v: float) -> float:
 
 
 YieldFraction = Annotated[Fraction, BeforeValidator(lambda v: v)]
+
+
+def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None):
+    """A field validator: each value (or each value of a mapping) must be > low
+    (>= low if not strict) and <= high. Zero or negative sizes, rates and yields have
+    no meaning and would divide by zero downstream, so they stop at the loader."""
+    def check(cls, v):
+        for x in (v.values() if isinstance(v, dict) else [v]):
+            if x is None or isinstance(x, str):
+                continue
+            if (x <= low if strict else x < low) or (high is not None and x > high):
+                if high == 1.0:
+                    want = f"{'(' if strict else '['}{low * 100:g}, {high * 100:g} %]"
+                    found = f"{x * 100:g} %"
+                else:
+                    want = f"{'> ' if strict else '>= '}{low:g}" + (
+                        f" and <= {high:g}" if high is not None else "")
+                    found = f"{x:g}"
+                raise ValueError(f"must be {want}, found {found}")
+        return v
+
+    return field_validator(*fields)(check)
 
 
 class Strict(BaseModel):
@@ -108,11 +148,13 @@ class Material(Strict):
     scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
     description: str | None = None
 
+    _pos = _range("density", "specific_capacity", "molar_mass", "recipe")
+
     @field_validator("price")
     @classmethod
     def _price_readable(cls, v):
-        if v is not None:
-            _parse_price(v)
+        if v is not None and _parse_price(v)[0] < 0:
+            raise ValueError(f"a price must not be negative, found {v!r}")
         return v
 
     @field_validator("scrap_credit")
@@ -143,6 +185,8 @@ class Excursions(Strict):
     duration: Hours  # mean duration
     peak: DegC  # dew point reached during an excursion
 
+    _nonneg = _range("rate", "duration", strict=False)
+
 
 class DryRoomClass(Strict):
     name: str
@@ -151,6 +195,8 @@ class DryRoomClass(Strict):
     equipment_cost: PriceArea  # dehumidification / HVAC capex per m²
     power: PowerPerArea  # continuous electric load per m² of dry room
     excursions: Excursions
+
+    _nonneg = _range("building_extra_cost", "equipment_cost", "power", strict=False)
 
 
 class DryRooms(Strict):
@@ -174,6 +220,8 @@ class BatPaC5(Strict):
     warranty_of_price: Fraction
     include_profit_and_warranty: bool = False
 
+    _pos = _range("equipment_life", "building_life")
+
 
 class Annuity(Strict):
     discount_rate: Fraction
@@ -181,6 +229,9 @@ class Annuity(Strict):
     building_life: Years
     fixed_om_of_capex: Fraction  # per year, of equipment + building capex
     overhead_of_labour: Fraction
+
+    _pos = _range("equipment_life", "building_life")
+    _nonneg = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False)
 
 
 class Economics(Strict):
@@ -196,6 +247,11 @@ class Economics(Strict):
     building_cost: PriceArea
     batpac5: BatPaC5
     annuity: Annuity
+
+    _pos = _range("currency_rates", "shift_length")
+    _days = _range("operating_days_per_year", high=366)
+    _shifts = _range("shifts_per_day", high=4)
+    _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
 
     @property
     def operating_hours_per_year(self) -> float:
@@ -216,12 +272,31 @@ class Layer(Strict):
     collector_thickness: Metres | None = None
     first_cycle_efficiency: Fraction = 1.0
 
+    _pos = _range("thickness", "collector_thickness")
+
     @field_validator("components")
     @classmethod
     def _sum_to_one(cls, v):
+        for name, w in v.items():
+            if not 0 <= w <= 1:
+                raise ValueError(f"mass fraction of {name!r} must lie in 0-100 %, found {w * 100:g} %")
         total = sum(v.values())
         if abs(total - 1.0) > 1e-3:
             raise ValueError(f"mass fractions must add up to 100 %, found {total * 100:g} %")
+        return v
+
+    @field_validator("porosity")
+    @classmethod
+    def _porosity(cls, v):
+        if not 0 <= v < 1:
+            raise ValueError(f"porosity must lie in [0, 100 %), found {v * 100:g} %")
+        return v
+
+    @field_validator("first_cycle_efficiency")
+    @classmethod
+    def _efficiency(cls, v):
+        if not 0 < v <= 1:
+            raise ValueError(f"must lie in (0, 100 %], found {v * 100:g} %")
         return v
 
 
@@ -231,10 +306,14 @@ class MetalAnode(Strict):
     collector: str | None = None
     collector_thickness: Metres | None = None
 
+    _pos = _range("thickness", "collector_thickness")
+
 
 class LiquidFill(Strict):
     material: str
     fraction_of_pores: Fraction  # liquid volume / pore volume of cathode, anode and separator
+
+    _frac = _range("fraction_of_pores", high=1.0)
 
 
 class CellDesign(Strict):
@@ -254,16 +333,21 @@ class CellDesign(Strict):
     packaging_volume_overhead: Fraction = 0.1  # extra volume over the electrode stack
     stack_pressure_hardware: dict[str, Kg] = Field(default_factory=dict)
 
+    _pos = _range("capacity", "nominal_voltage", "electrode_width", "electrode_height",
+                  "np_ratio", "anode_area_ratio")
+    _nonneg = _range("packaging", "packaging_volume_overhead", "stack_pressure_hardware",
+                     strict=False)
+
     @model_validator(mode="after")
     def _one_anode(self):
         if (self.anode is None) == (self.metal_anode is None):
             raise ValueError("give exactly one of `anode` (composite) or `metal_anode`")
         if self.cathode.active is None:
-            raise ValueError("cathode.active: name the active material")
+            raise FieldProblem("cathode", "the cathode needs `active`: the name of its active material")
         if self.cathode.thickness is None:
-            raise ValueError("cathode.thickness is required")
+            raise FieldProblem("cathode", "the cathode needs `thickness` (per coated side, e.g. \"80 um\")")
         if self.separator.thickness is None:
-            raise ValueError("separator.thickness is required")
+            raise FieldProblem("separator", "the separator needs `thickness` (e.g. \"25 um\")")
         return self
 
 
@@ -277,6 +361,9 @@ StepUnit = Literal["kg", "m2", "sheet", "cell"]
 class Maintenance(Strict):
     every: Hours  # operating hours between planned stops
     duration: Hours
+
+    _pos = _range("every")
+    _nonneg = _range("duration", strict=False)
 
 
 class EquipmentOption(Strict):
@@ -296,38 +383,56 @@ class EquipmentOption(Strict):
     min_count: int = 0
     max_count: int = 1000
 
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, v):
+        if v is not None:
+            r, _ = units.parse_rate(v)
+            if r <= 0:
+                raise ValueError(f"a rate must be positive, found {v!r}")
+        return v
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, v):
+        if v is not None:
+            b, _ = units.parse_amount(v)
+            if b <= 0:
+                raise ValueError(f"a batch must be positive, found {v!r}")
+        return v
+
+    @field_validator("cycle_time", "mtbf", "mttr")
+    @classmethod
+    def _positive_time(cls, v):
+        if v is not None and v <= 0:
+            raise ValueError(f"must be positive, found {v:g} h")
+        return v
+
+    @field_validator("capex", "footprint", "power", "cv", "operators_per_shift")
+    @classmethod
+    def _not_negative(cls, v):
+        if v < 0:
+            raise ValueError(f"must not be negative, found {v:g}")
+        return v
+
     @model_validator(mode="after")
     def _rate_or_batch(self):
         if (self.rate is None) == (self.batch is None):
-            raise ValueError("give exactly one of `rate` or `batch` (+ `cycle_time`)")
+            raise FieldProblem("rate" if self.rate is not None else "name",
+                               "give exactly one of `rate` (continuous machine, e.g. "
+                               "\"30 m^2/min\") or `batch` + `cycle_time` (batch machine)")
         if self.batch is not None and self.cycle_time is None:
-            raise ValueError("a batch machine needs `cycle_time`")
-        if self.rate is not None:
-            r, _ = units.parse_rate(self.rate)
-            if r <= 0:
-                raise ValueError(f"rate must be positive, found {self.rate!r}")
-        if self.batch is not None:
-            b, _ = units.parse_amount(self.batch)
-            if b <= 0:
-                raise ValueError(f"batch must be positive, found {self.batch!r}")
-        if self.cycle_time is not None and self.cycle_time <= 0:
-            raise ValueError(f"cycle_time must be positive, found {self.cycle_time:g} h")
+            raise FieldProblem("batch", "a batch machine needs `cycle_time` (e.g. \"8 h\")")
         if (self.mtbf is None) != (self.mttr is None):
-            raise ValueError("give both `mtbf` and `mttr`, or neither")
-        for name in ("mtbf", "mttr"):
-            v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise ValueError(f"{name} must be positive, found {v:g} h")
-        if self.capex < 0 or self.footprint < 0 or self.power < 0:
-            raise ValueError("capex, footprint and power must not be negative")
-        if self.cv < 0:
-            raise ValueError("cv must not be negative")
+            raise FieldProblem("mtbf" if self.mtbf is not None else "mttr",
+                               "give both `mtbf` and `mttr`, or neither")
         if self.distribution == "deterministic" and self.cv > 0:
-            raise ValueError("a deterministic distribution has cv 0; choose gamma or lognormal")
+            raise FieldProblem("cv", "a deterministic distribution has cv 0; "
+                                     "set `distribution: gamma` or `lognormal`")
         if not 0 <= self.min_count <= self.max_count:
-            raise ValueError(
-                f"need 0 <= min_count <= max_count, found {self.min_count} and {self.max_count}"
-            )
+            raise FieldProblem(
+                "min_count",
+                f"need 0 <= min_count <= max_count, found {self.min_count} and {self.max_count}")
         return self
 
     @property
@@ -367,15 +472,30 @@ class Level(Strict):
     yield_: Fraction | None = Field(default=None, alias="yield")
     energy_factor: float = 1.0
 
+    @field_validator("yield_")
+    @classmethod
+    def _yield_range(cls, v):
+        return v if v is None else _yield(v)
+
+    @field_validator("rate_factor")
+    @classmethod
+    def _rate_factor(cls, v):
+        if v <= 0:
+            raise ValueError(f"rate_factor must be positive, found {v:g}")
+        return v
+
+    @field_validator("energy_factor")
+    @classmethod
+    def _energy_factor(cls, v):
+        if v < 0:
+            raise ValueError(f"energy_factor must not be negative, found {v:g}")
+        return v
+
     @model_validator(mode="after")
     def _check(self):
         if self.yield_ is None:
-            raise ValueError(f"setting level {self.name!r} has no `yield`")
-        _yield(self.yield_)
-        if self.rate_factor <= 0:
-            raise ValueError(f"rate_factor must be positive, found {self.rate_factor:g}")
-        if self.energy_factor < 0:
-            raise ValueError("energy_factor must not be negative")
+            raise FieldProblem("yield", f"setting level {self.name!r} has no `yield` "
+                                        "(expected a fraction in (0, 100 %], e.g. \"95 %\")")
         return self
 
 
@@ -383,11 +503,16 @@ class Excursion(Strict):
     effect: Literal["loss", "stop"]
     extra_loss: Fraction = 0.0  # yield lost by lots processed during an excursion
 
+    _frac = _range("extra_loss", strict=False, high=1.0)
+
 
 class Moisture(Strict):
     yield_factor: dict[str, Fraction]  # per dry-room class; classes absent are not allowed
     excursion: Excursion
     h2s_release: GasPerMass = 0.0  # cm³ H2S per g of material exposed at the reference dew point
+
+    _yields = _range("yield_factor", high=1.0)  # a yield: (0, 100 %]
+    _nonneg = _range("h2s_release", strict=False)
 
 
 class InputEdge(Strict):
@@ -399,6 +524,8 @@ class MaterialUse(Strict):
     material: str
     amount: str  # a design reference ("cathode.NMC811") or a quantity per unit ("0.12 kg/m^2")
     recovered: Fraction = 0.0  # fraction recovered and reused (solvent recovery)
+
+    _frac = _range("recovered", strict=False, high=0.999)
 
 
 class Step(Strict):
@@ -424,31 +551,53 @@ class Step(Strict):
             return [{"step": e} if isinstance(e, str) else e for e in v]
         return v
 
+    @field_validator("yield_")
+    @classmethod
+    def _yield_range(cls, v):
+        return v if v is None else _yield(v)
+
+    @field_validator("lot_size")
+    @classmethod
+    def _lot_readable(cls, v):
+        if units.parse_amount(v)[0] <= 0:
+            raise ValueError(f"lot_size must be positive, found {v!r}")
+        return v
+
+    @field_validator("buffer")
+    @classmethod
+    def _buffer(cls, v):
+        if v < 1:
+            raise ValueError(f"buffer must hold at least one lot, found {v}")
+        return v
+
     @model_validator(mode="after")
     def _check(self):
         if not self.options:
-            raise ValueError("a step needs at least one equipment option")
+            raise FieldProblem("options", "a step needs at least one equipment option")
         if self.yield_ is None and not self.levels:
-            raise ValueError("give `yield` or at least one setting level")
-        if self.yield_ is not None:
-            _yield(self.yield_)
+            raise FieldProblem("yield", "give `yield` (e.g. \"98 %\") or at least one "
+                                        "setting level under `levels`")
         amount, unit = units.parse_amount(self.lot_size)
         if unit != self.unit:
-            raise ValueError(f"lot_size {self.lot_size!r} is not in the step's unit {self.unit}")
-        if amount <= 0:
-            raise ValueError("lot_size must be positive")
-        if self.buffer < 1:
-            raise ValueError("buffer must hold at least one lot")
+            raise FieldProblem("lot_size", f"lot_size {self.lot_size!r} is in {unit}; "
+                                           f"expected an amount of the step's unit {self.unit}")
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
-            raise ValueError(f"duplicate option names {names}")
-        for opt in self.options:
+            raise FieldProblem("options", f"duplicate option names {names}")
+        for i, opt in enumerate(self.options):
             if opt.unit != self.unit:
-                raise ValueError(
-                    f"option {opt.name!r} works in {opt.unit}, but the step's unit is {self.unit}"
-                )
+                raise FieldProblem(
+                    f"options.{i}.{'rate' if opt.rate else 'batch'}",
+                    f"option {opt.name!r} works in {opt.unit}, but the step's unit is {self.unit}")
+            # a lot is processed whole: a batch machine must hold at least one lot
+            if opt.is_batch and amount > opt.batch_size * (1 + 1e-9):
+                raise FieldProblem(
+                    "lot_size", f"lot_size {self.lot_size!r} is larger than the batch "
+                                f"{opt.batch!r} of option {opt.name!r}; expected lot <= batch")
         if self.moisture is not None and self.environment != "dry_room":
-            raise ValueError("`moisture` applies only to steps in the dry_room environment")
+            raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
+                                           f"environment; this step's environment is "
+                                           f"{self.environment!r}")
         return self
 
     @property
@@ -480,6 +629,9 @@ class Plant(Strict):
     dry_room_area: M2  # largest dry room the site can hold
     default_capacity: GWhPerYear
 
+    _pos = _range("floor_area", "default_capacity")
+    _nonneg = _range("dry_room_area", strict=False)
+
 
 class Route(Strict):
     name: str
@@ -502,7 +654,6 @@ class Route(Strict):
                 raise ValueError(f"required field(s) {', '.join(map(repr, missing))} missing "
                                  f"(only a bare line file, `form: line`, may omit them)")
         return self
-
 
     _file: str = PrivateAttr(default="")
     _marks: dict = PrivateAttr(default_factory=dict)
@@ -535,9 +686,9 @@ class Route(Strict):
             if base is None:
                 merged[name] = m
             else:
-                data = base.model_dump(by_alias=True, exclude_unset=True)
-                data.update(m.model_dump(by_alias=True, exclude_unset=True))
-                merged[name] = Material.model_validate(data)
+                # fields are already parsed floats: copy them over, do not re-parse
+                merged[name] = base.model_copy(
+                    update={k: getattr(m, k) for k in m.model_fields_set})
         return merged
 
     @cached_property
@@ -654,72 +805,169 @@ def _record(value, path, src, file, marks, sources, problems) -> None:
         sources[dotted] = src
 
 
-def _validation_problems(exc: ValidationError, file: str, marks, root: tuple = ()) -> list[Problem]:
+def _validation_problems(exc: ValidationError, file: str, marks, root: tuple = (),
+                         model: type[BaseModel] | None = None, data: Any = None) -> list[Problem]:
+    """Turn pydantic's errors into Problems: the field's dotted path and line, what was
+    found and what was expected (valid keys, allowed values, the closest name).
+
+    `model` is the model that was validated (default: found by pydantic's title);
+    `data` is the validated mapping, used to name the step an error sits in.
+    """
+    model = model or _strict_models().get(exc.title)
     problems = []
-    for err in exc.errors():
-        loc = root + tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
-        loc = tuple("yield" if x == "yield_" else x for x in loc)
+    errors = exc.errors()
+    # a typo gives "unknown key" and "missing" for the same field: keep only the first,
+    # which names both ("unknown key 'capx' (did you mean 'capex'?)")
+    suggested = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden" and model is not None:
+            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
+            valid = _keys_of(_annotation_at(model, loc[:-1]))
+            match = difflib.get_close_matches(str(loc[-1]), list(valid), n=1, cutoff=0.6)
+            if match:
+                suggested.add(loc[:-1] + (match[0],))
+    for err in errors:
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
+        if err["type"] == "missing" and (loc in suggested or tuple(
+                "yield" if x == "yield_" else x for x in loc) in suggested):
+            continue
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldProblem):
+            loc += tuple(int(x) if x.isdigit() else x for x in cause.field.split("."))
+        ann = _annotation_at(model, loc) if model is not None else None
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        key = str(loc[-1]) if loc else ""
+        if key == "yield_":
+            key = "yield"
         if err["type"] == "extra_forbidden":
-            parent_fields = _fields_at(exc, err)
-            msg = f"unknown key {loc[-1]!r}{closest(str(loc[-1]), parent_fields)}"
-            if parent_fields:
-                msg += f"; expected one of: {', '.join(sorted(parent_fields))}"
+            valid = _keys_of(_annotation_at(model, loc[:-1])) if model is not None else set()
+            msg = f"unknown key {key!r}{closest(key, valid)}"
+            if valid:
+                msg += f"; expected one of: {', '.join(sorted(valid))}"
         elif err["type"] == "missing":
-            msg = f"required field {loc[-1]!r} is missing"
+            msg = f"required field {key!r} is missing"
+            hint = _describe(ann)
+            if hint:
+                msg += f"; expected {hint}"
+        elif err["type"] == "literal_error":
+            allowed = [str(a) for a in typing.get_args(_strip(ann))] if ann is not None else []
+            found = err.get("input")
+            msg = f"found {_short(found)}; expected one of: {', '.join(allowed) or err['msg']}"
+            if isinstance(found, str):
+                msg += closest(found, allowed)
         elif "input" in err and err["type"] not in ("value_error", "assertion_error"):
-            msg = f"{msg}; found {err['input']!r}"
-        problems.append(Problem(file, line_of(marks, loc), ".".join(map(str, loc)), msg))
+            msg = f"{msg}; found {_short(err['input'])}"
+        step = _step_name(data, loc)
+        if step:
+            msg += f" [step {step!r}]"
+        full = root + tuple("yield" if x == "yield_" else x for x in loc)
+        problems.append(Problem(file, line_of(marks, full), ".".join(map(str, full)), msg))
     return problems
 
 
-_MODEL_FIELDS_CACHE: dict[str, set[str]] = {}
+def _short(value: Any, limit: int = 80) -> str:
+    """repr of a found value, cut so that a whole mapping does not flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def _fields_at(exc: ValidationError, err) -> set[str]:
-    """Valid keys of the model in which an unknown key was found."""
-    model = {
-        "Route": Route, "Step": Step, "EquipmentOption": EquipmentOption, "Level": Level,
-        "CellDesign": CellDesign, "Layer": Layer, "Material": Material, "Plant": Plant,
-        "Moisture": Moisture, "MetalAnode": MetalAnode, "LiquidFill": LiquidFill,
-        "Economics": Economics, "DryRoomClass": DryRoomClass, "MaterialUse": MaterialUse,
-        "InputEdge": InputEdge, "Excursion": Excursion, "Maintenance": Maintenance,
-    }
-    # pydantic does not tell which model; find the model whose fields include the siblings
-    loc = err["loc"]
-    names: set[str] = set()
-    for m in model.values():
-        names |= set()
-    title = exc.title
-    target = model.get(title)
-    # walk the loc from the root model to find the nested model
-    cur: Any = target
-    for part in loc[:-1]:
-        if cur is None:
-            break
-        if isinstance(part, int):
-            continue
-        f = getattr(cur, "model_fields", {}).get(part) or next(
-            (fi for fi in getattr(cur, "model_fields", {}).values() if fi.alias == part), None)
-        if f is None:
-            cur = None
-            break
-        cur = _inner_model(f.annotation)
-    if cur is None or not hasattr(cur, "model_fields"):
-        return names
-    return {fi.alias or n for n, fi in cur.model_fields.items()}
-
-
-def _inner_model(annotation):
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        m = _inner_model(arg)
-        if m is not None:
-            return m
+def _step_name(data: Any, loc: tuple) -> str | None:
+    if (isinstance(data, dict) and len(loc) >= 2 and loc[0] == "line"
+            and isinstance(loc[1], int) and isinstance(data.get("line"), list)
+            and loc[1] < len(data["line"]) and isinstance(data["line"][loc[1]], dict)):
+        name = data["line"][loc[1]].get("name")
+        return name if isinstance(name, str) else None
     return None
+
+
+@functools.cache
+def _strict_models() -> dict[str, type[BaseModel]]:
+    out: dict[str, type[BaseModel]] = {}
+    todo = [Strict]
+    while todo:
+        cls = todo.pop()
+        out[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+def _strip(annotation):
+    """The annotation without Optional/Annotated wrappers (None if ambiguous)."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _annotation_at(model: type[BaseModel], loc: tuple):
+    """The type annotation found by walking `loc` (field names, list indices, dict keys)
+    down from `model`; None when the path leaves the schema."""
+    ann: Any = model
+    for part in loc:
+        ann = _strip(ann)
+        origin = typing.get_origin(ann)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            fields = ann.model_fields
+            f = fields.get(part) or next(
+                (fi for fi in fields.values() if fi.alias == part), None)
+            if f is None:
+                return None
+            ann = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        elif origin is list:
+            ann = typing.get_args(ann)[0]
+        elif origin is dict:
+            ann = typing.get_args(ann)[1]
+        else:
+            return None
+    return ann
+
+
+def _keys_of(annotation) -> set[str]:
+    """Valid keys of the model an annotation stands for."""
+    ann = _strip(annotation)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return {fi.alias or n for n, fi in ann.model_fields.items()}
+    return set()
+
+
+def _quantity_kind(annotation) -> str | None:
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, QuantityKind):
+            return str(meta)
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is Annotated or typing.get_origin(arg) in (
+                typing.Union, types.UnionType):
+            kind = _quantity_kind(arg)
+            if kind:
+                return kind
+    return None
+
+
+def _describe(annotation) -> str:
+    """What a field expects, in words, for 'required field ... is missing'."""
+    if annotation is None:
+        return ""
+    kind = _quantity_kind(annotation)
+    if kind:
+        return f"a quantity such as \"{units._example(kind)}\""
+    ann = _strip(annotation)
+    if typing.get_origin(ann) is Literal:
+        return "one of: " + ", ".join(map(str, typing.get_args(ann)))
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "a mapping with keys: " + ", ".join(sorted(_keys_of(ann)))
+    if typing.get_origin(ann) is list:
+        return "a list"
+    if typing.get_origin(ann) is dict:
+        return "a mapping"
+    return {str: "a text", int: "a whole number", float: "a number", bool: "true or false"}.get(
+        ann, "")
 
 
 def _read(path: Path, problems_ok: bool = False, overrides=None, kind: str = "route",
@@ -749,7 +997,7 @@ def _validate(model, raw, file, marks, root=()):
     try:
         obj = model.model_validate(clean)
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, file, marks, root))
+        problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
         obj = None
     if problems:
         raise SpecError(problems)
@@ -772,7 +1020,17 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
     if economics is not None:
         # currencies must exist before any other file's prices can be read
-        units.configure_currencies(economics.currency_rates)
+        try:
+            units.configure_currencies(economics.currency_rates)
+        except ValueError as exc:
+            # pint cannot redefine a unit: one process holds one table of rates
+            code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
+            problems.append(Problem(
+                str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
+                f"currency_rates.{code}" if code else "currency_rates",
+                f"{exc}; expected the rate already in use (one table of exchange rates "
+                "per run)"))
+            raise SpecError(problems) from None
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     materials = None
     if "materials" not in mat_raw or not isinstance(mat_raw["materials"], dict):
@@ -806,7 +1064,7 @@ def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=Non
     try:
         return model.model_validate(clean)
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, file, marks, root))
+        problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
         return None
 
 
@@ -844,7 +1102,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     try:
         route = Route.model_validate(clean)
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, file, marks))
+        problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:
         raise SpecError(problems)
     route._file = file
@@ -905,7 +1163,9 @@ def check_route(route: Route) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
-            add(("line", i, "name"), f"duplicate step name {n!r} (first at line[{seen[n]}])")
+            add(("line", i, "name"), f"duplicate step name {n!r} (first used by line[{seen[n]}] "
+                                     f"at line {route.line_of('line', seen[n], 'name')}); "
+                                     "expected unique names")
         seen.setdefault(n, i)
     mats = route.all_materials
     class_names = [c.name for c in route.shared.dry_rooms.classes]
@@ -980,6 +1240,10 @@ def _find_cycle(route: Route, stuck: list[str]) -> list[str]:
 
 
 def _check_design_refs(route: Route, add) -> None:
+    """Design references exist and have the unit they are used in: a step's per_cell in
+    the step's unit, an edge's per_cell in the upstream step's unit, a material amount
+    in the material's price basis (kg, m2 or m3), a per-unit quantity in basis/step unit.
+    A mismatch would silently mix kg with m² in the flow, so it is an error here."""
     from .cell import CellDesignError, design_refs
 
     try:
@@ -987,18 +1251,63 @@ def _check_design_refs(route: Route, add) -> None:
     except CellDesignError as exc:
         add(("cell",) + tuple(exc.path), str(exc))
         return
+    units_of = {s.name: s.unit for s in route.line}
+    mats = route.all_materials
+    made = {s.makes for s in route.line if s.makes}
     for i, s in enumerate(route.line):
-        if not _is_quantity(s.per_cell) and s.per_cell not in refs:
+        if _is_quantity(s.per_cell):
+            try:
+                _, unit = units.parse_amount(s.per_cell)
+            except units.UnitParseError as exc:
+                add(("line", i, "per_cell"), str(exc))
+            else:
+                if unit != s.unit:
+                    add(("line", i, "per_cell"), f"per_cell {s.per_cell!r} is in {unit}; expected "
+                                                 f"an amount of the step's unit {s.unit}")
+        elif s.per_cell not in refs:
             add(("line", i, "per_cell"), f"unknown design reference {s.per_cell!r}"
                 f"{closest(s.per_cell, refs)}")
+        elif refs[s.per_cell].unit != s.unit:
+            add(("line", i, "per_cell"),
+                f"design reference {s.per_cell!r} is in {refs[s.per_cell].unit}, but the step "
+                f"works in {s.unit}; expected a reference in {s.unit}"
+                f"{_refs_in(refs, s.unit)}")
         for j, e in enumerate(s.inputs):
-            if e.per_cell is not None and e.per_cell not in refs:
+            if e.per_cell is None:
+                continue
+            if e.per_cell not in refs:
                 add(("line", i, "inputs", j, "per_cell"),
                     f"unknown design reference {e.per_cell!r}{closest(e.per_cell, refs)}")
+            elif e.step in units_of and refs[e.per_cell].unit != units_of[e.step]:
+                add(("line", i, "inputs", j, "per_cell"),
+                    f"design reference {e.per_cell!r} is in {refs[e.per_cell].unit}, but "
+                    f"upstream step {e.step!r} works in {units_of[e.step]}; expected a "
+                    f"reference in {units_of[e.step]}{_refs_in(refs, units_of[e.step])}")
         for j, mu in enumerate(s.materials):
-            if not _is_quantity(mu.amount) and mu.amount not in refs:
+            m = mats.get(mu.material)
+            basis = m.price_per_unit[1] if m is not None and m.price_per_unit else "kg"
+            if _is_quantity(mu.amount):
+                problem = _per_unit_problem(mu.amount, basis, s.unit)
+                if problem:
+                    add(("line", i, "materials", j, "amount"), problem)
+            elif mu.amount not in refs:
                 add(("line", i, "materials", j, "amount"),
                     f"unknown design reference {mu.amount!r}{closest(mu.amount, refs)}")
+            elif refs[mu.amount].unit != basis:
+                add(("line", i, "materials", j, "amount"),
+                    f"design reference {mu.amount!r} is in {refs[mu.amount].unit}, but "
+                    f"{mu.material!r} is priced per {basis}; expected a reference in {basis}"
+                    f"{_refs_in(refs, basis)}")
+            if m is not None and m.price is None and mu.material not in made:
+                add(("line", i, "materials", j, "material"),
+                    f"material {mu.material!r} is bought here but has no `price`; add one "
+                    "in lines/materials.yaml or under the route's `materials:`")
+        if s.makes and s.makes in mats:
+            for raw in mats[s.makes].recipe or {}:
+                r = mats.get(raw)
+                if r is not None and (r.price_per_unit is None or r.price_per_unit[1] != "kg"):
+                    add(("line", i, "makes"), f"raw material {raw!r} of {s.makes!r} needs a "
+                                              "price per kg (e.g. \"26 USD/kg\")")
 
 
 def _check_bare_amounts(route: Route, add) -> None:
@@ -1034,6 +1343,31 @@ def _check_bare_amounts(route: Route, add) -> None:
                     f"expected a quantity per {s.unit} (e.g. \"0.1 kg/{s.unit}\")")
 
 
+def _refs_in(refs, unit: str) -> str:
+    names = sorted(k for k, r in refs.items() if r.unit == unit)
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+    return f" (such as: {shown})" if names else ""
+
+
+_BASIS_UNITS = {"kg": "kg", "m2": "m**2", "m3": "m**3"}
+
+
+def _per_unit_problem(text: str, basis: str, step_unit: str) -> str | None:
+    """None if `text` is an amount of `basis` per unit of the step, else the message."""
+    target = f"{_BASIS_UNITS[basis]}/({units.STEP_UNITS[step_unit]})"
+    try:
+        q = units._parse(text.strip())
+    except Exception as exc:  # pint raises several types for unreadable text
+        return f"cannot read quantity {text!r}: {exc}"
+    try:
+        q.to(target)
+    except Exception:
+        return (f"{text!r} is not an amount of {basis} per {step_unit}; expected e.g. "
+                f"\"0.05 {basis.replace('2', '^2').replace('3', '^3')}/"
+                f"{step_unit.replace('2', '^2')}\" (the material is priced per {basis})")
+    return None
+
+
 def _is_quantity(text: str) -> bool:
     return bool(_NUMBER_TEXT.match(text))
 
@@ -1043,7 +1377,7 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
     path = Path(path)
     raw, marks = _read(path)
     d = Path(lines_dir) if lines_dir else default_lines_dir()
-    if "line" in raw:
+    if {"line", "cell", "plant", "form"} & set(raw):
         load_route(path, lines_dir=d)
         return "route"
     files = {k: d / f"{k}.yaml" for k in ("economics", "materials", "dry_rooms")}

@@ -7,6 +7,7 @@ the same tree to map each path (tuple of keys and indices) to its line.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,23 @@ def loads_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Path_, int]
         if duplicates:
             raise SpecError(duplicates)
         data = loader.construct_document(node)
+        if data is None:  # "---" or "~" alone: a document with nothing in it
+            raise SpecError(Problem(name, 1, "", "the file is empty; expected a YAML mapping"))
+    except yaml.constructor.ConstructorError as exc:
+        # the safe constructor refuses language-specific tags (!!python/object ...):
+        # data files must never run code
+        mark = exc.problem_mark or exc.context_mark
+        tag = re.search(r"tag '([^']*)'", exc.problem or "")
+        found = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else "a tag"
+        raise SpecError(Problem(
+            name, mark.line + 1 if mark else None, "",
+            f"YAML tag {found} is not allowed; expected plain YAML (mappings, lists, "
+            "strings, numbers): ssbfab reads data files with a safe loader")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         msg = " ".join(s for s in (exc.context, exc.problem) if s)
-        raise SpecError(Problem(name, line, "", f"YAML syntax error: {msg}")) from None
+        raise SpecError(Problem(name, line, "", f"YAML syntax error: {msg}{_hint(msg)}")) from None
     except yaml.YAMLError as exc:
         raise SpecError(Problem(name, None, "", f"YAML error: {exc}")) from None
     finally:
@@ -54,18 +67,35 @@ def loads_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Path_, int]
     return data, marks
 
 
+def _hint(msg: str) -> str:
+    """A likely fix for the commonest YAML mistakes."""
+    if "mapping values are not allowed" in msg:
+        return "; quote a value that contains ': ' (e.g. \"a: b\"), or check the indentation"
+    if "found character '\\t'" in msg:
+        return "; indent with spaces, not tabs"
+    if "could not find expected ':'" in msg or "expected <block end>" in msg:
+        return "; check the indentation and the quotes of the lines above"
+    return ""
+
+
 def _walk(node, path: Path_, marks, problems, name) -> None:
     marks.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
+        seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(name, key_node.start_mark.line + 1,
+                                        ".".join(map(str, path)),
+                                        "a key must be a plain name, found a list or mapping"))
+                continue
             key = key_node.value
             if key in seen:
                 problems.append(
                     Problem(name, key_node.start_mark.line + 1, ".".join(map(str, path + (key,))),
-                            "duplicate key")
+                            f"duplicate key {key!r} (first at line {seen[key]}); expected each "
+                            "key once in a mapping")
                 )
-            seen.add(key)
+            seen.setdefault(key, key_node.start_mark.line + 1)
             marks[path + (key,)] = key_node.start_mark.line + 1
             _walk(value_node, path + (key,), marks, problems, name)
     elif isinstance(node, yaml.SequenceNode):
