@@ -109,6 +109,9 @@ CASES = [
     Case("edge-per-cell-unit-mismatch", "{step: anode_lamination, per_cell: anode.area}",
          "{step: anode_lamination, per_cell: anode.mass}", "per_cell: anode.mass}",
          "line.3.inputs.2.per_cell", ("'anode.mass' is in kg", "'anode_lamination' works in m2")),
+    Case("edge-amount-in-wrong-unit", "{step: anode_lamination, per_cell: anode.area}",
+         '{step: anode_lamination, per_cell: "0.7 kg", source: illustrative}', '"0.7 kg"',
+         "line.3.inputs.2.per_cell", ("'0.7 kg' is in kg", "'anode_lamination'", "unit m2")),
     Case("material-amount-unit-mismatch", "{material: Al_foil, amount: collector.cathode}",
          "{material: Al_foil, amount: cathode.mass}", "{material: Al_foil",
          "line.0.materials.4.amount", ("'cathode.mass' is in kg", "priced per m2", "collector.cathode")),
@@ -349,3 +352,13 @@ def test_a_second_exchange_rate_in_one_run_is_an_input_error(tmp_path):
     assert "Traceback" not in r.stdout + r.stderr
     assert f"{p}:{_line(text, 'CNY: ')}: currency_rates.CNY: " in r.stderr
     assert "0.1486" in r.stderr and "0.15" in r.stderr
+
+
+def test_an_edge_may_be_a_plain_amount_of_the_upstream_unit(tmp_path):
+    text = EXAMPLE.read_text().replace(
+        "{step: anode_lamination, per_cell: anode.area}",
+        '{step: anode_lamination, per_cell: "0.7 m^2", source: illustrative}')
+    p = tmp_path / "edge-amount.yaml"
+    p.write_text(text)
+    result = _invoke("validate", str(p))
+    assert result.exit_code == 0, result.stderr

@@ -1275,7 +1275,17 @@ def _check_design_refs(route: Route, add) -> None:
         for j, e in enumerate(s.inputs):
             if e.per_cell is None:
                 continue
-            if e.per_cell not in refs:
+            if _is_quantity(e.per_cell):
+                try:
+                    _, unit = units.parse_amount(e.per_cell)
+                except units.UnitParseError as exc:
+                    add(("line", i, "inputs", j, "per_cell"), str(exc))
+                    continue
+                if e.step in units_of and unit != units_of[e.step]:
+                    add(("line", i, "inputs", j, "per_cell"),
+                        f"per_cell {e.per_cell!r} is in {unit}; expected an amount of upstream "
+                        f"step {e.step!r}'s unit {units_of[e.step]}")
+            elif e.per_cell not in refs:
                 add(("line", i, "inputs", j, "per_cell"),
                     f"unknown design reference {e.per_cell!r}{closest(e.per_cell, refs)}")
             elif e.step in units_of and refs[e.per_cell].unit != units_of[e.step]:
