@@ -63,28 +63,29 @@ def compare(
         emit_json({"out": str(result.out), "wall_s": time.perf_counter() - t0,
                    "routes": json.loads(t.to_json(orient="records"))})
         return
+    nan = float("nan")
+
+    def f(r, key, fmt):
+        v = r.get(key, nan)
+        return "-" if v != v else format(v, fmt)
+
     cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
-    cols = ["route", "$/kWh"] + [c.removeprefix("cost_") for c in cats] + [
-        "Wh/kg", "Wh/L", "sim GWh/yr [95% CI]", "sim/target", "yield", "capex M$",
-        "dry room m² (class)", "sulfide kg·h", "H2S L", "iter", "converged"]
-    rows = []
-    for _, r in t.iterrows():
-        rows.append([
-            r["route"], f"{r.get('cost_per_kwh', float('nan')):.1f}",
-            *[f"{r[c]:.1f}" for c in cats],
-            f"{r['wh_per_kg']:.0f}", f"{r['wh_per_l']:.0f}",
-            f"{r.get('sim_gwh_mean', float('nan')):.3f} [{r.get('sim_gwh_ci95_low', float('nan')):.3f}, "
-            f"{r.get('sim_gwh_ci95_high', float('nan')):.3f}]",
-            f"{r.get('sim_to_target_ratio', float('nan')):.3f}",
-            f"{r.get('overall_yield', float('nan')):.3f}",
-            f"{r.get('capex_total_musd', float('nan')):.0f}",
-            f"{r.get('dry_room_area_m2', float('nan')):.0f} ({r.get('dew_point_class', '-')})",
-            f"{r.get('sulfide_exposure_kg_h', float('nan')):.3g}",
-            f"{r.get('h2s_estimate', float('nan')):.3g}",
-            str(r["iterations"]), "yes" if r["converged"] else "NO",
-        ])
     table(f"ssbfab compare: {t['capacity_gwh'].iloc[0]:g} GWh/yr of good cells per route, "
-          f"{costing} costing, seed {seed}", cols, rows,
-          caption=f"USD per kWh of good cells; results in {result.out}/ (report.html)")
+          f"{costing} costing, seed {seed} (USD per kWh of good cells)",
+          ["route", "$/kWh"] + [c.removeprefix("cost_") for c in cats],
+          [[r["route"], f(r, "cost_per_kwh", ".1f"), *[f(r, c, ".1f") for c in cats]]
+           for _, r in t.iterrows()])
+    table("simulated plant", ["route", "Wh/kg", "Wh/L", "good GWh/yr [95 % CI]", "sim/target",
+                              "yield", "capex M$", "dry room m² (class)", "sulfide kg·h",
+                              "H2S L", "iterations", "converged"],
+          [[r["route"], f(r, "wh_per_kg", ".0f"), f(r, "wh_per_l", ".0f"),
+            f"{f(r, 'sim_gwh_mean', '.3f')} [{f(r, 'sim_gwh_ci95_low', '.3f')}, "
+            f"{f(r, 'sim_gwh_ci95_high', '.3f')}]",
+            f(r, "sim_to_target_ratio", ".3f"), f(r, "overall_yield", ".3f"),
+            f(r, "capex_total_musd", ",.0f"),
+            f"{f(r, 'dry_room_area_m2', ',.0f')} ({r.get('dew_point_class', '-')})",
+            f(r, "sulfide_exposure_kg_h", ".3g"), f(r, "h2s_estimate", ".3g"),
+            str(r["iterations"]), "yes" if r["converged"] else "NO"] for _, r in t.iterrows()],
+          caption=f"results in {result.out}/ (report.html)")
     for _, r in t[~t["converged"]].iterrows():
         print(f"not converged: {r['route']}: {r['reason']}")

@@ -7,9 +7,11 @@ the optimiser's *average* capacity, but a line with variability, finite buffers 
 batch steps also loses output to blocking and starving, which no per-step average
 shows. The loop therefore derates the step the simulation names as the bottleneck
 by the shortfall it saw, so the next plan buys capacity exactly where the line
-starved. A plan is accepted when the simulated mean good output is at least
-(1 - tol) of the target; if the plans oscillate or the iteration limit is reached,
-the cheapest plan that met the target is kept, and the result says why.
+starved. When the optimiser answers with a plan it has already simulated, the
+bottleneck is derated a little further until it buys something new. A plan is
+accepted when the simulated mean good output is at least (1 - tol) of the target;
+if the plans still oscillate or the iteration limit is reached, the cheapest plan
+that met the target is kept, and the result says why.
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ class LoopResult:
 
 def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
              days: float = 365.0, warmup_days: float = 30.0, reps: int = 4, seed: int = 1,
-             workers: int | None = None, tol: float = 0.01, max_iter: int = 6,
-             time_limit: float = 60.0, gap: float = 1e-4,
+             workers: int | None = None, tol: float = 0.01, max_iter: int = 8,
+             time_limit: float = 60.0, gap: float = 1e-4, max_tighten: int = 8,
+             tighten_step: float = 0.02,
              progress: Callable[[str], None] | None = None) -> LoopResult:
     """Optimise → simulate → re-optimise for one route until the simulation confirms
     the target (good GWh/yr, mean over replications, within `tol`)."""
@@ -111,9 +114,28 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
         if k == 0:
             nominal_cost = plan.cost.cost_per_kwh
         key = _plan_key(plan.config)
+        # A plan already simulated would only repeat its shortfall: tighten the derate
+        # of the last bottleneck until the optimiser buys something new.
+        tighten = 0
+        while key in seen_plans and stats is not None and tighten < max_tighten:
+            tighten += 1
+            b = stats.bottleneck
+            derate[b] = derate.get(b, 1.0) * (1.0 - tighten_step)
+            say(f"{route.name}: same plan as iteration {seen_plans[key]}; derating {b} "
+                f"to {derate[b]:.3f}")
+            t0 = time.perf_counter()
+            plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate,
+                            time_limit=time_limit, gap=gap)
+            opt_s += time.perf_counter() - t0
+            if plan.config is None:
+                break
+            key = _plan_key(plan.config)
+        if plan.config is None:
+            reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
+            break
         if key in seen_plans:
             reason = (f"plans oscillate: iteration {k} chose the same plan as iteration "
-                      f"{seen_plans[key]}")
+                      f"{seen_plans[key]} even with the bottleneck derated")
             break
         seen_plans[key] = k
         say(f"{route.name}: simulate (iteration {k}, {reps} replications)")

@@ -238,7 +238,10 @@ def write_outputs(result, out: Path, manifest: dict) -> Path:
     for name, loop in result.loops.items():
         d = out / name
         if loop.plan is not None and loop.plan.config is not None:
-            write_json(d / "plan.json", loop.plan.to_dict())
+            doc = loop.plan.to_dict()
+            for key in ("build_s", "solve_s"):  # times live in the manifest, not the plan
+                doc.get("solver", {}).pop(key, None)
+            write_json(d / "plan.json", doc)
         if loop.stats is not None:
             doc = loop.stats.to_dict()
             doc.pop("wall_s", None)  # keep reruns byte-identical; times are in the manifest
