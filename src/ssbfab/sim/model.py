@@ -186,25 +186,6 @@ def _complete(st: Station, ms, scrap_hit: bool) -> float:
     return good
 
 
-def _ship(env, st: Station, ms, ctx: Context, good: float, birth: float):
-    """Put a finished lot's good units in the buffer (blocked while it is full)."""
-    L = st.lot
-    out = st.out
-    if out is None:
-        now = env._now
-        if now > ctx.warmup:
-            ctx.lead_sum += good * (now - birth)
-            ctx.lead_w += good
-    elif good > 0 and not out.give(good, birth):
-        _transition(env, st.acc, ms, BLOCKED)
-        yield out.wait_give(good, birth)
-    ms[3] -= good  # shipped: no longer held in the machine
-    now = env._now
-    st.wm_area += st.wm * (now - st.wm_last)
-    st.wm_last = now
-    st.wm -= L
-
-
 def _wait_calm(env, st: Station, ms, dr: DryRoom):
     while dr.active:
         if ms[0] != DOWN:
@@ -214,17 +195,29 @@ def _wait_calm(env, st: Station, ms, dr: DryRoom):
 
 def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Context,
                        draw_time, draw_ttf, draw_repair, ttm):
-    """A machine that processes one lot at a time."""
+    """A machine that processes one lot at a time.
+
+    The common path (one input available, no failure during the lot, room in the
+    buffer) is written inline: it costs one kernel event per lot and no sub-generator."""
     timeout = env.timeout
     acc = st.acc
     L = st.lot
-    has_inputs = bool(st.inputs)
+    n_inputs = len(st.inputs)
+    if n_inputs == 1:
+        in_buf, in_need = st.inputs[0]
     effect = st.effect
-    sink = st.out is None
-    fast_ship = not effect and st.yield_ >= 1.0  # neither scrap nor excursions to check
+    out = st.out
+    sink = out is None
+    no_scrap = st.yield_ >= 1.0 and not effect
     ttf = draw_ttf()
     while True:
-        if has_inputs:
+        if n_inputs == 1:
+            birth = in_buf.take(in_need)
+            if birth is None:
+                if ms[0] != STARVED:
+                    _transition(env, acc, ms, STARVED)
+                birth = yield in_buf.wait_take(in_need)
+        elif n_inputs:
             birth = yield from _take_inputs(env, st, ms)
         else:
             birth = env._now
@@ -252,25 +245,26 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
         else:
             ttf, ttm = yield from _interrupted(env, st, spec, ms, t, ttf, ttm, draw_ttf,
                                                draw_repair)
-        if fast_ship and not sink:
-            # the common case inlined: no scrap, no excursion, buffer has room
-            out = st.out
+        if no_scrap:
+            good = L
             st.good += L
             ms[2] = 0.0
-            if not out.give(L, birth):
-                _transition(env, acc, ms, BLOCKED)
-                ms[3] = L
-                yield out.wait_give(L, birth)
-                ms[3] = 0.0
+        else:
+            good = _complete(st, ms, effect != "" and (a0 or dr.active or dr.count != c0))
+        if sink:
             now = env._now
-            st.wm_area += st.wm * (now - st.wm_last)
-            st.wm_last = now
-            st.wm -= L
-            continue
-        hit = effect != "" and (a0 or dr.active or dr.count != c0)
-        good = _complete(st, ms, hit)
-        ms[3] = good
-        yield from _ship(env, st, ms, ctx, good, birth)
+            if now > ctx.warmup:
+                ctx.lead_sum += good * (now - birth)
+                ctx.lead_w += good
+        elif good > 0 and not out.give(good, birth):
+            _transition(env, acc, ms, BLOCKED)
+            ms[3] = good
+            yield out.wait_give(good, birth)
+            ms[3] = 0.0
+        now = env._now
+        st.wm_area += st.wm * (now - st.wm_last)
+        st.wm_last = now
+        st.wm -= L
 
 
 def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Context,
@@ -280,8 +274,11 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
     acc = st.acc
     L = st.lot
     k = spec.batch_lots
-    has_inputs = bool(st.inputs)
+    n_inputs = len(st.inputs)
+    if n_inputs == 1:
+        in_buf, in_need = st.inputs[0]
     effect = st.effect
+    out = st.out
     ttf = draw_ttf()
     while True:
         if k > 1:
@@ -297,7 +294,13 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
                 st.loader_busy = True
         births = []
         for _ in range(k):
-            if has_inputs:
+            if n_inputs == 1:
+                birth = in_buf.take(in_need)
+                if birth is None:
+                    if ms[0] != STARVED:
+                        _transition(env, acc, ms, STARVED)
+                    birth = yield in_buf.wait_take(in_need)
+            elif n_inputs:
                 birth = yield from _take_inputs(env, st, ms)
             else:
                 birth = env._now
@@ -334,7 +337,19 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
         ms[2] = 0.0  # exactly, whatever the float sums
         ms[3] = sum(goods)
         for good, birth in zip(goods, births, strict=True):
-            yield from _ship(env, st, ms, ctx, good, birth)
+            if out is None:
+                now = env._now
+                if now > ctx.warmup:
+                    ctx.lead_sum += good * (now - birth)
+                    ctx.lead_w += good
+            elif good > 0 and not out.give(good, birth):
+                _transition(env, acc, ms, BLOCKED)
+                yield out.wait_give(good, birth)
+            ms[3] -= good
+            now = env._now
+            st.wm_area += st.wm * (now - st.wm_last)
+            st.wm_last = now
+            st.wm -= L
 
 
 # ----------------------------------------------------------------------------- dry room
