@@ -1,0 +1,90 @@
+"""`ssbfab optimize`: the cheapest plant per good kWh for a route and a target.
+
+Exit codes: 0 a plan (optimal, or the best found within the time limit), 2 bad
+input, 3 no plan exists (the message names the step and the limit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+
+
+@app.command()
+@handle_errors
+def optimize(
+    route: Annotated[str, typer.Argument(help="Route name or path to a route file")],
+    capacity_gwh: Annotated[float, typer.Option("--capacity-gwh", help="Target of good GWh per year")],
+    stats: Annotated[Path | None, typer.Option(
+        "--stats", help="Statistics of a simulation (stats.json or the folder written by "
+                        "`ssbfab simulate --out`): observed availability and yields")] = None,
+    costing: Annotated[str, typer.Option("--costing", help="batpac5 or annuity")] = "batpac5",
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, s")] = 60.0,
+    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap")] = 1e-4,
+    threads: Annotated[int | None, typer.Option("--threads", help="HiGHS threads")] = None,
+    json_: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write plan.json to")] = None,
+    lines: LinesOpt = None,
+):
+    """Choose machines, setting levels and dry-room class that minimise cost per good kWh."""
+    from .cost import check_costing
+    from .errors import InputError, NoPlanError, Problem
+    from .spec import resolve_route
+
+    check_costing(costing)
+    if not gap >= 0:
+        raise InputError(Problem("", None, "--gap", f"expected a relative gap >= 0, found {gap}"))
+    if not time_limit > 0:
+        raise InputError(Problem("", None, "--time-limit", f"expected seconds > 0, found {time_limit}"))
+    if threads is not None and threads < 1:
+        raise InputError(Problem("", None, "--threads", f"expected at least 1, found {threads}"))
+    r = resolve_route(route, lines)
+    line_stats = None
+    if stats is not None:
+        from .stats import LineStats
+
+        line_stats = LineStats.read(stats)
+    from .opt import optimize as run
+
+    plan = run(r, capacity_gwh, stats=line_stats, costing=costing, time_limit=time_limit,
+               gap=gap, threads=threads)
+    if plan.config is None:
+        raise NoPlanError(f"{r.name}: {plan.status.reason}")
+    doc = plan.to_dict()
+    if out is not None:
+        from .io import write_json
+
+        write_json(Path(out) / "plan.json", doc)
+    if json_:
+        emit_json(doc)
+        return
+    _print(plan, out)
+
+
+def _print(plan, out) -> None:
+    c = plan.cost
+    s = plan.status
+    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
+          f"{plan.dew_point_class}",
+          ["step", "option", "count", "level", "required/yr", "capacity/yr", "unit", "slack %",
+           "binding"],
+          [[r.step, r.option, r.count, r.level, f"{r.required_per_year:,.4g}",
+            f"{r.capacity_per_year:,.4g}", r.unit,
+            f"{100 * r.slack / r.capacity_per_year:.1f}" if r.capacity_per_year else "-",
+            r.limit] for r in plan.rows])
+    rows = [[k, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"] for k, v in c.by_category.items()]
+    rows += [[f"  ({k})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"]
+             for k, v in c.overhead_items.items()]
+    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0"])
+    table(f"cost per kWh of good cells ({plan.costing}, {c.currency} {c.currency_year})",
+          ["category", f"{c.currency}/kWh", "%"], rows,
+          caption=f"capex {c.capex_total / 1e6:,.0f} M{c.currency}; floor {c.floor_area_m2:,.0f} m², "
+                  f"dry room {c.dry_room_area_m2:,.0f} m²; solver {s.status}"
+                  f"{'' if s.gap is None else f', gap {s.gap:.2g}'}, build {s.build_s:.2f} s, "
+                  f"solve {s.solve_s:.2f} s")
+    if out is not None:
+        print(f"wrote {Path(out) / 'plan.json'}")

@@ -1,0 +1,18 @@
+"""The optimiser: equipment counts, options, setting levels and dry-room class that
+minimise cost per kWh of good cells, as an exact MILP (Pyomo, solved by HiGHS).
+
+    from ssbfab.opt import optimize, OptModel, Plan
+    plan = optimize(route, 10.0)                 # one solve
+    model = OptModel(route)                      # build once ...
+    plans = [model.solve(c) for c in (5, 10, 20)]  # ... re-solve with new numbers
+
+Parts: `data` (index sets and every number, from `ssbfab.cost`'s coefficients),
+`build` (the Pyomo model by named functions), `solve` (HiGHS, polishing, Plan),
+`explain` (why there is no plan), `direct` (the same model through highspy's array
+API: the floor the benchmark compares against), `plan` (the result objects).
+"""
+
+from .plan import Plan, SolveStatus, StepRow
+from .solve import OptModel, optimize
+
+__all__ = ["OptModel", "Plan", "SolveStatus", "StepRow", "optimize"]

@@ -1,0 +1,218 @@
+"""The Pyomo model, assembled by a short sequence of named functions.
+
+    z[s,l]   ∈ {0,1}  setting level l chosen at step s             (Σ_l z = 1)
+    w[d]     ∈ {0,1}  dry-room class d chosen for the plant        (Σ_d w = 1)
+    g[s,l,d] ≥ 0      good output of s per good cell at level l, made in class d
+                      (d = "any" where the step's yield does not depend on the class);
+                      started units = Σ g / y[s,l,d], so yields compound linearly
+    n[s,e]   ∈ ℤ≥0    machines of option e at step s (min_count..max_count)
+    x[s,e,l] ≥ 0      units started on option e at level l (steps with several
+                      options: the dispatch that prices process energy)
+    a[d]     ∈ [0,1]  dry-room area of class d, as a share of the largest it can be
+
+Every coefficient is a mutable Param filled from `data.Numbers`, so a sweep changes
+numbers and re-solves the built model (`OptModel.solve`). Constraint names carry the
+step, option, level and class names, so the solver's messages (and the IIS) map back
+to the data: `capacity[stacking]`, `dispatch_capacity[stacking,z_stacker]`,
+`flow_balance[cathode_mixing]`, `floor_area`, `dry_room_area`.
+
+Tightness: every big-M comes from the data (largest good output a step can need per
+good cell, largest dry-room area the machine bounds allow); machine counts are
+bounded by what the worst-case need requires; `machines_needed[s]` states the least
+number of machines of each level's best need, which lets HiGHS round capacity cuts
+early; identical options are ordered (`twin_order`).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from .data import Numbers, Structure
+
+
+def build_model(st: Structure, nb: Numbers) -> pyo.ConcreteModel:
+    """The whole MILP for a route's structure, with the scenario's numbers."""
+    m = pyo.ConcreteModel(name=f"ssbfab_{st.route}")
+    m._structure = st
+    add_sets(m, st)
+    add_parameters(m, st, nb)
+    add_variables(m, st)
+    add_flow_balance(m, st)
+    add_capacity(m, st)
+    add_dry_room(m, st)
+    add_limits(m, st)
+    add_objective(m, st)
+    return m
+
+
+def add_sets(m, st: Structure) -> None:
+    m.S = pyo.Set(initialize=st.steps, ordered=True)
+    m.SL = pyo.Set(initialize=[(s, lv) for s in st.steps for lv in st.levels[s]], dimen=2,
+                   ordered=True)
+    m.SE = pyo.Set(initialize=[(s, e) for s in st.steps for e in st.options[s]], dimen=2,
+                   ordered=True)
+    m.SLD = pyo.Set(initialize=list(st.gkeys()), dimen=3, ordered=True)
+    m.D = pyo.Set(initialize=st.classes, ordered=True)
+    m.SEL = pyo.Set(initialize=[(s, e, lv) for s in st.steps if s in st.multi
+                                for e in st.options[s] for lv in st.levels[s]], dimen=3,
+                    ordered=True)
+    # (u, c, l, d): good output of u drawn by each unit of c's good output at (l, d)
+    m.DRAW = pyo.Set(initialize=[(u, c, lv, d) for u in st.steps for c in st.consumers[u]
+                                 for lv in st.levels[c] for d in st.flow_classes[c]], dimen=4,
+                     ordered=True)
+
+
+def _p(index, values, **kw):
+    return pyo.Param(index, mutable=True, initialize=values, within=pyo.Any, **kw)
+
+
+def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
+    """The value of every Param of the model for a scenario (used at build and re-solve)."""
+    work = {}  # nominal-rate work per unit of good output: 1/(y·rate_factor)
+    for (s, lv, d) in st.gkeys():
+        work[(s, lv, d)] = nb.inv_y[(s, lv, d)] * nb.inv_rf[(s, lv)]
+    draw = {(u, c, lv, d): nb.ratio[(u, c)] * nb.inv_y[(c, lv, d)]
+            for u in st.steps for c in st.consumers[u]
+            for lv in st.levels[c] for d in st.flow_classes[c]}
+    cap_derated = {(s, e): nb.cap[(s, e)] * nb.derate[s] for s in st.steps for e in st.options[s]}
+    # areas enter as shares of their limit (rows ≤ 1) and the dry room as a share of its
+    # largest possible area (a ∈ [0, 1]): coefficients of order 1 instead of 1e5..1e9 m²
+    fp = nb.footprint
+    return {
+        "zub": nb.zub,
+        "floor_share": {k: v / nb.floor_limit for k, v in fp.items()},
+        "dry_share": {k: v / nb.dry_limit for k, v in fp.items()},
+        "area_share": {k: v / nb.amax for k, v in fp.items()},
+        "inv_y": nb.inv_y, "gub": nb.gub, "gmax": nb.gmax, "work": work, "draw": draw,
+        "inv_rf": nb.inv_rf, "cap": nb.cap, "cap_derated": cap_derated, "nlb": nb.nlb,
+        "nub": nb.nub, "kmin": nb.kmin, "footprint": nb.footprint,
+        "floor_limit": {None: nb.floor_limit}, "dry_limit": {None: nb.dry_limit},
+        "c_n": nb.c_n, "c_g": nb.c_g, "c_x": nb.c_x,
+        "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
+    }
+
+
+def add_parameters(m, st: Structure, nb: Numbers) -> None:
+    v = parameter_values(st, nb)
+    m.zub = _p(m.SL, v["zub"])
+    m.floor_share = _p(m.SE, v["floor_share"])
+    m.dry_share = _p(m.SE, v["dry_share"])
+    m.area_share = _p(m.SE, v["area_share"])
+    m.inv_y = _p(m.SLD, v["inv_y"])
+    m.gub = _p(m.SLD, v["gub"])
+    m.gmax = _p(m.S, v["gmax"])
+    m.work = _p(m.SLD, v["work"])
+    m.draw = _p(m.DRAW, v["draw"])
+    m.inv_rf = _p(m.SL, v["inv_rf"])
+    m.cap = _p(m.SE, v["cap"])
+    m.cap_derated = _p(m.SE, v["cap_derated"])
+    m.nlb = _p(m.SE, v["nlb"])
+    m.nub = _p(m.SE, v["nub"])
+    m.kmin = _p(m.SL, v["kmin"])
+    m.footprint = _p(m.SE, v["footprint"])
+    # the limits themselves, for messages (the rows use the shares above)
+    m.floor_limit = pyo.Param(mutable=True, initialize=nb.floor_limit)
+    m.dry_limit = pyo.Param(mutable=True, initialize=nb.dry_limit)
+    m.c_n = _p(m.SE, v["c_n"])
+    m.c_g = _p(m.SLD, v["c_g"])
+    m.c_x = _p(m.SEL, v["c_x"])
+    m.c_a = _p(m.D, v["c_a"])
+    m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
+
+
+def set_parameters(m, st: Structure, nb: Numbers) -> None:
+    """Push a scenario's numbers into a built model (no rebuild)."""
+    for name, values in parameter_values(st, nb).items():
+        comp = getattr(m, name)
+        if None in values:
+            comp.set_value(values[None])
+        else:
+            comp.store_values(values)
+
+
+def add_variables(m, st: Structure) -> None:
+    m.z = pyo.Var(m.SL, domain=pyo.Binary, bounds=lambda m, s, lv: (0, m.zub[s, lv]))
+    m.w = pyo.Var(m.D, domain=pyo.Binary)
+    m.g = pyo.Var(m.SLD, domain=pyo.NonNegativeReals, bounds=lambda m, s, lv, d: (0, m.gub[s, lv, d]))
+    m.n = pyo.Var(m.SE, domain=pyo.NonNegativeIntegers,
+                  bounds=lambda m, s, e: (m.nlb[s, e], m.nub[s, e]))
+    m.x = pyo.Var(m.SEL, domain=pyo.NonNegativeReals)
+    m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
+
+
+def add_flow_balance(m, st: Structure) -> None:
+    """One level per step, one class per plant; flows only at the chosen level and
+    class; the good output of each step feeds what its consumers start."""
+    m.level_choice = pyo.Constraint(m.S, rule=lambda m, s: sum(m.z[s, lv] for lv in st.levels[s]) == 1)
+    m.class_choice = pyo.Constraint(expr=sum(m.w[d] for d in m.D) == 1)
+    multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 for lv in st.levels[s]]
+    m.level_link = pyo.Constraint(
+        multi_level, rule=lambda m, s, lv: sum(m.g[s, lv, d] for d in st.flow_classes[s])
+        <= m.gmax[s] * m.z[s, lv])
+    split = [(s, d) for s in st.steps if st.flow_classes[s][0] != "any" for d in st.flow_classes[s]]
+    m.class_link = pyo.Constraint(
+        split, rule=lambda m, s, d: sum(m.g[s, lv, d] for lv in st.levels[s]) <= m.gmax[s] * m.w[d])
+
+    def balance(m, u):
+        good = sum(m.g[u, lv, d] for lv in st.levels[u] for d in st.flow_classes[u])
+        if not st.consumers[u]:
+            return good == 1.0  # per good cell
+        drawn = sum(m.draw[u, c, lv, d] * m.g[c, lv, d] for c in st.consumers[u]
+                    for lv in st.levels[c] for d in st.flow_classes[c])
+        return good - drawn == 0
+
+    m.flow_balance = pyo.Constraint(m.S, rule=balance)
+
+
+def add_capacity(m, st: Structure) -> None:
+    """Installed capacity (availability × derate) covers what each step starts; with
+    several options, a dispatch shares the load among them within their capacity."""
+
+    def capacity(m, s):
+        work = sum(m.work[s, lv, d] * m.g[s, lv, d] for lv in st.levels[s] for d in st.flow_classes[s])
+        return sum(m.cap_derated[s, e] * m.n[s, e] for e in st.options[s]) - work >= 0
+
+    m.capacity = pyo.Constraint(m.S, rule=capacity)
+    multi_sl = [(s, lv) for s in st.steps if s in st.multi for lv in st.levels[s]]
+    m.dispatch = pyo.Constraint(
+        multi_sl, rule=lambda m, s, lv: sum(m.x[s, e, lv] for e in st.options[s])
+        - sum(m.inv_y[s, lv, d] * m.g[s, lv, d] for d in st.flow_classes[s]) == 0)
+    multi_se = [(s, e) for s in st.steps if s in st.multi for e in st.options[s]]
+    m.dispatch_capacity = pyo.Constraint(
+        multi_se, rule=lambda m, s, e: sum(m.inv_rf[s, lv] * m.x[s, e, lv] for lv in st.levels[s])
+        - m.cap[s, e] * m.n[s, e] <= 0)
+    m.machines_needed = pyo.Constraint(
+        m.S, rule=lambda m, s: sum(m.n[s, e] for e in st.options[s])
+        - sum(m.kmin[s, lv] * m.z[s, lv] for lv in st.levels[s]) >= 0)
+    m.twin_order = pyo.Constraint(
+        range(len(st.twins)), rule=lambda m, i: m.n[st.twins[i][0], st.twins[i][1]]
+        >= m.n[st.twins[i][0], st.twins[i][2]])
+
+
+def add_dry_room(m, st: Structure) -> None:
+    """The dry room's area is priced by the chosen class: split it by class."""
+    if not st.dry_steps:
+        m.a.fix(0)
+        return
+    m.dry_split = pyo.Constraint(
+        expr=sum(m.a[d] for d in m.D)
+        - sum(m.area_share[s, e] * m.n[s, e] for s in st.dry_steps for e in st.options[s]) == 0)
+    m.dry_class = pyo.Constraint(m.D, rule=lambda m, d: m.a[d] - m.w[d] <= 0)
+
+
+def add_limits(m, st: Structure) -> None:
+    """The site: floor area for all machines, and the largest dry room it can hold."""
+    m.floor_area = pyo.Constraint(
+        expr=sum(m.floor_share[s, e] * m.n[s, e] for (s, e) in m.SE) <= 1)
+    if st.dry_steps:
+        m.dry_room_area = pyo.Constraint(
+            expr=sum(m.dry_share[s, e] * m.n[s, e] for s in st.dry_steps for e in st.options[s])
+            <= 1)
+
+
+def add_objective(m, st: Structure) -> None:
+    """USD per kWh of good cells: the roll-up of `cost.evaluate` (same coefficients)."""
+    m.cost = pyo.Objective(
+        expr=sum(m.c_n[k] * m.n[k] for k in m.SE) + sum(m.c_g[k] * m.g[k] for k in m.SLD)
+        + sum(m.c_x[k] * m.x[k] for k in m.SEL) + sum(m.c_a[d] * m.a[d] for d in m.D) + m.c0,
+        sense=pyo.minimize)

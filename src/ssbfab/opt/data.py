@@ -1,0 +1,411 @@
+"""Index sets and numbers of the optimiser's MILP, computed once from the data.
+
+`Structure` is what the model's shape depends on (steps, options, levels,
+dry-room classes, which steps are moisture-sensitive or have several options); it
+is fixed when an `OptModel` is built. `Numbers` holds every coefficient, bound and
+big-M for one scenario (target, statistics, derates, prices, economics); a sweep
+re-solves by pushing new `Numbers` into the built model. The Pyomo model
+(`build.py`) and the direct highspy build of the benchmark (`direct.py`) both read
+these two objects, so they are the same model.
+
+Scaling: flows are *per good cell* (the final step makes exactly 1), capacities are
+per machine as a fraction of the yearly target, and the objective is USD per kWh of
+good cells. All coefficients are then of order 1e-3..1e3, which keeps HiGHS's
+tolerances meaningful whatever the plant size.
+
+Every cost coefficient comes from `ssbfab.cost` (`machine_costs`, `energy_per_unit`,
+`material_cost_per_started`, `dry_room_costs`, `convention_weights`): the objective is
+the same roll-up as `evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .. import cost
+from ..spec import Economics, Route
+
+ANY = "any"  # the class index of a step whose yield does not depend on the dry room
+
+
+@dataclass(frozen=True)
+class Structure:
+    route: str
+    steps: tuple[str, ...]  # topological order
+    final: str
+    levels: dict[str, tuple[str, ...]]
+    options: dict[str, tuple[str, ...]]
+    classes: tuple[str, ...]  # allowed dry-room classes
+    flow_classes: dict[str, tuple[str, ...]]  # per step: classes (sensitive) or (ANY,)
+    multi: frozenset[str]  # steps with more than one option (they get a dispatch)
+    dry_steps: tuple[str, ...]  # steps in the dry room
+    consumers: dict[str, tuple[str, ...]]
+    units: dict[str, str]
+    # (step, e1, e2): options identical in every number; n[e1] >= n[e2] breaks the
+    # symmetry between them (identical machines *within* an option need nothing: their
+    # count is one integer, not one binary per machine)
+    twins: tuple[tuple[str, str, str], ...] = ()
+
+    @classmethod
+    def of(cls, route: Route) -> Structure:
+        classes = tuple(c.name for c in route.dry_room_options)
+        steps = tuple(route.order)
+        flow_classes = {}
+        for name in steps:
+            s = route.step(name)
+            sensitive = s.moisture is not None and len(classes) > 1
+            flow_classes[name] = classes if sensitive else (ANY,)
+        return cls(
+            route=route.name, steps=steps, final=route.final_step.name,
+            levels={s.name: tuple(lv.name for lv in s.setting_levels) for s in route.line},
+            options={s.name: tuple(o.name for o in s.options) for s in route.line},
+            classes=classes, flow_classes=flow_classes,
+            multi=frozenset(s.name for s in route.line if len(s.options) > 1),
+            dry_steps=tuple(n for n in steps if route.step(n).environment == "dry_room"),
+            consumers={n: tuple(route.consumers[n]) for n in steps},
+            units={s.name: s.unit for s in route.line},
+            twins=tuple(_twins(route)),
+        )
+
+    def gkeys(self):
+        """(step, level, class) of every flow variable."""
+        for s in self.steps:
+            for lv in self.levels[s]:
+                for d in self.flow_classes[s]:
+                    yield s, lv, d
+
+
+def _twins(route: Route):
+    for s in route.line:
+        seen: dict[str, str] = {}
+        for o in s.options:
+            key = repr(sorted(o.model_dump(exclude={"name"}).items()))
+            if key in seen:
+                yield s.name, seen[key], o.name  # a chain: n[a] >= n[b] >= n[c]
+            seen[key] = o.name
+
+
+@dataclass
+class Numbers:
+    """Every number of one scenario, keyed like the model's index sets."""
+
+    # yields and flows (per good cell)
+    yields: dict[tuple[str, str, str], float]  # y[s,l,d]
+    inv_y: dict[tuple[str, str, str], float]  # 1/y (0 where y = 0: flow forced to 0)
+    gub: dict[tuple[str, str, str], float]  # upper bound of good output g[s,l,d]
+    zub: dict[tuple[str, str], float]  # 1 for an open level, 0 for a dominated one
+    gmax: dict[str, float]  # largest good output of a step per good cell (big-M)
+    gmin: dict[str, float]
+    smax: dict[tuple[str, str], float]  # largest/smallest started per good cell at level l
+    smin: dict[tuple[str, str], float]
+    ratio: dict[tuple[str, str], float]  # units of u's good output per unit of c started
+    inv_rf: dict[tuple[str, str], float]  # 1 / rate_factor of level l
+    # machines
+    cap: dict[tuple[str, str], float]  # nominal-rate units per machine per year / cells per year
+    derate: dict[str, float]
+    nlb: dict[tuple[str, str], int]
+    nub: dict[tuple[str, str], int]
+    kmin: dict[tuple[str, str], int]  # machines a step needs at least at level l
+    footprint: dict[tuple[str, str], float]
+    floor_limit: float
+    dry_limit: float
+    amax: float  # largest dry-room area the plan can have (big-M of the class split)
+    # objective (USD per kWh of good cells)
+    c_n: dict[tuple[str, str], float]  # per machine
+    c_g: dict[tuple[str, str, str], float]  # per unit of good output (materials + energy)
+    c_x: dict[tuple[str, str, str], float]  # per unit started on option e at level l (energy)
+    c_a: dict[str, float]  # per m² of dry room of class d
+    c0: float  # constant: scrap credit of material that ends in good cells
+    # for reporting
+    cells_per_year: float
+    kwh_per_year: float
+    infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
+
+
+def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=None,
+            costing: str = "batpac5", economics: Economics | None = None,
+            prices: Mapping[str, float] | None = None,
+            derate: Mapping[str, float] | None = None) -> Numbers:
+    """All coefficients of the MILP for one scenario (see the module docstring).
+
+    Besides the coefficients, it presolves with the data: a setting level that is no
+    faster, no better-yielding and no more frugal than another level of its step
+    (dominated) is closed, and so is an option whose machines cost more, do less,
+    take more floor and more energy per unit than another option that could carry
+    the step alone; big-Ms and machine bounds are then derived from the open levels."""
+    from ..errors import InputError, Problem
+
+    cost.check_costing(costing)
+    if not capacity_gwh > 0 or not math.isfinite(capacity_gwh):
+        raise InputError(Problem("", None, "capacity_gwh", f"expected a positive number of "
+                                 f"GWh/yr, found {capacity_gwh!r}"))
+    econ = economics or route.economics
+    rd = cost._route_data(route)
+    obs = cost.observed(route, stats)
+    derate = dict(derate or {})
+    for k, v in derate.items():
+        if k not in structure.levels:
+            raise InputError(Problem("", None, f"derate.{k}", f"unknown step {k!r}"))
+        if not (v > 0 and math.isfinite(v)):
+            raise InputError(Problem("", None, f"derate.{k}", f"a derate must be positive, found {v!r}"))
+    cells = capacity_gwh * 1e6 / rd.energy_kwh
+    kwh = capacity_gwh * 1e6
+    per_kwh = 1.0 / kwh
+    hours = cost.hours_per_year(econ)
+    w = cost.convention_weights(econ, costing)
+    mat_per, credit, _ = cost.material_cost_per_started(route, prices)
+    classes = {c.name: c for c in route.shared.dry_rooms.classes}
+    ratio = dict(rd.ratios)
+    st = structure
+
+    # -- yields and energy per (step, level, class); dominated levels are closed
+    yields: dict[tuple[str, str, str], float] = {}
+    inv_y: dict[tuple[str, str, str], float] = {}
+    inv_rf: dict[tuple[str, str], float] = {}
+    zub: dict[tuple[str, str], float] = {}
+    for s_name in st.steps:
+        s = route.step(s_name)
+        f = obs[s_name].yield_factor if s_name in obs else 1.0
+        for lv in s.setting_levels:
+            inv_rf[(s_name, lv.name)] = 1.0 / lv.rate_factor
+            for d in st.flow_classes[s_name]:
+                # a step that is not split by class still sees the one allowed class
+                dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
+                y = max(0.0, cost.step_yield(s, lv, dd, f))
+                yields[(s_name, lv.name, d)] = y
+                inv_y[(s_name, lv.name, d)] = 1.0 / y if y > 0 else 0.0
+        for lv, open_ in _open_levels(s, st, yields).items():
+            zub[(s_name, lv)] = 1.0 if open_ else 0.0
+
+    def live(s_name):
+        return [lv for lv in st.levels[s_name] if zub[(s_name, lv)] > 0]
+
+    positive: dict[str, list[float]] = {n: [] for n in st.steps}
+    for (s_name, lv, _), y in yields.items():
+        if y > 0 and zub[(s_name, lv)] > 0:
+            positive[s_name].append(y)
+
+    # -- bounds on flows: worst and best yields downstream (valid for every plan)
+    gmax: dict[str, float] = {}
+    gmin: dict[str, float] = {}
+    infeasible: list[str] = []
+    for name in reversed(st.steps):
+        if not positive[name]:
+            infeasible.append(f"step {name!r} has no yield above zero at any of its levels "
+                              f"in any allowed dry-room class ({', '.join(st.classes)})")
+        cons = st.consumers[name]
+        if not cons:
+            gmax[name] = gmin[name] = rd.per_cell[name]
+        else:
+            gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
+            gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
+    smax: dict[tuple[str, str], float] = {}
+    smin: dict[tuple[str, str], float] = {}
+    gub: dict[tuple[str, str, str], float] = {}
+    for (s_name, lv, d), y in yields.items():
+        gub[(s_name, lv, d)] = gmax[s_name] if (y > 0 and zub[(s_name, lv)] > 0) else 0.0
+    for s_name in st.steps:
+        for lv in st.levels[s_name]:
+            ys = [yields[(s_name, lv, d)] for d in st.flow_classes[s_name]
+                  if gub[(s_name, lv, d)] > 0]
+            smax[(s_name, lv)] = gmax[s_name] / min(ys) if ys else 0.0
+            smin[(s_name, lv)] = gmin[s_name] / max(ys) if ys else math.inf
+    # moisture: a class in which some sensitive step cannot work at all is out
+    if len(st.classes) > 1:
+        dead = {}
+        for d in st.classes:
+            bad = [s for s in st.steps if d in st.flow_classes[s]
+                   and all(yields[(s, lv, d)] <= 0 for lv in st.levels[s])]
+            if bad:
+                dead[d] = bad
+        if len(dead) == len(st.classes):
+            infeasible.append("no allowed dry-room class lets every moisture-sensitive step "
+                              "work: " + "; ".join(f"{d}: {', '.join(v)} yield 0"
+                                                   for d, v in dead.items()))
+
+    # -- machines: capacity, costs, bounds; dominated options are closed
+    cap: dict[tuple[str, str], float] = {}
+    nlb: dict[tuple[str, str], int] = {}
+    nub: dict[tuple[str, str], int] = {}
+    kmin: dict[tuple[str, str], int] = {}
+    footprint: dict[tuple[str, str], float] = {}
+    c_n: dict[tuple[str, str], float] = {}
+    c_g: dict[tuple[str, str, str], float] = {}
+    c_x: dict[tuple[str, str, str], float] = {}
+    short: list[tuple[float, str, str]] = []  # (most GWh/yr, step, message)
+    for s_name in st.steps:
+        s = route.step(s_name)
+        a_obs = obs[s_name].availability if s_name in obs else None
+        dr = derate.get(s_name, 1.0)
+        energy: dict[tuple[str, str], float] = {}
+        for o in s.options:
+            key = (s_name, o.name)
+            rate, avail = rd.option_rates[key]
+            a = avail if a_obs is None else a_obs
+            # nominal-rate units per machine-year, as a fraction of the cells target
+            cap[key] = rate * a * hours / cells
+            mc = cost.machine_costs(o, econ)
+            footprint[key] = mc.footprint
+            c_n[key] = (mc.capex * w["equipment_capex"]
+                        + mc.footprint * econ.building_cost * w["building_capex"]
+                        + mc.labour_per_year * w["labour"]) * per_kwh
+            nlb[key] = o.min_count
+            # machines that alone would carry the largest need of any open level
+            need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
+                       default=0.0)
+            nub[key] = _ceil(need / cap[key])
+            for lv in s.setting_levels:
+                energy[(o.name, lv.name)] = (cost.energy_per_unit(o, lv, econ, rate)
+                                             * w["process_energy"] * cells * per_kwh)
+        closed = _dominated_options(s, st, cap, c_n, footprint, energy, nub, live(s_name))
+        for o in s.options:
+            key = (s_name, o.name)
+            nub[key] = 0 if o.name in closed else max(o.min_count, min(o.max_count, nub[key]))
+        open_opts = [o for o in s.options if nub[(s_name, o.name)] > 0] or list(s.options)
+        best_cap = max(cap[(s_name, o.name)] for o in open_opts)
+        for lv in s.setting_levels:
+            need_lo = smin[(s_name, lv.name)] * inv_rf[(s_name, lv.name)] / dr
+            kmin[(s_name, lv.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
+            if s_name in st.multi:
+                for o in s.options:
+                    c_x[(s_name, o.name, lv.name)] = energy[(o.name, lv.name)]
+            for d in st.flow_classes[s_name]:
+                k = (s_name, lv.name, d)
+                unit = mat_per[s_name] * w["materials"] * cells * per_kwh
+                if s_name not in st.multi:
+                    unit += energy[(s.options[0].name, lv.name)]
+                c_g[k] = inv_y[k] * unit
+        # a step that cannot cover even its smallest need with every machine allowed
+        room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in s.options) * dr
+                / inv_rf[(s_name, lv)] for lv in live(s_name)}
+        if room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
+            best = max(room, key=lambda lv: room[lv] / smin[(s_name, lv)])
+            unit = st.units[s_name]
+            opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in s.options)
+            most = capacity_gwh * room[best] / smin[(s_name, best)]
+            short.append((most, s_name,
+                          f"step {s_name!r} must start at least {smin[(s_name, best)] * cells:,.4g} "
+                          f"{unit}/yr for {capacity_gwh:g} GWh/yr (at its best level {best!r}, best "
+                          f"yields downstream), but its machine limits ({opts}) allow at most "
+                          f"{room[best] * cells:,.4g} {unit}/yr, i.e. at most {most:,.4g} GWh/yr"))
+    if short:  # the tightest step in full, the others by name
+        short.sort()
+        msg = short[0][2]
+        if len(short) > 1:
+            msg += "; the machine limits of " + ", ".join(
+                f"{n!r} (at most {g:,.4g} GWh/yr)" for g, n, _ in short[1:]) + " are also exceeded"
+        infeasible.append(msg)
+
+    # -- dry room and plant area
+    plant = route.plant
+    floor_limit = plant.floor_area
+    dry_limit = plant.dry_room_area
+    c_a: dict[str, float] = {}
+    for d in st.classes:
+        dc = cost.dry_room_costs(classes[d], econ)
+        c_a[d] = (dc.building_extra * w["building_capex"] + dc.equipment * w["dry_room_capex"]
+                  + dc.energy_per_year * w["dry_room_energy"]) * per_kwh
+    area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
+    amax = max(1.0, min(dry_limit, area_max))
+    infeasible.extend(_area_checks(route, st, smin, inv_rf, cap, footprint, derate,
+                                   floor_limit, dry_limit, cells, live))
+    c0 = credit * w["materials"] * cells * per_kwh
+    return Numbers(
+        yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
+        ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
+        nlb=nlb, nub=nub, kmin=kmin, footprint=footprint, floor_limit=floor_limit,
+        dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
+        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
+    )
+
+
+def _open_levels(step, st: Structure, yields) -> dict[str, bool]:
+    """A level is closed when another level of the step is at least as fast, yields at
+    least as much in every class, and uses no more energy per unit (ties: the first
+    level stays open). Materials per unit started do not depend on the level, so the
+    other level is at least as good in every plan."""
+    lvs = step.setting_levels
+    d_s = st.flow_classes[step.name]
+    out = {}
+    for i, a in enumerate(lvs):
+        dominated = False
+        for j, b in enumerate(lvs):
+            if i == j:
+                continue
+            ge = (b.rate_factor >= a.rate_factor
+                  and all(yields[(step.name, b.name, d)] >= yields[(step.name, a.name, d)] for d in d_s)
+                  and b.energy_factor / b.rate_factor <= a.energy_factor / a.rate_factor)
+            strict = (b.rate_factor > a.rate_factor
+                      or any(yields[(step.name, b.name, d)] > yields[(step.name, a.name, d)] for d in d_s)
+                      or b.energy_factor / b.rate_factor < a.energy_factor / a.rate_factor)
+            if ge and (strict or j < i):
+                dominated = True
+                break
+        out[a.name] = not dominated
+    return out
+
+
+def _dominated_options(step, st: Structure, cap, c_n, footprint, energy, need_n, levels) -> set[str]:
+    """Options whose every machine can be swapped for one of another option that costs
+    no more, carries at least as much, takes no more floor and no more energy per unit
+    at any open level — provided that other option may alone carry the step (its
+    max_count covers the largest need) and the swapped option has no min_count."""
+    s = step.name
+    closed: set[str] = set()
+    opts = step.options
+    for i, a in enumerate(opts):
+        if a.min_count > 0:
+            continue
+        ka = (s, a.name)
+        for j, b in enumerate(opts):
+            kb = (s, b.name)
+            if i == j or b.name in closed or b.max_count < need_n[kb]:
+                continue
+            ge = (c_n[kb] <= c_n[ka] and cap[kb] >= cap[ka] and footprint[kb] <= footprint[ka]
+                  and all(energy[(b.name, lv)] <= energy[(a.name, lv)] for lv in levels))
+            strict = (c_n[kb] < c_n[ka] or cap[kb] > cap[ka] or footprint[kb] < footprint[ka]
+                      or any(energy[(b.name, lv)] < energy[(a.name, lv)] for lv in levels))
+            if ge and (strict or j < i):
+                closed.add(a.name)
+                break
+    return closed
+
+
+def _ceil(x: float) -> int:
+    """Ceiling that forgives float noise (3.0000000001 machines is 3)."""
+    return int(math.ceil(x * (1 - 1e-9) - 1e-12)) if x > 0 else 0
+
+
+def _area_checks(route, st: Structure, smin, inv_rf, cap, footprint, derate,
+                 floor_limit, dry_limit, cells, live) -> list[str]:
+    """Lower bounds on floor and dry-room area (the least footprint that covers each
+    step's smallest need); a bound above the site's limit proves there is no plan."""
+    least: dict[str, float] = {}
+    for s in st.steps:
+        step = route.step(s)
+        dr = derate.get(s, 1.0)
+        forced = sum(o.min_count * footprint[(s, o.name)] for o in step.options)
+        best = math.inf
+        for lv in live(s):
+            need = smin[(s, lv)] * inv_rf[(s, lv)] / dr
+            if not math.isfinite(need):
+                continue
+            if len(step.options) == 1:
+                e = step.options[0].name
+                a = _ceil(need / cap[(s, e)]) * footprint[(s, e)]
+            else:  # fractional cover by the option with the least area per unit
+                a = need * min(footprint[(s, e)] / cap[(s, e)] for e in st.options[s])
+            best = min(best, a)
+        least[s] = max(forced, best if math.isfinite(best) else 0.0)
+    out = []
+    for what, steps, limit in (("site floor area", st.steps, floor_limit),
+                               ("dry-room area", st.dry_steps, dry_limit)):
+        total = sum(least[s] for s in steps)
+        if total > limit * (1 + 1e-9):
+            top = sorted(steps, key=lambda s: -least[s])[:3]
+            out.append(f"the {what} limit of the route's plant ({limit:,.0f} m²) is too small: "
+                       f"the machines the target needs take at least {total:,.0f} m² "
+                       f"(largest: " + ", ".join(f"{s} {least[s]:,.0f} m²" for s in top) + ")")
+    return out

@@ -1,0 +1,164 @@
+"""The same MILP as `build.py`, built directly through highspy's array API.
+
+This is the floor the benchmark compares the Pyomo build against (DESIGN.md: a
+Pyomo build costs about 20× a direct array build on a large model), and a check
+that the two are the same model (the tests compare their optimal objectives). Rows
+and columns follow `build.py` one for one; nothing here is used by `optimize`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Numbers, Structure
+
+
+class _Rows:
+    """Rows collected as CSR arrays."""
+
+    def __init__(self):
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.starts: list[int] = []
+        self.index: list[int] = []
+        self.value: list[float] = []
+
+    def add(self, cols, vals, lo, hi):
+        self.starts.append(len(self.index))
+        for c, v in zip(cols, vals, strict=True):
+            if v != 0.0:  # as the Pyomo interface does: zero coefficients are not sent
+                self.index.append(c)
+                self.value.append(v)
+        self.lower.append(lo)
+        self.upper.append(hi)
+
+
+def build_highs(st: Structure, nb: Numbers):
+    """A highspy.Highs holding the model, and the column index of every variable."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    col: dict[tuple, int] = {}
+    lo: list[float] = []
+    hi: list[float] = []
+    cost: list[float] = []
+    integer: list[int] = []
+
+    def var(key, lb, ub, c=0.0, is_int=False):
+        col[key] = len(lo)
+        if is_int:
+            integer.append(len(lo))
+        lo.append(lb)
+        hi.append(ub)
+        cost.append(c)
+
+    for s in st.steps:
+        for lv in st.levels[s]:
+            var(("z", s, lv), 0.0, nb.zub[(s, lv)], is_int=True)
+    for d in st.classes:
+        var(("w", d), 0.0, 1.0, is_int=True)
+    for k in st.gkeys():
+        var(("g",) + k, 0.0, nb.gub[k], nb.c_g[k])
+    for s in st.steps:
+        for e in st.options[s]:
+            var(("n", s, e), float(nb.nlb[(s, e)]), float(nb.nub[(s, e)]), nb.c_n[(s, e)], True)
+    for s in st.steps:  # in the order Pyomo hands them over (first use: dispatch[s,l])
+        if s in st.multi:
+            for lv in st.levels[s]:
+                for e in st.options[s]:
+                    var(("x", s, e, lv), 0.0, inf, nb.c_x[(s, e, lv)])
+    for d in st.classes:
+        var(("a", d), 0.0, inf if st.dry_steps else 0.0, nb.c_a[d] * nb.amax)
+
+    r = _Rows()
+    for s in st.steps:  # level_choice
+        r.add([col[("z", s, lv)] for lv in st.levels[s]], [1.0] * len(st.levels[s]), 1.0, 1.0)
+    r.add([col[("w", d)] for d in st.classes], [1.0] * len(st.classes), 1.0, 1.0)
+    for s in st.steps:  # level_link
+        if len(st.levels[s]) > 1:
+            for lv in st.levels[s]:
+                cs = [col[("g", s, lv, d)] for d in st.flow_classes[s]] + [col[("z", s, lv)]]
+                r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
+    for s in st.steps:  # class_link
+        if st.flow_classes[s][0] != "any":
+            for d in st.flow_classes[s]:
+                cs = [col[("g", s, lv, d)] for lv in st.levels[s]] + [col[("w", d)]]
+                r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
+    for u in st.steps:  # flow_balance
+        cs = [col[("g", u, lv, d)] for lv in st.levels[u] for d in st.flow_classes[u]]
+        vs = [1.0] * len(cs)
+        if not st.consumers[u]:
+            r.add(cs, vs, 1.0, 1.0)
+            continue
+        for c in st.consumers[u]:
+            for lv in st.levels[c]:
+                for d in st.flow_classes[c]:
+                    cs.append(col[("g", c, lv, d)])
+                    vs.append(-nb.ratio[(u, c)] * nb.inv_y[(c, lv, d)])
+        r.add(cs, vs, 0.0, 0.0)
+    for s in st.steps:  # capacity
+        cs = [col[("n", s, e)] for e in st.options[s]]
+        vs = [nb.cap[(s, e)] * nb.derate[s] for e in st.options[s]]
+        for lv in st.levels[s]:
+            for d in st.flow_classes[s]:
+                cs.append(col[("g", s, lv, d)])
+                vs.append(-nb.inv_y[(s, lv, d)] * nb.inv_rf[(s, lv)])
+        r.add(cs, vs, 0.0, inf)
+    for s in st.steps:  # dispatch
+        if s in st.multi:
+            for lv in st.levels[s]:
+                cs = [col[("x", s, e, lv)] for e in st.options[s]]
+                vs = [1.0] * len(cs)
+                for d in st.flow_classes[s]:
+                    cs.append(col[("g", s, lv, d)])
+                    vs.append(-nb.inv_y[(s, lv, d)])
+                r.add(cs, vs, 0.0, 0.0)
+    for s in st.steps:  # dispatch_capacity
+        if s in st.multi:
+            for e in st.options[s]:
+                cs = [col[("x", s, e, lv)] for lv in st.levels[s]] + [col[("n", s, e)]]
+                vs = [nb.inv_rf[(s, lv)] for lv in st.levels[s]] + [-nb.cap[(s, e)]]
+                r.add(cs, vs, -inf, 0.0)
+    for s in st.steps:  # machines_needed
+        cs = [col[("n", s, e)] for e in st.options[s]] + [col[("z", s, lv)] for lv in st.levels[s]]
+        vs = [1.0] * len(st.options[s]) + [-float(nb.kmin[(s, lv)]) for lv in st.levels[s]]
+        r.add(cs, vs, 0.0, inf)
+    for s, e1, e2 in st.twins:  # twin_order
+        r.add([col[("n", s, e1)], col[("n", s, e2)]], [1.0, -1.0], 0.0, inf)
+    dry_n = [(s, e) for s in st.dry_steps for e in st.options[s]]
+    if st.dry_steps:
+        r.add([col[("a", d)] for d in st.classes] + [col[("n",) + k] for k in dry_n],
+              [1.0] * len(st.classes) + [-nb.footprint[k] / nb.amax for k in dry_n], 0.0, 0.0)
+        for d in st.classes:
+            r.add([col[("a", d)], col[("w", d)]], [1.0, -1.0], -inf, 0.0)
+    all_n = [(s, e) for s in st.steps for e in st.options[s]]
+    r.add([col[("n",) + k] for k in all_n], [nb.footprint[k] / nb.floor_limit for k in all_n],
+          -inf, 1.0)
+    if st.dry_steps:
+        r.add([col[("n",) + k] for k in dry_n], [nb.footprint[k] / nb.dry_limit for k in dry_n],
+              -inf, 1.0)
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    n = len(lo)
+    h.addVars(n, np.asarray(lo, dtype=np.double), np.asarray(hi, dtype=np.double))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=np.double))
+    h.changeColsIntegrality(len(integer), np.asarray(integer, dtype=np.int32),
+                            np.full(len(integer), highspy.HighsVarType.kInteger))
+    h.addRows(len(r.lower), np.asarray(r.lower, dtype=np.double),
+              np.asarray(r.upper, dtype=np.double), len(r.index),
+              np.asarray(r.starts, dtype=np.int32), np.asarray(r.index, dtype=np.int32),
+              np.asarray(r.value, dtype=np.double))
+    h.changeObjectiveOffset(nb.c0)
+    return h, col
+
+
+def solve_highs(h, time_limit: float = 60, gap: float = 1e-4, threads: int | None = None):
+    """Run HiGHS; return (model status name, objective, dual bound)."""
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+    h.run()
+    info = h.getInfo()
+    return str(h.getModelStatus()), info.objective_function_value, info.mip_dual_bound

@@ -1,0 +1,115 @@
+"""What the optimiser returns: a Plan (configuration, cost, per-step table, solver record).
+
+A Plan is a value: a non-optimal solve gives a Plan whose `status` says why and
+whose `config` is None (or, after a time limit, the best plan found, with its gap).
+`to_dict()` is the plan.json document: it holds both the `ssbfab optimize --json`
+fields of each step and the PlantConfig fields (machines, lot_size), so that
+`PlantConfig.read(route, "plan.json")` and `ssbfab simulate --plan` read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import PlantConfig
+from ..cost import CostBreakdown
+
+
+@dataclass(frozen=True)
+class SolveStatus:
+    status: str  # optimal | feasible (time limit, with a plan) | infeasible | time_limit | error
+    reason: str  # why, in words (names the step and limit when there is no plan)
+    gap: float | None  # relative gap between the plan's objective and the bound
+    build_s: float  # seconds to build the model (0 for a re-solve)
+    solve_s: float  # seconds in the solver (including the hand-off to HiGHS)
+    objective: float | None  # USD/kWh: the MILP's objective at the returned plan
+    bound: float | None = None  # USD/kWh: the solver's lower bound
+    solver_objective: float | None = None  # the incumbent objective HiGHS reported
+    nodes: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "reason": self.reason, "gap": self.gap,
+                "build_s": self.build_s, "solve_s": self.solve_s, "objective": self.objective,
+                "bound": self.bound, "nodes": self.nodes}
+
+
+@dataclass(frozen=True)
+class StepRow:
+    step: str
+    option: str  # option names joined by '+' when a step mixes options
+    count: int
+    machines: dict[str, int]
+    level: str
+    required_per_year: float  # units the step must start per year (its input)
+    capacity_per_year: float  # units the installed machines can start per year (derated)
+    unit: str
+    lot_size: float
+    slack: float  # capacity - required, units/yr
+    binding: bool  # within 2 % of capacity, or an option at its max_count
+    limit: str  # what binds: "capacity", "max_count <option>", "min_count <option>" or ""
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "option": self.option, "count": self.count,
+                "level": self.level, "required_per_year": self.required_per_year,
+                "capacity_per_year": self.capacity_per_year, "unit": self.unit,
+                "machines": dict(self.machines), "lot_size": self.lot_size,
+                "slack": self.slack, "binding": self.binding, "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class Plan:
+    route: str
+    capacity_gwh: float
+    costing: str
+    status: SolveStatus
+    config: PlantConfig | None = None
+    cost: CostBreakdown | None = None
+    rows: tuple[StepRow, ...] = ()
+    derate: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """An optimal plan (within the requested gap)."""
+        return self.status.status == "optimal" and self.config is not None
+
+    @property
+    def dew_point_class(self) -> str | None:
+        return self.config.dew_point_class if self.config else None
+
+    @property
+    def steps(self):
+        """pandas DataFrame, one row per step: option, count, level, required and
+        installed capacity per year (step's unit), slack, binding."""
+        import pandas as pd
+
+        cols = ["step", "option", "count", "level", "required_per_year", "capacity_per_year",
+                "unit", "slack", "binding", "limit"]
+        return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.rows], columns=cols)
+
+    @property
+    def binding_steps(self) -> list[str]:
+        return [r.step for r in self.rows if r.binding]
+
+    def to_dict(self) -> dict:
+        """The plan.json document (also what `ssbfab optimize --json` prints)."""
+        doc = {
+            "route": self.route,
+            "route_file": self.config.route.file if self.config else None,
+            "capacity_gwh": self.capacity_gwh,
+            "costing": self.costing,
+            "dew_point_class": self.dew_point_class,
+            "cost_per_kwh": self.cost.cost_per_kwh if self.cost else None,
+            "currency": self.cost.currency if self.cost else "USD",
+            "currency_year": self.cost.currency_year if self.cost else None,
+            "breakdown": dict(self.cost.by_category) if self.cost else {},
+            "overhead_items": dict(self.cost.overhead_items) if self.cost else {},
+            "capex_total": self.cost.capex_total if self.cost else None,
+            "floor_area_m2": self.cost.floor_area_m2 if self.cost else None,
+            "dry_room_area_m2": self.cost.dry_room_area_m2 if self.cost else None,
+            "binding_steps": self.binding_steps,
+            "solver": self.status.to_dict(),
+            "steps": [r.to_dict() for r in self.rows],
+        }
+        if self.config is not None:
+            doc["meta"] = dict(self.config.meta)
+        return doc
