@@ -22,6 +22,7 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/ssbfab routes
+	$(VENV)/bin/ssbfab compare $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -18,7 +18,7 @@ def compare(
     routes: Annotated[str | None, typer.Option(
         "--routes", help="Comma-separated route names or files (default: all shipped)")] = None,
     capacity_gwh: Annotated[float | None, typer.Option(
-        "--capacity-gwh", help="Target good GWh/yr for every route (default: 2)")] = 2.0,
+        "--capacity-gwh", help="Target good GWh/yr for every route")] = 2.0,
     days: Annotated[float, typer.Option(help="Simulated days per replication")] = 120.0,
     warmup_days: Annotated[float, typer.Option("--warmup-days", help="Warm-up discarded")] = 20.0,
     reps: Annotated[int, typer.Option(help="Replications per simulation")] = 4,
