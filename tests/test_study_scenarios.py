@@ -140,3 +140,11 @@ def test_path_known_to_one_route_only_is_a_warning(tmp_path, lines_dir):
           line.cathode_mixing.yield: ["97 %", "99 %"]
         """, lines_dir))
     assert len(s.warnings) == 1 and "line.cathode_mixing.yield" in s.warnings[0]
+
+
+@pytest.mark.parametrize("name", ["li2s_price", "dew_point", "tornado", "monte_carlo",
+                                  "plant_size"])
+def test_example_studies_load(name):
+    s = load_study(Path(__file__).parents[1] / "studies" / f"{name}.yaml")
+    assert s.warnings == []
+    assert len(s.scenarios()) == len(s.points) * len(s.spec.routes)

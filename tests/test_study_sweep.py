@@ -232,3 +232,53 @@ def test_sigkill_then_rerun_recomputes_nothing_finished(tmp_path, lines_dir):
         assert computed.count(price) == 1, price  # not computed again
         assert final.loc[sid, "created_at"] == row["created_at"]
     assert set(computed) == set(prices)
+
+
+def test_optimize_job_rows_and_infeasible_target(tmp_path, lines_dir):
+    from ssbfab.opt import optimize
+
+    p = tmp_path / "opt.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        study: opt
+        job: optimize
+        lines: {lines_dir}
+        routes: [sulfide-lpscl]
+        grid: {{plant.default_capacity: ["10 GWh/yr", "500 GWh/yr"]}}
+        """))
+    out = tmp_path / "out"
+    report = sweep(p, out=out, workers=0)
+    assert (report.ok, report.failed, report.errors) == (1, 1, [])
+    df = load(out).set_index("capacity_gwh")
+    assert df.loc[500.0, "status"] == "failed"
+    assert df.loc[500.0, "error"].startswith("no plan (infeasible)")
+    plan = optimize(resolve_route("sulfide-lpscl", lines_dir), 10.0, threads=1)
+    ok = df.loc[10.0]
+    assert ok["cost_per_kwh"] == pytest.approx(plan.cost.cost_per_kwh, rel=1e-9)
+    assert ok["capex"] == pytest.approx(plan.cost.capex_total, rel=1e-9)
+    parts = {k: v for k, v in ok.items() if isinstance(k, str) and k.startswith("cost.")}
+    assert sum(parts.values()) == pytest.approx(ok["cost_per_kwh"], rel=1e-9)
+
+
+def test_changed_data_is_said_and_recomputed(tmp_path, lines_dir):
+    import shutil
+
+    copy = tmp_path / "lines"
+    shutil.copytree(lines_dir, copy)
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        study: changed
+        job: materials
+        lines: {copy}
+        routes: [sulfide-lpscl]
+        grid: {{materials.Li2S.price: ["1e6 CNY/t", "2e6 CNY/t"]}}
+        """))
+    out = tmp_path / "out"
+    sweep(p, out=out, workers=0)
+    mat = copy / "materials.yaml"
+    mat.write_text(mat.read_text() + "# edited\n")  # any change to the text is a new input
+    notes = []
+    report = sweep(p, out=out, workers=0,
+                   on_event=lambda kind, **i: notes.extend(i.get("warnings", [])))
+    assert (report.skipped, report.ok) == (0, 2)
+    assert len(notes) == 1 and "data of sulfide-lpscl" in notes[0] and "2 rows" in notes[0]
+    assert len(load(out)) == 2 and len(load(out, stale=True)) == 4

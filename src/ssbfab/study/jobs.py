@@ -33,6 +33,9 @@ class JobResult:
     good_gwh: float | None = None  # simulated good GWh/yr (mean over replications)
     good_gwh_ci95: tuple[float, float] | None = None
     line_yield: float | None = None  # good cells / cells started, end to end
+    bottleneck: str | None = None  # the simulation's bottleneck step
+    h2s_estimate: float | None = None  # litres of H2S released per year (simulated estimate)
+    sulfide_exposure_kg_h: float | None = None  # kg x h of sulfide exposed above the threshold
     yields: dict[str, float] = field(default_factory=dict)  # per step
     dew_point_class: str | None = None
     capacity_gwh: float | None = None  # the target the job worked to, GWh/yr
@@ -81,11 +84,17 @@ def optimize(route: Route, options: JobOptions, seed: int) -> JobResult:
     from ..opt import optimize as run
 
     capacity = _capacity(route, options)
-    plan = run(route, capacity, costing=options.costing, **_solver(options))
+    # threads=1: a study runs one scenario per process, one process per core
+    plan = run(route, capacity, costing=options.costing, threads=1, **_solver(options))
     if plan.config is None:
-        return JobResult(status="failed", reason=f"no plan: {plan.status.reason}",
-                         solver_status=_status(plan), capacity_gwh=capacity)
-    return _from_cost(plan.cost, plan.config, capacity, solver_status=_status(plan))
+        return JobResult(status="failed", reason=f"no plan ({plan.status.status}): "
+                         f"{plan.status.reason}", solver_status=plan.status.status,
+                         capacity_gwh=capacity)
+    out = _from_cost(plan.cost, plan.config, capacity, solver_status=plan.status.status)
+    return replace(out, extra={"gap": plan.status.gap, "objective": plan.status.objective,
+                               "binding_steps": plan.binding_steps,
+                               "floor_area_m2": plan.cost.floor_area_m2,
+                               "dry_room_area_m2": plan.cost.dry_room_area_m2})
 
 
 def simulate(route: Route, options: JobOptions, seed: int) -> JobResult:
@@ -118,7 +127,7 @@ def loop(route: Route, options: JobOptions, seed: int) -> JobResult:
         return JobResult(status="failed", reason=res.reason, capacity_gwh=capacity)
     cost = evaluate(final.plan.config, final.stats, costing=options.costing)
     out = _with_stats(_from_cost(cost, final.plan.config, capacity,
-                                 solver_status=_status(final.plan)), final.stats)
+                                 solver_status=final.plan.status.status), final.stats)
     extra = {**out.extra, "iterations": len(res.iterations), "converged": res.converged,
              "nominal_cost_per_kwh": res.nominal_cost_per_kwh, "reason": res.reason}
     return replace(out, status="ok" if res.converged else "failed",
@@ -136,22 +145,14 @@ def _solver(options: JobOptions) -> dict:
 
 def _sim(options: JobOptions) -> dict:
     # workers=1: a study already runs one scenario per process; nested pools would fight
-    kw: dict[str, Any] = {"reps": options.replications, "workers": 1}
+    kw: dict[str, Any] = {"workers": 1}
+    if options.replications is not None:
+        kw["reps"] = options.replications
     if options.days is not None:
         kw["days"] = options.days
     if options.warmup_days is not None:
         kw["warmup_days"] = options.warmup_days
     return kw
-
-
-def _status(plan) -> str | None:
-    st = getattr(plan, "status", None)
-    if st is None:
-        return None
-    for attr in ("termination", "termination_condition", "name"):
-        if hasattr(st, attr):
-            return str(getattr(st, attr))
-    return str(st)
 
 
 def _from_cost(cost, config, capacity: float, solver_status: str | None = None) -> JobResult:
@@ -166,7 +167,9 @@ def _from_cost(cost, config, capacity: float, solver_status: str | None = None) 
 def _with_stats(r: JobResult, stats) -> JobResult:
     g = stats.good_gwh_per_year
     return replace(r, good_gwh=g.mean, good_gwh_ci95=(g.ci95_low, g.ci95_high),
-                   line_yield=stats.overall_yield.mean,
+                   line_yield=stats.overall_yield.mean, bottleneck=stats.bottleneck or None,
+                   h2s_estimate=stats.dry_room.h2s_estimate.mean,
+                   sulfide_exposure_kg_h=stats.dry_room.sulfide_exposure_kg_h.mean,
                    yields={s: st.yield_.mean for s, st in stats.steps.items()},
                    sim=stats.to_dict())
 

@@ -99,13 +99,15 @@ def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int
     scenarios = study.scenarios()
     with Store(out) as store:
         params = {p: {"unit": q.unit, "numeric": q.numeric} for p, q in study.parameters.items()}
-        done = store.begin(study.to_dict(), scenarios, params)
+        info = study.to_dict()
+        done, previous, stale = store.begin(info, scenarios, params)
         todo = [s for s in scenarios if s.scenario_id not in done]
+        notes = list(study.warnings) + _changes(previous, info, stale)
         where = _where(workers, scheduler, len(todo))
         report = SweepReport(study.name, out, len(scenarios), len(scenarios) - len(todo),
                              workers=where)
         emit("start", total=len(scenarios), skipped=report.skipped, todo=len(todo),
-             warnings=list(study.warnings), workers=where)
+             warnings=notes, workers=where)
 
         def take(row: dict) -> None:
             store.write(row)
@@ -127,6 +129,24 @@ def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int
                           report.failed, len(report.errors), where)
     emit("end", report=report)
     return report
+
+
+def _changes(previous: dict | None, info: dict, stale: int) -> list[str]:
+    """Why scenarios done before are not reused: which inputs changed since the last sweep."""
+    if previous is None or not stale:
+        return []
+    what = []
+    old, new = previous.get("data_hashes", {}), info["data_hashes"]
+    changed = [r for r in new if r in old and old[r] != new[r]]
+    if changed:
+        what.append("the data of " + ", ".join(changed) + " (route or shared files)")
+    if previous.get("spec") != info["spec"]:
+        what.append("the scenario file")
+    if not what:
+        return []  # said at the sweep where the inputs changed
+    return [f"{' and '.join(what)} changed since the last sweep: {stale} rows in the store now "
+            "belong to an earlier version of this study; they are kept "
+            "(`load(DIR, stale=True)`) but not reused or summarised"]
 
 
 def _where(workers: int | None, scheduler: str | None, n: int) -> str:
@@ -240,6 +260,8 @@ def _result_columns(r) -> dict:
     return {"status": r.status, "error": r.reason, "cost_per_kwh": r.cost_per_kwh,
             "breakdown": dict(r.breakdown), "capex": r.capex, "good_gwh": r.good_gwh,
             "good_gwh_ci95_low": lo, "good_gwh_ci95_high": hi, "line_yield": r.line_yield,
+            "bottleneck": r.bottleneck, "h2s_estimate": r.h2s_estimate,
+            "sulfide_exposure_kg_h": r.sulfide_exposure_kg_h,
             "yields": dict(r.yields), "dew_point_class": r.dew_point_class,
             "capacity_gwh": r.capacity_gwh, "solver_status": r.solver_status,
             "plan": r.plan, "sim": r.sim, "extra": dict(r.extra)}

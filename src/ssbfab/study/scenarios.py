@@ -58,7 +58,7 @@ class JobOptions(_Strict):
     capacity_gwh: float | None = None  # good GWh/yr; default: the route's plant.default_capacity
     costing: Literal["batpac5", "annuity"] = "batpac5"  # economics convention (lines/economics.yaml)
     dew_point_class: str | None = None  # force a dry-room class (default: the job chooses)
-    replications: int = Field(3, ge=1)  # simulation replications
+    replications: int | None = Field(None, ge=1)  # simulation replications (default: the simulator's)
     days: float | None = Field(None, gt=0)  # simulated days per replication
     warmup_days: float | None = Field(None, ge=0)
     time_limit: float | None = Field(None, gt=0)  # optimiser time limit per solve, s
@@ -311,7 +311,8 @@ class Study:
                 "forms": self.route_forms, "baseline": self.baseline,
                 "parameters": {p: {"unit": q.unit, "numeric": q.numeric}
                                for p, q in self.parameters.items()},
-                "base": dict(self.spec.base), "spec": self.spec.model_dump(mode="json")}
+                "base": dict(self.spec.base), "spec": self.spec.model_dump(mode="json"),
+                "data_hashes": {r: self.data_hash(r) for r in self.spec.routes}}
 
 
 def route_key(route: str) -> str:

@@ -5,7 +5,8 @@ Tables (query them with SQL, or `load(DIR)` for a pandas DataFrame):
 - `scenarios`: one row per finished scenario: study, scenario_id, point, label,
   route, form, job, status ('ok' | 'failed' | 'error'), error, cost_per_kwh (USD per
   good kWh), capex (USD), good_gwh (simulated, GWh/yr) with its 95 % interval,
-  line_yield, dew_point_class, capacity_gwh, solver_status, seed, seconds,
+  line_yield, bottleneck, h2s_estimate (L/yr), sulfide_exposure_kg_h,
+  dew_point_class, capacity_gwh, solver_status, seed, seconds,
   created_at (UTC), the inputs as JSON and as one column per design parameter
   (named by its path, a number in the parameter's unit), the cost breakdown as
   JSON and as `cost.<category>` columns (USD/kWh), yields, plan and sim as JSON.
@@ -37,6 +38,7 @@ FIXED = {
     "route": "VARCHAR", "form": "VARCHAR", "job": "VARCHAR", "status": "VARCHAR",
     "error": "VARCHAR", "cost_per_kwh": "DOUBLE", "capex": "DOUBLE", "good_gwh": "DOUBLE",
     "good_gwh_ci95_low": "DOUBLE", "good_gwh_ci95_high": "DOUBLE", "line_yield": "DOUBLE",
+    "bottleneck": "VARCHAR", "h2s_estimate": "DOUBLE", "sulfide_exposure_kg_h": "DOUBLE",
     "dew_point_class": "VARCHAR", "capacity_gwh": "DOUBLE", "solver_status": "VARCHAR",
     "inputs": "VARCHAR", "breakdown": "VARCHAR", "yields": "VARCHAR", "plan": "VARCHAR",
     "sim": "VARCHAR", "extra": "VARCHAR", "seed": "BIGINT", "seconds": "DOUBLE",
@@ -75,6 +77,8 @@ class Store:
                          "finished_at TIMESTAMP, total INTEGER, skipped INTEGER, ok INTEGER, "
                          "failed INTEGER, errors INTEGER, workers VARCHAR)")
         self._columns = self._read_columns()
+        for c, t in FIXED.items():  # a store written by an older ssbfab gains new columns
+            self._add_column(c, t)
 
     def _read_columns(self) -> dict[str, str]:
         rows = self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
@@ -91,9 +95,13 @@ class Store:
         self.close()
 
     # ---------------------------------------------------------------- study
-    def begin(self, study: dict, scenarios: list, parameters: dict[str, dict]) -> set[str]:
-        """Record the study and its current scenarios; return the ids already done."""
+    def begin(self, study: dict, scenarios: list, parameters: dict[str, dict]
+              ) -> tuple[set[str], dict | None, int]:
+        """Record the study and its current scenarios. Returns the ids already done,
+        what the study was at its previous sweep (None if new), and how many rows of
+        the study belong to no current scenario (an earlier version of its inputs)."""
         name = study["study"]
+        prev = self.con.execute("SELECT info FROM studies WHERE study = ?", [name]).fetchone()
         for p, info in parameters.items():
             if p in FIXED:
                 raise InputError(f"parameter {p!r} clashes with a column of the results store")
@@ -109,7 +117,10 @@ class Store:
         done = self.con.execute(
             "SELECT scenario_id FROM scenarios WHERE study = ? AND status IN ('ok', 'failed')",
             [name]).fetchall()
-        return {r[0] for r in done}
+        stale = self.con.execute(
+            "SELECT count(*) FROM scenarios s WHERE study = ? AND NOT EXISTS (SELECT 1 FROM plan p "
+            "WHERE p.study = s.study AND p.scenario_id = s.scenario_id)", [name]).fetchone()[0]
+        return {r[0] for r in done}, (json.loads(prev[0]) if prev else None), int(stale)
 
     def log_run(self, study: str, started: datetime, total: int, skipped: int, ok: int,
                 failed: int, errors: int, workers: str) -> None:

@@ -165,6 +165,20 @@ def crossover_points(x: np.ndarray, d: np.ndarray) -> list[float]:
     return out
 
 
+def extrapolate(x: np.ndarray, d: np.ndarray) -> float:
+    """Where the straight line through the two end points nearest to zero difference
+    would cross zero, outside the grid (NaN if it moves away from zero or is flat).
+    Information only: a crossover outside the range studied is a guess."""
+    if len(x) < 2:
+        return math.nan
+    i = 0 if abs(d[0]) <= abs(d[-1]) else len(x) - 2
+    dx, dd = x[i + 1] - x[i], d[i + 1] - d[i]
+    if dd == 0:
+        return math.nan
+    xv = float(x[i] - d[i] * dx / dd)
+    return xv if (xv < x[0] or xv > x[-1]) else math.nan
+
+
 def crossovers(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
     """Where each route's cost equals the baseline's, per numeric grid parameter."""
     baseline = info["baseline"]
@@ -190,9 +204,14 @@ def crossovers(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
                 found = crossover_points(x, d)
                 where = dict(key)
                 for xv in found or [math.nan]:
+                    below = None
+                    if not math.isnan(xv):
+                        left = d[x < xv]
+                        below = bool(left[-1] < 0) if len(left) else bool(d[-1] > 0)
                     rows.append({"parameter": p, "unit": meta.get("unit", ""), "route": route,
                                  "baseline": baseline, "crossover": xv,
-                                 "cheaper_below": bool(d[0] < 0) if len(d) else None,
+                                 "route_cheaper_below": below,
+                                 "extrapolated": extrapolate(x, d) if not found else math.nan,
                                  "range_low": x.min(), "range_high": x.max(),
                                  "diff_at_low": d[0], "diff_at_high": d[-1],
                                  **{f"at {k}": v for k, v in where.items()}})

@@ -1,0 +1,102 @@
+"""Summaries against hand-computed percentiles, crossovers and tornado swings."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssbfab.study.summarize import crossover_points, extrapolate, summarize, summarize_frame
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    base = {"status": "ok", "capacity_gwh": 10.0, "label": ""}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_percentiles_are_the_linear_order_statistics():
+    costs = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0, 110.0]
+    df = frame([{"route": "a", "cost_per_kwh": c, "point": i, "inputs": {}}
+                for i, c in enumerate(costs)]
+               + [{"route": "a", "cost_per_kwh": 1e9, "point": 99, "inputs": {},
+                   "status": "failed"}])
+    s = summarize_frame(df, {"study": "p", "routes": ["a"], "design": "samples"})
+    row = s.percentiles.iloc[0]
+    # 11 sorted values: P10 at rank 1.0 -> 20, P50 at rank 5 -> 60, P90 at rank 9 -> 100
+    assert (row["n"], row["p10"], row["p50"], row["p90"]) == (11, 20.0, 60.0, 100.0)
+    assert row["mean"] == pytest.approx(60.0)
+    assert s.counts.set_index("route").loc["a", "failed"] == 1
+
+
+def test_crossover_points_by_hand():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert crossover_points(x, np.array([-3.0, -1.0, 1.0, 3.0])) == [2.5]
+    assert crossover_points(x, np.array([2.0, 0.0, -2.0, 1.0])) == [2.0, 3 + 2 / 3]
+    assert crossover_points(x, np.array([1.0, 2.0, 3.0, 4.0])) == []
+    # d = 2x + 1 on [1, 4]: the line crosses zero at -0.5, left of the grid
+    assert extrapolate(x, 2 * x + 1) == pytest.approx(-0.5)
+    assert math.isnan(extrapolate(x, np.full(4, 5.0)))
+
+
+def test_crossover_of_a_linear_route_against_a_flat_baseline():
+    # route cost 50 + 40 p, baseline 100: they meet at p = 1.25 (by hand)
+    prices = [0.5, 1.0, 1.5, 2.0]
+    rows = []
+    for i, p in enumerate(prices):
+        inp = {"materials.Li2S.price": f"{p}e6 CNY/t"}
+        rows.append({"route": "solid", "point": i, "cost_per_kwh": 50 + 40 * p,
+                     "materials.Li2S.price": p * 1e6, "inputs": inp})
+        rows.append({"route": "liquid", "point": i, "cost_per_kwh": 100.0,
+                     "materials.Li2S.price": p * 1e6, "inputs": inp})
+    info = {"study": "x", "routes": ["liquid", "solid"], "design": "grid", "baseline": "liquid",
+            "parameters": {"materials.Li2S.price": {"unit": "CNY/t", "numeric": True}}}
+    s = summarize_frame(frame(rows), info)
+    cx = s.crossovers.iloc[0]
+    assert cx["route"] == "solid" and cx["crossover"] == pytest.approx(1.25e6)
+    assert cx["route_cheaper_below"]
+    by = s.by_value["materials.Li2S.price"].set_index("materials.Li2S.price")
+    assert by.loc[1.5e6, "solid"] == pytest.approx(110.0)
+
+
+def test_tornado_swings_and_order():
+    base = {"economics.electricity_price": "0.1 USD/kWh"}
+    rows = [{"route": "r", "point": 0, "cost_per_kwh": 100.0, "inputs": dict(base)}]
+    cases = [("a", 1.0, 90.0), ("a", 3.0, 130.0), ("b", 10.0, 105.0), ("b", 20.0, 98.0)]
+    for i, (p, v, c) in enumerate(cases, start=1):
+        rows.append({"route": "r", "point": i, "cost_per_kwh": c, "inputs": {**base, p: v},
+                     p: v})
+    info = {"study": "t", "routes": ["r"], "design": "one_at_a_time", "base": base,
+            "parameters": {"a": {"unit": "", "numeric": True},
+                           "b": {"unit": "", "numeric": True}}}
+    t = summarize_frame(frame(rows), info).tornado
+    assert list(t["parameter"]) == ["a", "b"]  # |130 - 90| > |98 - 105|
+    a = t.iloc[0]
+    assert (a["low"], a["high"], a["cost_low"], a["cost_base"], a["cost_high"], a["swing"]) == (
+        1.0, 3.0, 90.0, 100.0, 130.0, 40.0)
+    assert t.iloc[1]["swing"] == -7.0
+
+
+def test_summarize_writes_tables_and_figures(tmp_path, lines_dir):
+    from ssbfab.study import sweep
+
+    p = tmp_path / "t.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        study: small
+        job: materials
+        lines: {lines_dir}
+        routes: [sulfide-lpscl]
+        one_at_a_time:
+          materials.Li2S.price: ["1e6 CNY/t", "3e6 CNY/t"]
+          cell.cathode.thickness: ["80 um", "120 um"]
+        """))
+    out = tmp_path / "out"
+    sweep(p, out=out, workers=0)
+    (s,) = summarize(out)
+    names = sorted(f.name for f in s.figures)
+    assert "tornado_sulfide-lpscl.png" in names and "tornado.csv" in names
+    assert all(f.stat().st_size > 0 for f in s.figures)
+    assert not list((out / "summary" / "small").glob("*.tmp"))
+    assert set(s.tornado["parameter"]) == {"materials.Li2S.price", "cell.cathode.thickness"}
