@@ -110,6 +110,8 @@ def run_replications(model: LineModel, reps: int, seed: int, workers: int | None
             n = 1  # starting worker processes would cost more than the run itself
     else:
         n = min(workers, reps)
+    if multiprocessing.current_process().daemon:
+        n = 1  # a daemonic process (e.g. a Dask worker) may not start processes
     if n > 1:
         try:
             return _in_workers(model, reps, seed, n, progress)
