@@ -146,3 +146,22 @@ def test_machine_count_scales_a_station(tmp_path, shared):
                    warmup_days=days_for(route, 10), reps=1, seed=1, workers=1)
     assert res.stats.steps["slow"].throughput_per_h.mean == pytest.approx(15.0, rel=1e-3)
     assert res.stats.bottleneck == "slow"
+
+
+def test_failures_count_operating_time_only(tmp_path, shared):
+    # a machine busy 30 % of the time fails only then: down time = busy x MTTR/MTBF, so
+    # its up share of wanted time stays MTBF/(MTBF+MTTR) while its time share is higher
+    mtbf, mttr = 5.0, 5.0
+    route = load_line(tmp_path, [
+        step("feed", rate=3, buffer=300),  # room for 100 h of repairs: never blocked
+        step("m", rate=10, inputs=["feed"], mtbf=mtbf, mttr=mttr),
+    ], shared=shared)
+    res = simulate(bare_config(route), days=days_for(route, 3000), warmup_days=days_for(route, 50),
+                   reps=6, seed=8, workers=1)
+    m = res.stats.steps["m"]
+    op = res.stats.extra["availability_operating"]["m"]
+    a = mtbf / (mtbf + mttr)
+    assert op["ci95_low"] <= a <= op["ci95_high"], (op, a)
+    busy = 3 / 10  # throughput-bound: the feed's rate over m's rate
+    assert inside(m.utilization, busy, slack=0.005)
+    assert inside(m.availability, 1 - busy * mttr / mtbf, slack=0.01)

@@ -159,6 +159,10 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
         steps[sm.name] = {
             "utilization": s["busy_h"] / mh,
             "availability": 1.0 - s["down_h"] / mh,
+            # up share of the time the machines were wanted (busy or down): what a
+            # capacity plan should use, since idle machines do not fail
+            "availability_operating": (s["busy_h"] / (s["busy_h"] + s["down_h"])
+                                       if s["busy_h"] + s["down_h"] > 0 else math.nan),
             "blocked": s["blocked_h"] / mh,
             "starved": s["starved_h"] / mh,
             "yield": s["good"] / s["started"] if s["started"] > 0 else math.nan,
@@ -218,8 +222,11 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
         "good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
         "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "events", "operations")}
     per_rep["steps"] = {sm.name: {k: [r["steps"][sm.name][k] for r in reps]
-                                  for k in (*STEP_METRICS, "started", "good", "scrapped")}
+                                  for k in (*STEP_METRICS, "availability_operating", "started",
+                                            "good", "scrapped")}
                         for sm in model.steps}
+    avail_op = {sm.name: est(per_rep["steps"][sm.name]["availability_operating"]).to_dict()
+                for sm in model.steps}
     stats = LineStats(
         route=model.route, seed=seed, reps=len(raws), days=model.days,
         warmup_days=model.warmup_days, steps=steps,
@@ -237,6 +244,7 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
             "capacity_gwh": model.capacity_gwh,
             "lots": {sm.name: sm.lot for sm in model.steps},
             "nominal_yield": {sm.name: sm.yield_ for sm in model.steps},
+            "availability_operating": avail_op,
             "operating_hours_per_year": model.operating_hours_per_year,
             "simulated_hours": model.hours,
             "warmup_hours": model.warmup,

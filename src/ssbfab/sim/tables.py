@@ -16,6 +16,7 @@ STEP_UNITS = {
     "blocked": "fraction of machine-time", "starved": "fraction of machine-time",
     "yield": "good/started", "throughput_per_h": "step unit per operating hour",
     "wip_mean": "step unit",
+    "availability_operating": "fraction of busy + down machine-time",
 }
 
 
@@ -32,6 +33,11 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
             row[key] = e.mean
             row[f"{key}_ci95_low"] = e.ci95_low
             row[f"{key}_ci95_high"] = e.ci95_high
+        ao = stats.extra.get("availability_operating", {}).get(sm.name)
+        if ao is not None:
+            row["availability_operating"] = ao["mean"]
+            row["availability_operating_ci95_low"] = ao["ci95_low"]
+            row["availability_operating_ci95_high"] = ao["ci95_high"]
         rows.append(row)
     steps = pd.DataFrame(rows)
     steps.attrs["units"] = dict(STEP_UNITS, lot_size="step unit")
