@@ -148,15 +148,20 @@ def _sentences(result) -> dict[str, str]:
     if "cost_per_kwh" in t and t["cost_per_kwh"].notna().any():
         cheapest = t.loc[t["cost_per_kwh"].idxmin()]
         dearest = t.loc[t["cost_per_kwh"].idxmax()]
-        big = {}
-        for _, r in t.iterrows():
-            cats = {c.removeprefix("cost_"): r[c] for c in t.columns
-                    if c.startswith("cost_") and c != "cost_per_kwh"}
-            big[r["route"]] = max(cats, key=lambda k: cats[k] if cats[k] == cats[k] else -1)
-        s["cost_breakdown"] = (
-            f"{cheapest['route']} makes the cheapest good kWh ({cheapest['cost_per_kwh']:.0f} USD); "
-            f"{dearest['route']} the dearest ({dearest['cost_per_kwh']:.0f} USD). The largest "
-            f"category is {', '.join(f'{k}: {v}' for k, v in big.items())}.")
+        cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
+        share = (t["cost_materials"] / t["cost_per_kwh"]) if "cost_materials" in t else None
+        text = (f"{cheapest['route']} makes the cheapest good kWh "
+                f"({cheapest['cost_per_kwh']:.0f} USD); {dearest['route']} the dearest "
+                f"({dearest['cost_per_kwh']:.0f} USD).")
+        if share is not None:
+            text += (f" Materials are {100 * share.min():.0f}–{100 * share.max():.0f} % of the "
+                     "cost on every route, so the electrolyte's raw materials and the yields "
+                     "that scrap them decide the ranking.")
+            rest = [c for c in cats if c != "cost_materials"]
+            if rest:
+                second = t[rest].mean().idxmax().removeprefix("cost_")
+                text += f" After materials, {second} is the largest item on average."
+        s["cost_breakdown"] = text
     if "overall_yield" in t:
         worst = t.loc[t["overall_yield"].idxmin()]
         s["yield_funnel"] = (
@@ -202,6 +207,7 @@ def render_html(result) -> str:
         "table.cmp{border-collapse:collapse;font-size:12px}",
         "table.cmp td,table.cmp th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}",
         "figure{margin:2em 0} figcaption{font-size:14px;color:#333;margin-top:.5em}",
+        "figure svg{max-width:100%;height:auto} .wrap{overflow-x:auto}",
         "</style></head><body>",
         "<h1>What does a good kWh cost on each route?</h1>",
         "<p>Each route's line was optimised for cost per kWh of good cells, simulated, and "
@@ -209,7 +215,7 @@ def render_html(result) -> str:
         "simulation confirmed the target output. Costs are in USD of the economics' currency "
         "year; simulated output is the mean over replications with its 95 % confidence "
         "interval.</p>",
-        table_html,
+        f"<div class='wrap'>{table_html}</div>",
     ]
     for key, title in FIGURES.items():
         fig = result.figures.get(key)
