@@ -37,11 +37,11 @@ def optimize(
 
     check_costing(costing)
     if not gap >= 0:
-        raise InputError(Problem("", None, "--gap", f"expected a relative gap >= 0, found {gap}"))
+        raise InputError(Problem("arguments", None, "--gap", f"expected a relative gap >= 0, found {gap}"))
     if not time_limit > 0:
-        raise InputError(Problem("", None, "--time-limit", f"expected seconds > 0, found {time_limit}"))
+        raise InputError(Problem("arguments", None, "--time-limit", f"expected seconds > 0, found {time_limit}"))
     if threads is not None and threads < 1:
-        raise InputError(Problem("", None, "--threads", f"expected at least 1, found {threads}"))
+        raise InputError(Problem("arguments", None, "--threads", f"expected at least 1, found {threads}"))
     r = resolve_route(route, lines)
     line_stats = None
     if stats is not None:

@@ -68,7 +68,7 @@ def capital_recovery_factor(rate: float, years: float) -> float:
 
 def check_costing(costing: str) -> None:
     if costing not in COSTINGS:
-        raise InputError(Problem("", None, "costing", f"unknown costing convention {costing!r}"
+        raise InputError(Problem("arguments", None, "costing", f"unknown costing convention {costing!r}"
                                  f"{closest(costing, COSTINGS)}; expected one of "
                                  f"{', '.join(COSTINGS)}"))
 
@@ -203,7 +203,7 @@ def material_prices(route: Route, prices: Mapping[str, float] | None = None
     out = dict(_route_data(route).prices)
     for name, v in (prices or {}).items():
         if name not in route.all_materials:
-            raise InputError(Problem("", None, f"prices.{name}", f"unknown material {name!r}"
+            raise InputError(Problem("arguments", None, f"prices.{name}", f"unknown material {name!r}"
                                      f"{closest(name, route.all_materials)}"))
         basis = out.get(name, (0.0, "kg"))[1]
         out[name] = (float(v), basis)
@@ -259,7 +259,7 @@ def observed(route: Route, stats) -> dict[str, Observed]:
     if stats is None:
         return {}
     if stats.route != route.name:
-        raise InputError(Problem("", None, "stats.route", f"the statistics are for route "
+        raise InputError(Problem("arguments", None, "stats.route", f"the statistics are for route "
                                  f"{stats.route!r}, not {route.name!r}"))
     levels = (stats.extra or {}).get("levels") or {}
     dpc = (stats.extra or {}).get("dew_point_class")

@@ -6,8 +6,9 @@
                       (d = "any" where the step's yield does not depend on the class);
                       started units = Σ g / y[s,l,d], so yields compound linearly
     n[s,e]   ∈ ℤ≥0    machines of option e at step s (min_count..max_count)
-    x[s,e,l] ≥ 0      units started on option e at level l (steps with several
-                      options: the dispatch that prices process energy)
+    x[s,e,l] ≥ 0      work on option e at level l, in units at the nominal rate
+                      (units started / rate_factor), for steps with several options:
+                      the dispatch that prices process energy
     a[d]     ∈ [0,1]  dry-room area of class d, as a share of the largest it can be
 
 Every coefficient is a mutable Param filled from `data.Numbers`, so a sweep changes
@@ -20,12 +21,16 @@ Tightness: every big-M comes from the data (largest good output a step can need 
 good cell, largest dry-room area the machine bounds allow); machine counts are
 bounded by what the worst-case need requires; `machines_needed[s]` states the least
 number of machines of each level's best need, which lets HiGHS round capacity cuts
-early; identical options are ordered (`twin_order`).
+early; `machine_cost_floor[s]` does the same for the cost of steps with several
+options (the least cost of whole machines that covers the smallest need at each
+level, solved exactly per step); dominated levels and options are closed by
+bounds; identical options are ordered (`twin_order`).
 """
 
 from __future__ import annotations
 
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from .data import Numbers, Structure
 
@@ -85,9 +90,10 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "area_share": {k: v / nb.amax for k, v in fp.items()},
         "inv_y": nb.inv_y, "gub": nb.gub, "gmax": nb.gmax, "work": work, "draw": draw,
         "inv_rf": nb.inv_rf, "cap": nb.cap, "cap_derated": cap_derated, "nlb": nb.nlb,
-        "nub": nb.nub, "kmin": nb.kmin, "footprint": nb.footprint,
+        "nub": nb.nub, "kmin": nb.kmin, "phi": nb.phi, "footprint": nb.footprint,
         "floor_limit": {None: nb.floor_limit}, "dry_limit": {None: nb.dry_limit},
-        "c_n": nb.c_n, "c_g": nb.c_g, "c_x": nb.c_x,
+        "c_n": nb.c_n, "c_g": nb.c_g,
+        "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
     }
 
@@ -109,6 +115,7 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.nlb = _p(m.SE, v["nlb"])
     m.nub = _p(m.SE, v["nub"])
     m.kmin = _p(m.SL, v["kmin"])
+    m.phi = _p([(s, lv) for s in st.steps if s in st.multi for lv in st.levels[s]], v["phi"])
     m.footprint = _p(m.SE, v["footprint"])
     # the limits themselves, for messages (the rows use the shares above)
     m.floor_limit = pyo.Param(mutable=True, initialize=nb.floor_limit)
@@ -140,26 +147,38 @@ def add_variables(m, st: Structure) -> None:
     m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
 
 
+def lin(terms, constant=0.0):
+    """Σ coef·var as one LinearExpression (building it term by term with `+` costs
+    several times more on large rows)."""
+    coefs, vars_ = [], []
+    for c, v in terms:
+        coefs.append(c)
+        vars_.append(v)
+    return LinearExpression(constant=constant, linear_coefs=coefs, linear_vars=vars_)
+
+
 def add_flow_balance(m, st: Structure) -> None:
     """One level per step, one class per plant; flows only at the chosen level and
     class; the good output of each step feeds what its consumers start."""
-    m.level_choice = pyo.Constraint(m.S, rule=lambda m, s: sum(m.z[s, lv] for lv in st.levels[s]) == 1)
-    m.class_choice = pyo.Constraint(expr=sum(m.w[d] for d in m.D) == 1)
+    m.level_choice = pyo.Constraint(
+        m.S, rule=lambda m, s: lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1)
+    m.class_choice = pyo.Constraint(expr=lin((1.0, m.w[d]) for d in m.D) == 1)
     multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 for lv in st.levels[s]]
     m.level_link = pyo.Constraint(
-        multi_level, rule=lambda m, s, lv: sum(m.g[s, lv, d] for d in st.flow_classes[s])
-        <= m.gmax[s] * m.z[s, lv])
+        multi_level, rule=lambda m, s, lv: lin([(1.0, m.g[s, lv, d]) for d in st.flow_classes[s]]
+                                               + [(-m.gmax[s], m.z[s, lv])]) <= 0)
     split = [(s, d) for s in st.steps if st.flow_classes[s][0] != "any" for d in st.flow_classes[s]]
     m.class_link = pyo.Constraint(
-        split, rule=lambda m, s, d: sum(m.g[s, lv, d] for lv in st.levels[s]) <= m.gmax[s] * m.w[d])
+        split, rule=lambda m, s, d: lin([(1.0, m.g[s, lv, d]) for lv in st.levels[s]]
+                                        + [(-m.gmax[s], m.w[d])]) <= 0)
 
     def balance(m, u):
-        good = sum(m.g[u, lv, d] for lv in st.levels[u] for d in st.flow_classes[u])
+        good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
-            return good == 1.0  # per good cell
-        drawn = sum(m.draw[u, c, lv, d] * m.g[c, lv, d] for c in st.consumers[u]
-                    for lv in st.levels[c] for d in st.flow_classes[c])
-        return good - drawn == 0
+            return lin(good) == 1.0  # per good cell
+        drawn = [(-m.draw[u, c, lv, d], m.g[c, lv, d]) for c in st.consumers[u]
+                 for lv in st.levels[c] for d in st.flow_classes[c]]
+        return lin(good + drawn) == 0
 
     m.flow_balance = pyo.Constraint(m.S, rule=balance)
 
@@ -169,21 +188,27 @@ def add_capacity(m, st: Structure) -> None:
     several options, a dispatch shares the load among them within their capacity."""
 
     def capacity(m, s):
-        work = sum(m.work[s, lv, d] * m.g[s, lv, d] for lv in st.levels[s] for d in st.flow_classes[s])
-        return sum(m.cap_derated[s, e] * m.n[s, e] for e in st.options[s]) - work >= 0
+        return lin([(m.cap_derated[s, e], m.n[s, e]) for e in st.options[s]]
+                   + [(-m.work[s, lv, d], m.g[s, lv, d]) for lv in st.levels[s]
+                      for d in st.flow_classes[s]]) >= 0
 
     m.capacity = pyo.Constraint(m.S, rule=capacity)
     multi_sl = [(s, lv) for s in st.steps if s in st.multi for lv in st.levels[s]]
     m.dispatch = pyo.Constraint(
-        multi_sl, rule=lambda m, s, lv: sum(m.x[s, e, lv] for e in st.options[s])
-        - sum(m.inv_y[s, lv, d] * m.g[s, lv, d] for d in st.flow_classes[s]) == 0)
+        multi_sl, rule=lambda m, s, lv: lin([(1.0, m.x[s, e, lv]) for e in st.options[s]]
+                                            + [(-m.work[s, lv, d], m.g[s, lv, d])
+                                               for d in st.flow_classes[s]]) == 0)
     multi_se = [(s, e) for s in st.steps if s in st.multi for e in st.options[s]]
     m.dispatch_capacity = pyo.Constraint(
-        multi_se, rule=lambda m, s, e: sum(m.inv_rf[s, lv] * m.x[s, e, lv] for lv in st.levels[s])
-        - m.cap[s, e] * m.n[s, e] <= 0)
+        multi_se, rule=lambda m, s, e: lin([(1.0, m.x[s, e, lv]) for lv in st.levels[s]]
+                                           + [(-m.cap[s, e], m.n[s, e])]) <= 0)
     m.machines_needed = pyo.Constraint(
-        m.S, rule=lambda m, s: sum(m.n[s, e] for e in st.options[s])
-        - sum(m.kmin[s, lv] * m.z[s, lv] for lv in st.levels[s]) >= 0)
+        m.S, rule=lambda m, s: lin([(1.0, m.n[s, e]) for e in st.options[s]]
+                                   + [(-m.kmin[s, lv], m.z[s, lv]) for lv in st.levels[s]]) >= 0)
+    m.machine_cost_floor = pyo.Constraint(
+        [s for s in st.steps if s in st.multi],
+        rule=lambda m, s: lin([(m.c_n[s, e], m.n[s, e]) for e in st.options[s]]
+                              + [(-m.phi[s, lv], m.z[s, lv]) for lv in st.levels[s]]) >= 0)
     m.twin_order = pyo.Constraint(
         range(len(st.twins)), rule=lambda m, i: m.n[st.twins[i][0], st.twins[i][1]]
         >= m.n[st.twins[i][0], st.twins[i][2]])
@@ -195,24 +220,22 @@ def add_dry_room(m, st: Structure) -> None:
         m.a.fix(0)
         return
     m.dry_split = pyo.Constraint(
-        expr=sum(m.a[d] for d in m.D)
-        - sum(m.area_share[s, e] * m.n[s, e] for s in st.dry_steps for e in st.options[s]) == 0)
+        expr=lin([(1.0, m.a[d]) for d in m.D] + [(-m.area_share[s, e], m.n[s, e])
+                                                for s in st.dry_steps for e in st.options[s]]) == 0)
     m.dry_class = pyo.Constraint(m.D, rule=lambda m, d: m.a[d] - m.w[d] <= 0)
 
 
 def add_limits(m, st: Structure) -> None:
     """The site: floor area for all machines, and the largest dry room it can hold."""
-    m.floor_area = pyo.Constraint(
-        expr=sum(m.floor_share[s, e] * m.n[s, e] for (s, e) in m.SE) <= 1)
+    m.floor_area = pyo.Constraint(expr=lin((m.floor_share[k], m.n[k]) for k in m.SE) <= 1)
     if st.dry_steps:
         m.dry_room_area = pyo.Constraint(
-            expr=sum(m.dry_share[s, e] * m.n[s, e] for s in st.dry_steps for e in st.options[s])
+            expr=lin((m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps for e in st.options[s])
             <= 1)
 
 
 def add_objective(m, st: Structure) -> None:
     """USD per kWh of good cells: the roll-up of `cost.evaluate` (same coefficients)."""
-    m.cost = pyo.Objective(
-        expr=sum(m.c_n[k] * m.n[k] for k in m.SE) + sum(m.c_g[k] * m.g[k] for k in m.SLD)
-        + sum(m.c_x[k] * m.x[k] for k in m.SEL) + sum(m.c_a[d] * m.a[d] for d in m.D) + m.c0,
-        sense=pyo.minimize)
+    terms = ([(m.c_n[k], m.n[k]) for k in m.SE] + [(m.c_g[k], m.g[k]) for k in m.SLD]
+             + [(m.c_x[k], m.x[k]) for k in m.SEL] + [(m.c_a[d], m.a[d]) for d in m.D])
+    m.cost = pyo.Objective(expr=lin(terms, constant=m.c0), sense=pyo.minimize)

@@ -108,6 +108,10 @@ class Numbers:
     nlb: dict[tuple[str, str], int]
     nub: dict[tuple[str, str], int]
     kmin: dict[tuple[str, str], int]  # machines a step needs at least at level l
+    # least machine cost (USD/kWh) that covers a step's smallest need at level l, for
+    # steps with several options: whole machines, solved exactly per step (see
+    # `min_cover_cost`); the row Σ c_n·n ≥ Σ phi·z states the rounding up front
+    phi: dict[tuple[str, str], float]
     footprint: dict[tuple[str, str], float]
     floor_limit: float
     dry_limit: float
@@ -139,7 +143,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
 
     cost.check_costing(costing)
     if not capacity_gwh > 0 or not math.isfinite(capacity_gwh):
-        raise InputError(Problem("", None, "capacity_gwh", f"expected a positive number of "
+        raise InputError(Problem("arguments", None, "capacity_gwh", f"expected a positive number of "
                                  f"GWh/yr, found {capacity_gwh!r}"))
     econ = economics or route.economics
     rd = cost._route_data(route)
@@ -147,9 +151,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     derate = dict(derate or {})
     for k, v in derate.items():
         if k not in structure.levels:
-            raise InputError(Problem("", None, f"derate.{k}", f"unknown step {k!r}"))
+            raise InputError(Problem("arguments", None, f"derate.{k}", f"unknown step {k!r}"))
         if not (v > 0 and math.isfinite(v)):
-            raise InputError(Problem("", None, f"derate.{k}", f"a derate must be positive, found {v!r}"))
+            raise InputError(Problem("arguments", None, f"derate.{k}", f"a derate must be positive, found {v!r}"))
     cells = capacity_gwh * 1e6 / rd.energy_kwh
     kwh = capacity_gwh * 1e6
     per_kwh = 1.0 / kwh
@@ -234,6 +238,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     c_n: dict[tuple[str, str], float] = {}
     c_g: dict[tuple[str, str, str], float] = {}
     c_x: dict[tuple[str, str, str], float] = {}
+    phi: dict[tuple[str, str], float] = {}
     short: list[tuple[float, str, str]] = []  # (most GWh/yr, step, message)
     for s_name in st.steps:
         s = route.step(s_name)
@@ -265,9 +270,14 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
             nub[key] = 0 if o.name in closed else max(o.min_count, min(o.max_count, nub[key]))
         open_opts = [o for o in s.options if nub[(s_name, o.name)] > 0] or list(s.options)
         best_cap = max(cap[(s_name, o.name)] for o in open_opts)
+        items = [(cap[(s_name, o.name)], c_n[(s_name, o.name)], o.min_count,
+                  nub[(s_name, o.name)]) for o in s.options]
         for lv in s.setting_levels:
             need_lo = smin[(s_name, lv.name)] * inv_rf[(s_name, lv.name)] / dr
             kmin[(s_name, lv.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
+            if s_name in st.multi:
+                phi[(s_name, lv.name)] = (min_cover_cost(need_lo, items)
+                                          if math.isfinite(need_lo) and zub[(s_name, lv.name)] else 0.0)
             if s_name in st.multi:
                 for o in s.options:
                     c_x[(s_name, o.name, lv.name)] = energy[(o.name, lv.name)]
@@ -315,7 +325,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
-        nlb=nlb, nub=nub, kmin=kmin, footprint=footprint, floor_limit=floor_limit,
+        nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
     )
@@ -371,6 +381,57 @@ def _dominated_options(step, st: Structure, cap, c_n, footprint, energy, need_n,
                 closed.add(a.name)
                 break
     return closed
+
+
+def min_cover_cost(need: float, items: list[tuple[float, float, int, int]],
+                   max_nodes: int = 20000) -> float:
+    """Least cost of whole machines whose capacity covers `need`: items are (capacity,
+    cost, min count, max count) per option. Depth-first branch and bound with the
+    fractional (LP) bound; if the node budget runs out, the best proven lower bound
+    is returned, so the result is always a valid lower bound on the true minimum."""
+    base_cap = sum(lb * c for c, _, lb, _ in items)
+    base_cost = sum(lb * k for _, k, lb, _ in items)
+    rest = need - base_cap
+    tol = 1e-9 * max(need, 1e-300)
+    if rest <= tol:
+        return base_cost
+    its = sorted(((c, k, ub - lb) for c, k, lb, ub in items if ub > lb and c > 0),
+                 key=lambda t: t[1] / t[0])
+    if not its:
+        return base_cost  # cannot cover: the model is infeasible anyway
+
+    def lp(i: int, left: float) -> float:
+        total = 0.0
+        for c, k, room in its[i:]:
+            if left <= tol:
+                return total
+            take = min(room, left / c)
+            total += take * k
+            left -= take * c
+        return total if left <= tol else math.inf
+
+    root = lp(0, rest)
+    best = math.inf
+    nodes = 0
+
+    def dfs(i: int, left: float, cost: float) -> None:
+        nonlocal best, nodes
+        nodes += 1
+        if left <= tol:
+            best = min(best, cost)
+            return
+        if i == len(its) or nodes > max_nodes:
+            return
+        if cost + lp(i, left) >= best * (1 - 1e-12):
+            return
+        c, k, room = its[i]
+        for n in range(min(room, _ceil(left / c)), -1, -1):
+            dfs(i + 1, left - n * c, cost + n * k)
+
+    dfs(0, rest, 0.0)
+    if nodes > max_nodes or not math.isfinite(best):
+        return base_cost + (root if math.isfinite(root) else 0.0)
+    return base_cost + best
 
 
 def _ceil(x: float) -> int:

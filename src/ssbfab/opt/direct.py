@@ -66,7 +66,7 @@ def build_highs(st: Structure, nb: Numbers):
         if s in st.multi:
             for lv in st.levels[s]:
                 for e in st.options[s]:
-                    var(("x", s, e, lv), 0.0, inf, nb.c_x[(s, e, lv)])
+                    var(("x", s, e, lv), 0.0, inf, nb.c_x[(s, e, lv)] / nb.inv_rf[(s, lv)])
     for d in st.classes:
         var(("a", d), 0.0, inf if st.dry_steps else 0.0, nb.c_a[d] * nb.amax)
 
@@ -111,18 +111,23 @@ def build_highs(st: Structure, nb: Numbers):
                 vs = [1.0] * len(cs)
                 for d in st.flow_classes[s]:
                     cs.append(col[("g", s, lv, d)])
-                    vs.append(-nb.inv_y[(s, lv, d)])
+                    vs.append(-nb.inv_y[(s, lv, d)] * nb.inv_rf[(s, lv)])
                 r.add(cs, vs, 0.0, 0.0)
     for s in st.steps:  # dispatch_capacity
         if s in st.multi:
             for e in st.options[s]:
                 cs = [col[("x", s, e, lv)] for lv in st.levels[s]] + [col[("n", s, e)]]
-                vs = [nb.inv_rf[(s, lv)] for lv in st.levels[s]] + [-nb.cap[(s, e)]]
+                vs = [1.0] * len(st.levels[s]) + [-nb.cap[(s, e)]]
                 r.add(cs, vs, -inf, 0.0)
     for s in st.steps:  # machines_needed
         cs = [col[("n", s, e)] for e in st.options[s]] + [col[("z", s, lv)] for lv in st.levels[s]]
         vs = [1.0] * len(st.options[s]) + [-float(nb.kmin[(s, lv)]) for lv in st.levels[s]]
         r.add(cs, vs, 0.0, inf)
+    for s in st.steps:  # machine_cost_floor
+        if s in st.multi:
+            cs = [col[("n", s, e)] for e in st.options[s]] + [col[("z", s, lv)] for lv in st.levels[s]]
+            vs = [nb.c_n[(s, e)] for e in st.options[s]] + [-nb.phi[(s, lv)] for lv in st.levels[s]]
+            r.add(cs, vs, 0.0, inf)
     for s, e1, e2 in st.twins:  # twin_order
         r.add([col[("n", s, e1)], col[("n", s, e2)]], [1.0, -1.0], 0.0, inf)
     dry_n = [(s, e) for s in st.dry_steps for e in st.options[s]]

@@ -37,6 +37,8 @@ def describe_row(name: str, model) -> str:
         return f"the flow through step {idx[0]!r} (what its consumers need)"
     if comp == "machines_needed":
         return f"the least number of machines step {idx[0]!r} needs"
+    if comp == "machine_cost_floor":
+        return f"the least machine cost step {idx[0]!r} needs"
     if comp in ("class_link", "class_choice", "dry_class", "dry_split"):
         return "the choice of one dry-room class" + (f" ({idx[-1]})" if idx else "")
     if comp in ("level_link", "level_choice"):

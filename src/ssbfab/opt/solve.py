@@ -185,7 +185,8 @@ class OptModel:
             share = cost.dispatch(started[s], opts)
             for e in st.options[s]:
                 for key in st.levels[s]:
-                    m.x[s, e, key].set_value(share[e] if key == lv else 0.0, skip_validation=True)
+                    m.x[s, e, key].set_value(share[e] * nb.inv_rf[(s, lv)] if key == lv else 0.0,
+                                             skip_validation=True)  # work at the nominal rate
         area = sum(nb.footprint[(s, e)] * machines[s][e] for s in st.dry_steps
                    for e in st.options[s]) / nb.amax
         for d in m.D:

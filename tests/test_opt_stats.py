@@ -1,0 +1,91 @@
+"""Closure with the simulator: observed availability and yields replace the nominal ones.
+
+The statistics here are written by hand (the optimiser must not care who made them),
+and the expected capacities and flows are computed here from the route's data.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ssbfab import flow
+from ssbfab.cell import design
+from ssbfab.cost import evaluate
+from ssbfab.opt import optimize
+from ssbfab.stats import DryRoomStats, Estimate, LineStats, StepStats
+
+
+def _e(v: float) -> Estimate:
+    return Estimate(v, v, v)
+
+
+def line_stats(route, availability: dict, yields: dict, extra: dict | None = None) -> LineStats:
+    steps = {
+        s.name: StepStats(step=s.name, option=s.options[0].name, machines=1,
+                          utilization=_e(0.8), availability=_e(availability.get(s.name, float("nan"))),
+                          blocked=_e(0.0), starved=_e(0.0),
+                          yield_=_e(yields.get(s.name, float("nan"))),
+                          throughput_per_h=_e(1.0), wip_mean=_e(1.0))
+        for s in route.line if s.name in availability or s.name in yields
+    }
+    return LineStats(route=route.name, seed=1, reps=1, days=365.0, warmup_days=0.0, steps=steps,
+                     good_cells_per_year=_e(1.0), good_gwh_per_year=_e(1.0),
+                     overall_yield=_e(0.9), lead_time_h=_e(1.0), bottleneck="",
+                     dry_room=DryRoomStats(_e(0.0), _e(0.0), _e(0.0)), events=0, wall_s=0.0,
+                     extra=extra or {})
+
+
+def test_observed_availability_sets_the_capacity(sulfide):
+    """Half the availability at formation: its installed capacity at 0.5 availability
+    covers what it must start, and it has about twice the machines of the nominal plan."""
+    nominal = optimize(sulfide, 10.0)
+    stats = line_stats(sulfide, {"formation": 0.5}, {})
+    plan = optimize(sulfide, 10.0, stats=stats)
+    e = sulfide.economics
+    hours = e.operating_days_per_year * e.shifts_per_day * e.shift_length
+    f = sulfide.step("formation")
+    o = f.options[0]
+    n = plan.config.steps["formation"].machines[o.name]
+    cap = n * (o.batch_size / o.cycle_time) * f.setting_levels[0].rate_factor * 0.5 * hours
+    cells = 10.0 * 1e6 / design(sulfide).energy_kwh
+    cfg = plan.config
+    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
+    need = flow.requirements(sulfide, ys).started["formation"] * cells
+    assert cap >= need * (1 - 1e-9)
+    assert (n - 1) * cap / n < need  # and not one rack more than that
+    n0 = nominal.config.steps["formation"].machines[o.name]
+    assert 2 * n0 - 2 <= n <= 2 * n0 + 2
+    assert evaluate(cfg, stats).cost_per_kwh == pytest.approx(plan.status.objective, rel=1e-6)
+
+
+def test_observed_yield_scales_every_level_of_the_step(sulfide):
+    """An observed yield at the level that was simulated becomes a factor on every level
+    of the step: the plan's flows equal the foundation's flow at those factored yields."""
+    step = sulfide.step("cathode_coating")
+    sim_level = step.level("fast")
+    dpc = "dp-60"  # moisture factor 1 for this step, so nominal = level yield
+    observed = 0.5 * sim_level.yield_
+    stats = line_stats(sulfide, {}, {"cathode_coating": observed},
+                       extra={"levels": {"cathode_coating": "fast"}, "dew_point_class": dpc})
+    plan = optimize(sulfide, 10.0, stats=stats)
+    cfg = plan.config
+    chosen = step.level(cfg.steps["cathode_coating"].level)
+    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
+    moisture = step.moisture.yield_factor[cfg.dew_point_class]
+    ys["cathode_coating"] = min(1.0, chosen.yield_ * 0.5 * moisture)
+    cells = 10.0 * 1e6 / design(sulfide).energy_kwh
+    need = flow.requirements(sulfide, ys).started
+    for row in plan.rows:
+        assert row.required_per_year == pytest.approx(need[row.step] * cells, rel=1e-9), row.step
+    assert plan.cost.cost_per_kwh == pytest.approx(evaluate(cfg, stats).cost_per_kwh, rel=1e-12)
+    # half the coating yield costs materials upstream: dearer than the nominal plan
+    assert plan.cost.cost_per_kwh > optimize(sulfide, 10.0).cost.cost_per_kwh
+
+
+def test_stats_of_another_route_are_refused(sulfide):
+    from ssbfab.errors import InputError
+
+    stats = line_stats(sulfide, {"formation": 0.5}, {})
+    other = LineStats(**{**stats.__dict__, "route": "liquid-nmc811-graphite"})
+    with pytest.raises(InputError, match="statistics are for route"):
+        optimize(sulfide, 10.0, stats=other)
