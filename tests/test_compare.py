@@ -72,6 +72,9 @@ def test_files_report_and_json_agree(run):
         assert (out / name / "iterations.csv").exists()
         assert (out / name / "stats.json").exists()
         assert (out / name / "plan.json").exists()
+        its = pd.read_csv(out / name / "iterations.csv")
+        for k in its["iteration"]:
+            assert (out / name / "iterations" / f"plan_{k}.json").exists()
     for key in FIGURES:
         assert f"id='{key}'" in html and "<svg" in html
     manifest = json.loads((out / "manifest.json").read_text())

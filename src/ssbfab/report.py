@@ -233,6 +233,13 @@ def render_html(result) -> str:
     return "\n".join(parts)
 
 
+def _plan_doc(plan) -> dict:
+    doc = plan.to_dict()
+    for key in ("build_s", "solve_s"):  # times live in the manifest, not the plan
+        doc.get("solver", {}).pop(key, None)
+    return doc
+
+
 def write_outputs(result, out: Path, manifest: dict) -> Path:
     """Write every result file of a comparison into `out` (each atomically)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -244,10 +251,10 @@ def write_outputs(result, out: Path, manifest: dict) -> Path:
     for name, loop in result.loops.items():
         d = out / name
         if loop.plan is not None and loop.plan.config is not None:
-            doc = loop.plan.to_dict()
-            for key in ("build_s", "solve_s"):  # times live in the manifest, not the plan
-                doc.get("solver", {}).pop(key, None)
-            write_json(d / "plan.json", doc)
+            write_json(d / "plan.json", _plan_doc(loop.plan))
+        for it in loop.iterations:  # every plan the loop tried, next to iterations.csv
+            if it.plan is not None and it.plan.config is not None:
+                write_json(d / "iterations" / f"plan_{it.index}.json", _plan_doc(it.plan))
         if loop.stats is not None:
             doc = loop.stats.to_dict()
             doc.pop("wall_s", None)  # keep reruns byte-identical; times are in the manifest
