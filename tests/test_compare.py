@@ -104,3 +104,14 @@ def test_same_seed_gives_identical_files(run, tmp_path):
     again = pd.read_csv(tmp_path / "x" / "comparison.csv").set_index("route")["cost_per_kwh"]
     for x, y in zip(full, again, strict=True):  # the CSV keeps 10 significant digits
         assert math.isclose(x, y, rel_tol=1e-9)
+
+
+def test_a_route_without_a_plan_stays_in_the_table_with_its_reason(tmp_path):
+    """At 300 GWh/yr the sulfide route exceeds its plant limits (max machines, floor
+    area): the comparison still completes and says why, naming the limiting step."""
+    res = compare(["sulfide-lpscl"], 300.0, days=20.0, warmup_days=4.0, reps=1, seed=1,
+                  sizes_gwh=(0.2,), out=tmp_path / "big")
+    row = res.table.iloc[0]
+    assert not row["converged"]
+    assert "no plan" in row["reason"] and "max_count" in row["reason"]
+    assert "sulfide-lpscl" in (tmp_path / "big" / "report.html").read_text()

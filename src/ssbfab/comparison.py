@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .cell import design
+from .errors import NoPlanError
 from .loop import LoopResult, run_loop
 from .spec import Route, load_shared, resolve_route, route_files
 
@@ -60,8 +61,14 @@ def compare(routes: Sequence[str] | None = None,
     for route in loaded:
         cap = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
         t0 = time.perf_counter()
-        loop = run_loop(route, cap, costing=costing, days=days, warmup_days=warmup_days,
-                        reps=reps, seed=seed, workers=workers, progress=say)
+        try:
+            loop = run_loop(route, cap, costing=costing, days=days, warmup_days=warmup_days,
+                            reps=reps, seed=seed, workers=workers, progress=say)
+        except NoPlanError as exc:
+            # One route that cannot reach the target must not hide the others: it
+            # stays in the table, not converged, with the optimiser's explanation.
+            say(f"{route.name}: no plan: {exc}")
+            loop = LoopResult(route.name, cap, False, f"no plan: {exc}", [], None, float("nan"))
         t_loop = time.perf_counter() - t0
         loops[route.name] = loop
         rows.append(_row(route, loop, costing))

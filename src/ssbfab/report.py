@@ -52,10 +52,12 @@ def make_figures(result) -> dict:
         ax.bar(t["route"], vals, bottom=bottom, label=c.removeprefix("cost_"))
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
     for x, total in enumerate(t.get("cost_per_kwh", [])):
-        ax.text(x, total, f"{total:.0f}", ha="center", va="bottom", fontsize=9)
+        if total == total:
+            ax.text(x, total, f"{total:.0f}", ha="center", va="bottom", fontsize=9)
     ax.set_ylabel("USD per kWh of good cells")
     ax.set_title(FIGURES["cost_breakdown"])
-    ax.legend(fontsize=8, ncol=2)
+    if ordered:  # no route may have a plan (all targets beyond the plant limits)
+        ax.legend(fontsize=8, ncol=2)
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
     figs["cost_breakdown"] = fig
