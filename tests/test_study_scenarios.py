@@ -148,3 +148,13 @@ def test_example_studies_load(name):
     s = load_study(Path(__file__).parents[1] / "studies" / f"{name}.yaml")
     assert s.warnings == []
     assert len(s.scenarios()) == len(s.points) * len(s.spec.routes)
+
+
+def test_a_value_listed_twice_is_an_error(tmp_path, lines_dir):
+    msg = err(tmp_path, """
+        study: d
+        job: materials
+        routes: [sulfide-lpscl]
+        grid: {materials.Li2S.price: ["1e6 CNY/t", "2e6 CNY/t", "1e6 CNY/t"]}
+        """, lines_dir)
+    assert "value listed twice" in msg and "grid" in msg

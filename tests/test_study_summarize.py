@@ -100,3 +100,19 @@ def test_summarize_writes_tables_and_figures(tmp_path, lines_dir):
     assert all(f.stat().st_size > 0 for f in s.figures)
     assert not list((out / "summary" / "small").glob("*.tmp"))
     assert set(s.tornado["parameter"]) == {"materials.Li2S.price", "cell.cathode.thickness"}
+
+
+def test_sensitivity_ranks_by_hand():
+    # cost rises monotonically (not linearly) with a, falls with b, ignores c
+    rng = np.random.default_rng(3)
+    a, b, c = rng.random(30), rng.random(30), rng.random(30)
+    rows = [{"route": "r", "point": i, "cost_per_kwh": np.exp(3 * a[i]) - 0.001 * b[i],
+             "a": a[i], "b": b[i], "c": c[i], "inputs": {}} for i in range(30)]
+    rows_b = [{"route": "s", "point": i, "cost_per_kwh": -b[i], "a": a[i], "b": b[i],
+               "c": c[i], "inputs": {}} for i in range(30)]
+    info = {"study": "m", "routes": ["r", "s"], "design": "samples",
+            "parameters": {k: {"unit": "", "numeric": True} for k in "abc"}}
+    t = summarize_frame(frame(rows + rows_b), info).sensitivity.set_index(["route", "parameter"])
+    assert t.loc[("s", "b"), "spearman"] == pytest.approx(-1.0)
+    assert t.loc[("r", "a"), "spearman"] > 0.99
+    assert abs(t.loc[("s", "c"), "spearman"]) < 0.5

@@ -282,3 +282,4 @@ def test_changed_data_is_said_and_recomputed(tmp_path, lines_dir):
     assert (report.skipped, report.ok) == (0, 2)
     assert len(notes) == 1 and "data of sulfide-lpscl" in notes[0] and "2 rows" in notes[0]
     assert len(load(out)) == 2 and len(load(out, stale=True)) == 4
+

@@ -163,6 +163,6 @@ def summarize_cmd(
                 continue
             table(f"{s.study}: {name}", [str(c) for c in t.columns],
                   [[fmt(v) for v in row] for row in t.itertuples(index=False)],
-                  caption="costs in USD per good kWh" if name != "counts" else None)
+                  caption=None if name in ("counts", "sensitivity") else "costs in USD per good kWh")
         if s.figures:
             print(f"{s.study}: {len(s.figures)} files in {Path(out) / 'summary' / s.study}")

@@ -121,6 +121,8 @@ def loop(route: Route, options: JobOptions, seed: int) -> JobResult:
     kw = {**_solver(options), **_sim(options)}
     if options.max_iterations is not None:
         kw["max_iter"] = options.max_iterations
+    if options.tol is not None:
+        kw["tol"] = options.tol
     res = run_loop(route, capacity, costing=options.costing, seed=seed, **kw)
     final = res.final
     if final is None or final.plan is None or final.plan.config is None:

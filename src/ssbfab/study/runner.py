@@ -60,9 +60,16 @@ def default_out(study: Study) -> Path:
     return Path("results") / study.name
 
 
-def tasks(study: Study, scenarios: list[Scenario]) -> list[dict]:
-    """The plain-data inputs of each scenario, as shipped to a worker."""
+def data_texts(study: Study) -> dict[str, dict[str, str]]:
+    """Per data hash: the texts of the files a scenario of that route reads."""
     shared = {k: v for k, v in study.texts.items() if not k.startswith("routes/")}
+    return {study.data_hash(r): {**shared, route_key(r): study.texts[route_key(r)]}
+            for r in study.spec.routes}
+
+
+def tasks(study: Study, scenarios: list[Scenario]) -> list[dict]:
+    """The plain-data inputs of each scenario (the data texts travel separately,
+    once per route: see `data_texts`)."""
     out = []
     for s in scenarios:
         ov = study.overrides(s.overrides)
@@ -72,7 +79,7 @@ def tasks(study: Study, scenarios: list[Scenario]) -> list[dict]:
             "route": s.route, "form": study.route_forms[s.route], "job": s.job,
             "overrides": s.overrides, "numbers": s.numbers, "options": s.options, "seed": s.seed,
             "file": study.file, "lines": dict(ov.lines),
-            "texts": {**shared, rk: study.texts[rk]}, "route_key": rk,
+            "route_key": rk,
             "data_hash": study.data_hash(s.route),
             "origin_route": str(study.route_paths[s.route]),
             "origin_lines": str(study.lines_dir),
@@ -122,7 +129,7 @@ def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int
 
         try:
             if todo:
-                _execute(tasks(study, todo), workers, scheduler, take)
+                _execute(tasks(study, todo), data_texts(study), workers, scheduler, take)
         finally:
             report.seconds = time.perf_counter() - t0
             store.log_run(study.name, started, report.total, report.skipped, report.ok,
@@ -166,11 +173,11 @@ def _n_workers(workers: int | None, n: int) -> int:
     return max(1, min(workers, max(n, 1)))
 
 
-def _execute(batch: list[dict], workers: int | None, scheduler: str | None,
-             take: Callable[[dict], None]) -> None:
+def _execute(batch: list[dict], texts: dict[str, dict[str, str]], workers: int | None,
+             scheduler: str | None, take: Callable[[dict], None]) -> None:
     if workers == 0 and not scheduler:
         for t in batch:
-            take(run_task(t))
+            take(run_task(t, texts[t["data_hash"]]))
         return
     import logging
 
@@ -178,7 +185,7 @@ def _execute(batch: list[dict], workers: int | None, scheduler: str | None,
 
     cluster = None
     if scheduler:
-        client = Client(scheduler, timeout="30s")
+        client = _connect(scheduler)
     else:
         # one thread per process: the solver and the simulator are CPU-bound Python
         cluster = LocalCluster(n_workers=_n_workers(workers, len(batch)), threads_per_worker=1,
@@ -187,8 +194,13 @@ def _execute(batch: list[dict], workers: int | None, scheduler: str | None,
         client = Client(cluster)
     token = os.urandom(4).hex()
     try:
-        futures = {client.submit(run_task, t, key=f"ssbfab-{t['scenario_id']}-{token}",
-                                 pure=False): t for t in batch}
+        # the data texts go to every worker once, not with each of thousands of tasks
+        # (in a list: scattering a dict would scatter each of its values)
+        shipped = {h: client.scatter([x], broadcast=True, hash=False)[0]
+                   for h, x in texts.items()}
+        futures = {client.submit(run_task, t, shipped[t["data_hash"]],
+                                 key=f"ssbfab-{t['scenario_id']}-{token}", pure=False): t
+                   for t in batch}
         for fut in as_completed(futures):
             t = futures.pop(fut)
             try:
@@ -204,6 +216,26 @@ def _execute(batch: list[dict], workers: int | None, scheduler: str | None,
             cluster.close()
 
 
+def _connect(scheduler: str):
+    """A client of an existing cluster that has at least one worker (exit 2 if not)."""
+    from distributed import Client
+
+    from ..errors import InputError
+
+    try:
+        client = Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there: "
+                         f"{exc}") from None
+    try:
+        client.wait_for_workers(1, timeout=60)
+    except TimeoutError:
+        client.close()
+        raise InputError(f"--scheduler {scheduler}: no worker joined the scheduler within "
+                         "60 s (start some with `dask worker ADDRESS --nthreads 1`)") from None
+    return client
+
+
 # ----------------------------------------------------------------------------- worker side
 
 
@@ -215,9 +247,10 @@ def _row(task: dict) -> dict:
     return row
 
 
-def run_task(task: dict) -> dict:
-    """Run one scenario from its plain-data inputs and return its row (never raises
-    for a scenario's own failure; a bug comes back as status 'error' + traceback)."""
+def run_task(task: dict, texts: dict[str, str]) -> dict:
+    """Run one scenario from its plain-data inputs (`texts`: relative file name ->
+    text of each data file it reads) and return its row. Never raises for a
+    scenario's own failure; a bug comes back as status 'error' with its traceback."""
     from ..errors import InputError, NoPlanError
     from ..spec import load_route, load_shared
     from .jobs import JobResult
@@ -228,7 +261,7 @@ def run_task(task: dict) -> dict:
     row = _row(task)
     data_dir = None
     try:
-        data_dir = _materialise(task["texts"], task["data_hash"])
+        data_dir = _materialise(texts, task["data_hash"])
         ov = Overrides(task["overrides"], file=task["file"], study=task["study"],
                        lines=task["lines"])
         shared = load_shared(data_dir, ov)

@@ -64,6 +64,7 @@ class JobOptions(_Strict):
     time_limit: float | None = Field(None, gt=0)  # optimiser time limit per solve, s
     mip_gap: float | None = Field(None, ge=0)
     max_iterations: int | None = Field(None, ge=1)  # closed loop
+    tol: float | None = Field(None, ge=0, lt=1)  # closed loop: accept output >= (1 - tol) x target
     params: dict[str, Any] = Field(default_factory=dict)  # free settings for a custom job
 
     @field_validator("capacity_gwh", mode="before")
@@ -194,6 +195,10 @@ class StudySpec(_Strict):
             for p, vals in v.items():
                 if not vals:
                     raise ValueError(f"{p}: give at least one value")
+                seen = [json.dumps(x, sort_keys=True) for x in vals]
+                dup = sorted({x for x in seen if seen.count(x) > 1})
+                if dup:
+                    raise ValueError(f"{p}: value listed twice: {', '.join(dup)}")
         return v
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@
   cost difference between neighbouring grid values, per combination of the other
   parameters;
 - by value (grid designs): mean cost per route at each value of each parameter;
+- sensitivity (sampled designs): Spearman rank correlation of each input with cost;
 - size: cost per kWh against the plant capacity the job worked to (GWh/yr), when
   a study varies it.
 
@@ -40,6 +41,7 @@ class Summary:
     crossovers: pd.DataFrame | None = None
     by_value: dict[str, pd.DataFrame] = field(default_factory=dict)
     size: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
     figures: list[Path] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -52,6 +54,8 @@ class Summary:
             out[f"by_value {p}"] = t
         if self.size is not None:
             out["size"] = self.size
+        if self.sensitivity is not None:
+            out["sensitivity"] = self.sensitivity
         return out
 
 
@@ -87,6 +91,8 @@ def summarize_frame(df: pd.DataFrame, info: dict) -> Summary:
     design = info.get("design")
     if design == "one_at_a_time":
         s.tornado = tornado(ok, info)
+    if design == "samples":
+        s.sensitivity = sensitivity(ok, info)
     if design == "grid":
         s.by_value = by_value(ok, info)
         if info.get("baseline") and len(routes) > 1:
@@ -110,6 +116,26 @@ def percentiles(ok: pd.DataFrame, routes: list[str]) -> pd.DataFrame:
         rows.append({"route": r, "n": len(c), "p10": p10, "p50": p50, "p90": p90,
                      "mean": float(c.mean())})
     return pd.DataFrame(rows)
+
+
+def sensitivity(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """Sampled designs: Spearman rank correlation of each input with cost per kWh, per
+    route (+1: cost rises with the input; 0: no monotone effect), sorted by size."""
+    rows = []
+    for route, g in ok.groupby("route", sort=False):
+        c = g["cost_per_kwh"].rank()
+        for p, meta in (info.get("parameters") or {}).items():
+            if not meta.get("numeric") or p not in g or g[p].nunique() < 2 or c.nunique() < 2:
+                rho = math.nan
+            else:
+                rho = float(np.corrcoef(g[p].rank(), c)[0, 1])
+            rows.append({"route": route, "parameter": p, "spearman": rho, "n": len(g)})
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return t
+    t["_abs"] = t["spearman"].abs()
+    return (t.sort_values(["route", "_abs"], ascending=[True, False])
+            .drop(columns="_abs").reset_index(drop=True))
 
 
 def _varied(inputs: dict, base: dict) -> list[str]:
@@ -254,6 +280,11 @@ def write_outputs(s: Summary, df: pd.DataFrame, folder: Path) -> list[Path]:
     return paths
 
 
+def _emphasis(route: str, info: dict) -> dict:
+    """The baseline route is drawn black and dashed: the line the others are read against."""
+    return {"color": "black", "ls": "--"} if route == info.get("baseline") else {}
+
+
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float, np.floating)) else str(v)
 
@@ -304,7 +335,7 @@ def figures(s: Summary, df: pd.DataFrame) -> dict[str, Any]:
         numeric = params[p].get("numeric")
         x = t[p].to_numpy(float) if numeric else np.arange(len(t))
         for r in [c for c in t.columns if c != p]:
-            ax.plot(x, t[r], marker="o", label=r)
+            ax.plot(x, t[r], marker="o", label=r, **_emphasis(r, s.info))
         if not numeric:
             ax.set_xticks(x, t[p].astype(str))
         unit = params[p].get("unit", "")
@@ -321,8 +352,12 @@ def figures(s: Summary, df: pd.DataFrame) -> dict[str, Any]:
         fig = Figure(figsize=(6.5, 4))
         ax = fig.subplots()
         for r, g in s.size.groupby("route", sort=False):
-            ax.plot(g["capacity_gwh"], g["cost_per_kwh"], marker="o", label=r)
+            ax.plot(g["capacity_gwh"], g["cost_per_kwh"], marker="o", label=r,
+                    **_emphasis(r, s.info))
         ax.set_xscale("log")
+        caps = sorted(s.size["capacity_gwh"].unique())
+        ax.set_xticks(caps, [f"{c:g}" for c in caps])
+        ax.minorticks_off()
         ax.set_xlabel("plant capacity (good GWh/yr)")
         ax.set_ylabel("cost per good kWh (USD/kWh)")
         ax.set_title(f"{s.study}: cost against plant size")
