@@ -89,3 +89,33 @@ def test_stats_of_another_route_are_refused(sulfide):
     other = LineStats(**{**stats.__dict__, "route": "liquid-nmc811-graphite"})
     with pytest.raises(InputError, match="statistics are for route"):
         optimize(sulfide, 10.0, stats=other)
+
+
+def test_real_simulator_statistics_close_the_loop(sulfide, tmp_path):
+    """Optimise, simulate the plan, re-optimise on the simulated statistics (as a
+    LineStats and as the stats.json the CLI writes): every step covers its input at
+    the observed availability and yields, and evaluate equals the objective."""
+    import json
+
+    from ssbfab.sim import simulate
+
+    plan = optimize(sulfide, 1.0)
+    stats = simulate(plan.config, days=40, warmup_days=10, reps=2, seed=3, workers=1).stats
+    again = optimize(sulfide, 1.0, stats=stats)
+    assert again.status.status == "optimal", again.status.reason
+    assert evaluate(again.config, stats).cost_per_kwh == pytest.approx(again.status.objective,
+                                                                       rel=1e-6)
+    operating = stats.extra["availability_operating"]
+    e = sulfide.economics
+    hours = e.operating_days_per_year * e.shifts_per_day * e.shift_length
+    for row in again.rows:
+        step = sulfide.step(row.step)
+        rf = step.level(row.level).rate_factor
+        a = operating[row.step]["mean"]
+        have = sum(n * (o.batch_size / o.cycle_time if o.is_batch else o.rate_per_hour)
+                   for o in step.options for n in [row.machines.get(o.name, 0)]) * rf * a * hours
+        assert have >= row.required_per_year * (1 - 1e-9), row.step
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(stats.to_dict()))
+    from_file = optimize(sulfide, 1.0, stats=path)
+    assert from_file.cost.cost_per_kwh == pytest.approx(again.cost.cost_per_kwh, rel=1e-9)

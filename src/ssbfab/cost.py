@@ -44,6 +44,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from . import flow
 from .errors import InputError, Problem, closest
@@ -252,24 +253,37 @@ class Observed:
 
 
 def observed(route: Route, stats) -> dict[str, Observed]:
-    """Per step: observed availability and the factor of observed over nominal yield
-    at the level and dew-point class that was simulated (stats.extra['levels'],
-    stats.extra['dew_point_class']; if absent, the first level and a class with
-    factor 1). Steps the stats do not cover keep nominal values."""
+    """Per step: the observed availability (stats.extra['availability_operating'] when
+    the simulator gives it, else the step's `availability`), and the factor of the
+    observed over the nominal yield at the level and dew-point class that was
+    simulated (stats.extra['levels'], stats.extra['dew_point_class']; if absent, the
+    first level and a class with factor 1). Steps the stats do not cover keep
+    nominal values. `stats`: a LineStats, or the path of a stats.json written by
+    `simulate --out`."""
     if stats is None:
         return {}
+    if isinstance(stats, (str, Path)):  # a stats.json (or its folder) from `simulate --out`
+        from .stats import LineStats
+
+        stats = LineStats.read(stats)
     if stats.route != route.name:
         raise InputError(Problem("arguments", None, "stats.route", f"the statistics are for route "
                                  f"{stats.route!r}, not {route.name!r}"))
-    levels = (stats.extra or {}).get("levels") or {}
-    dpc = (stats.extra or {}).get("dew_point_class")
+    extra = stats.extra or {}
+    levels = extra.get("levels") or {}
+    dpc = extra.get("dew_point_class")
+    # The simulator's `availability` counts idle hours as up (idle machines do not
+    # fail), which flatters a lightly loaded step; its `availability_operating` (up
+    # share of the hours the machines were wanted) is the one a capacity plan needs.
+    operating = extra.get("availability_operating") or {}
     out = {}
     for s in route.line:
         st = stats.steps.get(s.name)
         if st is None:
             continue
-        avail = st.availability.mean
-        avail = avail if (avail is not None and math.isfinite(avail) and avail > 0) else None
+        avail = _finite_positive((operating.get(s.name) or {}).get("mean"))
+        if avail is None:
+            avail = _finite_positive(st.availability.mean)
         y_obs = st.yield_.mean
         factor = 1.0
         if y_obs is not None and math.isfinite(y_obs):
@@ -281,6 +295,14 @@ def observed(route: Route, stats) -> dict[str, Observed]:
             factor = y_obs / nominal if nominal > 0 else 0.0
         out[s.name] = Observed(avail, factor)
     return out
+
+
+def _finite_positive(v) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
 
 
 def step_yield(step: Step, level: Level, dew_point_class: str | None, factor: float = 1.0) -> float:

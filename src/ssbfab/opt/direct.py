@@ -14,7 +14,9 @@ from .data import Numbers, Structure
 
 
 class _Rows:
-    """Rows collected as CSR arrays."""
+    """Rows collected as CSR arrays. Columns are numbered in the order rows first use
+    them, as Pyomo's persistent interface numbers them, so that HiGHS gets the very
+    same matrix (and follows the same path) from both builds."""
 
     def __init__(self):
         self.lower: list[float] = []
@@ -22,12 +24,14 @@ class _Rows:
         self.starts: list[int] = []
         self.index: list[int] = []
         self.value: list[float] = []
+        self.col: dict[tuple, int] = {}
 
-    def add(self, cols, vals, lo, hi):
+    def add(self, keys, vals, lo, hi):
         self.starts.append(len(self.index))
-        for c, v in zip(cols, vals, strict=True):
+        for key, v in zip(keys, vals, strict=True):
+            j = self.col.setdefault(key, len(self.col))
             if v != 0.0:  # as the Pyomo interface does: zero coefficients are not sent
-                self.index.append(c)
+                self.index.append(j)
                 self.value.append(v)
         self.lower.append(lo)
         self.upper.append(hi)
@@ -38,19 +42,10 @@ def build_highs(st: Structure, nb: Numbers):
     import highspy
 
     inf = highspy.kHighsInf
-    col: dict[tuple, int] = {}
-    lo: list[float] = []
-    hi: list[float] = []
-    cost: list[float] = []
-    integer: list[int] = []
+    bounds: dict[tuple, tuple[float, float, float, bool]] = {}  # lb, ub, cost, integer
 
     def var(key, lb, ub, c=0.0, is_int=False):
-        col[key] = len(lo)
-        if is_int:
-            integer.append(len(lo))
-        lo.append(lb)
-        hi.append(ub)
-        cost.append(c)
+        bounds[key] = (lb, ub, c, is_int)
 
     for s in st.steps:
         for lv in st.levels[s]:
@@ -62,30 +57,31 @@ def build_highs(st: Structure, nb: Numbers):
     for s in st.steps:
         for e in st.options[s]:
             var(("n", s, e), float(nb.nlb[(s, e)]), float(nb.nub[(s, e)]), nb.c_n[(s, e)], True)
-    for s in st.steps:  # in the order Pyomo hands them over (first use: dispatch[s,l])
+    for s in st.steps:
         if s in st.multi:
             for lv in st.levels[s]:
                 for e in st.options[s]:
                     var(("x", s, e, lv), 0.0, inf, nb.c_x[(s, e, lv)] / nb.inv_rf[(s, lv)])
-    for d in st.classes:
-        var(("a", d), 0.0, inf if st.dry_steps else 0.0, nb.c_a[d] * nb.amax)
+    for d in st.classes:  # without a dry room, a = 0 (Pyomo sends the fixed column too)
+        var(("a", d), 0.0, inf if st.dry_steps else 0.0,
+            nb.c_a[d] * nb.amax if st.dry_steps else 0.0)
 
     r = _Rows()
     for s in st.steps:  # level_choice
-        r.add([col[("z", s, lv)] for lv in st.levels[s]], [1.0] * len(st.levels[s]), 1.0, 1.0)
-    r.add([col[("w", d)] for d in st.classes], [1.0] * len(st.classes), 1.0, 1.0)
+        r.add([("z", s, lv) for lv in st.levels[s]], [1.0] * len(st.levels[s]), 1.0, 1.0)
+    r.add([("w", d) for d in st.classes], [1.0] * len(st.classes), 1.0, 1.0)
     for s in st.steps:  # level_link
         if len(st.levels[s]) > 1:
             for lv in st.levels[s]:
-                cs = [col[("g", s, lv, d)] for d in st.flow_classes[s]] + [col[("z", s, lv)]]
+                cs = [("g", s, lv, d) for d in st.flow_classes[s]] + [("z", s, lv)]
                 r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
     for s in st.steps:  # class_link
         if st.flow_classes[s][0] != "any":
             for d in st.flow_classes[s]:
-                cs = [col[("g", s, lv, d)] for lv in st.levels[s]] + [col[("w", d)]]
+                cs = [("g", s, lv, d) for lv in st.levels[s]] + [("w", d)]
                 r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
     for u in st.steps:  # flow_balance
-        cs = [col[("g", u, lv, d)] for lv in st.levels[u] for d in st.flow_classes[u]]
+        cs = [("g", u, lv, d) for lv in st.levels[u] for d in st.flow_classes[u]]
         vs = [1.0] * len(cs)
         if not st.consumers[u]:
             r.add(cs, vs, 1.0, 1.0)
@@ -93,59 +89,70 @@ def build_highs(st: Structure, nb: Numbers):
         for c in st.consumers[u]:
             for lv in st.levels[c]:
                 for d in st.flow_classes[c]:
-                    cs.append(col[("g", c, lv, d)])
+                    cs.append(("g", c, lv, d))
                     vs.append(-nb.ratio[(u, c)] * nb.inv_y[(c, lv, d)])
         r.add(cs, vs, 0.0, 0.0)
     for s in st.steps:  # capacity
-        cs = [col[("n", s, e)] for e in st.options[s]]
+        cs = [("n", s, e) for e in st.options[s]]
         vs = [nb.cap[(s, e)] * nb.derate[s] for e in st.options[s]]
         for lv in st.levels[s]:
             for d in st.flow_classes[s]:
-                cs.append(col[("g", s, lv, d)])
+                cs.append(("g", s, lv, d))
                 vs.append(-nb.inv_y[(s, lv, d)] * nb.inv_rf[(s, lv)])
         r.add(cs, vs, 0.0, inf)
     for s in st.steps:  # dispatch
         if s in st.multi:
             for lv in st.levels[s]:
-                cs = [col[("x", s, e, lv)] for e in st.options[s]]
+                cs = [("x", s, e, lv) for e in st.options[s]]
                 vs = [1.0] * len(cs)
                 for d in st.flow_classes[s]:
-                    cs.append(col[("g", s, lv, d)])
+                    cs.append(("g", s, lv, d))
                     vs.append(-nb.inv_y[(s, lv, d)] * nb.inv_rf[(s, lv)])
                 r.add(cs, vs, 0.0, 0.0)
     for s in st.steps:  # dispatch_capacity
         if s in st.multi:
             for e in st.options[s]:
-                cs = [col[("x", s, e, lv)] for lv in st.levels[s]] + [col[("n", s, e)]]
+                cs = [("x", s, e, lv) for lv in st.levels[s]] + [("n", s, e)]
                 vs = [1.0] * len(st.levels[s]) + [-nb.cap[(s, e)]]
                 r.add(cs, vs, -inf, 0.0)
     for s in st.steps:  # machines_needed
-        cs = [col[("n", s, e)] for e in st.options[s]] + [col[("z", s, lv)] for lv in st.levels[s]]
+        cs = [("n", s, e) for e in st.options[s]] + [("z", s, lv) for lv in st.levels[s]]
         vs = [1.0] * len(st.options[s]) + [-float(nb.kmin[(s, lv)]) for lv in st.levels[s]]
         r.add(cs, vs, 0.0, inf)
     for s in st.steps:  # machine_cost_floor
         if s in st.multi:
-            cs = [col[("n", s, e)] for e in st.options[s]] + [col[("z", s, lv)] for lv in st.levels[s]]
+            cs = [("n", s, e) for e in st.options[s]] + [("z", s, lv) for lv in st.levels[s]]
             vs = [nb.c_n[(s, e)] for e in st.options[s]] + [-nb.phi[(s, lv)] for lv in st.levels[s]]
             r.add(cs, vs, 0.0, inf)
     for s, e1, e2 in st.twins:  # twin_order
-        r.add([col[("n", s, e1)], col[("n", s, e2)]], [1.0, -1.0], 0.0, inf)
+        r.add([("n", s, e1), ("n", s, e2)], [1.0, -1.0], 0.0, inf)
     dry_n = [(s, e) for s in st.dry_steps for e in st.options[s]]
     if st.dry_steps:
-        r.add([col[("a", d)] for d in st.classes] + [col[("n",) + k] for k in dry_n],
+        r.add([("a", d) for d in st.classes] + [("n",) + k for k in dry_n],
               [1.0] * len(st.classes) + [-nb.footprint[k] / nb.amax for k in dry_n], 0.0, 0.0)
         for d in st.classes:
-            r.add([col[("a", d)], col[("w", d)]], [1.0, -1.0], -inf, 0.0)
+            r.add([("a", d), ("w", d)], [1.0, -1.0], -inf, 0.0)
     all_n = [(s, e) for s in st.steps for e in st.options[s]]
-    r.add([col[("n",) + k] for k in all_n], [nb.footprint[k] / nb.floor_limit for k in all_n],
+    r.add([("n",) + k for k in all_n], [nb.footprint[k] / nb.floor_limit for k in all_n],
           -inf, 1.0)
     if st.dry_steps:
-        r.add([col[("n",) + k] for k in dry_n], [nb.footprint[k] / nb.dry_limit for k in dry_n],
+        r.add([("n",) + k for k in dry_n], [nb.footprint[k] / nb.dry_limit for k in dry_n],
               -inf, 1.0)
 
+    col = r.col
+    for key in bounds:  # a variable no row uses comes last, as in Pyomo
+        col.setdefault(key, len(col))
+    n = len(col)
+    lo = np.empty(n)
+    hi = np.empty(n)
+    cost = np.empty(n)
+    integer = []
+    for key, j in col.items():
+        lo[j], hi[j], cost[j], is_int = bounds[key]
+        if is_int:
+            integer.append(j)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    n = len(lo)
     h.addVars(n, np.asarray(lo, dtype=np.double), np.asarray(hi, dtype=np.double))
     h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=np.double))
     h.changeColsIntegrality(len(integer), np.asarray(integer, dtype=np.int32),

@@ -81,6 +81,7 @@ class OptModel:
         if self._solver is None:
             self._solver = Highs()
         opt = self._solver
+        _use_threads(threads)
         timer = HierarchicalTimer()
         t0 = time.perf_counter()
         # The first solve hands the whole model to HiGHS; later ones only push the
@@ -207,6 +208,21 @@ class OptModel:
         config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
                              capacity_gwh=capacity_gwh, meta=meta)
         return config, objective
+
+
+_SCHEDULER = {"threads": None}  # HiGHS's thread pool is global to the process
+
+
+def _use_threads(threads: int | None) -> None:
+    """HiGHS refuses a new thread count once its global scheduler runs; restart the
+    scheduler when a solve asks for a different count (no other solve is running:
+    ssbfab solves one model at a time per process)."""
+    if threads is None or threads == _SCHEDULER["threads"]:
+        return
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
+    _SCHEDULER["threads"] = threads
 
 
 def machines_items(machines: dict[str, dict[str, int]]):

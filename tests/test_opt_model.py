@@ -1,0 +1,137 @@
+"""Pieces of the MILP checked on their own: the exact machine-cost floor against
+enumeration, the Pyomo model against the direct highspy build (the benchmark's floor
+must be the same model), materials against the bill of materials, and the yield
+limit that leaves no plan."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from ssbfab import bom
+from ssbfab.cost import evaluate
+from ssbfab.opt import optimize
+from ssbfab.opt.data import Structure, min_cover_cost, numbers
+from ssbfab.opt.synthetic import capacity_for, route_document, synthetic_route, write_route
+from ssbfab.spec import load_route, resolve_route, route_files
+
+
+def _enumerate(need, items):
+    best = math.inf
+    for ns in itertools.product(*[range(lb, ub + 1) for _, _, lb, ub in items]):
+        if sum(n * c for n, (c, _, _, _) in zip(ns, items, strict=True)) >= need * (1 - 1e-12):
+            best = min(best, sum(n * k for n, (_, k, _, _) in zip(ns, items, strict=True)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_min_cover_cost_is_the_enumerated_minimum(seed):
+    rng = np.random.default_rng(seed)
+    items = [(float(rng.uniform(0.5, 3)), float(rng.uniform(1, 5)), int(rng.integers(0, 2)),
+              int(rng.integers(2, 6))) for _ in range(int(rng.integers(1, 4)))]
+    top = sum(c * ub for c, _, _, ub in items)
+    need = float(rng.uniform(0.1, 0.95)) * top
+    assert min_cover_cost(need, items) == pytest.approx(_enumerate(need, items), rel=1e-12)
+
+
+def test_min_cover_cost_stays_a_lower_bound_when_it_stops_early():
+    rng = np.random.default_rng(7)
+    items = [(float(rng.uniform(0.5, 3)), float(rng.uniform(1, 5)), 0, 6) for _ in range(4)]
+    need = 17.3
+    assert min_cover_cost(need, items, max_nodes=3) <= _enumerate(need, items) + 1e-12
+
+
+def _same_model_cases(tmp_path):
+    cases = [(resolve_route(p.stem), 10.0) for p in route_files()]
+    for seed in range(3):
+        r = synthetic_route(tmp_path, 6, 3, (1, 5), 3, seed, scrap_credit=True)
+        cases.append((r, capacity_for(r, 500)))
+    return cases
+
+
+def test_pyomo_and_direct_highspy_build_the_same_model(tmp_path):
+    import highspy  # noqa: F401  (the direct build needs it)
+    import pyomo.environ  # noqa: F401
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    from ssbfab.opt.build import build_model
+    from ssbfab.opt.direct import build_highs
+
+    for route, cap in _same_model_cases(tmp_path):
+        st = Structure.of(route)
+        nb = numbers(route, st, cap)
+        opt = Highs()
+        opt._active_config = opt.config
+        opt.set_instance(build_model(st, nb))
+        a = opt._solver_model.getLp()
+        h, _ = build_highs(st, nb)
+        b = h.getLp()
+        assert (a.num_col_, a.num_row_) == (b.num_col_, b.num_row_), route.name
+        for f in ("col_cost_", "col_lower_", "col_upper_", "row_lower_", "row_upper_"):
+            assert np.allclose(np.asarray(getattr(a, f)), np.asarray(getattr(b, f))), (route.name, f)
+        assert [int(v) for v in a.integrality_] == [int(v) for v in b.integrality_]
+        da, db = _dense(a), _dense(b)
+        assert np.allclose(da, db), route.name
+
+
+def _dense(lp):
+    import highspy
+
+    m = np.zeros((lp.num_row_, lp.num_col_))
+    mat = lp.a_matrix_
+    start, index, value = (np.asarray(mat.start_), np.asarray(mat.index_), np.asarray(mat.value_))
+    colwise = mat.format_ == highspy.MatrixFormat.kColwise
+    for j in range(len(start) - 1):
+        for k in range(start[j], start[j + 1]):
+            if colwise:
+                m[index[k], j] = value[k]
+            else:
+                m[j, index[k]] = value[k]
+    return m
+
+
+def test_materials_equal_the_bill_of_materials(tmp_path):
+    """The cost's materials (linearised scrap credit) equal bom.py's per-material sum."""
+    routes = [resolve_route(p.stem) for p in route_files()]
+    for seed in range(4):
+        routes.append(synthetic_route(tmp_path, 5, 2, (1, 3), 2, 300 + seed, scrap_credit=True))
+    for r in routes:
+        cap = 10.0 if not r.name.startswith("synthetic") else capacity_for(r, 500)
+        plan = optimize(r, cap)
+        cfg = plan.config
+        expect = bom.materials_cost_per_kwh(r, cfg.yields())
+        assert evaluate(cfg).by_category["materials"] == pytest.approx(expect, rel=1e-9), r.name
+
+
+def test_no_class_where_every_sensitive_step_works_leaves_no_plan(tmp_path):
+    """Two moisture-sensitive steps that each allow a different dry-room class only
+    (a class missing from `yield_factor` is not allowed): no plan, and the message
+    names both steps and classes."""
+    doc = route_document(3, 1, 1, 2, 5)
+    for name, cls in (("s00", "dp-40"), ("s01", "dp-60")):
+        step = next(s for s in doc["line"] if s["name"] == name)
+        step["environment"] = "dry_room"
+        step["moisture"] = {"yield_factor": {cls: "100 %"},
+                            "excursion": {"effect": "loss", "extra_loss": "5 %"}}
+    route = load_route(write_route(tmp_path, doc))
+    plan = optimize(route, capacity_for(route, 500))
+    assert plan.config is None and plan.status.status == "infeasible"
+    for word in ("s00", "s01", "dp-40", "dp-60", "dry-room class"):
+        assert word in plan.status.reason
+
+
+def test_a_time_limit_returns_a_status_not_an_exception(tmp_path):
+    """Stopped by the clock: a Plan that says so (with the best plan if one was found)."""
+    route = synthetic_route(tmp_path, 12, 6, 20, 3, 11, cells_per_hour=5000, machines=(3, 30))
+    plan = optimize(route, capacity_for(route, 5000), time_limit=1e-3)
+    assert plan.status.status in ("time_limit", "feasible", "optimal")
+    assert (plan.config is None) == (plan.status.status == "time_limit")
+    assert plan.status.reason
+
+
+def test_thread_counts_can_change_between_solves(sulfide):
+    costs = {optimize(sulfide, 10.0, threads=t, gap=1e-9).cost.cost_per_kwh for t in (1, 2, 1)}
+    assert max(costs) == pytest.approx(min(costs), rel=1e-9)
