@@ -201,3 +201,33 @@ def test_capacity_scales_the_machines(sulfide):
     assert sum(c.count for c in big.config.steps.values()) > \
         sum(c.count for c in small.config.steps.values())
     assert math.isfinite(big.cost.cost_per_kwh)
+
+
+def test_resolve_with_another_version_of_the_route(tmp_path, shared):
+    """A study's override (another capex, another yield) re-solves the built model; a
+    route with another structure is rebuilt; both equal fresh solves."""
+    import yaml
+
+    from ssbfab.spec import default_lines_dir, load_route
+
+    doc = yaml.safe_load((default_lines_dir() / "routes" / "sulfide-lpscl.yaml").read_text())
+    base = load_route(default_lines_dir() / "routes" / "sulfide-lpscl.yaml", shared=shared)
+    formation = next(s for s in doc["line"] if s["name"] == "formation")
+    formation["options"][0]["capex"] = "0.6 MUSD"
+    formation["yield"] = {"value": "95 %", "source": "test"}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    changed = load_route(tmp_path / "a.yaml", shared=shared)
+    model = OptModel(base)
+    model.solve(10.0, gap=1e-9)
+    built = model.model
+    p = model.solve(10.0, gap=1e-9, route=changed)
+    assert model.model is built
+    assert p.cost.cost_per_kwh == pytest.approx(optimize(changed, 10.0, gap=1e-9).cost.cost_per_kwh,
+                                                rel=1e-9)
+    doc["line"][-1]["options"].append(dict(doc["line"][-1]["options"][0], name="eol_tester_b"))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    other = load_route(tmp_path / "b.yaml", shared=shared)
+    q = model.solve(10.0, gap=1e-9, route=other)
+    assert model.model is not built
+    assert q.cost.cost_per_kwh == pytest.approx(optimize(other, 10.0, gap=1e-9).cost.cost_per_kwh,
+                                                rel=1e-9)

@@ -42,9 +42,10 @@ class OptModel:
               economics: Economics | None = None, prices: Mapping[str, float] | None = None,
               route: Route | None = None, costing: str | None = None, time_limit: float = 60,
               gap: float = 1e-4, threads: int | None = None) -> Plan:
-        """Optimise for `capacity_gwh` good GWh/yr. Only numbers change between calls:
-        `route` may be another version of the same route (same steps, options, levels,
-        classes) with other data, e.g. from a study's overrides."""
+        """Optimise for `capacity_gwh` good GWh/yr, re-using the built model: only the
+        numbers change. `route` may be another version of the route with other data
+        (e.g. from a study's overrides); if its steps, options, levels or classes
+        differ, the model is rebuilt on this solve (its `build_s` shows it)."""
         # imported before the clock starts: a first import of Pyomo is not model building
         from pyomo.contrib.solver.solvers.highs import Highs  # noqa: F401
 
@@ -52,9 +53,13 @@ class OptModel:
 
         route = route or self.route
         costing = costing or self.costing
-        if route is not self.route and Structure.of(route) != self.structure:
-            raise ValueError(f"route {route.name!r} differs in structure (steps, options, levels "
-                             "or classes) from the one this OptModel was built for; build a new one")
+        if route is not self.route:
+            structure = Structure.of(route)
+            if structure != self.structure:
+                # other steps, options, levels or classes (or options no longer
+                # identical): a new model, built on this solve
+                self.structure, self.model, self._solver = structure, None, None
+            self.route = route
         t0 = time.perf_counter()
         nb = numbers(route, self.structure, capacity_gwh, stats=stats, costing=costing,
                      economics=economics, prices=prices, derate=derate)
