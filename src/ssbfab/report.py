@@ -62,51 +62,28 @@ def make_figures(result) -> dict:
     fig.tight_layout()
     figs["cost_breakdown"] = fig
 
-    loops = result.loops
-    n = max(1, len(loops))
-    cols = min(3, n)
-    rows = (n + cols - 1) // cols
-
-    # 2. yield funnel: cumulative yield from each step to a good cell
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, (name, loop) in zip(axes.flat, loops.items(), strict=False):
+    # 2. yield funnel: share of the units started at each step that end in good cells
+    def funnel(ax, name, loop):
         st = loop.stats
-        if st is None:
-            ax.set_visible(False)
-            continue
         route = loop.plan.config.route
         downstream = _downstream_yield(route, {s: v.yield_.mean for s, v in st.steps.items()})
         order = route.order
         ax.barh(range(len(order)), [downstream[s] for s in order], color="tab:green")
         ax.set_yticks(range(len(order)), order, fontsize=6)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1)
         ax.set_title(name, fontsize=9)
-    for ax in list(axes.flat)[len(loops):]:
-        ax.set_visible(False)
-    fig.suptitle(FIGURES["yield_funnel"], fontsize=10)
-    fig.tight_layout()
-    figs["yield_funnel"] = fig
+
+    figs["yield_funnel"] = _per_route(plt, result.loops, funnel, FIGURES["yield_funnel"])
 
     # 3. utilisation with the bottleneck marked
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, (name, loop) in zip(axes.flat, loops.items(), strict=False):
+    def utilisation(ax, name, loop):
         st = loop.stats
-        if st is None:
-            ax.set_visible(False)
-            continue
         steps = list(st.steps.values())
         colors = ["tab:red" if s.step == st.bottleneck else "tab:blue" for s in steps]
         ax.barh(range(len(steps)), [s.utilization.mean for s in steps], color=colors)
         ax.set_yticks(range(len(steps)), [s.step for s in steps], fontsize=6)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1)
         ax.set_title(f"{name} (bottleneck: {st.bottleneck})", fontsize=8)
-    for ax in list(axes.flat)[len(loops):]:
-        ax.set_visible(False)
-    fig.suptitle(FIGURES["utilisation"], fontsize=10)
-    fig.tight_layout()
-    figs["utilisation"] = fig
+
+    figs["utilisation"] = _per_route(plt, result.loops, utilisation, FIGURES["utilisation"])
 
     # 4. cost against plant size
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -123,6 +100,27 @@ def make_figures(result) -> dict:
     fig.tight_layout()
     figs["cost_vs_size"] = fig
     return figs
+
+
+def _per_route(plt, loops: dict, draw, title: str):
+    """One horizontal-bar panel per route (fractions 0-1, first step on top); routes
+    without simulated statistics are left blank."""
+    n = max(1, len(loops))
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for ax, (name, loop) in zip(axes.flat, loops.items(), strict=False):
+        if loop.stats is None:
+            continue
+        ax.set_visible(True)
+        draw(ax, name, loop)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def _downstream_yield(route, yields: dict[str, float]) -> dict[str, float]:

@@ -204,36 +204,31 @@ def parse_rate(value: object) -> tuple[float, str]:
     Returns (rate per hour in the step's canonical unit, unit name) where the unit
     name is one of kg, m2, sheet, cell, lot. The caller checks it against the step.
     """
-    if not isinstance(value, str):
-        raise UnitParseError(f"expected a rate string such as \"60 sheet/min\", found {value!r}")
-    try:
-        q = _parse(value.strip())
-    except Exception as exc:
-        raise UnitParseError(f"cannot read rate {value!r}: {exc}") from None
-    for unit_name, per_hour in STEP_UNITS.items():
-        try:
-            return float(q.to(f"{per_hour}/h").magnitude), unit_name
-        except (pint.DimensionalityError, AttributeError):
-            continue
-    raise UnitParseError(
-        f"{value!r} is not a rate of kg, m^2, sheet, cell or lot per time (e.g. \"60 sheet/min\")"
-    )
+    return _in_step_unit(value, "/h", "rate", "60 sheet/min", "a rate of kg, m^2, sheet, "
+                         "cell or lot per time")
 
 
 def parse_amount(value: object) -> tuple[float, str]:
     """Parse an amount of a step's unit ("200 cell", "100 kg", "500 m^2")."""
+    return _in_step_unit(value, "", "amount", "200 cell", "an amount of kg, m^2, sheet, "
+                         "cell or lot")
+
+
+def _in_step_unit(value: object, per: str, what: str, example: str,
+                  expected: str) -> tuple[float, str]:
+    """(magnitude in the first step unit whose dimension fits, that unit's name)."""
     if not isinstance(value, str):
-        raise UnitParseError(f"expected an amount such as \"200 cell\", found {value!r}")
+        raise UnitParseError(f"expected {what} such as \"{example}\", found {value!r}")
     try:
         q = _parse(value.strip())
     except Exception as exc:
-        raise UnitParseError(f"cannot read amount {value!r}: {exc}") from None
+        raise UnitParseError(f"cannot read {what} {value!r}: {exc}") from None
     for unit_name, canonical in STEP_UNITS.items():
         try:
-            return float(q.to(canonical).magnitude), unit_name
+            return float(q.to(f"{canonical}{per}").magnitude), unit_name
         except (pint.DimensionalityError, AttributeError):
             continue
-    raise UnitParseError(f"{value!r} is not an amount of kg, m^2, sheet, cell or lot")
+    raise UnitParseError(f"{value!r} is not {expected} (e.g. \"{example}\")")
 
 
 # The units a step can work on, and their canonical pint spelling.
