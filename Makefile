@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(VENV)/bin/ssbfab compare $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests --nbmake notebooks
+	$(PY) -m pytest -q -m "not slow" tests --nbmake notebooks
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
