@@ -17,14 +17,21 @@ import typer
 from .cli import JsonOpt, LinesOpt, app, emit_json, err, handle_errors, table
 
 
+def _num(x: float, digits: int) -> str:
+    """`digits` significant figures; thousands separated rather than 1.234e+07."""
+    r = float(f"{x:.{digits}g}")
+    return f"{r:,.0f}" if abs(r) >= 1000 else f"{r:.{digits}g}"
+
+
 def _fmt(e, digits: int = 4) -> str:
+    """mean ± half the 95 % interval ("-" when not computable)."""
     import math
 
     if e.mean is None or (isinstance(e.mean, float) and math.isnan(e.mean)):
         return "-"
     if e.ci95_high == e.ci95_low:
-        return f"{e.mean:.{digits}g}"
-    return f"{e.mean:.{digits}g} ± {(e.ci95_high - e.ci95_low) / 2:.2g}"
+        return _num(e.mean, digits)
+    return f"{_num(e.mean, digits)} ± {_num((e.ci95_high - e.ci95_low) / 2, 2)}"
 
 
 @app.command()

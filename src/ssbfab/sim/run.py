@@ -79,8 +79,11 @@ def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, re
     operating hours per year / 365 of simulated operating time); warmup_days:
     discarded at the start; reps: independent replications; seed: root of the
     random streams (same seed, same numbers, whatever `workers`); workers: worker
-    processes (None: min(reps, CPU count); 1: in this process); progress: called
-    as progress(done, total) in replications (fractions while running in-process).
+    processes (None: min(reps, CPU count), but this process for a run of under
+    ~100,000 lot operations, where starting processes costs more than it saves;
+    1: in this process; always this process inside a daemonic process such as a
+    Dask worker); progress: called as progress(done, total) in replications
+    (fractions while running in-process).
 
     Rates in the result are per operating hour; `good_cells_per_year` and the dry
     room's figures are per year of operating_hours_per_year."""
