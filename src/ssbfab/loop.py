@@ -16,6 +16,7 @@ that met the target is kept, and the result says why.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     seen_plans: dict[str, int] = {}
     nominal_cost = float("nan")
     reason = ""
+    notes: list[str] = []
     for k in range(max_iter):
         say(f"{route.name}: optimise (iteration {k})")
         t0 = time.perf_counter()
@@ -142,8 +144,21 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
         t0 = time.perf_counter()
         sim = simulate(plan.config, days=days, warmup_days=warmup_days, reps=reps, seed=seed,
                        workers=workers)
-        sim_s = time.perf_counter() - t0
         new_stats = sim.stats
+        # Statistics of a line that has not filled yet understate its output: if the
+        # warm-up is shorter than the lead time the simulation saw, lengthen it (and
+        # the horizon by as much) and simulate the same plan again.
+        longer = _warmup_for(new_stats, warmup_days, route)
+        if longer is not None:
+            say(f"{route.name}: lead time {new_stats.lead_time_h.mean:.0f} h exceeds the "
+                f"warm-up; warm-up now {longer:.0f} days")
+            days += longer - warmup_days
+            warmup_days = longer
+            notes.append(f"warm-up lengthened to {longer:.0f} days to cover the lead time")
+            sim = simulate(plan.config, days=days, warmup_days=warmup_days, reps=reps,
+                           seed=seed, workers=workers)
+            new_stats = sim.stats
+        sim_s = time.perf_counter() - t0
         achieved = new_stats.good_gwh_per_year
         ratio = achieved.mean / capacity_gwh
         cost = evaluate(plan.config, new_stats, costing=costing)
@@ -161,8 +176,8 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             f"({100 * ratio:.1f} % of target), {cost.cost_per_kwh:.1f} $/kWh")
         if it.meets_target:
             reason = f"simulated output is {100 * ratio:.1f} % of the target"
-            return LoopResult(route.name, capacity_gwh, True, reason, iterations, it,
-                              nominal_cost)
+            return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations,
+                              it, nominal_cost)
         # Feed back: observed availability and yields (via stats), and the shortfall
         # at the bottleneck as a derate of that step's capacity.
         stats = new_stats
@@ -175,12 +190,28 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     if meeting:
         best = min(meeting, key=lambda it: it.cost_per_kwh)
         reason += f"; kept the cheapest plan that met the target (iteration {best.index})"
-        return LoopResult(route.name, capacity_gwh, True, reason, iterations, best, nominal_cost)
+        return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations, best,
+                          nominal_cost)
     best = max(iterations, key=lambda it: it.ratio) if iterations else None
     if best is not None:
         reason += (f"; no plan met the target; the best reached {100 * best.ratio:.1f} % "
                    f"(iteration {best.index}, bottleneck {best.bottleneck})")
-    return LoopResult(route.name, capacity_gwh, False, reason, iterations, best, nominal_cost)
+    return LoopResult(route.name, capacity_gwh, False, _with(reason, notes), iterations, best,
+                      nominal_cost)
+
+
+def _warmup_for(stats: LineStats, warmup_days: float, route: Route) -> float | None:
+    """A warm-up (calendar days) of 1.5 lead times if the current one is shorter
+    than the simulated lead time; None if it already covers it."""
+    lead_h = stats.lead_time_h.mean
+    op_h_per_day = route.economics.operating_hours_per_year / 365.0
+    if not lead_h == lead_h or lead_h <= warmup_days * op_h_per_day:
+        return None
+    return float(math.ceil(1.5 * lead_h / op_h_per_day))
+
+
+def _with(reason: str, notes: list[str]) -> str:
+    return "; ".join([reason, *notes]) if notes else reason
 
 
 def _plan_key(config) -> str:

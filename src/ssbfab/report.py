@@ -24,25 +24,26 @@ CATEGORY_ORDER = ["materials", "equipment", "building", "dry_room", "dry_room_en
                   "process_energy", "labour", "overheads"]
 
 
-def _mpl():
+def _figure(**kw):
+    """A matplotlib Figure outside pyplot: no backend is chosen or switched (a
+    notebook keeps its inline display), and repeated comparisons leave no open
+    figures behind. Ids and fonts are fixed so saved SVG is the same on a rerun."""
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     matplotlib.rcParams["svg.hashsalt"] = "ssbfab"
     matplotlib.rcParams["svg.fonttype"] = "none"
-    return plt
+    return Figure(**kw)
 
 
 def make_figures(result) -> dict:
     """All report figures as matplotlib Figures, keyed as in FIGURES."""
-    plt = _mpl()
     t = result.table
     figs = {}
 
     # 1. stacked cost breakdown
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = _figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
     ordered = [f"cost_{c}" for c in CATEGORY_ORDER if f"cost_{c}" in cats]
     ordered += [c for c in cats if c not in ordered]
@@ -72,7 +73,7 @@ def make_figures(result) -> dict:
         ax.set_yticks(range(len(order)), order, fontsize=6)
         ax.set_title(name, fontsize=9)
 
-    figs["yield_funnel"] = _per_route(plt, result.loops, funnel, FIGURES["yield_funnel"])
+    figs["yield_funnel"] = _per_route(result.loops, funnel, FIGURES["yield_funnel"])
 
     # 3. utilisation with the bottleneck marked
     def utilisation(ax, name, loop):
@@ -83,10 +84,11 @@ def make_figures(result) -> dict:
         ax.set_yticks(range(len(steps)), [s.step for s in steps], fontsize=6)
         ax.set_title(f"{name} (bottleneck: {st.bottleneck})", fontsize=8)
 
-    figs["utilisation"] = _per_route(plt, result.loops, utilisation, FIGURES["utilisation"])
+    figs["utilisation"] = _per_route(result.loops, utilisation, FIGURES["utilisation"])
 
     # 4. cost against plant size
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     c = result.size_curve
     if len(c):
         for name, g in c.groupby("route", sort=False):
@@ -102,13 +104,14 @@ def make_figures(result) -> dict:
     return figs
 
 
-def _per_route(plt, loops: dict, draw, title: str):
+def _per_route(loops: dict, draw, title: str):
     """One horizontal-bar panel per route (fractions 0-1, first step on top); routes
     without simulated statistics are left blank."""
     n = max(1, len(loops))
     cols = min(3, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig = _figure(figsize=(4.2 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.set_visible(False)
     for ax, (name, loop) in zip(axes.flat, loops.items(), strict=False):
