@@ -115,3 +115,17 @@ def test_a_route_without_a_plan_stays_in_the_table_with_its_reason(tmp_path):
     assert not row["converged"]
     assert "no plan" in row["reason"] and "max_count" in row["reason"]
     assert "sulfide-lpscl" in (tmp_path / "big" / "report.html").read_text()
+
+
+def test_loop_lengthens_a_warmup_shorter_than_the_lead_time(sulfide):
+    """Two days of warm-up cannot cover a line whose cells take weeks to pass (ageing
+    alone is 240 h): the loop must lengthen it until the statistics it accepts were
+    measured on a filled line."""
+    from ssbfab.loop import run_loop
+
+    res = run_loop(sulfide, 0.5, days=40.0, warmup_days=2.0, reps=2, seed=5)
+    assert "warm-up lengthened" in res.reason
+    st = res.stats
+    warmup_h = st.extra["warmup_hours"]
+    assert warmup_h >= st.lead_time_h.mean
+    assert st.warmup_days > 2.0
