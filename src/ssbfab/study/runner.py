@@ -19,9 +19,12 @@ the end showing the traceback, and a rerun computes that scenario again.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -196,7 +199,7 @@ def _execute(batch: list[dict], texts: dict[str, dict[str, str]], workers: int |
                  "distributed.admin.system-monitor.interval": "2s",
                  "distributed.admin.system-monitor.gil.enabled": False,
                  "distributed.worker.memory.monitor-interval": "1s"}
-        with dask.config.set(quiet):
+        with dask.config.set(quiet), _workers_ignore_sigint():
             cluster = LocalCluster(n_workers=_n_workers(workers, len(batch)),
                                    threads_per_worker=1, processes=True, dashboard_address=":0",
                                    silence_logs=logging.ERROR)
@@ -223,6 +226,21 @@ def _execute(batch: list[dict], texts: dict[str, dict[str, str]], workers: int |
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint():
+    """Start worker processes with SIGINT ignored (an ignored signal stays ignored in a
+    spawned child): Ctrl-C in a terminal reaches the whole process group, and only the
+    driver should act on it, closing the cluster in order instead of workers dying."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _connect(scheduler: str):
