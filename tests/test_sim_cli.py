@@ -196,3 +196,20 @@ def test_the_example_line_files_simulate(lines_dir, name):
             "--reps", "1", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["good_cells_per_year"]["mean"] > 0
+
+
+def test_a_plan_file_runs_its_machines_and_lots(sulfide_plan):
+    def more_stackers(d):
+        row = next(r for r in d["steps"] if r["step"] == "stacking")
+        row["machines"] = {k: v + 3 for k, v in row["machines"].items()}
+
+    base = run("sulfide-lpscl", "--plan", sulfide_plan(lambda d: None), "--days", "30",
+               "--warmup-days", "5", "--reps", "1", "--json")
+    more = run("sulfide-lpscl", "--plan", sulfide_plan(more_stackers), "--days", "30",
+               "--warmup-days", "5", "--reps", "1", "--json")
+    assert base.exit_code == 0 and more.exit_code == 0, (base.output, more.output)
+    m0 = {s["step"]: s["machines"] for s in json.loads(base.stdout)["steps"]}
+    m1 = {s["step"]: s["machines"] for s in json.loads(more.stdout)["steps"]}
+    assert m1["stacking"] == m0["stacking"] + 3
+    assert {k: v for k, v in m1.items() if k != "stacking"} == \
+        {k: v for k, v in m0.items() if k != "stacking"}
