@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim_lines import config_with, days_for, load_line, step
+from ssbfab.io import json_clean
 from ssbfab.sim import bare_config, compile_config, simulate
 from ssbfab.sim.model import run_replication
-from ssbfab.sim.tables import json_clean
 
 SHAPES = {
     "serial2": [[], [0]],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -58,18 +57,9 @@ def err(msg: str) -> None:
 
 
 def emit_json(doc) -> None:
-    sys.stdout.write(json.dumps(_clean(doc), indent=2, sort_keys=False, allow_nan=False) + "\n")
+    from .io import json_clean
 
-
-def _clean(x):
-    """JSON has no NaN: write null for a value that could not be computed."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
+    sys.stdout.write(json.dumps(json_clean(doc), indent=2, allow_nan=False) + "\n")
 
 
 def table(title: str, columns: list[str], rows: list[list], caption: str | None = None) -> None:

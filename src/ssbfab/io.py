@@ -7,9 +7,21 @@ place (rename is atomic on one filesystem).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
+
+
+def json_clean(x):
+    """JSON has no NaN or infinity: write null for a value that could not be computed."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: json_clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_clean(v) for v in x]
+    return x
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -29,9 +41,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 
 def write_json(path: str | Path, doc) -> Path:
-    from .cli import _clean
-
-    return write_atomic(path, json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+    return write_atomic(path, json.dumps(json_clean(doc), indent=2, allow_nan=False) + "\n")
 
 
 def write_csv(path: str | Path, frame) -> Path:

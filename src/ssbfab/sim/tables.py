@@ -75,21 +75,11 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
             "step_replications": step_reps}
 
 
-def json_clean(x):
-    """JSON has no NaN: null for a value that could not be computed."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: json_clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_clean(v) for v in x]
-    return x
-
-
 def write_outputs(result, out_dir) -> list:
     import json
-    import os
     from pathlib import Path
+
+    from ..io import json_clean
 
     out = Path(out_dir)
     try:
@@ -103,11 +93,6 @@ def write_outputs(result, out_dir) -> list:
                                       allow_nan=False) + "\n"}
     for name, df in result.tables.items():
         files[f"{name}.csv"] = df.to_csv(index=False)
-    written = []
-    for name, text in files.items():
-        final = out / name
-        tmp = out / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, final)
-        written.append(final)
-    return written
+    from ..io import write_atomic
+
+    return [write_atomic(out / name, text) for name, text in files.items()]
