@@ -55,9 +55,10 @@ print(times[len(times) // 2])
 """
 
 SWEEP = """
-import sys
+import shutil, sys
 from ssbfab.study import sweep, load
 if __name__ == "__main__":
+    shutil.rmtree(sys.argv[2], ignore_errors=True)  # a fresh store: nothing to skip
     r = sweep(sys.argv[1], out=sys.argv[2], workers=int(sys.argv[3]))
     assert r.ok == r.total, (r.failed, r.errors[:1])
     s = load(sys.argv[2])["seconds"].sort_values().to_numpy()
