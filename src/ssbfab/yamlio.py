@@ -31,8 +31,14 @@ def load_yaml(path: str | Path) -> tuple[Any, dict[Path_, int]]:
     return loads_yaml(text, name)
 
 
+# libyaml's safe loader when PyYAML was built with it: the same nodes, marks and safe
+# constructor, parsed about ten times faster, which matters for studies that load a
+# route per scenario; the pure-Python one otherwise.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def loads_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Path_, int]]:
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
