@@ -23,8 +23,6 @@ from . import units
 from .cell import DesignRef, design
 from .spec import Route, Step
 
-_UNIT_OF_REF = {"kg": "kg", "m2": "m2", "sheet": "sheet", "cell": "cell", "m3": "m3"}
-
 
 def per_cell(route: Route, step: Step, refs: Mapping[str, DesignRef]) -> float:
     """Units of the step's good output in one good cell (by design, before yields)."""

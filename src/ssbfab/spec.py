@@ -90,19 +90,12 @@ class FieldProblem(ValueError):
         self.field = field
 
 
-def _positive(v: float, what: str = "value") -> float:
-    if not v > 0:
-        raise ValueError(f"must be positive, found {v:g}")
-    return v
-
-
 def _yield(v: float) -> float:
     if not (0.0 < v <= 1.0):
         raise ValueError(f"a yield must lie in (0, 1] (0-100 %), found {v:g} ({v * 100:g} %)")
     return v
 
 
-YieldFraction = Annotated[Fraction, BeforeValidator(lambda v: v)]
 
 
 def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None):
@@ -990,18 +983,6 @@ def _as_overrides(x):
     return as_overrides(x)
 
 
-def _validate(model, raw, file, marks, root=()):
-    problems: list[Problem] = []
-    sources: dict[str, str] = {}
-    clean = _unwrap_sources(raw, root, None, file, marks, sources, problems)
-    try:
-        obj = model.model_validate(clean)
-    except ValidationError as exc:
-        problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
-        obj = None
-    if problems:
-        raise SpecError(problems)
-    return obj, sources
 
 
 def load_shared(lines_dir: str | Path | None = None, overrides=None) -> SharedData:
