@@ -20,8 +20,8 @@ import yaml
 from ssbfab import bom, flow
 from ssbfab.cell import design
 from ssbfab.config import required_per_hour, size_for_capacity
+from ssbfab.data import load_any, load_route, resolve_route, route_files
 from ssbfab.errors import SpecError
-from ssbfab.spec import load_any, load_route, resolve_route, route_files
 
 FORMS = {
     "liquid-nmc811-graphite": "liquid",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ssbfab import bom
-from ssbfab.spec import resolve_route
+from ssbfab.data import resolve_route
 from ssbfab.study import load, sweep
 from ssbfab.study.scenarios import load_study
 from ssbfab.summary import default_yields

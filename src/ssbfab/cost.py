@@ -47,8 +47,8 @@ from functools import cached_property
 from pathlib import Path
 
 from . import flow
+from .data.schema import DryRoomClass, Economics, EquipmentOption, Level, Route, Step
 from .errors import InputError, Problem, closest
-from .spec import DryRoomClass, Economics, EquipmentOption, Level, Route, Step
 
 COSTINGS = ("batpac5", "annuity")
 CATEGORIES = ("materials", "equipment", "building", "dry_room", "dry_room_energy",

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..spec import Route
+from ..data.schema import Route
 from .scenarios import JobOptions
 
 

@@ -278,10 +278,10 @@ def run_task(task: dict, texts: dict[str, str]) -> dict:
     """Run one scenario from its plain-data inputs (`texts`: relative file name ->
     text of each data file it reads) and return its row. Never raises for a
     scenario's own failure; a bug comes back as status 'error' with its traceback."""
+    from ..data.loader import load_route, load_shared
+    from ..data.overrides import Overrides
     from ..errors import InputError, NoPlanError
-    from ..spec import load_route, load_shared
     from .jobs import JobResult
-    from .overrides import Overrides
     from .scenarios import JobOptions, resolve_job
 
     t0 = time.perf_counter()

@@ -37,10 +37,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..data.overrides import Overrides
+from ..data.yamlio import line_of, load_yaml
 from ..errors import InputError, Problem, closest
-from ..yamlio import line_of, load_yaml
 from . import designs
-from .overrides import Overrides
 
 BUILTIN_JOBS = ("optimize", "simulate", "loop", "materials")
 SHARED_FILES = ("economics", "materials", "dry_rooms")
@@ -71,7 +71,7 @@ class JobOptions(_Strict):
     @classmethod
     def _capacity(cls, v):
         if isinstance(v, str):
-            from .. import units
+            from ..data import units
 
             return units.parse_quantity(v, "energy_per_year")
         return v
@@ -327,7 +327,7 @@ def route_key(route: str) -> str:
 
 def load_study(path: str | Path) -> Study:
     """Read and check a scenario file against the data it names (exit 2 on problems)."""
-    from .. import spec as specmod
+    from ..data import loader as specmod
 
     path = Path(path)
     file = str(path)
@@ -507,7 +507,7 @@ def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
 
 def _valid_keys(loc: tuple) -> list[str]:
     """Keys allowed in the mapping at `loc` of a scenario file."""
-    from .overrides import _shape
+    from ..data.overrides import _shape
 
     shape: tuple[str, Any] = ("model", StudySpec)
     for part in loc:

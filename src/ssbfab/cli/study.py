@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, app, emit_json, handle_errors, table
+from .app import JsonOpt, app, emit_json, handle_errors, table
 
 study_app = typer.Typer(help="Analyse what-if studies written by `ssbfab sweep`.",
                         no_args_is_help=True)
@@ -39,10 +39,10 @@ def sweep(
     """Run every scenario of a study that the results store does not hold yet."""
     from rich.console import Console
 
-    from .errors import InputError
-    from .study.runner import default_out
-    from .study.runner import sweep as run
-    from .study.scenarios import load_study
+    from ..errors import InputError
+    from ..study.runner import default_out
+    from ..study.runner import sweep as run
+    from ..study.scenarios import load_study
 
     if workers is not None and workers < 0:
         raise InputError(f"--workers: expected 0 or more, found {workers}")
@@ -143,7 +143,7 @@ def summarize_cmd(
     """P10/P50/P90 cost per route, tornado, crossovers and cost against plant size."""
     import math
 
-    from .study.summarize import summarize
+    from ..study.summarize import summarize
 
     summaries = summarize(out, study=study, figures=figures)
     if json_:
