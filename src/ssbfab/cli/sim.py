@@ -14,24 +14,59 @@ from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LinesOpt, app, emit_json, err, handle_errors, table
+from .app import (
+    JsonOpt,
+    LinesOpt,
+    SetOpt,
+    WideOpt,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    overrides_from,
+    table,
+)
 
 
 def _num(x: float, digits: int) -> str:
     """`digits` significant figures; thousands separated rather than 1.234e+07."""
     r = float(f"{x:.{digits}g}")
-    return f"{r:,.0f}" if abs(r) >= 1000 else f"{r:.{digits}g}"
+    return f"{r:,.0f}" if abs(r) >= 10 ** (digits - 1) else f"{r:.{digits}g}"
 
 
-def _fmt(e, digits: int = 4) -> str:
-    """mean ± half the 95 % interval ("-" when not computable)."""
+def _fmt(e, digits: int = 4, ci: bool = True) -> str:
+    """mean ± half the 95 % interval, or the mean alone without `ci` ("-" when not
+    computable)."""
     import math
 
     if e.mean is None or (isinstance(e.mean, float) and math.isnan(e.mean)):
         return "-"
-    if e.ci95_high == e.ci95_low:
+    if not ci or e.ci95_high == e.ci95_low:
         return _num(e.mean, digits)
-    return f"{_num(e.mean, digits)} ± {_num((e.ci95_high - e.ci95_low) / 2, 2)}"
+    return f"{_num(e.mean, digits)} ± {_half(e)}"
+
+
+def _pct(e, decimals: int, ci: bool) -> str:
+    """A fraction as a percentage with fixed decimals (± half the 95 % interval)."""
+    import math
+
+    if e.mean is None or not math.isfinite(e.mean):
+        return "-"
+    text = f"{100 * e.mean:.{decimals}f}"
+    h = (e.ci95_high - e.ci95_low) / 2
+    if ci and math.isfinite(h) and h > 0:
+        text += f" ± {100 * h:.{decimals}f}"
+    return text
+
+
+def _half(e) -> str:
+    """Half the 95 % interval, 2 significant figures ("" for a point, "-" if unknown)."""
+    import math
+
+    h = (e.ci95_high - e.ci95_low) / 2
+    if not math.isfinite(h):
+        return "-"
+    return "" if h == 0 else _num(h, 2)
 
 
 @app.command()
@@ -54,15 +89,20 @@ def simulate(
     json_: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write stats.json and CSV tables into this folder.")] = None,
+    set_: SetOpt = None,
+    wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
     """Simulate a production line: yields, availability, blocking, WIP, lead time, output."""
     from ..data.loader import resolve_route
     from ..errors import InputError, Problem
+    from ..io import check_out_dir
     from ..sim import bare_config
     from ..sim import simulate as run
 
-    r = resolve_route(route, lines)
+    if out is not None:
+        check_out_dir(out)
+    r = resolve_route(route, lines, overrides=overrides_from(set_))
     if plan is not None and capacity_gwh is not None:
         raise InputError(Problem("arguments", None, "--capacity-gwh",
                                  "give --plan or --capacity-gwh, not both (a plan has its target)"))
@@ -92,7 +132,7 @@ def simulate(
     if json_:
         emit_json(result.to_dict())
         return
-    _print(result)
+    _print(result, wide)
     if out is not None:
         print(f"wrote {out}/stats.json and CSV tables")
 
@@ -114,27 +154,42 @@ def _run_with_progress(run, config, days, warmup_days, reps, seed, workers):
                    progress=lambda done, total: bar.update(task, completed=done))
 
 
-def _print(result) -> None:
+def _print(result, wide: bool = False) -> None:
     s = result.stats
+    rows = []
+    for st in s.steps.values():
+        row = [st.step]
+        if wide:  # options of a mixed step on lines of their own, never joined or cut
+            row.append("\n".join(st.option.split("+")))
+        row += [st.machines] + [_pct(e, d, ci=wide) for e, d in (
+            (st.utilization, 1), (st.availability, 1), (st.blocked, 1), (st.starved, 1),
+            (st.yield_, 2))]
+        row += [_fmt(st.throughput_per_h, ci=wide), _fmt(st.wip_mean, ci=wide)]
+        rows.append(row)
     table(f"simulation: {s.route} ({s.reps} replications x {s.days:g} days, "
           f"warm-up {s.warmup_days:g}, seed {s.seed})",
-          ["step", "option", "machines", "utilization", "availability", "blocked", "starved",
-           "yield", "good/h", "WIP"],
-          [[st.step, st.option, st.machines, _fmt(st.utilization, 3), _fmt(st.availability, 3),
-            _fmt(st.blocked, 2), _fmt(st.starved, 2), _fmt(st.yield_, 4),
-            _fmt(st.throughput_per_h), _fmt(st.wip_mean)] for st in s.steps.values()],
-          caption="fractions of machine-time; good/h per operating hour in the step's unit; "
-                  "WIP in machines and the buffer after the step; ± half the 95 % interval")
+          ["step"] + (["option"] if wide else []) + [
+              "machines", "busy %", "up %", "blocked %", "starved %", "yield %", "good/h",
+              "WIP"],
+          rows, names=2 if wide else 1, wide=wide,
+          caption="busy, up, blocked, starved: % of machine-time; yield: good out of started; "
+                  "good/h per operating hour in the step's unit; WIP in machines and the "
+                  "buffer after the step; " + (
+                      "± half the 95 % interval" if wide else
+                      f"means over {s.reps} replications (--wide: options and 95 % intervals)"))
     d = s.dry_room
-    table("line", ["quantity", "value"], [
-        ["good cells per year", _fmt(s.good_cells_per_year)],
-        ["good GWh per year", _fmt(s.good_gwh_per_year)],
-        ["overall yield (worst branch)", _fmt(s.overall_yield)],
-        ["lead time, h of operation", _fmt(s.lead_time_h)],
-        ["bottleneck", s.bottleneck],
-        ["dry-room excursion h/yr", _fmt(d.excursion_hours)],
-        ["sulfide exposure kg·h/yr", _fmt(d.sulfide_exposure_kg_h)],
-        ["H2S estimate L/yr", _fmt(d.h2s_estimate)],
-        ["kernel events", f"{s.events:,}"],
-        ["wall time s", f"{s.wall_s:.1f}"],
-    ])
+    table("line", ["quantity", "value", "± 95 %"], [
+        ["good cells per year", _fmt(s.good_cells_per_year, ci=False),
+         _half(s.good_cells_per_year)],
+        ["good GWh per year", _fmt(s.good_gwh_per_year, ci=False), _half(s.good_gwh_per_year)],
+        ["overall yield (worst branch)", _fmt(s.overall_yield, ci=False),
+         _half(s.overall_yield)],
+        ["lead time, h of operation", _fmt(s.lead_time_h, ci=False), _half(s.lead_time_h)],
+        ["bottleneck", s.bottleneck, ""],
+        ["dry-room excursion h/yr", _fmt(d.excursion_hours, ci=False), _half(d.excursion_hours)],
+        ["sulfide exposure kg·h/yr", _fmt(d.sulfide_exposure_kg_h, ci=False),
+         _half(d.sulfide_exposure_kg_h)],
+        ["H2S estimate L/yr", _fmt(d.h2s_estimate, ci=False), _half(d.h2s_estimate)],
+        ["kernel events", f"{s.events:,}", ""],
+        ["wall time s", f"{s.wall_s:.1f}", ""],
+    ], wide=wide)
