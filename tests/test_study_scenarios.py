@@ -122,7 +122,7 @@ def test_ids_change_with_the_data_and_the_seed_policy(tmp_path, lines_dir):
     ("study: x\njob: materials\nroutes: [sulfide-lpscl]\noptions: {dew_point_class: dp-45}\n",
      ["options.dew_point_class", "dp-40, dp-50, dp-60"]),
     ("study: x\njob: nosuchmodule:run\nroutes: [sulfide-lpscl]\n",
-     ["s.yaml:3: job:", "cannot load job"]),
+     ["s.yaml:3: job:", "is an import path", "materials, optimize", "register(name, function)"]),
     ("study: x y\njob: materials\nroutes: [sulfide-lpscl]\n", ["s.yaml:2: study:"]),
 ])
 def test_bad_scenario_files_name_line_field_and_fix(tmp_path, lines_dir, body, words):
