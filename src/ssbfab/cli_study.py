@@ -161,7 +161,8 @@ def summarize_cmd(
         "--figures/--no-figures", help="Write PNG figures and CSV tables to DIR/summary/")] = True,
     json_: JsonOpt = False,
 ):
-    """P10/P50/P90 cost per route, tornado, crossovers and cost against plant size."""
+    """Cost per route (P10/P50/P90 for sampled designs, the range for grids and
+    one-at-a-time designs), tornado, crossovers, sensitivity and cost against plant size."""
     import math
 
     from .study.summarize import summarize
@@ -178,12 +179,22 @@ def summarize_cmd(
             return "" if math.isnan(v) else f"{v:.4g}"
         return str(v)
 
+    captions = {"range": "lowest and highest cost over the points studied, USD per good kWh "
+                         "(a grid's points are chosen, not drawn: no percentiles)",
+                "sensitivity": "partial rank correlation with cost per kWh, other inputs held; "
+                               "p_value: chance of so large a value with no effect",
+                "counts": None}
     for s in summaries:
         for name, t in s.tables().items():
             if t is None or t.empty:
                 continue
+            if name == "crossovers":  # a sentence each: the table is in --json and the CSV
+                print(f"{s.study}: crossovers against {t['baseline'].iloc[0]}")
+                for f in t["finding"].drop_duplicates():
+                    print(f"  {f}")
+                continue
             table(f"{s.study}: {name}", [str(c) for c in t.columns],
                   [[fmt(v) for v in row] for row in t.itertuples(index=False)],
-                  caption=None if name in ("counts", "sensitivity") else "costs in USD per good kWh")
+                  caption=captions.get(name, "costs in USD per good kWh"))
         if s.figures:
             print(f"{s.study}: {len(s.figures)} files in {Path(out) / 'summary' / s.study}")
