@@ -206,3 +206,9 @@ def test_prcc_by_hand_on_three_points():
     (r, p), = prcc(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 3.0, 2.0]))
     assert r == pytest.approx(0.5)
     assert p == pytest.approx(1 - 2 / math.pi * math.atan(0.5 / math.sqrt(0.75)))
+
+
+def test_no_crossover_sentence_for_a_parameter_with_one_successful_value():
+    df, info = _two_routes_grid(lambda p: 104 + 8 * p, prices=(0.5, 1.0))
+    df.loc[df["point"] == 1, "status"] = "failed"
+    assert summarize_frame(df, info).crossovers.empty

@@ -64,7 +64,7 @@ def guarded(path: Path) -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "lock" in text.lower():
+        if "could not set lock" in text.lower() or "conflicting lock" in text.lower():
             raise InputError(Problem(str(path), None, "", f"the results store is in use by "
                                      f"another process ({text}); wait for the other sweep to end, "
                                      "or choose another --out")) from None

@@ -293,6 +293,8 @@ def crossovers(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
             for (key,), g in groups:
                 g = g.sort_values(p)
                 x = g[p].to_numpy(float)
+                if len(np.unique(x)) < 2:
+                    continue  # one value with a result: no range to speak of
                 d = (g["cost_per_kwh"] - g["cost_per_kwh_base"]).to_numpy(float)
                 near = int(np.argmin(np.abs(d)))
                 common = {"parameter": p, "unit": unit, "route": route, "baseline": baseline,
