@@ -35,8 +35,8 @@ def _verdict(ok: bool) -> str:
 
 
 def shipped_routes() -> None:
+    from ssbfab.data import load_shared, resolve_route, route_files
     from ssbfab.opt import optimize
-    from ssbfab.spec import load_shared, resolve_route, route_files
 
     shared = load_shared()
     routes = [resolve_route(str(p), shared=shared) for p in route_files()]
@@ -59,11 +59,11 @@ def shipped_routes() -> None:
 
 
 def synthetic_line() -> None:
+    from ssbfab.data import load_shared
     from ssbfab.opt import OptModel
     from ssbfab.opt.data import Structure, numbers
     from ssbfab.opt.direct import build_highs, solve_highs
     from ssbfab.opt.synthetic import capacity_for, synthetic_route
-    from ssbfab.spec import load_shared
 
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()

@@ -69,8 +69,8 @@ def main() -> None:
     import os
 
     from ssbfab.config import size_for_capacity
+    from ssbfab.data import resolve_route
     from ssbfab.sim import compile_config, run_model
-    from ssbfab.spec import resolve_route
 
     route = resolve_route("sulfide-lpscl")
     config = size_for_capacity(route, args.capacity_gwh)

@@ -39,7 +39,7 @@ ROUTES = ["sulfide-lpscl", "liquid-nmc811-graphite"]
 
 PLAIN = """
 import sys, time
-from ssbfab.spec import resolve_route
+from ssbfab.data import resolve_route
 from ssbfab.study.scenarios import load_study
 from ssbfab.opt import optimize
 study = load_study(sys.argv[1])

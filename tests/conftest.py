@@ -8,6 +8,7 @@ LINES = ROOT / "lines"
 
 # Tests read the project's own data, whatever the caller's environment says.
 os.environ.pop("SSBFAB_LINES", None)
+os.environ.pop("SSBFAB_SOURCES", None)
 
 
 @pytest.fixture(scope="session")
@@ -17,13 +18,13 @@ def lines_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def shared():
-    from ssbfab.spec import load_shared
+    from ssbfab.data import load_shared
 
     return load_shared(LINES)
 
 
 @pytest.fixture(scope="session")
 def sulfide(shared):
-    from ssbfab.spec import resolve_route
+    from ssbfab.data import resolve_route
 
     return resolve_route("sulfide-lpscl", LINES, shared=shared)

@@ -53,7 +53,7 @@ def write_line(folder: Path, steps: list[dict], name: str = "test-line") -> Path
 
 
 def load_line(folder: Path, steps: list[dict], name: str = "test-line", shared=None):
-    from ssbfab.spec import load_route
+    from ssbfab.data import load_route
 
     return load_route(write_line(folder, steps, name), shared=shared)
 

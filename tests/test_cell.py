@@ -16,7 +16,7 @@ import pytest
 
 from ssbfab import bom, flow
 from ssbfab.cell import design
-from ssbfab.spec import load_route, resolve_route
+from ssbfab.data import load_route, resolve_route
 
 REL = 1e-9  # the hand computation follows the same rules, so only rounding differs
 

@@ -15,7 +15,7 @@ import pytest
 
 from ssbfab.config import PlantConfig, StepChoice
 from ssbfab.cost import evaluate
-from ssbfab.spec import load_shared, resolve_route
+from ssbfab.data import load_shared, resolve_route
 
 HOURS = 320 * 3 * 8  # BatPaC: 320 effective days, 3 shifts x 8 h
 CELLS = 200e6  # accepted cells per year

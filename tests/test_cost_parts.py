@@ -12,7 +12,7 @@ import pytest
 
 from ssbfab.config import PlantConfig, StepChoice
 from ssbfab.cost import evaluate
-from ssbfab.spec import load_shared, resolve_route
+from ssbfab.data import load_shared, resolve_route
 from ssbfab.stats import DryRoomStats, Estimate, LineStats, StepStats
 
 HOURS = 300 * 2 * 10  # 300 days x 2 shifts x 10 h

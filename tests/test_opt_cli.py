@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ssbfab.cli import app
 from ssbfab.config import PlantConfig
-from ssbfab.spec import default_lines_dir
+from ssbfab.data import default_lines_dir
 
 KEYS = {"route", "capacity_gwh", "cost_per_kwh", "currency", "breakdown", "steps",
         "dew_point_class", "solver"}

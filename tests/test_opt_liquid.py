@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssbfab.spec import resolve_route, route_files
+from ssbfab.data import resolve_route, route_files
 
 ROUTE = "liquid-nmc811-graphite"
 pytestmark = pytest.mark.skipif(ROUTE not in [p.stem for p in route_files()],

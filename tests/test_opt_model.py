@@ -13,10 +13,10 @@ import pytest
 
 from ssbfab import bom
 from ssbfab.cost import evaluate
+from ssbfab.data import load_route, resolve_route, route_files
 from ssbfab.opt import optimize
 from ssbfab.opt.data import Structure, min_cover_cost, numbers
 from ssbfab.opt.synthetic import capacity_for, route_document, synthetic_route, write_route
-from ssbfab.spec import load_route, resolve_route, route_files
 
 
 def _enumerate(need, items):

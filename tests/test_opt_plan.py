@@ -13,8 +13,8 @@ from ssbfab import flow
 from ssbfab.cell import design
 from ssbfab.config import PlantConfig, StepChoice
 from ssbfab.cost import evaluate
+from ssbfab.data import resolve_route, route_files
 from ssbfab.opt import OptModel, optimize
-from ssbfab.spec import resolve_route, route_files
 
 ROUTES = [p.stem for p in route_files()]
 
@@ -208,7 +208,7 @@ def test_resolve_with_another_version_of_the_route(tmp_path, shared):
     route with another structure is rebuilt; both equal fresh solves."""
     import yaml
 
-    from ssbfab.spec import default_lines_dir, load_route
+    from ssbfab.data import default_lines_dir, load_route
 
     doc = yaml.safe_load((default_lines_dir() / "routes" / "sulfide-lpscl.yaml").read_text())
     base = load_route(default_lines_dir() / "routes" / "sulfide-lpscl.yaml", shared=shared)

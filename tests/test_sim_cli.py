@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from sim_lines import step, write_line
 from ssbfab.cli import app
-from ssbfab.spec import route_files
+from ssbfab.data import route_files
 from ssbfab.stats import LineStats
 
 TOP_KEYS = {"route", "seed", "reps", "days", "good_cells_per_year", "good_gwh_per_year",

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from sim_lines import days_for, load_line, step
+from ssbfab.data import load_shared
 from ssbfab.sim import bare_config, simulate
-from ssbfab.spec import load_shared
 
 GAP, LENGTH = 20.0, 2.0  # mean hours between excursions and mean excursion length
 FRACTION = LENGTH / (GAP + LENGTH)  # share of time in an excursion (alternating renewal)

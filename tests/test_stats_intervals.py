@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from sim_lines import days_for, load_line, step
+from ssbfab.data import load_shared
 from ssbfab.sim import bare_config, simulate
-from ssbfab.spec import load_shared
 from ssbfab.stats import Estimate, LineStats, gamma_interval, poisson_interval
 
 

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from ssbfab import bom
+from ssbfab.data import load_shared, resolve_route
+from ssbfab.data.overrides import OverrideError, Overrides
 from ssbfab.errors import InputError
-from ssbfab.spec import load_shared, resolve_route
-from ssbfab.study.overrides import OverrideError, Overrides
 from ssbfab.summary import default_yields
 
 ROUTE = "sulfide-lpscl"

@@ -16,7 +16,7 @@ import pytest
 
 import study_jobs
 from ssbfab import bom
-from ssbfab.spec import resolve_route
+from ssbfab.data import resolve_route
 from ssbfab.study import load, sweep
 from ssbfab.study.scenarios import load_study
 from ssbfab.summary import default_yields

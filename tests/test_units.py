@@ -11,8 +11,14 @@ import math
 
 import pytest
 
-from ssbfab import units
-from ssbfab.units import UnitParseError, dew_point_to_ppmv, parse_amount, parse_quantity, parse_rate
+from ssbfab.data import units
+from ssbfab.data.units import (
+    UnitParseError,
+    dew_point_to_ppmv,
+    parse_amount,
+    parse_quantity,
+    parse_rate,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 _API = {
     "compare": ("ssbfab.comparison", "compare"),
     "run_loop": ("ssbfab.loop", "run_loop"),
-    "load_route": ("ssbfab.spec", "resolve_route"),
+    "load_route": ("ssbfab.data.loader", "resolve_route"),
     "size_for_capacity": ("ssbfab.config", "size_for_capacity"),
     "optimize": ("ssbfab.opt", "optimize"),
     "simulate": ("ssbfab.sim", "simulate"),

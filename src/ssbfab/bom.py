@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import flow
 from .cell import CellResult, design
-from .spec import Route
+from .data.schema import Route
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .data.schema import CellDesign, Layer, Route
 from .errors import closest
-from .spec import CellDesign, Layer, Route
 
 
 class CellDesignError(ValueError):

@@ -21,9 +21,10 @@ from importlib import metadata
 from pathlib import Path
 
 from .cell import design
+from .data.loader import load_shared, resolve_route, route_files
+from .data.schema import Route
 from .errors import NoPlanError
 from .loop import LoopResult, run_loop
-from .spec import Route, load_shared, resolve_route, route_files
 
 DEFAULT_SIZES_GWH = (0.2, 1.0, 5.0, 20.0)
 # A first all-solid plant of a few GWh/yr; big enough to show scale effects, small

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from . import flow
 from .cell import design
+from .data.schema import Route
 from .errors import InputError, Problem, closest
-from .spec import Route
 
 
 @dataclass(frozen=True)

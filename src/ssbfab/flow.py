@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import units
 from .cell import DesignRef, design
-from .spec import Route, Step
+from .data import units
+from .data.schema import Route, Step
 
 
 def per_cell(route: Route, step: Step, refs: Mapping[str, DesignRef]) -> float:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .spec import Route
+from .data.schema import Route
 from .stats import LineStats
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from . import bom, flow
 from .cell import design
-from .spec import Route, load_shared, resolve_route, route_files
+from .data.loader import load_shared, resolve_route, route_files
+from .data.schema import Route
 
 
 def default_yields(route: Route) -> dict[str, float]:

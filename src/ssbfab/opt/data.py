@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import cost
-from ..spec import Economics, Route
+from ..data.schema import Economics, Route
 
 ANY = "any"  # the class index of a step whose yield does not depend on the dry room
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from .. import cost
 from ..config import PlantConfig, StepChoice
-from ..spec import Economics, Route
+from ..data.schema import Economics, Route
 from .data import Numbers, Structure, numbers
 from .plan import Plan, SolveStatus, StepRow
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..spec import Route, load_route
+from ..data.loader import load_route
+from ..data.schema import Route
 
 CLASSES = {1: ["dp-40"], 2: ["dp-40", "dp-60"], 3: ["dp-40", "dp-50", "dp-60"]}
 _AMOUNT = {"kg": (0.2, 0.6, "kg"), "m2": (1.0, 3.0, "m^2"), "sheet": (10, 40, "sheet"),

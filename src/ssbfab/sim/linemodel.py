@@ -36,7 +36,7 @@ from ..errors import InputError, Problem
 
 if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/pydantic
     from ..config import PlantConfig
-    from ..spec import Route
+    from ..data.schema import Route
 
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
@@ -168,6 +168,7 @@ def compile_config(config: PlantConfig, days: float = 365.0,
                    warmup_days: float = 30.0) -> LineModel:
     """Check a configuration and compile it for the simulator (times in operating hours)."""
     from .. import flow
+    from ..cell import design_refs
 
     check_run(days, warmup_days, 1)
     route = config.route
@@ -177,7 +178,7 @@ def compile_config(config: PlantConfig, days: float = 365.0,
     def bad(field: str, msg: str):
         problems.append(Problem(file, None, field, msg))
 
-    refs = route.design_refs() if route.cell is not None else {}
+    refs = design_refs(route) if route.cell is not None else {}
     ratios = flow.edge_ratios(route, refs)
     dry = _dry_room(route, config.dew_point_class, bad)
     sensitive = _sensitive_kg(route, refs, ratios)
@@ -276,7 +277,7 @@ def _cell_energy(route: Route) -> float:
 
 
 def _dry_room(route: Route, dpc: str, bad) -> DryRoomModel:
-    from ..units import dew_point_to_ppmv
+    from ..data.units import dew_point_to_ppmv
 
     dr = route.shared.dry_rooms
     present = any(s.environment == "dry_room" for s in route.line)

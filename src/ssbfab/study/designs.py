@@ -67,7 +67,7 @@ def to_unit(q: Quantity, unit: str) -> float:
     """Magnitude of `q` in `unit` (currencies through the loaded exchange rates)."""
     if q.unit == unit:
         return q.magnitude
-    from .. import units
+    from ..data import units
 
     try:
         src = units._parse(f"{q.magnitude!r} {q.unit}" if q.unit else repr(q.magnitude))

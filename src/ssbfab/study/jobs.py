@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..spec import Route
+from ..data.schema import Route
 from .options import JobOptions
 
 

@@ -36,7 +36,7 @@ class JobOptions(StrictModel):
     @classmethod
     def _capacity(cls, v):
         if isinstance(v, str):
-            from .. import units
+            from ..data import units
 
             return units.parse_quantity(v, "energy_per_year")
         return v

@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..data.yamlio import line_of
 from ..errors import InputError, Problem
-from ..yamlio import line_of
 from .jobs import Job, get_job
 from .scenarios import Scenario, Study, load_study, route_key
 from .store import Store
@@ -307,11 +307,11 @@ def run_task(task: dict, texts: dict[str, str], job: Job) -> dict:
     text of each data file it reads) with the job function the study names, and
     return its row. Never raises for a scenario's own failure; a bug comes back as
     status 'error' with its traceback."""
+    from ..data.loader import load_route, load_shared
+    from ..data.overrides import Overrides
     from ..errors import NoPlanError
-    from ..spec import load_route, load_shared
     from .jobs import JobResult
     from .options import JobOptions
-    from .overrides import Overrides
 
     t0 = time.perf_counter()
     row = _row(task)

@@ -38,11 +38,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from ..data.overrides import Overrides
+from ..data.yamlio import line_of, load_yaml
 from ..errors import InputError, Problem, closest
-from ..yamlio import line_of, load_yaml
 from . import designs, jobs
 from .options import JobOptions, StrictModel
-from .overrides import Overrides
 
 SHARED_FILES = ("economics", "materials", "dry_rooms")
 
@@ -335,7 +335,7 @@ def route_key(route: str) -> str:
 
 def load_study(path: str | Path) -> Study:
     """Read and check a scenario file against the data it names (exit 2 on problems)."""
-    from .. import spec as specmod
+    from ..data import loader as specmod
 
     path = Path(path)
     file = str(path)
@@ -508,7 +508,7 @@ def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
 
 def _valid_keys(loc: tuple) -> list[str]:
     """Keys allowed in the mapping at `loc` of a scenario file."""
-    from .overrides import _shape
+    from ..data.overrides import _shape
 
     shape: tuple[str, Any] = ("model", StudySpec)
     for part in loc:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
 
 
 @app.command()
@@ -31,9 +31,9 @@ def optimize(
     lines: LinesOpt = None,
 ):
     """Choose machines, setting levels and dry-room class that minimise cost per good kWh."""
-    from .cost import check_costing
-    from .errors import InputError, NoPlanError, Problem
-    from .spec import resolve_route
+    from ..cost import check_costing
+    from ..data.loader import resolve_route
+    from ..errors import InputError, NoPlanError, Problem
 
     check_costing(costing)
     if not gap >= 0:
@@ -45,10 +45,10 @@ def optimize(
     r = resolve_route(route, lines)
     line_stats = None
     if stats is not None:
-        from .stats import LineStats
+        from ..stats import LineStats
 
         line_stats = LineStats.read(stats)
-    from .opt import optimize as run
+    from ..opt import optimize as run
 
     plan = run(r, capacity_gwh, stats=line_stats, costing=costing, time_limit=time_limit,
                gap=gap, threads=threads)
@@ -56,7 +56,7 @@ def optimize(
         raise NoPlanError(f"{r.name}: {plan.status.reason}")
     doc = plan.to_dict()
     if out is not None:
-        from .io import write_json
+        from ..io import write_json
 
         write_json(Path(out) / "plan.json", doc)
     if json_:

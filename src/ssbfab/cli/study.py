@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, app, emit_json, handle_errors, table
+from .app import JsonOpt, app, emit_json, handle_errors, table
 
 SOME_FAILED = 4  # exit code: some scenarios failed for a reason of their own, all rows written
 BUG = 1  # exit code: some scenario hit a bug
@@ -50,10 +50,10 @@ def sweep(
     1 a bug in some scenario, 2 bad input (nothing runs), 130 interrupted."""
     from rich.console import Console
 
-    from .errors import InputError
-    from .study.runner import MAX_SCENARIOS, default_out
-    from .study.runner import sweep as run
-    from .study.scenarios import load_study
+    from ..errors import InputError
+    from ..study.runner import MAX_SCENARIOS, default_out
+    from ..study.runner import sweep as run
+    from ..study.scenarios import load_study
 
     if workers is not None and workers < 0:
         raise InputError(f"--workers: expected 0 or more, found {workers}")
@@ -165,7 +165,7 @@ def summarize_cmd(
     one-at-a-time designs), tornado, crossovers, sensitivity and cost against plant size."""
     import math
 
-    from .study.summarize import summarize
+    from ..study.summarize import summarize
 
     summaries = summarize(out, study=study, figures=figures)
     if json_:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, LinesOpt, app, emit_json, err, handle_errors, table
+from .app import JsonOpt, LinesOpt, app, emit_json, err, handle_errors, table
 
 
 def _num(x: float, digits: int) -> str:
@@ -60,17 +60,17 @@ def simulate(
     lines: LinesOpt = None,
 ):
     """Simulate a production line: yields, availability, blocking, WIP, lead time, output."""
-    from .errors import InputError, Problem
-    from .sim import bare_config
-    from .sim import simulate as run
-    from .spec import resolve_route
+    from ..data.loader import resolve_route
+    from ..errors import InputError, Problem
+    from ..sim import bare_config
+    from ..sim import simulate as run
 
     r = resolve_route(route, lines)
     if plan is not None and capacity_gwh is not None:
         raise InputError(Problem("arguments", None, "--capacity-gwh",
                                  "give --plan or --capacity-gwh, not both (a plan has its target)"))
     if plan is not None:
-        from .config import PlantConfig
+        from ..config import PlantConfig
 
         config = PlantConfig.read(r, plan)
     elif r.cell is None:
@@ -80,7 +80,7 @@ def simulate(
                                      "cell to size for; give --plan or neither"))
         config = bare_config(r)
     else:
-        from .config import size_for_capacity
+        from ..config import size_for_capacity
 
         if capacity_gwh is not None and not capacity_gwh > 0:
             raise InputError(Problem("arguments", None, "--capacity-gwh",

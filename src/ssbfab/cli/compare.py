@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
 
 
 @app.command()
@@ -33,8 +33,8 @@ def compare(
     """Compare routes: cost per good kWh confirmed by simulation, with a report."""
     from rich.console import Console
 
-    from .comparison import compare as run_compare
-    from .errors import InputError
+    from ..comparison import compare as run_compare
+    from ..errors import InputError
 
     if costing not in ("batpac5", "annuity"):
         raise InputError(f"--costing: expected batpac5 or annuity, found {costing!r}")

@@ -124,7 +124,7 @@ class _PathError(Exception):
 
 
 def _root_model(kind: str):
-    from .. import spec
+    from . import schema as spec
 
     class MaterialsFile(BaseModel):
         materials: dict[str, spec.Material]

@@ -1,88 +1,20 @@
-"""Command line: `ssbfab COMMAND ...`.
-
-Heavy modules (pandas, pyomo, simpy) are imported inside the commands so that
-`ssbfab --help` is instant. Bad input exits 2 with a message naming file, line and
-field; "no plan exists" exits 3; neither shows a Python traceback. With `--json` a
-command prints exactly one JSON document on stdout and nothing else there.
-"""
+"""Commands on the data: `routes`, `cell`, `materials`, `validate`."""
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(
-    name="ssbfab",
-    help="Simulate and optimise solid-state battery factories: what line to build per "
-         "route, and what a good kWh costs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-LinesOpt = Annotated[
-    Path | None,
-    typer.Option("--lines", help="Data folder with materials.yaml, dry_rooms.yaml, "
-                                 "economics.yaml and routes/ (default: the project's lines/)."),
-]
-
-
-def handle_errors(fn):
-    """Turn user-facing errors into a message and an exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .errors import InputError, NoPlanError
-
-        try:
-            return fn(*args, **kwargs)
-        except InputError as exc:
-            err(f"error: {exc}")
-            raise typer.Exit(exc.exit_code) from None
-        except NoPlanError as exc:
-            err(f"no plan: {exc}")
-            raise typer.Exit(NoPlanError.exit_code) from None
-
-    return wrapper
-
-
-def err(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
-def emit_json(doc) -> None:
-    from .io import json_clean
-
-    sys.stdout.write(json.dumps(json_clean(doc), indent=2, allow_nan=False) + "\n")
-
-
-def table(title: str, columns: list[str], rows: list[list], caption: str | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title, caption=caption)
-    # a pipe or file gets the full width, not an 80-column guess
-    for i, c in enumerate(columns):
-        t.add_column(c, justify="left" if i == 0 else "right")
-    for r in rows:
-        t.add_row(*[str(v) for v in r])
-    Console(width=None if sys.stdout.isatty() else 200).print(t)
-
-
-# ----------------------------------------------------------------------------- routes
+from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
 
 
 @app.command()
 @handle_errors
 def routes(json_: JsonOpt = False, lines: LinesOpt = None):
     """List the shipped routes with kWh per cell, Wh/kg, Wh/L and materials cost per kWh."""
-    from .summary import route_summaries
+    from ..summary import route_summaries
 
     rows = route_summaries(lines)
     if json_:
@@ -102,7 +34,7 @@ def routes(json_: JsonOpt = False, lines: LinesOpt = None):
 def cell(route: Annotated[str, typer.Argument(help="Route name or path to a route file")],
          json_: JsonOpt = False, lines: LinesOpt = None):
     """Cell design of a route: capacity, energy, mass, volume and the bill of materials."""
-    from .summary import cell_report
+    from ..summary import cell_report
 
     doc = cell_report(route, lines)
     if json_:
@@ -124,7 +56,7 @@ def cell(route: Annotated[str, typer.Argument(help="Route name or path to a rout
 def materials(route: Annotated[str, typer.Argument(help="Route name or path to a route file")],
               json_: JsonOpt = False, lines: LinesOpt = None):
     """Materials the line makes itself, with the mass and cost share of their raws."""
-    from .summary import materials_report
+    from ..summary import materials_report
 
     doc = materials_report(route, lines)
     if json_:
@@ -144,8 +76,8 @@ def materials(route: Annotated[str, typer.Argument(help="Route name or path to a
 def validate(files: Annotated[list[Path], typer.Argument(help="Data files to check")],
              lines: LinesOpt = None):
     """Check data files (routes, materials, dry rooms, economics); print what was checked."""
-    from .errors import InputError, Problem
-    from .spec import load_any
+    from ..data.loader import load_any
+    from ..errors import InputError, Problem
 
     problems: list[Problem] = []
     for f in files:
@@ -157,15 +89,3 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Data files to che
             print(f"BAD {f}")
     if problems:
         raise InputError(problems)
-
-
-# Commands of the other parts register themselves on `app` when imported.
-from . import cli_commands  # noqa: E402,F401
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

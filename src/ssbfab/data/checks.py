@@ -1,0 +1,265 @@
+"""Checks that need the whole route: names, the line graph, material and design
+references, dry-room classes. Each problem names file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..errors import Problem, SpecError, closest
+from . import units
+from .schema import Material, Route, _toposort
+from .sources import _NUMBER_TEXT
+from .yamlio import line_of
+
+
+def _check_recipes(materials: dict[str, Material], file: str, marks) -> None:
+    problems = []
+    for name, m in materials.items():
+        for raw in (m.recipe or {}):
+            if raw not in materials:
+                problems.append(Problem(file, line_of(marks, ("materials", name, "recipe", raw)),
+                                        f"materials.{name}.recipe.{raw}",
+                                        f"unknown material {raw!r}{closest(raw, materials)}"))
+            elif materials[raw].molar_mass is None:
+                problems.append(Problem(file, line_of(marks, ("materials", raw)),
+                                        f"materials.{raw}.molar_mass",
+                                        f"{raw} is used in the recipe of {name} and needs a molar_mass"))
+    if problems:
+        raise SpecError(problems)
+
+
+# ----------------------------------------------------------------------------- whole-route checks
+
+
+def check_route(route: Route) -> None:
+    """Checks that need the whole route: names, graph, references, dry-room classes."""
+    file = route.file
+    problems: list[Problem] = []
+
+    def add(path: Iterable, msg: str):
+        path = tuple(path)
+        problems.append(Problem(file, route.line_of(*path), ".".join(map(str, path)), msg))
+
+    names = [s.name for s in route.line]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in seen:
+            add(("line", i, "name"), f"duplicate step name {n!r} (first used by line[{seen[n]}] "
+                                     f"at line {route.line_of('line', seen[n], 'name')}); "
+                                     "expected unique names")
+        seen.setdefault(n, i)
+    mats = route.all_materials
+    class_names = [c.name for c in route.shared.dry_rooms.classes]
+    for c in route.dry_room_classes or []:
+        if c not in class_names:
+            add(("dry_room_classes",), f"unknown dry-room class {c!r}{closest(c, class_names)}; "
+                                       f"known: {', '.join(class_names)}")
+    for i, s in enumerate(route.line):
+        for j, e in enumerate(s.inputs):
+            if e.step not in seen:
+                add(("line", i, "inputs", j), f"unknown upstream step {e.step!r}{closest(e.step, seen)}")
+            elif e.step == s.name:
+                add(("line", i, "inputs", j), "a step cannot feed itself")
+        for j, mu in enumerate(s.materials):
+            if mu.material not in mats:
+                add(("line", i, "materials", j, "material"),
+                    f"unknown material {mu.material!r}{closest(mu.material, mats)}")
+        if s.makes is not None:
+            if s.makes not in mats:
+                add(("line", i, "makes"), f"unknown material {s.makes!r}{closest(s.makes, mats)}")
+            elif not mats[s.makes].recipe:
+                add(("line", i, "makes"), f"material {s.makes!r} has no recipe to make it from")
+            if s.unit != "kg":
+                add(("line", i, "unit"), "a step that makes a material works in kg")
+        if s.moisture is not None:
+            for c in s.moisture.yield_factor:
+                if c not in class_names:
+                    add(("line", i, "moisture", "yield_factor", c),
+                        f"unknown dry-room class {c!r}{closest(c, class_names)}")
+    if problems:
+        raise SpecError(problems)
+    # graph: cycles, dead ends, one final step
+    order = _toposort(route)
+    if len(order) != len(route.line):
+        stuck = [n for n in names if n not in order]
+        cycle = _find_cycle(route, stuck)
+        add(("line", names.index(stuck[0]), "inputs"),
+            f"the line graph has a cycle: {' -> '.join(cycle)}")
+        raise SpecError(problems)
+    sinks = [n for n in names if not route.consumers[n]]
+    final = names[-1]
+    for n in sinks:
+        if n != final:
+            add(("line", names.index(n), "name"),
+                f"nothing uses the output of step {n!r}; every step but the last "
+                f"({final!r}) must feed another step")
+    if route.final_step.unit != "cell":
+        add(("line", len(names) - 1, "unit"), "the last step (end-of-line test) must work in cells")
+    if route.cell is not None:
+        _check_design_refs(route, add)
+    else:
+        _check_bare_amounts(route, add)
+    if route.dry_room_classes is not None and not route.dry_room_options:
+        add(("dry_room_classes",), "no dry-room class is allowed")
+    if problems:
+        raise SpecError(problems)
+
+
+def _find_cycle(route: Route, stuck: list[str]) -> list[str]:
+    inputs = {s.name: [e.step for e in s.inputs] for s in route.line}
+    start = stuck[0]
+    path = [start]
+    seen = {start}
+    cur = start
+    while True:
+        nxt = next(u for u in inputs[cur] if u in stuck)
+        if nxt in seen:
+            return path[path.index(nxt):] + [nxt]
+        path.append(nxt)
+        seen.add(nxt)
+        cur = nxt
+
+
+def _check_design_refs(route: Route, add) -> None:
+    """Design references exist and have the unit they are used in: a step's per_cell in
+    the step's unit, an edge's per_cell in the upstream step's unit, a material amount
+    in the material's price basis (kg, m2 or m3), a per-unit quantity in basis/step unit.
+    A mismatch would silently mix kg with m² in the flow, so it is an error here."""
+    from ..cell import CellDesignError, design_refs
+
+    try:
+        refs = design_refs(route)
+    except CellDesignError as exc:
+        add(("cell",) + tuple(exc.path), str(exc))
+        return
+    units_of = {s.name: s.unit for s in route.line}
+    mats = route.all_materials
+    made = {s.makes for s in route.line if s.makes}
+    for i, s in enumerate(route.line):
+        if _is_quantity(s.per_cell):
+            try:
+                _, unit = units.parse_amount(s.per_cell)
+            except units.UnitParseError as exc:
+                add(("line", i, "per_cell"), str(exc))
+            else:
+                if unit != s.unit:
+                    add(("line", i, "per_cell"), f"per_cell {s.per_cell!r} is in {unit}; expected "
+                                                 f"an amount of the step's unit {s.unit}")
+        elif s.per_cell not in refs:
+            add(("line", i, "per_cell"), f"unknown design reference {s.per_cell!r}"
+                f"{closest(s.per_cell, refs)}")
+        elif refs[s.per_cell].unit != s.unit:
+            add(("line", i, "per_cell"),
+                f"design reference {s.per_cell!r} is in {refs[s.per_cell].unit}, but the step "
+                f"works in {s.unit}; expected a reference in {s.unit}"
+                f"{_refs_in(refs, s.unit)}")
+        for j, e in enumerate(s.inputs):
+            if e.per_cell is None:
+                continue
+            if _is_quantity(e.per_cell):
+                try:
+                    _, unit = units.parse_amount(e.per_cell)
+                except units.UnitParseError as exc:
+                    add(("line", i, "inputs", j, "per_cell"), str(exc))
+                    continue
+                if e.step in units_of and unit != units_of[e.step]:
+                    add(("line", i, "inputs", j, "per_cell"),
+                        f"per_cell {e.per_cell!r} is in {unit}; expected an amount of upstream "
+                        f"step {e.step!r}'s unit {units_of[e.step]}")
+            elif e.per_cell not in refs:
+                add(("line", i, "inputs", j, "per_cell"),
+                    f"unknown design reference {e.per_cell!r}{closest(e.per_cell, refs)}")
+            elif e.step in units_of and refs[e.per_cell].unit != units_of[e.step]:
+                add(("line", i, "inputs", j, "per_cell"),
+                    f"design reference {e.per_cell!r} is in {refs[e.per_cell].unit}, but "
+                    f"upstream step {e.step!r} works in {units_of[e.step]}; expected a "
+                    f"reference in {units_of[e.step]}{_refs_in(refs, units_of[e.step])}")
+        for j, mu in enumerate(s.materials):
+            m = mats.get(mu.material)
+            basis = m.price_per_unit[1] if m is not None and m.price_per_unit else "kg"
+            if _is_quantity(mu.amount):
+                problem = _per_unit_problem(mu.amount, basis, s.unit)
+                if problem:
+                    add(("line", i, "materials", j, "amount"), problem)
+            elif mu.amount not in refs:
+                add(("line", i, "materials", j, "amount"),
+                    f"unknown design reference {mu.amount!r}{closest(mu.amount, refs)}")
+            elif refs[mu.amount].unit != basis:
+                add(("line", i, "materials", j, "amount"),
+                    f"design reference {mu.amount!r} is in {refs[mu.amount].unit}, but "
+                    f"{mu.material!r} is priced per {basis}; expected a reference in {basis}"
+                    f"{_refs_in(refs, basis)}")
+            if m is not None and m.price is None and mu.material not in made:
+                add(("line", i, "materials", j, "material"),
+                    f"material {mu.material!r} is bought here but has no `price`; add one "
+                    "in lines/materials.yaml or under the route's `materials:`")
+        if s.makes and s.makes in mats:
+            for raw in mats[s.makes].recipe or {}:
+                r = mats.get(raw)
+                if r is not None and (r.price_per_unit is None or r.price_per_unit[1] != "kg"):
+                    add(("line", i, "makes"), f"raw material {raw!r} of {s.makes!r} needs a "
+                                              "price per kg (e.g. \"26 USD/kg\")")
+
+
+def _check_bare_amounts(route: Route, add) -> None:
+    """A bare line (no `cell:`) has no design references: every per_cell is a plain
+    amount ("1 cell", "2 sheet", "0.05 kg") of the unit it counts."""
+    units_of = {s.name: s.unit for s in route.line}
+
+    def check(path: tuple, text: str, unit: str, what: str) -> None:
+        if not _is_quantity(text):
+            add(path, f"{text!r} is a design reference, but this line file has no `cell:`; "
+                      f"expected an amount of {what}'s unit {unit} (e.g. \"1 {unit}\")")
+            return
+        try:
+            amount, found = units.parse_amount(text)
+        except units.UnitParseError as exc:
+            add(path, str(exc))
+            return
+        if found != unit:
+            add(path, f"{text!r} is in {found}; expected an amount of {what}'s unit {unit}")
+        elif amount <= 0:
+            add(path, f"expected a positive amount, found {text!r}")
+
+    for i, s in enumerate(route.line):
+        check(("line", i, "per_cell"), s.per_cell, s.unit, "the step")
+        for j, e in enumerate(s.inputs):
+            if e.per_cell is not None and e.step in units_of:
+                check(("line", i, "inputs", j, "per_cell"), e.per_cell, units_of[e.step],
+                      f"upstream step {e.step!r}")
+        for j, mu in enumerate(s.materials):
+            if not _is_quantity(mu.amount):
+                add(("line", i, "materials", j, "amount"),
+                    f"{mu.amount!r} is a design reference, but this line file has no `cell:`; "
+                    f"expected a quantity per {s.unit} (e.g. \"0.1 kg/{s.unit}\")")
+
+
+def _refs_in(refs, unit: str) -> str:
+    names = sorted(k for k, r in refs.items() if r.unit == unit)
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+    return f" (such as: {shown})" if names else ""
+
+
+_BASIS_UNITS = {"kg": "kg", "m2": "m**2", "m3": "m**3"}
+
+
+def _per_unit_problem(text: str, basis: str, step_unit: str) -> str | None:
+    """None if `text` is an amount of `basis` per unit of the step, else the message."""
+    target = f"{_BASIS_UNITS[basis]}/({units.STEP_UNITS[step_unit]})"
+    try:
+        q = units._parse(text.strip())
+    except Exception as exc:  # pint raises several types for unreadable text
+        return f"cannot read quantity {text!r}: {exc}"
+    try:
+        q.to(target)
+    except Exception:
+        return (f"{text!r} is not an amount of {basis} per {step_unit}; expected e.g. "
+                f"\"0.05 {basis.replace('2', '^2').replace('3', '^3')}/"
+                f"{step_unit.replace('2', '^2')}\" (the material is priced per {basis})")
+    return None
+
+
+def _is_quantity(text: str) -> bool:
+    return bool(_NUMBER_TEXT.match(text))
+
+

@@ -1,0 +1,728 @@
+"""The schema of ssbfab's data: the typed description of a route that every other part
+reads (through the compiled line graph, `ssbfab.graph`).
+
+A route file (lines/routes/*.yaml) plus the shared files (lines/materials.yaml,
+lines/dry_rooms.yaml, lines/economics.yaml) load into a `Route` (see `loader`).
+Quantities are written in the files with their units and stored here as floats in the
+canonical unit named in each field's type (see `units.CANONICAL`): hours, kg, m², USD,
+kW, kWh, fractions. Every number carries a source (`source:` on it or on an enclosing
+mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from . import units
+from .yamlio import line_of
+
+# ----------------------------------------------------------------------------- types
+
+
+class QuantityKind(str):
+    """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
+
+
+def _q(kind: str):
+    def parse(v: Any) -> float:
+        return units.parse_quantity(v, kind)
+
+    return Annotated[float, BeforeValidator(parse), QuantityKind(kind)]
+
+
+Hours = _q("time")
+Kg = _q("mass")
+M2 = _q("area")
+Metres = _q("length")
+USD = _q("money")
+KW = _q("power")
+KWh = _q("energy")
+Ah = _q("charge")
+Volt = _q("voltage")
+Density = _q("density")  # kg/m³
+SpecificCapacity = _q("specific_capacity")  # mAh/g
+MolarMass = _q("molar_mass")  # g/mol
+Fraction = _q("fraction")
+DegC = _q("temperature")
+PerHour = _q("frequency")
+PriceTime = _q("price_time")  # USD/h
+PriceEnergy = _q("price_energy")  # USD/kWh
+MoneyPerAreaYear = _q("money_per_area_year")
+PowerPerArea = _q("power_per_area")  # kW/m²
+PriceArea = _q("price_area")  # USD/m²
+Mol = _q("amount")
+GWhPerYear = _q("energy_per_year")
+GasPerMass = _q("gas_per_mass")  # cm³/g
+Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years")),
+                  QuantityKind("years")]
+
+
+class FieldProblem(ValueError):
+    """Raised by a model-level check to blame one field of the model (its line, its
+    name), not the whole mapping: `_validation_problems` appends `field` to the path."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _yield(v: float) -> float:
+    if not (0.0 < v <= 1.0):
+        raise ValueError(f"a yield must lie in (0, 1] (0-100 %), found {v:g} ({v * 100:g} %)")
+    return v
+
+
+
+
+def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None):
+    """A field validator: each value (or each value of a mapping) must be > low
+    (>= low if not strict) and <= high. Zero or negative sizes, rates and yields have
+    no meaning and would divide by zero downstream, so they stop at the loader."""
+    def check(cls, v):
+        for x in (v.values() if isinstance(v, dict) else [v]):
+            if x is None or isinstance(x, str):
+                continue
+            if (x <= low if strict else x < low) or (high is not None and x > high):
+                if high == 1.0:
+                    want = f"{'(' if strict else '['}{low * 100:g}, {high * 100:g} %]"
+                    found = f"{x * 100:g} %"
+                else:
+                    want = f"{'> ' if strict else '>= '}{low:g}" + (
+                        f" and <= {high:g}" if high is not None else "")
+                    found = f"{x:g}"
+                raise ValueError(f"must be {want}, found {found}")
+        return v
+
+    return field_validator(*fields)(check)
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ----------------------------------------------------------------------------- shared data
+
+
+class Material(Strict):
+    """A purchased or made material. `price` may be per kg, per m² or per litre."""
+
+    price: str | None = None
+    density: Density | None = None
+    specific_capacity: SpecificCapacity | None = None
+    molar_mass: MolarMass | None = None
+    recipe: dict[str, Mol] | None = None  # mol of each raw material per mol of product
+    moisture_sensitive: bool = False
+    scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
+    description: str | None = None
+
+    _pos = _range("density", "specific_capacity", "molar_mass", "recipe")
+
+    @field_validator("price")
+    @classmethod
+    def _price_readable(cls, v):
+        if v is not None and _parse_price(v)[0] < 0:
+            raise ValueError(f"a price must not be negative, found {v!r}")
+        return v
+
+    @field_validator("scrap_credit")
+    @classmethod
+    def _credit(cls, v):
+        if not 0 <= v <= 1:
+            raise ValueError(f"must lie in [0, 1], found {v:g}")
+        return v
+
+    @property
+    def price_per_unit(self) -> tuple[float, str] | None:
+        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced."""
+        return _parse_price(self.price) if self.price is not None else None
+
+
+def _parse_price(text: str) -> tuple[float, str]:
+    for kind, basis in (("price_mass", "kg"), ("price_area", "m2"), ("price_volume", "m3")):
+        try:
+            return units.parse_quantity(text, kind), basis
+        except units.UnitParseError as exc:
+            if "no exchange rate" in str(exc) or "cannot read" in str(exc):
+                raise ValueError(str(exc)) from None
+    raise ValueError(f"price {text!r} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
+
+
+class Excursions(Strict):
+    rate: PerHour  # excursions per hour (write "6 1/yr")
+    duration: Hours  # mean duration
+    peak: DegC  # dew point reached during an excursion
+
+    _nonneg = _range("rate", "duration", strict=False)
+
+
+class DryRoomClass(Strict):
+    name: str
+    dew_point: DegC
+    building_extra_cost: PriceArea  # over the plain building cost per m²
+    equipment_cost: PriceArea  # dehumidification / HVAC capex per m²
+    power: PowerPerArea  # continuous electric load per m² of dry room
+    excursions: Excursions
+
+    _nonneg = _range("building_extra_cost", "equipment_cost", "power", strict=False)
+
+
+class DryRooms(Strict):
+    classes: list[DryRoomClass]
+    sulfide_exposure_threshold: DegC  # dew point above which sulfide exposure is counted
+    h2s_reference_dew_point: DegC  # dew point at which h2s_release of a step is measured
+
+
+class BatPaC5(Strict):
+    equipment_life: Years
+    building_life: Years
+    variable_overhead_of_labour: Fraction
+    variable_overhead_of_depreciation: Fraction
+    gsa_of_labour_and_overhead: Fraction
+    gsa_of_depreciation: Fraction
+    rnd_of_depreciation: Fraction
+    launch_of_materials: Fraction
+    launch_of_labour_and_overhead: Fraction
+    working_capital_of_variable_cost: Fraction
+    profit_of_investment: Fraction
+    warranty_of_price: Fraction
+    include_profit_and_warranty: bool = False
+
+    _pos = _range("equipment_life", "building_life")
+
+
+class Annuity(Strict):
+    discount_rate: Fraction
+    equipment_life: Years
+    building_life: Years
+    fixed_om_of_capex: Fraction  # per year, of equipment + building capex
+    overhead_of_labour: Fraction
+
+    _pos = _range("equipment_life", "building_life")
+    _nonneg = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False)
+
+
+class Economics(Strict):
+    """Plant calendar, prices of labour and energy, costing conventions."""
+
+    currency_year: int
+    currency_rates: dict[str, USD]  # USD per unit of each currency (CNY: "0.139 USD")
+    operating_days_per_year: float
+    shifts_per_day: int
+    shift_length: Hours
+    labour_rate: PriceTime
+    electricity_price: PriceEnergy
+    building_cost: PriceArea
+    batpac5: BatPaC5
+    annuity: Annuity
+
+    _pos = _range("currency_rates", "shift_length")
+    _days = _range("operating_days_per_year", high=366)
+    _shifts = _range("shifts_per_day", high=4)
+    _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
+
+    @property
+    def operating_hours_per_year(self) -> float:
+        return self.operating_days_per_year * self.shifts_per_day * self.shift_length
+
+
+# ----------------------------------------------------------------------------- cell design
+
+
+class Layer(Strict):
+    """A coated composite layer (cathode, composite anode, electrolyte separator)."""
+
+    components: dict[str, Fraction]  # mass fractions of the dry layer, sum to 1
+    active: str | None = None  # the component that stores charge
+    thickness: Metres | None = None  # per coated side; anode thickness may follow from N/P
+    porosity: Fraction = 0.0
+    collector: str | None = None  # foil material name
+    collector_thickness: Metres | None = None
+    first_cycle_efficiency: Fraction = 1.0
+
+    _pos = _range("thickness", "collector_thickness")
+
+    @field_validator("components")
+    @classmethod
+    def _sum_to_one(cls, v):
+        for name, w in v.items():
+            if not 0 <= w <= 1:
+                raise ValueError(f"mass fraction of {name!r} must lie in 0-100 %, found {w * 100:g} %")
+        total = sum(v.values())
+        if abs(total - 1.0) > 1e-3:
+            raise ValueError(f"mass fractions must add up to 100 %, found {total * 100:g} %")
+        return v
+
+    @field_validator("porosity")
+    @classmethod
+    def _porosity(cls, v):
+        if not 0 <= v < 1:
+            raise ValueError(f"porosity must lie in [0, 100 %), found {v * 100:g} %")
+        return v
+
+    @field_validator("first_cycle_efficiency")
+    @classmethod
+    def _efficiency(cls, v):
+        if not 0 < v <= 1:
+            raise ValueError(f"must lie in (0, 100 %], found {v * 100:g} %")
+        return v
+
+
+class MetalAnode(Strict):
+    material: str
+    thickness: Metres  # per side
+    collector: str | None = None
+    collector_thickness: Metres | None = None
+
+    _pos = _range("thickness", "collector_thickness")
+
+
+class LiquidFill(Strict):
+    material: str
+    fraction_of_pores: Fraction  # liquid volume / pore volume of cathode, anode and separator
+
+    _frac = _range("fraction_of_pores", high=1.0)
+
+
+class CellDesign(Strict):
+    format: Literal["pouch"] = "pouch"
+    capacity: Ah
+    nominal_voltage: Volt
+    electrode_width: Metres
+    electrode_height: Metres
+    cathode: Layer
+    anode: Layer | None = None
+    metal_anode: MetalAnode | None = None
+    np_ratio: float = 1.1
+    anode_area_ratio: float = 1.0  # anode (and separator) area / cathode area: overhang
+    separator: Layer
+    liquid: LiquidFill | None = None
+    packaging: dict[str, Kg]  # fixed masses per cell (pouch film, tabs ...)
+    packaging_volume_overhead: Fraction = 0.1  # extra volume over the electrode stack
+    stack_pressure_hardware: dict[str, Kg] = Field(default_factory=dict)
+
+    _pos = _range("capacity", "nominal_voltage", "electrode_width", "electrode_height",
+                  "np_ratio", "anode_area_ratio")
+    _nonneg = _range("packaging", "packaging_volume_overhead", "stack_pressure_hardware",
+                     strict=False)
+
+    @model_validator(mode="after")
+    def _one_anode(self):
+        if (self.anode is None) == (self.metal_anode is None):
+            raise ValueError("give exactly one of `anode` (composite) or `metal_anode`")
+        if self.cathode.active is None:
+            raise FieldProblem("cathode", "the cathode needs `active`: the name of its active material")
+        if self.cathode.thickness is None:
+            raise FieldProblem("cathode", "the cathode needs `thickness` (per coated side, e.g. \"80 um\")")
+        if self.separator.thickness is None:
+            raise FieldProblem("separator", "the separator needs `thickness` (e.g. \"25 um\")")
+        return self
+
+
+# ----------------------------------------------------------------------------- the line
+
+Environment = Literal["ambient", "dry_room", "argon"]
+Distribution = Literal["deterministic", "exponential", "gamma", "lognormal"]
+StepUnit = Literal["kg", "m2", "sheet", "cell"]
+
+
+class Maintenance(Strict):
+    every: Hours  # operating hours between planned stops
+    duration: Hours
+
+    _pos = _range("every")
+    _nonneg = _range("duration", strict=False)
+
+
+class EquipmentOption(Strict):
+    name: str
+    capex: USD  # per machine, installed
+    rate: str | None = None  # continuous machines: e.g. "42 m^2/min"
+    batch: str | None = None  # batch machines: e.g. "200 cell" with cycle_time
+    cycle_time: Hours | None = None
+    distribution: Distribution = "deterministic"
+    cv: Fraction = 0.0
+    power: KW = 0.0
+    footprint: M2
+    operators_per_shift: float = 0.0  # per machine
+    mtbf: Hours | None = None  # mean operating time between failures
+    mttr: Hours | None = None
+    maintenance: Maintenance | None = None
+    min_count: int = 0
+    max_count: int = 1000
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, v):
+        if v is not None:
+            r, _ = units.parse_rate(v)
+            if r <= 0:
+                raise ValueError(f"a rate must be positive, found {v!r}")
+        return v
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, v):
+        if v is not None:
+            b, _ = units.parse_amount(v)
+            if b <= 0:
+                raise ValueError(f"a batch must be positive, found {v!r}")
+        return v
+
+    @field_validator("cycle_time", "mtbf", "mttr")
+    @classmethod
+    def _positive_time(cls, v):
+        if v is not None and v <= 0:
+            raise ValueError(f"must be positive, found {v:g} h")
+        return v
+
+    @field_validator("capex", "footprint", "power", "cv", "operators_per_shift")
+    @classmethod
+    def _not_negative(cls, v):
+        if v < 0:
+            raise ValueError(f"must not be negative, found {v:g}")
+        return v
+
+    @model_validator(mode="after")
+    def _rate_or_batch(self):
+        if (self.rate is None) == (self.batch is None):
+            raise FieldProblem("rate" if self.rate is not None else "name",
+                               "give exactly one of `rate` (continuous machine, e.g. "
+                               "\"30 m^2/min\") or `batch` + `cycle_time` (batch machine)")
+        if self.batch is not None and self.cycle_time is None:
+            raise FieldProblem("batch", "a batch machine needs `cycle_time` (e.g. \"8 h\")")
+        if (self.mtbf is None) != (self.mttr is None):
+            raise FieldProblem("mtbf" if self.mtbf is not None else "mttr",
+                               "give both `mtbf` and `mttr`, or neither")
+        if self.distribution == "deterministic" and self.cv > 0:
+            raise FieldProblem("cv", "a deterministic distribution has cv 0; "
+                                     "set `distribution: gamma` or `lognormal`")
+        if not 0 <= self.min_count <= self.max_count:
+            raise FieldProblem(
+                "min_count",
+                f"need 0 <= min_count <= max_count, found {self.min_count} and {self.max_count}")
+        return self
+
+    @property
+    def is_batch(self) -> bool:
+        return self.batch is not None
+
+    @property
+    def unit(self) -> str:
+        return (units.parse_rate(self.rate) if self.rate else units.parse_amount(self.batch))[1]
+
+    @property
+    def batch_size(self) -> float:
+        """Units per batch (1 unit-equivalent for continuous machines is not used)."""
+        return units.parse_amount(self.batch)[0] if self.batch else 0.0
+
+    @property
+    def rate_per_hour(self) -> float:
+        """Nominal output per hour of operating time (batch / cycle for batch machines)."""
+        if self.rate is not None:
+            return units.parse_rate(self.rate)[0]
+        return self.batch_size / self.cycle_time
+
+    @property
+    def availability(self) -> float:
+        """Nominal fraction of time up: MTBF/(MTBF+MTTR) and planned maintenance."""
+        a = 1.0
+        if self.mtbf:
+            a *= self.mtbf / (self.mtbf + self.mttr)
+        if self.maintenance:
+            a *= self.maintenance.every / (self.maintenance.every + self.maintenance.duration)
+        return a
+
+
+class Level(Strict):
+    name: str
+    rate_factor: float = 1.0
+    yield_: Fraction | None = Field(default=None, alias="yield")
+    energy_factor: float = 1.0
+
+    @field_validator("yield_")
+    @classmethod
+    def _yield_range(cls, v):
+        return v if v is None else _yield(v)
+
+    @field_validator("rate_factor")
+    @classmethod
+    def _rate_factor(cls, v):
+        if v <= 0:
+            raise ValueError(f"rate_factor must be positive, found {v:g}")
+        return v
+
+    @field_validator("energy_factor")
+    @classmethod
+    def _energy_factor(cls, v):
+        if v < 0:
+            raise ValueError(f"energy_factor must not be negative, found {v:g}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.yield_ is None:
+            raise FieldProblem("yield", f"setting level {self.name!r} has no `yield` "
+                                        "(expected a fraction in (0, 100 %], e.g. \"95 %\")")
+        return self
+
+
+class Excursion(Strict):
+    effect: Literal["loss", "stop"]
+    extra_loss: Fraction = 0.0  # yield lost by lots processed during an excursion
+
+    _frac = _range("extra_loss", strict=False, high=1.0)
+
+
+class Moisture(Strict):
+    yield_factor: dict[str, Fraction]  # per dry-room class; classes absent are not allowed
+    excursion: Excursion
+    h2s_release: GasPerMass = 0.0  # cm³ H2S per g of material exposed at the reference dew point
+
+    _yields = _range("yield_factor", high=1.0)  # a yield: (0, 100 %]
+    _nonneg = _range("h2s_release", strict=False)
+
+
+class InputEdge(Strict):
+    step: str
+    per_cell: str | None = None  # design reference, needed when the upstream feeds several steps
+
+
+class MaterialUse(Strict):
+    material: str
+    amount: str  # a design reference ("cathode.NMC811") or a quantity per unit ("0.12 kg/m^2")
+    recovered: Fraction = 0.0  # fraction recovered and reused (solvent recovery)
+
+    _frac = _range("recovered", strict=False, high=0.999)
+
+
+class Step(Strict):
+    name: str
+    description: str | None = None
+    unit: StepUnit
+    per_cell: str  # design reference: units of this step's good output per good cell
+    makes: str | None = None  # a material made on the line from its recipe
+    inputs: list[InputEdge] = Field(default_factory=list)
+    materials: list[MaterialUse] = Field(default_factory=list)
+    environment: Environment = "ambient"
+    yield_: Fraction | None = Field(default=None, alias="yield")
+    levels: list[Level] = Field(default_factory=list)
+    options: list[EquipmentOption]
+    moisture: Moisture | None = None
+    lot_size: str  # an amount of the step's unit, e.g. "500 m^2"
+    buffer: int = 4  # lots that fit in the buffer after this step
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _edges(cls, v):
+        if isinstance(v, list):
+            return [{"step": e} if isinstance(e, str) else e for e in v]
+        return v
+
+    @field_validator("yield_")
+    @classmethod
+    def _yield_range(cls, v):
+        return v if v is None else _yield(v)
+
+    @field_validator("lot_size")
+    @classmethod
+    def _lot_readable(cls, v):
+        if units.parse_amount(v)[0] <= 0:
+            raise ValueError(f"lot_size must be positive, found {v!r}")
+        return v
+
+    @field_validator("buffer")
+    @classmethod
+    def _buffer(cls, v):
+        if v < 1:
+            raise ValueError(f"buffer must hold at least one lot, found {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.options:
+            raise FieldProblem("options", "a step needs at least one equipment option")
+        if self.yield_ is None and not self.levels:
+            raise FieldProblem("yield", "give `yield` (e.g. \"98 %\") or at least one "
+                                        "setting level under `levels`")
+        amount, unit = units.parse_amount(self.lot_size)
+        if unit != self.unit:
+            raise FieldProblem("lot_size", f"lot_size {self.lot_size!r} is in {unit}; "
+                                           f"expected an amount of the step's unit {self.unit}")
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise FieldProblem("options", f"duplicate option names {names}")
+        for i, opt in enumerate(self.options):
+            if opt.unit != self.unit:
+                raise FieldProblem(
+                    f"options.{i}.{'rate' if opt.rate else 'batch'}",
+                    f"option {opt.name!r} works in {opt.unit}, but the step's unit is {self.unit}")
+            # a lot is processed whole: a batch machine must hold at least one lot
+            if opt.is_batch and amount > opt.batch_size * (1 + 1e-9):
+                raise FieldProblem(
+                    "lot_size", f"lot_size {self.lot_size!r} is larger than the batch "
+                                f"{opt.batch!r} of option {opt.name!r}; expected lot <= batch")
+        if self.moisture is not None and self.environment != "dry_room":
+            raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
+                                           f"environment; this step's environment is "
+                                           f"{self.environment!r}")
+        return self
+
+    @property
+    def lot(self) -> float:
+        return units.parse_amount(self.lot_size)[0]
+
+    @cached_property
+    def setting_levels(self) -> list[Level]:
+        """The step's levels; a step without levels has one, 'nominal', at its yield."""
+        if self.levels:
+            return list(self.levels)
+        return [Level(name="nominal", rate_factor=1.0, **{"yield": self.yield_})]
+
+    def option(self, name: str) -> EquipmentOption:
+        for o in self.options:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    def level(self, name: str) -> Level:
+        for lv in self.setting_levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(name)
+
+
+class Plant(Strict):
+    floor_area: M2  # site floor area available for the line (all environments)
+    dry_room_area: M2  # largest dry room the site can hold
+    default_capacity: GWhPerYear
+
+    _pos = _range("floor_area", "default_capacity")
+    _nonneg = _range("dry_room_area", strict=False)
+
+
+class Route(Strict):
+    name: str
+    form: Literal["liquid", "semi-solid", "all-solid", "line"]
+    electrolyte: str = ""  # required unless form: line (checked below)
+    description: str | None = None
+    materials: dict[str, Material] = Field(default_factory=dict)  # overrides of shared materials
+    dry_room_classes: list[str] | None = None  # allowed classes; default all
+    cell: CellDesign | None = None  # a bare line file (form: line) has none
+    plant: Plant | None = None  # required unless form: line (checked below)
+    line: list[Step]
+
+    @model_validator(mode="after")
+    def _route_needs_cell_and_plant(self):
+        # a bare line (form: line) is only a production line to simulate; a route
+        # to cost and compare also needs its electrolyte and plant limits
+        if self.form != "line":
+            missing = [k for k in ("electrolyte", "plant") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"required field(s) {', '.join(map(repr, missing))} missing "
+                                 f"(only a bare line file, `form: line`, may omit them)")
+        return self
+
+    _file: str = PrivateAttr(default="")
+    _marks: dict = PrivateAttr(default_factory=dict)
+    _shared: SharedData | None = PrivateAttr(default=None)
+    _sources: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    @property
+    def shared(self) -> SharedData:
+        assert self._shared is not None
+        return self._shared
+
+    @property
+    def economics(self) -> Economics:
+        return self.shared.economics
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Dotted path of every number in the route file -> its source."""
+        return dict(self._sources)
+
+    @cached_property
+    def all_materials(self) -> dict[str, Material]:
+        merged = dict(self.shared.materials)
+        for name, m in self.materials.items():
+            base = merged.get(name)
+            if base is None:
+                merged[name] = m
+            else:
+                # fields are already parsed floats: copy them over, do not re-parse
+                merged[name] = base.model_copy(
+                    update={k: getattr(m, k) for k in m.model_fields_set})
+        return merged
+
+    @cached_property
+    def dry_room_options(self) -> list[DryRoomClass]:
+        classes = self.shared.dry_rooms.classes
+        if self.dry_room_classes is None:
+            return list(classes)
+        return [c for c in classes if c.name in self.dry_room_classes]
+
+    def step(self, name: str) -> Step:
+        for s in self.line:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @cached_property
+    def consumers(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {s.name: [] for s in self.line}
+        for s in self.line:
+            for e in s.inputs:
+                out[e.step].append(s.name)
+        return out
+
+    @property
+    def final_step(self) -> Step:
+        return self.line[-1]
+
+    @cached_property
+    def order(self) -> list[str]:
+        """Step names in topological order (upstream first)."""
+        return _toposort(self)
+
+    def line_of(self, *path) -> int | None:
+        return line_of(self._marks, path)
+
+
+
+class SharedData(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    materials: dict[str, Material]
+    dry_rooms: DryRooms
+    economics: Economics
+    files: dict[str, str]  # kind -> path
+
+
+def _toposort(route: Route) -> list[str]:
+    indeg = {s.name: len(s.inputs) for s in route.line}
+    ready = [s.name for s in route.line if indeg[s.name] == 0]
+    out = []
+    while ready:
+        n = ready.pop(0)
+        out.append(n)
+        for c in route.consumers[n]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    return out
