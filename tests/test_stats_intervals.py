@@ -46,8 +46,13 @@ def test_fraction_edge_cases():
     single = Estimate.fraction([0.7])
     assert (single.ci95_low, single.ci95_high, single.method) == (0.7, 0.7, "single")
     assert "one replication" in single.note
-    # a window ratio just above 1 (lots started before the warm-up) counts as 1
-    assert Estimate.fraction([1.0004, 0.998]).mean == pytest.approx(0.999)
+    # a window ratio just above 1 in one replication (lots started before the warm-up)
+    # is averaged as it is, not clipped (which would bias the mean down) ...
+    e = Estimate.fraction([1.0076, 0.9797, 0.9997])
+    assert e.mean == pytest.approx((1.0076 + 0.9797 + 0.9997) / 3)
+    assert 0 < e.ci95_low < e.mean < e.ci95_high < 1
+    # ... and only a mean above 1 is
+    assert Estimate.fraction([1.0004, 1.0002]).mean == 1.0
 
 
 def test_logit_interval_covers_a_beta_mean():

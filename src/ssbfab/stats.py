@@ -121,12 +121,15 @@ class Estimate:
         """Mean and 95 % interval of replication values of a fraction in [0, 1]: a
         t-interval on the logit scale by the delta method, logit(m) +- t s / (sqrt(n)
         m (1 - m)), transformed back (as svyciprop's "logit" method). It lies inside
-        (0, 1) and contains the mean m. Values are clipped to [0, 1] first: a window
-        ratio such as a yield can pass 1 by lots started before the warm-up ended."""
-        vals = [min(max(float(v), 0.0), 1.0) for v in values]
+        (0, 1) and contains the mean m. A window ratio such as a yield can pass 1 in
+        one replication (lots started before the warm-up ended count as good, not as
+        started); the values are averaged as they are (clipping each would bias the
+        mean down) and only a mean outside [0, 1] is clipped."""
+        vals = [float(v) for v in values]
         if not vals:
             return cls(math.nan, math.nan, math.nan, "logit-t")
         m, sd = _mean_sd(vals)
+        m = min(max(m, 0.0), 1.0)
         if len(vals) == 1:
             return cls(m, m, m, "single")
         if sd == 0 or not 0 < m < 1:

@@ -215,6 +215,7 @@ def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
     if not (m.present and m.rate > 0):  # no excursion can happen: nothing to estimate
         return DryRoomStats(Estimate.exact(0.0), Estimate.positive(exposure) if continuous
                             else Estimate.exact(0.0), Estimate.positive(h2s))
+    # the rest: excursions can happen; `n` of them were seen in all replications
     n = int(sum(r["excursions"] for r in raws))
     window = model.hours - model.warmup
     scale = model.operating_hours_per_year / (window * len(raws))  # summed raw -> mean per year
@@ -230,14 +231,16 @@ def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
     # one excursion lasts the class's mean duration (an input) and exposes the mean
     # kg of moisture-sensitive material held in the dry room for that long
     held_kg = sum(r["sensitive_kg_h"] for r in raws) / (window * len(raws))
+    sensitive = any(sm.sensitive_kg > 0 for sm in model.steps)
     if continuous:
         exposed = Estimate.positive(exposure)
-    elif m.peak > m.threshold:
+    elif m.peak > m.threshold and sensitive:
         exposed = rare("sulfide_exposure_kg_h", "exposure_kg_h", m.duration * held_kg)
-    else:
-        exposed = Estimate.exact(0.0)  # not even an excursion passes the threshold
+    else:  # not even an excursion passes the threshold, or nothing sensitive is held
+        exposed = Estimate.exact(0.0)
+    releases = any(sm.h2s_cm3 > 0 for sm in model.steps)
     return DryRoomStats(rare("excursion_hours", "excursion_hours", m.duration), exposed,
-                        Estimate.positive(h2s, events=n))
+                        Estimate.positive(h2s, events=n) if releases else Estimate.exact(0.0))
 
 
 def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> SimResult:
