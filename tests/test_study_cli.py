@@ -56,6 +56,9 @@ BAD = {
         ["s.yaml:5: grid.materials.Li2S.price:", "finite", "1e400"]),
     "an infinite capacity": (
         HEAD + "options: {capacity_gwh: .inf}\n", ["s.yaml:5: options.capacity_gwh:", "finite"]),
+    "a NaN override": (
+        HEAD + "base: {economics.discount_rate: .nan}\n",
+        ["s.yaml:5: base.economics.discount_rate:", "finite"]),
     "an infinite distribution bound": (
         HEAD + "samples: {n: 4, parameters: {economics.labour_rate: "
                '{distribution: uniform, low: "10 USD/h", high: "1e999 USD/h"}}}\n',

@@ -488,22 +488,43 @@ def _first_value(spec: StudySpec, path: str) -> Any:
                 if getattr(d, k) is not None)
 
 
+# the member a value of type `Value` failed to be, as pydantic names it in a location
+_UNION_MEMBERS = {"str", "float", "int", "bool"}
+
+
 def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
     out = []
+    union: dict[tuple, list[dict]] = {}
     for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
-        msg = err["msg"].removeprefix("Value error, ")
-        key = str(loc[-1]) if loc else ""
-        if err["type"] == "extra_forbidden":
-            valid = _valid_keys(loc[:-1])
-            msg = f"unknown key {key!r}{closest(key, valid)}; expected one of: {', '.join(valid)}"
-        elif err["type"] == "missing":
-            msg = f"required field {key!r} is missing"
-        elif err["type"] not in ("value_error", "assertion_error") and "input" in err:
-            found = repr(err["input"])
-            msg = f"{msg}; found {found if len(found) < 80 else found[:80] + ' ...'}"
-        out.append(Problem(file, line_of(marks, loc), ".".join(map(str, loc)), msg))
+        if any(isinstance(x, str) and ("[" in x or x in _UNION_MEMBERS) for x in err["loc"]):
+            # a value that is none of a union's members: one message, not one per member
+            base = tuple(x for x in err["loc"]
+                         if not (isinstance(x, str) and ("[" in x or x in _UNION_MEMBERS)))
+            union.setdefault(base, []).append(err)
+            continue
+        out.append(_problem(err, tuple(err["loc"]), file, marks))
+    for loc, errs in union.items():
+        found = repr(errs[0].get("input"))
+        what = ("a finite number" if any("finite" in e["msg"] for e in errs) else
+                'a number, a quantity such as "2.5e6 CNY/t", true/false or a list of names')
+        out.append(Problem(file, line_of(marks, loc), ".".join(map(str, loc)),
+                           f"expected {what}; found {found[:80]}"))
     return out
+
+
+def _problem(err: dict, loc: tuple, file: str, marks) -> Problem:
+    """One pydantic error as a Problem at its line, with the closest valid key."""
+    msg = err["msg"].removeprefix("Value error, ")
+    key = str(loc[-1]) if loc else ""
+    if err["type"] == "extra_forbidden":
+        valid = _valid_keys(loc[:-1])
+        msg = f"unknown key {key!r}{closest(key, valid)}; expected one of: {', '.join(valid)}"
+    elif err["type"] == "missing":
+        msg = f"required field {key!r} is missing"
+    elif err["type"] not in ("value_error", "assertion_error") and "input" in err:
+        found = repr(err["input"])
+        msg = f"{msg}; found {found if len(found) < 80 else found[:80] + ' ...'}"
+    return Problem(file, line_of(marks, loc), ".".join(map(str, loc)), msg)
 
 
 def _valid_keys(loc: tuple) -> list[str]:
