@@ -512,6 +512,6 @@ def test_simulate_tables_fit_100_columns_and_intervals_are_behind_wide(tmp_path,
         assert re.search(rf"^{re.escape(s['step'])} ", r.stdout, flags=re.M), s["step"]
     steps_part = r.stdout.split("\nline\n")[0]
     assert "±" not in steps_part  # the step table shows means; intervals in --wide
-    assert "± 95 %" in r.stdout  # the line table has its own narrow interval column
+    assert "95 % interval" in r.stdout  # the line table has its own narrow interval column
     wide = cli(*args, "--wide", env=COLS)
     assert "±" in wide.stdout.split("\nline\n")[0] and "large_attritor_glovebox" in wide.stdout

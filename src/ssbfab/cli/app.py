@@ -45,8 +45,9 @@ WideOpt = Annotated[bool, typer.Option(
     "--wide", help="Every column, with 95 % intervals (wider than 100 characters).")]
 # Without a terminal (a pipe, a file, CI logs) tables are laid out for this width.
 PIPE_WIDTH = 100
-# a cell that is a number (with separators, exponent, "± half-width", "%"), or empty
-_NUMBER = re.compile(r"(-|[-+]?[\d,.]+(e[-+]?\d+)?( ± [\d,.]+(e[-+]?\d+)?)?%?)?")
+# a number (separators, exponent, "%"), with its interval: "± h" or "(low-high)"
+_NUM = r"[-+]?[\d,.]+(e[-+]?\d+)?%?"
+_NUMBER = re.compile(rf"{_NUM}( ± {_NUM}| \({_NUM}-{_NUM}\))?|± {_NUM}|\({_NUM}-{_NUM}\)")
 
 
 def handle_errors(fn):
@@ -136,9 +137,10 @@ def table(title: str, columns: list[str], rows: list[list], caption: str | None 
         if i < names:
             longest = max((len(line) for r in cells for line in r[i].splitlines()), default=0)
             t.add_column(c, justify="left", no_wrap=True, min_width=longest)
-        else:  # numbers right-aligned, words left-aligned (and wrapped if need be)
-            numeric = all(_NUMBER.fullmatch(r[i]) for r in cells)
-            t.add_column(c, justify="right" if numeric else "left")
+        else:  # mostly numbers: right-aligned; mostly words: left (wrapped if need be)
+            filled = [r[i] for r in cells if r[i] not in ("", "-")]
+            numbers = sum(bool(_NUMBER.fullmatch(v)) for v in filled)
+            t.add_column(c, justify="right" if 2 * numbers >= len(filled) else "left")
     for r in cells:
         t.add_row(*r)
     cols = os.environ.get("COLUMNS", "")

@@ -35,38 +35,43 @@ def _num(x: float, digits: int) -> str:
 
 
 def _fmt(e, digits: int = 4, ci: bool = True) -> str:
-    """mean ± half the 95 % interval, or the mean alone without `ci` ("-" when not
-    computable)."""
+    """The mean, with `ci` its 95 % interval: ± half of it when it is symmetric
+    (Student t), else its ends, "0.96 (0.76-0.99)" ("-" when not computable)."""
     import math
 
     if e.mean is None or (isinstance(e.mean, float) and math.isnan(e.mean)):
         return "-"
-    if not ci or e.ci95_high == e.ci95_low:
+    if not ci:
         return _num(e.mean, digits)
-    return f"{_num(e.mean, digits)} ± {_half(e)}"
+    return f"{_num(e.mean, digits)} {_interval(e)}".rstrip()
+
+
+def _interval(e, scale: float = 1.0, fmt=None) -> str:
+    """The 95 % interval: "± h" for a symmetric (Student t) one, else "(low-high)",
+    which for fractions and rare events is not symmetric; "" for a point."""
+    import math
+
+    fmt = fmt or (lambda v: _num(v, 2))
+    lo, hi = e.ci95_low * scale, e.ci95_high * scale
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "-"
+    if lo == hi:
+        return ""
+    if e.method == "t":
+        return f"± {fmt((hi - lo) / 2)}"
+    return f"({fmt(lo)}-{fmt(hi)})"
 
 
 def _pct(e, decimals: int, ci: bool) -> str:
-    """A fraction as a percentage with fixed decimals (± half the 95 % interval)."""
+    """A fraction as a percentage with fixed decimals (with `ci`, and its interval)."""
     import math
 
     if e.mean is None or not math.isfinite(e.mean):
         return "-"
     text = f"{100 * e.mean:.{decimals}f}"
-    h = (e.ci95_high - e.ci95_low) / 2
-    if ci and math.isfinite(h) and h > 0:
-        text += f" ± {100 * h:.{decimals}f}"
+    if ci:
+        text = f"{text} {_interval(e, 100.0, lambda v: f'{v:.{decimals}f}')}".rstrip()
     return text
-
-
-def _half(e) -> str:
-    """Half the 95 % interval, 2 significant figures ("" for a point, "-" if unknown)."""
-    import math
-
-    h = (e.ci95_high - e.ci95_low) / 2
-    if not math.isfinite(h):
-        return "-"
-    return "" if h == 0 else _num(h, 2)
 
 
 @app.command()
@@ -175,21 +180,22 @@ def _print(result, wide: bool = False) -> None:
           caption="busy, up, blocked, starved: % of machine-time; yield: good out of started; "
                   "good/h per operating hour in the step's unit; WIP in machines and the "
                   "buffer after the step; " + (
-                      "± half the 95 % interval" if wide else
+                      "± half the 95 % interval, or (its ends) for fractions, which it keeps "
+                      "inside [0, 100 %]" if wide else
                       f"means over {s.reps} replications (--wide: options and 95 % intervals)"))
     d = s.dry_room
-    table("line", ["quantity", "value", "± 95 %"], [
-        ["good cells per year", _fmt(s.good_cells_per_year, ci=False),
-         _half(s.good_cells_per_year)],
-        ["good GWh per year", _fmt(s.good_gwh_per_year, ci=False), _half(s.good_gwh_per_year)],
-        ["overall yield (worst branch)", _fmt(s.overall_yield, ci=False),
-         _half(s.overall_yield)],
-        ["lead time, h of operation", _fmt(s.lead_time_h, ci=False), _half(s.lead_time_h)],
-        ["bottleneck", s.bottleneck, ""],
-        ["dry-room excursion h/yr", _fmt(d.excursion_hours, ci=False), _half(d.excursion_hours)],
-        ["sulfide exposure kg·h/yr", _fmt(d.sulfide_exposure_kg_h, ci=False),
-         _half(d.sulfide_exposure_kg_h)],
-        ["H2S estimate L/yr", _fmt(d.h2s_estimate, ci=False), _half(d.h2s_estimate)],
-        ["kernel events", f"{s.events:,}", ""],
-        ["wall time s", f"{s.wall_s:.1f}", ""],
-    ], wide=wide)
+    notes = [f"{name}: {e.note}" for name, e in (
+        ("excursion h/yr", d.excursion_hours), ("sulfide exposure", d.sulfide_exposure_kg_h),
+        ("H2S", d.h2s_estimate)) if e.note]
+    line = [("good cells per year", s.good_cells_per_year),
+            ("good GWh per year", s.good_gwh_per_year),
+            ("overall yield (worst branch)", s.overall_yield),
+            ("lead time, h of operation", s.lead_time_h),
+            ("dry-room excursion h/yr", d.excursion_hours),
+            ("sulfide exposure kg·h/yr", d.sulfide_exposure_kg_h),
+            ("H2S estimate L/yr", d.h2s_estimate)]
+    rows = [[name, _fmt(e, ci=False), _interval(e)] for name, e in line]
+    rows.insert(4, ["bottleneck", s.bottleneck, ""])
+    rows += [["kernel events", f"{s.events:,}", ""], ["wall time s", f"{s.wall_s:.1f}", ""]]
+    table("line", ["quantity", "value", "95 % interval"], rows, wide=wide,
+          caption="; ".join(["95 %: ± half the interval, or its ends"] + notes))
