@@ -51,15 +51,18 @@ def _interval(e, scale: float = 1.0, fmt=None) -> str:
     which for fractions and rare events is not symmetric; "" for a point."""
     import math
 
-    fmt = fmt or (lambda v: _num(v, 2))
     lo, hi = e.ci95_low * scale, e.ci95_high * scale
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "-"
     if lo == hi:
         return ""
     if e.method == "t":
-        return f"± {fmt((hi - lo) / 2)}"
-    return f"({fmt(lo)}-{fmt(hi)})"
+        return f"± {fmt((hi - lo) / 2) if fmt else _num((hi - lo) / 2, 2)}"
+    if fmt:
+        return f"({fmt(lo)}-{fmt(hi)})"
+    # ends with the fewest significant figures (2 to 6) that tell them apart
+    digits = next((d for d in range(2, 7) if _num(lo, d) != _num(hi, d)), 6)
+    return f"({_num(lo, digits)}-{_num(hi, digits)})"
 
 
 def _pct(e, decimals: int, ci: bool) -> str:
