@@ -11,6 +11,10 @@ currencies are defined from one table of exchange rates (lines/economics.yaml) b
 `configure_currencies`, so "2.5e6 CNY/t" converts to USD/kg through that table and
 nowhere else. `cell` and `sheet` are counting dimensions of their own, so that a
 rate in sheets per minute cannot be given to a step that makes cells.
+
+A quantity string is read here, not by pint's expression parser: a number, then a unit
+of unit names, `*`, `/`, small whole powers and parentheses (`SYNTAX`), at most
+`MAX_QUANTITY_CHARS` long; every value returned is a finite float.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def loads_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Path_, int]
             raise SpecError(Problem(name, 1, "", "the file is empty; expected a YAML mapping"))
         marks: dict[Path_, int] = {}
         duplicates: list[Problem] = []
-        _walk(node, (), marks, duplicates, name, [MAX_NODES])
+        _walk(node, (), marks, duplicates, name, [MAX_NODES], loader.construct_object)
         if duplicates:
             raise SpecError(duplicates)
         data = loader.construct_document(node)
@@ -90,11 +90,17 @@ def _hint(msg: str) -> str:
 # The shipped route files have under 1,000 nodes and nest at most 6 deep.
 MAX_NODES = 50_000
 MAX_DEPTH = 50
+# The largest float has 309 digits; a longer integer is no number ssbfab can use, and
+# past 4,300 digits Python refuses to read it at all (a ValueError, not a YAML error).
+MAX_INT_DIGITS = 309
+_STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
 
 
-def _walk(node, path: Path_, marks, problems, name, budget: list[int]) -> None:
+def _walk(node, path: Path_, marks, problems, name, budget: list[int], construct) -> None:
     """Record the line of every path and the duplicate keys, within the node budget
-    (`budget[0]` nodes left) and MAX_DEPTH."""
+    (`budget[0]` nodes left) and MAX_DEPTH; construct each typed scalar (`construct`,
+    the loader's, which keeps it for the document) so that one that cannot be read
+    (a date 2022-13-45, `!!int abc`) is reported at its line."""
     budget[0] -= 1
     if budget[0] < 0:
         raise SpecError(Problem(
@@ -107,7 +113,23 @@ def _walk(node, path: Path_, marks, problems, name, budget: list[int]) -> None:
             f"lists and mappings nested more than {MAX_DEPTH} deep; expected the shape of an "
             "ssbfab data file"))
     marks.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return
+        where = (name, node.start_mark.line + 1, _dotted(path))
+        if node.tag == _INT and len(node.value) > MAX_INT_DIGITS:
+            problems.append(Problem(*where, f"a whole number of {len(node.value):,} characters "
+                                            "is too large for a float; expected at most "
+                                            f"{MAX_INT_DIGITS} digits"))
+            return
+        try:
+            construct(node)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            kind = node.tag.rsplit(":", 1)[-1]
+            problems.append(Problem(*where, f"cannot read {shorten(node.value)} as a YAML {kind}"
+                                            f" ({shorten(str(exc), 60)}); quote it to make it "
+                                            "a text, or correct it"))
+    elif isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -124,10 +146,10 @@ def _walk(node, path: Path_, marks, problems, name, budget: list[int]) -> None:
                 )
             seen.setdefault(key, key_node.start_mark.line + 1)
             marks[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), marks, problems, name, budget)
+            _walk(value_node, path + (key,), marks, problems, name, budget, construct)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, path + (i,), marks, problems, name, budget)
+            _walk(item, path + (i,), marks, problems, name, budget, construct)
 
 
 def _dotted(path: Path_) -> str:
