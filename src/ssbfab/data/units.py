@@ -355,7 +355,7 @@ DEW_POINT_RANGE_C = (-100.0, 50.0)
 def dew_point_to_ppmv(dew_point_c: float, pressure_hpa: float = 1013.25) -> float:
     """Water content (ppmv) of air with the given frost point (°C, within
     DEW_POINT_RANGE_C), by the Magnus formula over ice:
-    e = 6.112·exp(22.46·T/(272.62+T)) hPa (REFERENCE.md §2)."""
+    e = 6.112·exp(22.46·T/(272.62+T)) hPa (the WMO coefficients over ice)."""
     low, high = DEW_POINT_RANGE_C
     if not low <= dew_point_c <= high:
         raise ValueError(f"dew point {dew_point_c:g} degC outside {low:g} to {high:g} degC")
