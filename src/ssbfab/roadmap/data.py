@@ -92,6 +92,15 @@ class PlanningData:
         used = end - c.vintage if c.kind == "owned" else (P - c.start) * self.step
         return max(0.0, 1.0 - used / self.life_years[c.route])
 
+    def book_share(self, c: Cohort, p: int) -> float:
+        """Share of a cohort's capex on the books at the start of period p (what a line
+        retired then is sold or written off at, when salvage is counted)."""
+        if self.salvage_kind == "none":
+            return 0.0
+        t = self.years[p]
+        used = t - c.vintage if c.kind == "owned" else (p - c.start) * self.step
+        return max(0.0, 1.0 - used / self.life_years[c.route])
+
     @property
     def end_discount(self) -> float:
         return (1 + self.rate) ** -(self.years[-1] + self.step - self.years[0])

@@ -167,7 +167,11 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     end = (1 + d.rate) ** -(d.years[P - 1] + d.step - d.years[0])
     salvage = sum(d.salvage_share(coh[k], P) * d.capex[k] * operating(k, P - 1)
                   for k in coh if (k, P - 1) in m.prod)
-    m.salvage = pyo.Expression(expr=end * salvage)
+    # a line retired early is sold (or written off) at its remaining book value, so a
+    # longer horizon with nothing to sell changes nothing before it
+    salvage = end * salvage + sum(d.capex_discount(p) * d.book_share(coh[k], p) * d.capex[k]
+                                  * m.retire[k, p] for (k, p) in live)
+    m.salvage = pyo.Expression(expr=salvage)
     penalty = d.unmet_penalty if d.unmet_penalty is not None else 0.0
     if slack:
         penalty = max(penalty, 1e4)  # USD/kWh: far above any kWh's worth

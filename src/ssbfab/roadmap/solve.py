@@ -281,11 +281,16 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
                     des.building_usd * cb
                 total += n * (charge + d.fixed[(k, p)]) + d.variable[(k, p)] * v(m.prod[k, p])
             cost[r] = total / (made * 1e6)
+        capacity = {r: 0.0 for r in d.routes}
+        for k, c in coh.items():
+            if (k, p) in m.prod:
+                capacity[c.route] += c.size * v(m._operating(k, p))
         opex = v(m.fixed_cost[p]) + v(m.variable_cost[p]) + v(m.premium[p]) / d.step
         periods.append({"year": d.years[p], "lines": lines,
                         "demand_gwh": {g: d.demand[(g, p)] for g in d.segments},
                         "production_gwh": prod, "capex": v(m.capex[p]), "opex": opex,
-                        "revenue": v(m.revenue[p]), "cost_per_kwh": cost})
+                        "revenue": v(m.revenue[p]), "cost_per_kwh": cost,
+                        "capacity_gwh": {r: x for r, x in capacity.items() if x > 0}})
     pv_rev = sum(d.flow_discount(p) * v(m.revenue[p]) for p in range(P))
     pv_capex = sum(d.capex_discount(p) * v(m.capex[p]) for p in range(P))
     pv_fixed = sum(d.flow_discount(p) * v(m.fixed_cost[p]) for p in range(P))
