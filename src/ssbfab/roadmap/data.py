@@ -64,6 +64,7 @@ class PlanningData:
     ramp: dict[tuple[str, int], float]  # (cohort, p) -> share of design output
     life_years: dict[str, float]  # route -> a line's life
     salvage_kind: str  # book_value | none
+    retire: str  # all | owned: which cohorts may retire early
     conversions: dict[str, list[tuple[str, int]]]  # source cohort -> [(target cohort, p)]
     crf: dict[str, tuple[float, float]]  # route -> (CRF equipment, CRF building), annuity
     # endogenous learning: route -> (breakpoints kWh, premium USD at each, initial kWh)
@@ -155,8 +156,12 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
                 start = b + lead(r)
                 if start > P - 1:
                     continue
-                first_year = e.volume_from if k > e.pilot_size else e.pilot_from
-                if years[b] < first_year:
+                # pilot-size lines are started from pilot_from until volume production
+                # begins; larger lines from volume_from on
+                if k <= e.pilot_size:
+                    if not e.pilot_from <= years[b] < max(e.volume_from, e.pilot_from + 1):
+                        continue
+                elif years[b] < e.volume_from:
                     continue
                 cohorts.append(Cohort(f"new:{r}:{k:g}:{years[b]}", "new", r, k, b, start,
                                       start + life(r) - 1, vintage=years[start]))
@@ -251,6 +256,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         budget={p: interpolate(rm.budget, years[p]) for p in range(P)} if rm.budget else {},
         capex=capex, new_capex=new_capex, fixed=fixed, variable=variable, ramp=ramp,
         life_years={r: rm.routes[r].life for r in routes}, salvage_kind=rm.salvage,
+        retire=rm.retire,
         conversions=conversions, crf=crf, learning_curve=curve, notes=notes)
 
 

@@ -112,8 +112,8 @@ class RouteEntry(Strict):
     """A route the company may build: when, how fast, what a line of it is."""
 
     pilot_from: int  # first year a pilot-size line may be started
-    volume_from: int  # first year a volume-size line may be started
-    pilot_size: GWhPerYear = 0.0  # the largest line size allowed before volume_from
+    volume_from: int  # first year a larger line may be started (pilot lines stop then)
+    pilot_size: GWhPerYear = 0.0  # lines up to this size are pilot lines
     sizes: list[GWhPerYear] | None = None  # line sizes (default: the roadmap's line_sizes)
     lead_time: Years  # from the decision to build until the line produces
     life: Years  # a line's equipment life
@@ -172,6 +172,7 @@ class Roadmap(Strict):
     line_sizes: list[GWhPerYear]  # default line sizes for every route (GWh/yr)
     budget: dict[int, USD] = Field(default_factory=dict)  # capex cap per year
     salvage: Literal["book_value", "none"] = "book_value"
+    retire: Literal["all", "owned"] = "all"  # which lines may retire before their life ends
     unmet_penalty: PriceEnergy | None = None  # cost objective: price of demand not served
     routes: dict[str, RouteEntry]
     segments: dict[str, Segment]

@@ -19,6 +19,10 @@ from .data import PlanningData, compile_data
 from .designs import LineDesign, line_design
 from .load import LoadedRoadmap, load_roadmap
 from .model import Fixed, build_model
+from .schema import Myopic
+
+# `--mode myopic` on a file without a `myopic:` section: five years in view, one kept
+DEFAULT_MYOPIC = Myopic(foresight=5, step=1)
 
 
 @dataclass
@@ -197,8 +201,9 @@ def _myopic(d: PlanningData, lr: LoadedRoadmap, progress):
     fixes every decision and re-dispatches over the whole horizon."""
     rm = lr.roadmap
     P = len(d.years)
-    look = max(1, math.ceil(rm.myopic.foresight / d.step))
-    keep = max(1, math.ceil(rm.myopic.step / d.step))
+    my = rm.myopic or DEFAULT_MYOPIC
+    look = max(1, math.ceil(my.foresight / d.step))
+    keep = max(1, math.ceil(my.step / d.step))
     fixed = Fixed({}, {}, {})
     start = 0
     while start < P:
@@ -254,8 +259,9 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
                 lines[c.route]["built"] += round(v(m.build[k]))
             if (k, p) in m.retire:
                 lines[c.route]["retired"] += round(v(m.retire[k, p]))
+            if (k, p) in m.prod:
                 lines[c.route]["operating"] += round(v(m._operating(k, p)))
-            if (k, p - 1) in m.retire and c.last == p - 1:  # end of life
+            if (k, p - 1) in m.prod and c.last == p - 1:  # end of life
                 lines[c.route]["retired"] += round(v(m._operating(k, p - 1)))
         for a in m.convert:
             if a[2] == p:
