@@ -362,12 +362,15 @@ def test_endogenous_learning_is_exact_at_the_breakpoints(tmp_path, designs):
 
 
 def test_empty_periods_after_the_horizon_change_no_first_decision(tmp_path, designs):
+    """With salvage at book value and lines free to retire (retire: all), periods without
+    demand after the horizon change nothing before it."""
     designs[(A, 1.0)] = fake_design(A, 1.0, 80e6, 9e6, 52e6)
     designs[(B, 1.0)] = fake_design(B, 1.0, 110e6, 2e6, 61e6,
                                     equipment={"cathode_mixing": 30e6, "s2": 50e6})
     write(tmp_path, REUSE, "reuse.yaml")
-    short = write(tmp_path, BRUTE, "short.yaml")
-    long_text = BRUTE.replace("end: 2032", "end: 2035").replace(
+    text = BRUTE.rstrip() + "\n    retire: all\n"
+    short = write(tmp_path, text, "short.yaml")
+    long_text = text.replace("end: 2032", "end: 2035").replace(
         '2032: "2.5 GWh/yr"}', '2032: "2.5 GWh/yr", 2033: "0 GWh/yr"}').replace(
         '2032: "1.3 GWh/yr"}', '2032: "1.3 GWh/yr", 2033: "0 GWh/yr"}')
     long = write(tmp_path, long_text, "long.yaml")
@@ -441,3 +444,17 @@ def test_json_contract(tmp_path, designs):
         assert (out / name).exists()
     html = (out / "report.html").read_text()
     assert "What this reports" in html and "nan" not in html.lower().replace("nan-", "")
+
+
+def test_myopic_never_beats_foresight_and_equals_it_with_the_whole_horizon_in_view(
+        tmp_path, designs):
+    f, lr, d = _brute_instance(tmp_path, designs)
+    full = rsolve.plan_roadmap(f)
+    def text(foresight, step):
+        return BRUTE.rstrip() + f"\n    myopic: {{foresight: {foresight}, step: {step}}}\n"
+
+    short = rsolve.plan_roadmap(write(tmp_path, text(1, 1), "m1.yaml"))
+    whole = rsolve.plan_roadmap(write(tmp_path, text(3, 3), "m3.yaml"))
+    assert short.mode == whole.mode == "myopic"
+    assert short.npv <= full.npv + 1e-6 * abs(full.npv)
+    assert whole.npv == pytest.approx(full.npv, rel=1e-6)

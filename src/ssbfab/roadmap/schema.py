@@ -172,7 +172,9 @@ class Roadmap(Strict):
     line_sizes: list[GWhPerYear]  # default line sizes for every route (GWh/yr)
     budget: dict[int, USD] = Field(default_factory=dict)  # capex cap per year
     salvage: Literal["book_value", "none"] = "book_value"
-    retire: Literal["all", "owned"] = "all"  # which lines may retire before their life ends
+    # which lines may retire before their life ends: the lines owned at the start (new
+    # lines run their life or are converted), or every line (a much harder MILP)
+    retire: Literal["owned", "all"] = "owned"
     unmet_penalty: PriceEnergy | None = None  # cost objective: price of demand not served
     routes: dict[str, RouteEntry]
     segments: dict[str, Segment]

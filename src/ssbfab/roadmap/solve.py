@@ -105,6 +105,9 @@ def designs_for(lr: LoadedRoadmap, progress: Callable[[str], None] | None = None
             need.add((r, k))
     for o in rm.owned:
         need.add((o.route, o.size))
+    # a converted line keeps its size: the target route needs a design at that size
+    for a, b in lr.conversions:
+        need |= {(b, k) for r, k in list(need) if r == a}
     out = {}
     for r, k in sorted(need):
         if progress:
