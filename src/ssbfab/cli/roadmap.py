@@ -77,7 +77,7 @@ def _print(result) -> None:
     table(f"per year ({result.currency} {result.currency_year})",
           ["year", "capex M", "opex M/yr", "demand GWh", "made GWh",
            *[f"{_short(r)} $/kWh" for r in cost_routes]],
-          [[p["year"], f"{p['capex'] / 1e6:,.0f}", f"{p['opex'] / 1e6:,.0f}",
+          [[p["year"], _musd(p["capex"]), _musd(p["opex"]),
             f"{sum(p['demand_gwh'].values()):.1f}",
             f"{sum(v for per in p['production_gwh'].values() for v in per.values()):.1f}",
             *[f"{p['cost_per_kwh'][r]:.1f}" if r in p["cost_per_kwh"] else "-"
@@ -87,6 +87,12 @@ def _print(result) -> None:
           f"{result.periods[0]['year']}, solver {result.status}"
           + (f", gap {result.gap:.2%})" if result.gap is not None else ")"),
           ["item", "M" + result.currency], [[k, f"{v / 1e6:,.1f}"] for k, v in b.items()])
+
+
+def _musd(x: float) -> str:
+    """Millions, without the "-0" of a sum of nothing."""
+    m = x / 1e6
+    return f"{0.0 if abs(m) < 0.5 else m:,.0f}"
 
 
 def _cell(v: dict) -> str:

@@ -148,20 +148,22 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
                     / rp.years_to_mature) for k in range(L)]
         return sum(vals) / L
 
+    def may_start(r: str, size: float, year: int) -> bool:
+        """Pilot-size lines are started (built or converted to) from pilot_from until
+        volume production begins; larger lines from volume_from on."""
+        e = rm.routes[r]
+        if size <= e.pilot_size:
+            return e.pilot_from <= year < max(e.volume_from, e.pilot_from + 1)
+        return year >= e.volume_from
+
     cohorts: list[Cohort] = []
     for r in routes:
-        e = rm.routes[r]
         for k in sizes[r]:
             for b in range(P):
                 start = b + lead(r)
                 if start > P - 1:
                     continue
-                # pilot-size lines are started from pilot_from until volume production
-                # begins; larger lines from volume_from on
-                if k <= e.pilot_size:
-                    if not e.pilot_from <= years[b] < max(e.volume_from, e.pilot_from + 1):
-                        continue
-                elif years[b] < e.volume_from:
+                if not may_start(r, k, years[b]):
                     continue
                 cohorts.append(Cohort(f"new:{r}:{k:g}:{years[b]}", "new", r, k, b, start,
                                       start + life(r) - 1, vintage=years[start]))
@@ -183,7 +185,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
             if src.route != a:
                 continue
             for p in range(max(src.start, 0), min(src.last, P - 1) + 1):
-                if years[p] < rm.routes[b_route].pilot_from:
+                if not may_start(b_route, src.size, years[p]):
                     continue
                 start = p + down
                 if start > P - 1:
