@@ -211,6 +211,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         if c.kind == "new":
             capex[c.key] = d.capex_usd * exo(c.route, c.decided)
         elif c.kind == "conv":
+            assert c.source is not None  # a converted cohort names its source route
             old = designs[(c.source, c.size)]
             conv = lr.conversions[(c.source, c.route)]
             capex[c.key] = conversion_capex(old, d, conv) * exo(c.route, c.decided)
