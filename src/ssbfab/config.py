@@ -17,6 +17,7 @@ from . import flow
 from .cell import design
 from .data.schema import Route
 from .errors import InputError, Problem, closest
+from .graph import LineGraph
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,12 @@ class PlantConfig:
             raise InputError(Problem(file, None, "", "expected a plan with `steps`"))
         if data.get("route") not in (None, route.name):
             bad("route", f"plan is for route {data.get('route')!r}, not {route.name!r}")
-        classes = [c.name for c in route.dry_room_options]
-        dpc = data.get("dew_point_class", classes[0] if classes else "")
-        if classes and dpc not in classes:
-            bad("dew_point_class", f"unknown dry-room class {dpc!r}{closest(str(dpc), classes)}")
-        names = {s.name for s in route.line}
+        graph = LineGraph.of(route)
+        dpc = data.get("dew_point_class", graph.classes[0] if graph.classes else "")
+        why = graph.class_problem(str(dpc)) if graph.classes else None
+        if why is not None:
+            bad("dew_point_class", why)
+        names = set(graph.listed)
         given: dict[str, StepChoice] = {}
         for i, row in enumerate(data["steps"]):
             name = row.get("step")
@@ -114,7 +116,7 @@ class PlantConfig:
             bad("capacity_gwh", f"expected a positive number, found {cap!r}")
         if problems:
             raise InputError(problems)
-        ordered = {s.name: given[s.name] for s in route.line}
+        ordered = {name: given[name] for name in graph.listed}
         return cls(route=route, steps=ordered, dew_point_class=dpc, capacity_gwh=float(cap),
                    meta=dict(data.get("meta", {})))
 
@@ -147,14 +149,18 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     capex per unit of capacity, and enough machines to meet the target at nominal
     availability. Used before (and as a check on) the optimiser."""
     capacity_gwh = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
-    classes = route.dry_room_options
-    dpc = dew_point_class or classes[-1].name  # the driest allowed class: safest yields
-    levels = {s.name: s.setting_levels[0].name for s in route.line}
+    graph = LineGraph.of(route)
+    dpc = dew_point_class or graph.driest or ""  # the driest allowed class: safest yields
+    if dew_point_class is not None and graph.dry_steps:
+        graph.check_class(dew_point_class)
+    steps_ = graph.in_file_order()
+    levels = {n.name: n.levels[0].name for n in steps_}
     yields = flow.nominal_yields(route, dpc, levels)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}
-    for s in route.line:
-        lv = s.level(levels[s.name])
+    for node in steps_:
+        s = node.spec
+        lv = node.level(levels[s.name])
         best = min(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
         per_machine = best.rate_per_hour * lv.rate_factor * best.availability
         n = max(best.min_count, 1, math.ceil(need[s.name] / per_machine - 1e-9))

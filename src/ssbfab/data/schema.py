@@ -624,6 +624,10 @@ class Route(Strict):
     plant: Plant | None = None  # required unless form: line (checked below)
     line: list[Step]
 
+    # A route is hashed by identity (its fields hold lists): what is compiled from a
+    # checked route (ssbfab.graph.LineGraph) is cached per route object.
+    __hash__ = object.__hash__
+
     @model_validator(mode="after")
     def _route_needs_cell_and_plant(self):
         # a bare line (form: line) is only a production line to simulate; a route

@@ -40,8 +40,13 @@ if TYPE_CHECKING:
 # runs in this process: starting worker processes costs about as much.
 SMALL_RUN_OPERATIONS = 100_000
 
-STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
-                "throughput_per_h", "wip_mean")
+# kept per replication in the statistics (StepStats.per_rep, LineStats.per_rep)
+STEP_REP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
+                    "throughput_per_h", "wip_mean", "availability_operating", "shortfall",
+                    "started", "good", "scrapped")
+LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
+                    "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "events",
+                    "operations")
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,9 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
             "yield": s["good"] / s["started"] if s["started"] > 0 else math.nan,
             "throughput_per_h": s["good"] / tw,
             "wip_mean": (s["machine_area"] + s["buffer_area"]) / tw,
+            # share of the good output per hour the target needs that the step did not make
+            "shortfall": (max(0.0, 1.0 - s["good"] / tw / sm.target_good_per_h)
+                          if sm.target_good_per_h > 0 else math.nan),
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
         }
     cells = raw["steps"][-1]["good"] * per_year
@@ -212,24 +220,19 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
 
     steps = {}
     for sm in model.steps:
-        col = {k: [r["steps"][sm.name][k] for r in reps] for k in STEP_METRICS}
+        col = {k: tuple(r["steps"][sm.name][k] for r in reps) for k in STEP_REP_METRICS}
         steps[sm.name] = StepStats(
             step=sm.name, option=sm.option_label, machines=len(sm.machines),
             utilization=est(col["utilization"]), availability=est(col["availability"]),
             blocked=est(col["blocked"]), starved=est(col["starved"]), yield_=est(col["yield"]),
-            throughput_per_h=est(col["throughput_per_h"]), wip_mean=est(col["wip_mean"]))
+            throughput_per_h=est(col["throughput_per_h"]), wip_mean=est(col["wip_mean"]),
+            availability_operating=est(col["availability_operating"]),
+            shortfall=est(col["shortfall"]), level=sm.level, nominal_yield=sm.yield_,
+            lot_size=sm.lot, per_rep=col)
     # the bottleneck works the largest share of its time: least blocked and starved
     active = {n: 1.0 - s.blocked.mean - s.starved.mean for n, s in steps.items()}
     bottleneck = max(active, key=lambda n: active[n])
-    per_rep = {k: [r[k] for r in reps] for k in (
-        "good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
-        "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "events", "operations")}
-    per_rep["steps"] = {sm.name: {k: [r["steps"][sm.name][k] for r in reps]
-                                  for k in (*STEP_METRICS, "availability_operating", "started",
-                                            "good", "scrapped")}
-                        for sm in model.steps}
-    avail_op = {sm.name: est(per_rep["steps"][sm.name]["availability_operating"]).to_dict()
-                for sm in model.steps}
+    per_rep = {k: tuple(r[k] for r in reps) for k in LINE_REP_METRICS}
     stats = LineStats(
         route=model.route, seed=seed, reps=len(raws), days=model.days,
         warmup_days=model.warmup_days, steps=steps,
@@ -241,20 +244,10 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
                               est(per_rep["sulfide_exposure_kg_h"]),
                               est(per_rep["h2s_estimate"])),
         events=int(sum(per_rep["events"])), wall_s=wall_s,
-        extra={
-            "levels": dict(model.levels),
-            "dew_point_class": model.dew_point_class,
-            "capacity_gwh": model.capacity_gwh,
-            "lots": {sm.name: sm.lot for sm in model.steps},
-            "nominal_yield": {sm.name: sm.yield_ for sm in model.steps},
-            "availability_operating": avail_op,
-            "operating_hours_per_year": model.operating_hours_per_year,
-            "simulated_hours": model.hours,
-            "warmup_hours": model.warmup,
-            "operations": int(sum(per_rep["operations"])),
-            "warnings": list(model.warnings),
-            "per_rep": per_rep,
-        },
+        dew_point_class=model.dew_point_class or None, capacity_gwh=model.capacity_gwh,
+        operating_hours_per_year=model.operating_hours_per_year,
+        simulated_hours=model.hours, warmup_hours=model.warmup,
+        operations=int(sum(per_rep["operations"])), warnings=model.warnings, per_rep=per_rep,
     )
     return SimResult(stats=stats, tables=make_tables(model, stats, reps), model=model,
                      raw=list(raws))
