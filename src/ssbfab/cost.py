@@ -67,7 +67,8 @@ PRIMARY = ("materials", "labour", "process_energy", "dry_room_energy", "equipmen
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:
-    """Annual payment per unit of capital: r / (1 - (1 + r)^-n); 1/n when r = 0."""
+    """Annual payment per unit of capital (1/yr): r / (1 - (1 + r)^-n) with the
+    discount rate r (fraction per year) and the life n (years); 1/n when r = 0."""
     if rate == 0:
         return 1.0 / years
     return rate / (1.0 - (1.0 + rate) ** -years)
@@ -287,7 +288,8 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
         y_obs = st.yield_.mean
         factor = 1.0
         if y_obs is not None and math.isfinite(y_obs):
-            level = st.level if st.level in node.level_yield else node.levels[0].name
+            level = st.level if st.level is not None and st.level in node.level_yield \
+                else node.levels[0].name
             nominal = graph.yield_at(node.name, level, dpc)
             factor = y_obs / nominal if nominal > 0 else 0.0
         out[node.name] = Observed(avail, factor)
@@ -346,7 +348,7 @@ class CostBreakdown:
         """pandas DataFrame: step, category, usd_per_year, usd_per_kwh."""
         import pandas as pd
 
-        rows = []
+        rows: list[dict[str, object]] = []
         for step, prim in self._step_primary:
             assert self._economics is not None
             cat, _ = rollup(prim, self._economics, self.costing)  # linear: steps add up

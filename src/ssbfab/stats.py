@@ -163,18 +163,18 @@ class LineStats:
         (which kept them under `extra`) is read as well."""
         d = _from_extra(d)
 
-        def num(v) -> float:
+        def num(v: Any) -> float:
             return math.nan if v is None else float(v)  # JSON null: not computable (NaN)
 
-        def est(x) -> Estimate:
+        def est(x: Any) -> Estimate:
             if x is None or isinstance(x, (int, float)):
                 return Estimate(num(x), num(x), num(x))
             return Estimate(num(x["mean"]), num(x["ci95_low"]), num(x["ci95_high"]))
 
-        def reps(x) -> dict[str, tuple[float, ...]]:
+        def reps(x: Any) -> dict[str, tuple[float, ...]]:
             return {str(k): tuple(num(v) for v in vals) for k, vals in (x or {}).items()}
 
-        def opt_str(v) -> str | None:
+        def opt_str(v: Any) -> str | None:
             return None if v is None else str(v)
 
         steps = {

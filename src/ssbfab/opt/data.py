@@ -179,14 +179,14 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     for s_name in st.steps:
         node = graph.node(s_name)
         f = obs[s_name].yield_factor if s_name in obs else 1.0
-        for lv in node.levels:
-            inv_rf[(s_name, lv.name)] = 1.0 / lv.rate_factor
+        for level in node.levels:
+            inv_rf[(s_name, level.name)] = 1.0 / level.rate_factor
             for d in st.flow_classes[s_name]:
                 # a step that is not split by class still sees the one allowed class
                 dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
-                y = max(0.0, graph.yield_at(s_name, lv.name, dd, f))
-                yields[(s_name, lv.name, d)] = y
-                inv_y[(s_name, lv.name, d)] = 1.0 / y if y > 0 else 0.0
+                y = max(0.0, graph.yield_at(s_name, level.name, dd, f))
+                yields[(s_name, level.name, d)] = y
+                inv_y[(s_name, level.name, d)] = 1.0 / y if y > 0 else 0.0
         for lvn, open_ in _open_levels(node, st, yields).items():
             zub[(s_name, lvn)] = 1.0 if open_ else 0.0
 
@@ -257,9 +257,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
                        default=0.0)
             nub[key] = _ceil(need / cap[key])
-            for lv in node.levels:
-                energy[(o.name, lv.name)] = (cost.energy_per_unit(o, lv, econ, rate)
-                                             * w["process_energy"] * cells * per_kwh)
+            for level in node.levels:
+                energy[(o.name, level.name)] = (cost.energy_per_unit(o, level, econ, rate)
+                                                * w["process_energy"] * cells * per_kwh)
         specs = [on.spec for on in node.options]
         closed = _dominated_options(s_name, specs, cap, c_n, footprint, energy, nub,
                                     live(s_name))
@@ -270,34 +270,34 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         best_cap = max(cap[(s_name, o.name)] for o in open_opts)
         items = [(cap[(s_name, o.name)], c_n[(s_name, o.name)], o.min_count,
                   nub[(s_name, o.name)]) for o in specs]
-        for lv in node.levels:
-            need_lo = smin[(s_name, lv.name)] * inv_rf[(s_name, lv.name)] / dr
-            kmin[(s_name, lv.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
+        for level in node.levels:
+            need_lo = smin[(s_name, level.name)] * inv_rf[(s_name, level.name)] / dr
+            kmin[(s_name, level.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
             if s_name in st.multi:
-                phi[(s_name, lv.name)] = (min_cover_cost(need_lo, items)
-                                          if math.isfinite(need_lo) and zub[(s_name, lv.name)] else 0.0)
+                phi[(s_name, level.name)] = (min_cover_cost(need_lo, items)
+                                          if math.isfinite(need_lo) and zub[(s_name, level.name)] else 0.0)
             if s_name in st.multi:
                 for o in specs:
-                    c_x[(s_name, o.name, lv.name)] = energy[(o.name, lv.name)]
+                    c_x[(s_name, o.name, level.name)] = energy[(o.name, level.name)]
             for d in st.flow_classes[s_name]:
-                k = (s_name, lv.name, d)
+                gk = (s_name, level.name, d)
                 unit = mat_per[s_name] * w["materials"] * cells * per_kwh
                 if s_name not in st.multi:
-                    unit += energy[(specs[0].name, lv.name)]
-                c_g[k] = inv_y[k] * unit
+                    unit += energy[(specs[0].name, level.name)]
+                c_g[gk] = inv_y[gk] * unit
         # a step that cannot cover even its smallest need with every machine allowed
         room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in specs) * dr
                 / inv_rf[(s_name, lv)] for lv in live(s_name)}
         if room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
             best = max(room, key=lambda lv: room[lv] / smin[(s_name, lv)])
-            unit = st.units[s_name]
+            step_unit = st.units[s_name]
             opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in specs)
             most = capacity_gwh * room[best] / smin[(s_name, best)]
             short.append((most, s_name,
                           f"step {s_name!r} must start at least {smin[(s_name, best)] * cells:,.4g} "
-                          f"{unit}/yr for {capacity_gwh:g} GWh/yr (at its best level {best!r}, best "
+                          f"{step_unit}/yr for {capacity_gwh:g} GWh/yr (at its best level {best!r}, best "
                           f"yields downstream), but its machine limits ({opts}) allow at most "
-                          f"{room[best] * cells:,.4g} {unit}/yr, i.e. at most {most:,.4g} GWh/yr"))
+                          f"{room[best] * cells:,.4g} {step_unit}/yr, i.e. at most {most:,.4g} GWh/yr"))
     if short:  # the tightest step in full, the others by name
         short.sort()
         msg = short[0][2]
@@ -308,6 +308,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
 
     # -- dry room and plant area
     plant = route.plant
+    assert plant is not None  # a route with a cell design has its plant (the schema says so)
     floor_limit = plant.floor_area
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}

@@ -148,7 +148,7 @@ def check_run(days: float, warmup_days: float, reps: int, workers: int | None = 
     """Bad run arguments are input errors (exit 2), never a traceback or a hang."""
     problems = []
 
-    def bad(field: str, msg: str):
+    def bad(field: str, msg: str) -> None:
         problems.append(Problem("arguments", None, field, msg))
 
     for name, v in (("days", days), ("warmup_days", warmup_days)):
@@ -230,6 +230,7 @@ def compile_config(config: PlantConfig, days: float = 365.0,
                         f"batch of {opt.name!r} ({opt.batch_size:g} {s.unit})")
                     continue
                 k = max(1, int(math.floor(opt.batch_size / lot + 1e-9)))
+                assert opt.cycle_time is not None  # a batch option has one (the schema says so)
                 mean = opt.cycle_time / level.rate_factor
             else:
                 mean = lot / (opt.rate_per_hour * level.rate_factor)
@@ -333,7 +334,8 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route,
 
 
 def max_operations(model: LineModel) -> float:
-    """Upper bound of the lots one replication processes: every machine always busy."""
+    """Upper bound of the lot operations one replication processes (every machine
+    always busy over the horizon, warm-up included)."""
     return sum(model.hours / m.mean_time * max(1, m.batch_lots)
                for s in model.steps for m in s.machines)
 
