@@ -335,3 +335,15 @@ def test_a_route_with_no_class_left_is_refused_by_every_command(tmp_path):
     r = _cli("routes", "--lines", str(folder))
     assert r.exit_code == 2, r.stdout + r.stderr
     assert "line." + str(index) + ".moisture.yield_factor" in r.stderr, r.stderr
+
+
+def test_the_fixture_is_the_shipped_route_but_for_one_factor():
+    """If the shipped sulfide route changes, regenerate the fixture: its four comment
+    lines, then the route with the name sulfide-lpscl-no-dp60 and dp-60 dropped from
+    lpscl_classifying's yield_factor."""
+    shipped = (LINES / "routes" / "sulfide-lpscl.yaml").read_text().splitlines()
+    fixture = NO_DP60.read_text().splitlines()[4:]
+    diff = [(a, b) for a, b in zip(shipped, fixture, strict=True) if a != b]
+    assert diff == [("name: sulfide-lpscl", "name: sulfide-lpscl-no-dp60"),
+                    ('      yield_factor: {dp-40: "88 %", dp-50: "96 %", dp-60: "100 %"}',
+                     '      yield_factor: {dp-40: "88 %", dp-50: "96 %"}')]
