@@ -160,7 +160,9 @@ class LineGraph:
                                           {c: mo.yield_factor[c] for c in allowed}),
                 sensitive_kg=sensitive[name]))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
-        bom = {} if cell is None else {k: v.value for k, v in cell.design_bom.items()}
+        # the design BOM is the references' "material.<name>" entries (cell.design_bom)
+        bom = {k.removeprefix("material."): v.value for k, v in refs.items()
+               if k.startswith("material.")}
         return cls(
             route=route.name, file=route.file, steps=tuple(nodes), listed=listed,
             ratio=MappingProxyType(ratio),
