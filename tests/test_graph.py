@@ -299,7 +299,9 @@ def test_simulate_runs_and_a_plan_or_stats_in_the_missing_class_is_refused(tmp_p
     stats_file.write_text(json.dumps(stats))
     r = _cli("optimize", str(NO_DP60), "--capacity-gwh", "0.2", "--stats", str(stats_file))
     assert r.exit_code == 2, r.stdout + r.stderr
-    assert "stats.dew_point_class" in r.stderr and "'dp-60' is not allowed" in r.stderr
+    for word in (f"{stats_file}:", "dew_point_class: ", "'dp-60' is not allowed",
+                 "'lpscl_classifying'"):
+        assert word in r.stderr, r.stderr
 
 
 def _no_class_left(tmp_path: Path) -> tuple[Path, int, int]:

@@ -28,14 +28,16 @@ statistics, or a file that lacks it) is `NOT_MEASURED` (NaN) or None, and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from .errors import InputError, Problem
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+
+from .data.schema import FieldProblem, Route, Strict
+from .errors import InputError, Problem, closest
 
 CONFIDENCE = 0.95
 FEW_EVENTS = 5  # fewer events than this: an estimate says little, and says so
@@ -301,89 +303,278 @@ class LineStats:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LineStats:
-        """Read a stats.json document (`to_dict`); one written before the typed fields
-        (which kept them under `extra`) is read as well."""
-        d = _from_extra(d)
+    def from_dict(cls, d: dict[str, Any], file: str = "<stats>",
+                  marks: dict | None = None) -> LineStats:
+        """Statistics from their JSON form (`to_dict`), checked first (`StatsFile`): an
+        InputError names `file`, the line (from `marks`) and the field of anything that
+        is not what `simulate --out` writes, e.g. an availability of 50 (fractions are
+        0-1). A file of an earlier ssbfab, which kept the level, class, operating
+        availability, lots and hours under `extra`, reads the same."""
+        from pydantic import ValidationError
 
-        def num(v: Any) -> float:
-            return math.nan if v is None else float(v)  # JSON null: not computable (NaN)
+        from .data.problems import _validation_problems
 
-        def est(x: Any) -> Estimate:
-            if x is None or isinstance(x, (int, float)):
-                return Estimate(num(x), num(x), num(x))
-            events = x.get("events")
-            return Estimate(num(x["mean"]), num(x["ci95_low"]), num(x["ci95_high"]),
-                            str(x.get("method", "t")), None if events is None else int(events))
+        try:
+            f = StatsFile.model_validate(d)
+        except ValidationError as exc:
+            raise InputError(_validation_problems(exc, file, marks or {}, model=StatsFile,
+                                                  data=d)) from None
+        old = f.extra  # where an earlier ssbfab kept what are fields now
+        old_steps = old.per_rep.get("steps") or {}
 
-        def reps(x: Any) -> dict[str, tuple[float, ...]]:
-            return {str(k): tuple(num(v) for v in vals) for k, vals in (x or {}).items()}
+        def num(v: float | None) -> float:
+            return math.nan if v is None else float(v)  # null: not computable
 
-        def opt_str(v: Any) -> str | None:
-            return None if v is None else str(v)
+        def est(e: StatsEstimate | None) -> Estimate:
+            if e is None:
+                return NOT_MEASURED
+            return Estimate(num(e.mean), num(e.ci95_low), num(e.ci95_high), e.method, e.events)
+
+        def reps(x: Mapping[str, Any]) -> dict[str, tuple[float, ...]]:
+            return {str(k): tuple(num(v) for v in vals) for k, vals in x.items()
+                    if isinstance(vals, list)}
+
+        def first(new: Any, earlier: Any) -> Any:
+            return new if new is not None else earlier
 
         steps = {
-            s["step"]: StepStats(
-                step=s["step"], option=s["option"], machines=int(s["machines"]),
-                utilization=est(s["utilization"]), availability=est(s["availability"]),
-                blocked=est(s["blocked"]), starved=est(s["starved"]), yield_=est(s["yield"]),
-                throughput_per_h=est(s["throughput_per_h"]), wip_mean=est(s["wip_mean"]),
-                availability_operating=est(s.get("availability_operating")),
-                shortfall=est(s.get("shortfall")), level=opt_str(s.get("level")),
-                nominal_yield=num(s.get("nominal_yield")), lot_size=num(s.get("lot_size")),
-                per_rep=reps(s.get("per_rep")),
+            s.step: StepStats(
+                step=s.step, option=s.option, machines=s.machines,
+                utilization=est(s.utilization), availability=est(s.availability),
+                blocked=est(s.blocked), starved=est(s.starved), yield_=est(s.yield_),
+                throughput_per_h=est(s.throughput_per_h), wip_mean=est(s.wip_mean),
+                availability_operating=est(first(s.availability_operating,
+                                                 old.availability_operating.get(s.step))),
+                shortfall=est(s.shortfall), level=first(s.level, old.levels.get(s.step)),
+                nominal_yield=num(first(s.nominal_yield, old.nominal_yield.get(s.step))),
+                lot_size=num(first(s.lot_size, old.lots.get(s.step))),
+                per_rep=reps(s.per_rep or old_steps.get(s.step) or {}),
             )
-            for s in d["steps"]
+            for s in f.steps
         }
-        dr = d["dry_room"]
+        dr = f.dry_room
         return cls(
-            route=d["route"], seed=int(d["seed"]), reps=int(d["reps"]), days=float(d["days"]),
-            warmup_days=float(d.get("warmup_days", 0.0)), steps=steps,
-            good_cells_per_year=est(d["good_cells_per_year"]),
-            good_gwh_per_year=est(d["good_gwh_per_year"]),
-            overall_yield=est(d["overall_yield"]), lead_time_h=est(d["lead_time_h"]),
-            bottleneck=d["bottleneck"],
-            dry_room=DryRoomStats(est(dr["excursion_hours"]), est(dr["sulfide_exposure_kg_h"]),
-                                  est(dr["h2s_estimate"])),
-            events=int(d["events"]), wall_s=float(d["wall_s"]),
-            dew_point_class=opt_str(d.get("dew_point_class")),
-            capacity_gwh=num(d.get("capacity_gwh")),
-            operating_hours_per_year=num(d.get("operating_hours_per_year")),
-            simulated_hours=num(d.get("simulated_hours")),
-            warmup_hours=num(d.get("warmup_hours")), operations=int(d.get("operations") or 0),
-            warnings=tuple(str(w) for w in d.get("warnings") or ()),
-            per_rep=reps(d.get("per_rep")),
+            route=f.route, seed=f.seed, reps=f.reps, days=f.days, warmup_days=f.warmup_days,
+            steps=steps, good_cells_per_year=est(f.good_cells_per_year),
+            good_gwh_per_year=est(f.good_gwh_per_year), overall_yield=est(f.overall_yield),
+            lead_time_h=est(f.lead_time_h), bottleneck=f.bottleneck,
+            dry_room=DryRoomStats(est(dr.excursion_hours), est(dr.sulfide_exposure_kg_h),
+                                  est(dr.h2s_estimate)),
+            events=f.events, wall_s=f.wall_s,
+            dew_point_class=first(f.dew_point_class, old.dew_point_class),
+            capacity_gwh=num(first(f.capacity_gwh, old.capacity_gwh)),
+            operating_hours_per_year=num(first(f.operating_hours_per_year,
+                                               old.operating_hours_per_year)),
+            simulated_hours=num(first(f.simulated_hours, old.simulated_hours)),
+            warmup_hours=num(first(f.warmup_hours, old.warmup_hours)),
+            operations=first(f.operations, old.operations) or 0,
+            warnings=tuple(first(f.warnings, old.warnings) or ()),
+            per_rep=reps(f.per_rep or {k: v for k, v in old.per_rep.items() if k != "steps"}),
         )
 
     @classmethod
-    def read(cls, path: str | Path) -> LineStats:
-        """Read a stats.json (or the folder holding one); a bad file is an InputError."""
+    def read(cls, path: str | Path, route: Route | None = None) -> LineStats:
+        """Read a stats.json (or the folder `simulate --out` wrote it into). With a
+        `route`, the names in the file (route, steps, levels, dry-room class) must be
+        the route's: statistics of steps it does not have would be silently unused."""
+        from .io import read_json
+
         path = Path(path)
         if path.is_dir():
             path = path / "stats.json"
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise InputError(Problem(str(path), None, "", "file not found")) from None
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(Problem(str(path), None, "", f"not a stats file written by "
-                                     f"`ssbfab simulate --out`: {exc!r}")) from None
+        data, marks = read_json(path, "statistics written by `ssbfab simulate --out`")
+        stats = cls.from_dict(data, str(path), marks)
+        if route is not None:
+            problems = stats._route_problems(route, str(path), marks)
+            if problems:
+                raise InputError(problems)
+        return stats
+
+    def _route_problems(self, route: Route, file: str, marks: dict) -> list[Problem]:
+        from .data.yamlio import line_of
+        from .graph import LineGraph
+
+        def bad(paths: tuple[tuple, ...], msg: str) -> None:
+            # the first path the file has (a file of an earlier ssbfab: the one under `extra`)
+            path = next((p for p in paths if line_of(marks, p) is not None), paths[0])
+            problems.append(Problem(file, line_of(marks, path), ".".join(map(str, path)), msg))
+
+        problems: list[Problem] = []
+        if self.route != route.name:
+            bad((("route",),), f"the statistics are of route {self.route!r}, not {route.name!r}")
+            return problems
+        graph = LineGraph.of(route)
+        names = set(graph.listed)
+        for i, (step, st) in enumerate(self.steps.items()):
+            if step not in names:
+                bad((("steps", i, "step"),), f"unknown step {step!r} of route {route.name!r}"
+                    f"{closest(step, names)}; expected one of: {', '.join(graph.order)}")
+                continue
+            known = [lv.name for lv in graph.node(step).levels]
+            if st.level is not None and st.level not in known:
+                bad((("steps", i, "level"), ("extra", "levels", step)),
+                    f"unknown level {st.level!r} of step {step!r}{closest(st.level, known)}; "
+                    f"expected one of: {', '.join(known)}")
+        if not self.steps:
+            bad((("steps",),), f"no statistics for any step of route {route.name!r}")
+        dpc = self.dew_point_class
+        why = graph.class_problem(dpc) if dpc is not None and graph.classes else None
+        if why is not None:
+            bad((("dew_point_class",), ("extra", "dew_point_class")), why)
+        return problems
 
 
-def _from_extra(d: dict[str, Any]) -> dict[str, Any]:
-    """A stats.json of an earlier ssbfab kept the per-step level, lot, nominal yield,
-    operating availability and per-replication values, and the line's class, target
-    and hours, under `extra`: the same document with them where they are now."""
-    extra = d.get("extra")
-    if not isinstance(extra, dict):
-        return d
-    out = {**{k: extra[k] for k in (*_LINE_VALUES, "warnings") if k in extra}, **d}
-    per_rep = extra.get("per_rep") or {}
-    out.setdefault("per_rep", {k: v for k, v in per_rep.items() if k != "steps"})
-    by_step = {"level": extra.get("levels") or {}, "lot_size": extra.get("lots") or {},
-               "nominal_yield": extra.get("nominal_yield") or {},
-               "availability_operating": extra.get("availability_operating") or {},
-               "per_rep": per_rep.get("steps") or {}}
-    out["steps"] = [{**{k: v[s["step"]] for k, v in by_step.items() if s["step"] in v}, **s}
-                    for s in d["steps"]]
-    return out
+# ----------------------------------------------------------------------------- the file schema
+# What `simulate --out` writes, as strict models: numbers are finite JSON numbers
+# (null, or NaN, where not computable), counts whole numbers, and each estimate's
+# mean lies in the range its meaning allows. Intervals are not range-checked: a
+# t-interval of a fraction near 1 may reach past it.
+
+
+def _as_estimate(v: Any) -> Any:
+    """A plain number (or null) stands for an estimate without an interval."""
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return {"mean": v, "ci95_low": v, "ci95_high": v}
+    return v
+
+
+class _StatsModel(Strict):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+def _nan_is_null(v: Any) -> Any:
+    """NaN is how `LineStats.to_dict()` says "not computable", as null is in the file;
+    infinities stay refused."""
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+MaybeNumber = Annotated[float | None, BeforeValidator(_nan_is_null)]
+
+
+class StatsEstimate(_StatsModel):
+    mean: MaybeNumber
+    ci95_low: MaybeNumber
+    ci95_high: MaybeNumber
+    method: Literal["t", "logit-t", "log-t", "gamma", "single", "exact"] = "t"
+    events: Annotated[int, Field(ge=0)] | None = None
+    note: str | None = None  # written for readers (Estimate.note), not read back
+
+    # (low, high) of the mean, set by subclasses; None: no bound
+    _low: ClassVar[float | None] = None
+    _high: ClassVar[float | None] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        m, lo, hi = self.mean, self.ci95_low, self.ci95_high
+        if m is not None:
+            if self._high == 1.0 and not 0.0 <= m <= 1.0:
+                hint = ("a simulated share above 1 means the window was too short for the "
+                        "line to fill: simulate longer, with a longer warm-up"
+                        if 1.0 < m <= 1.5 else "fractions, not percentages: 95 % is 0.95")
+                raise FieldProblem("mean", f"a fraction must lie in [0, 1], found {m:g} "
+                                   f"({hint})")
+            if self._low is not None and m < self._low:
+                raise FieldProblem("mean", f"must be >= {self._low:g}, found {m:g}")
+            tol = 1e-9 * max(1.0, abs(m))
+            if (lo is not None and lo > m + tol) or (hi is not None and hi < m - tol):
+                raise FieldProblem("ci95_low" if lo is not None and lo > m + tol else "ci95_high",
+                                   f"the interval [{lo}, {hi}] must contain the mean {m:g}")
+        return self
+
+
+class StatsFraction(StatsEstimate):
+    _low: ClassVar[float | None] = 0.0
+    _high: ClassVar[float | None] = 1.0
+
+
+class StatsNonNegative(StatsEstimate):
+    _low: ClassVar[float | None] = 0.0
+
+
+FractionEst = Annotated[StatsFraction, BeforeValidator(_as_estimate)]
+NonNegativeEst = Annotated[StatsNonNegative, BeforeValidator(_as_estimate)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class StatsStep(_StatsModel):
+    step: str
+    option: str
+    machines: Count
+    utilization: FractionEst
+    availability: FractionEst
+    blocked: FractionEst
+    starved: FractionEst
+    yield_: FractionEst = Field(alias="yield")
+    throughput_per_h: NonNegativeEst
+    wip_mean: NonNegativeEst
+    # absent from a file of an earlier ssbfab (it kept them under `extra`)
+    availability_operating: FractionEst | None = None
+    shortfall: FractionEst | None = None
+    level: str | None = None
+    nominal_yield: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    lot_size: Annotated[float, Field(gt=0)] | None = None
+    per_rep: dict[str, list[MaybeNumber]] = Field(default_factory=dict)
+
+
+class StatsDryRoom(_StatsModel):
+    excursion_hours: NonNegativeEst
+    sulfide_exposure_kg_h: NonNegativeEst
+    h2s_estimate: NonNegativeEst
+
+
+class StatsExtra(_StatsModel):
+    """Where a stats.json of an earlier ssbfab kept what are fields now; others pass
+    unchecked."""
+
+    model_config = ConfigDict(extra="allow")
+    levels: dict[str, str] = Field(default_factory=dict)
+    dew_point_class: str | None = None
+    availability_operating: dict[str, FractionEst] = Field(default_factory=dict)
+    nominal_yield: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict)
+    lots: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    capacity_gwh: MaybeNumber = None
+    operating_hours_per_year: MaybeNumber = None
+    simulated_hours: MaybeNumber = None
+    warmup_hours: MaybeNumber = None
+    operations: Count | None = None
+    warnings: list[str] | None = None
+    per_rep: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatsFile(_StatsModel):
+    route: str
+    seed: Count
+    reps: Annotated[int, Field(ge=1)]
+    days: Annotated[float, Field(gt=0)]
+    warmup_days: Annotated[float, Field(ge=0)] = 0.0
+    good_cells_per_year: NonNegativeEst
+    good_gwh_per_year: NonNegativeEst
+    overall_yield: FractionEst
+    lead_time_h: NonNegativeEst
+    bottleneck: str
+    steps: list[StatsStep]
+    dry_room: StatsDryRoom
+    events: Count
+    wall_s: Annotated[float, Field(ge=0)] = 0.0  # compare's stats.json leaves it out
+    dew_point_class: str | None = None
+    capacity_gwh: MaybeNumber = None
+    operating_hours_per_year: MaybeNumber = None
+    simulated_hours: MaybeNumber = None
+    warmup_hours: MaybeNumber = None
+    operations: Count | None = None
+    warnings: list[str] | None = None
+    per_rep: dict[str, list[MaybeNumber]] = Field(default_factory=dict)
+    extra: StatsExtra = Field(default_factory=StatsExtra)  # a file of an earlier ssbfab
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.warmup_days >= self.days:
+            raise FieldProblem("warmup_days", f"the warm-up ({self.warmup_days:g} days) must "
+                               f"be shorter than the horizon ({self.days:g} days)")
+        seen: set[str] = set()
+        for i, s in enumerate(self.steps):
+            if s.step in seen:
+                raise FieldProblem(f"steps.{i}.step", f"step {s.step!r} is listed twice")
+            seen.add(s.step)
+        return self
