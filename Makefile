@@ -48,6 +48,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m mypy src/ssbfab
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

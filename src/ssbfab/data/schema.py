@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -37,38 +38,41 @@ class QuantityKind(str):
     """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
 
 
-def _q(kind: str):
+def _parser(kind: str) -> Callable[[Any], float]:
+    """A before-validator that reads a quantity of `kind` into its canonical unit."""
+
     def parse(v: Any) -> float:
         return units.parse_quantity(v, kind)
 
-    return Annotated[float, BeforeValidator(parse), QuantityKind(kind)]
+    return parse
 
 
-Hours = _q("time")
-Kg = _q("mass")
-M2 = _q("area")
-Metres = _q("length")
-USD = _q("money")
-KW = _q("power")
-KWh = _q("energy")
-Ah = _q("charge")
-Volt = _q("voltage")
-Density = _q("density")  # kg/m³
-SpecificCapacity = _q("specific_capacity")  # mAh/g
-MolarMass = _q("molar_mass")  # g/mol
-Fraction = _q("fraction")
-DegC = _q("temperature")
-PerHour = _q("frequency")
-PriceTime = _q("price_time")  # USD/h
-PriceEnergy = _q("price_energy")  # USD/kWh
-MoneyPerAreaYear = _q("money_per_area_year")
-PowerPerArea = _q("power_per_area")  # kW/m²
-PriceArea = _q("price_area")  # USD/m²
-Mol = _q("amount")
-GWhPerYear = _q("energy_per_year")
-GasPerMass = _q("gas_per_mass")  # cm³/g
-Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years")),
-                  QuantityKind("years")]
+# Written out one by one (not built by a function) so that a type checker sees each
+# quantity type as the float it is at run time.
+Hours: TypeAlias = Annotated[float, BeforeValidator(_parser("time")), QuantityKind("time")]
+Kg: TypeAlias = Annotated[float, BeforeValidator(_parser("mass")), QuantityKind("mass")]
+M2: TypeAlias = Annotated[float, BeforeValidator(_parser("area")), QuantityKind("area")]
+Metres: TypeAlias = Annotated[float, BeforeValidator(_parser("length")), QuantityKind("length")]
+USD: TypeAlias = Annotated[float, BeforeValidator(_parser("money")), QuantityKind("money")]
+KW: TypeAlias = Annotated[float, BeforeValidator(_parser("power")), QuantityKind("power")]
+KWh: TypeAlias = Annotated[float, BeforeValidator(_parser("energy")), QuantityKind("energy")]
+Ah: TypeAlias = Annotated[float, BeforeValidator(_parser("charge")), QuantityKind("charge")]
+Volt: TypeAlias = Annotated[float, BeforeValidator(_parser("voltage")), QuantityKind("voltage")]
+Density: TypeAlias = Annotated[float, BeforeValidator(_parser("density")), QuantityKind("density")]  # kg/m³
+SpecificCapacity: TypeAlias = Annotated[float, BeforeValidator(_parser("specific_capacity")), QuantityKind("specific_capacity")]  # mAh/g
+MolarMass: TypeAlias = Annotated[float, BeforeValidator(_parser("molar_mass")), QuantityKind("molar_mass")]  # g/mol
+Fraction: TypeAlias = Annotated[float, BeforeValidator(_parser("fraction")), QuantityKind("fraction")]
+DegC: TypeAlias = Annotated[float, BeforeValidator(_parser("temperature")), QuantityKind("temperature")]
+PerHour: TypeAlias = Annotated[float, BeforeValidator(_parser("frequency")), QuantityKind("frequency")]
+PriceTime: TypeAlias = Annotated[float, BeforeValidator(_parser("price_time")), QuantityKind("price_time")]  # USD/h
+PriceEnergy: TypeAlias = Annotated[float, BeforeValidator(_parser("price_energy")), QuantityKind("price_energy")]  # USD/kWh
+MoneyPerAreaYear: TypeAlias = Annotated[float, BeforeValidator(_parser("money_per_area_year")), QuantityKind("money_per_area_year")]
+PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_area")), QuantityKind("power_per_area")]  # kW/m²
+PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
+Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
+GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
+GasPerMass: TypeAlias = Annotated[float, BeforeValidator(_parser("gas_per_mass")), QuantityKind("gas_per_mass")]  # cm³/g
+Years: TypeAlias = Annotated[float, BeforeValidator(_parser("years")), QuantityKind("years")]
 
 
 def _dew_point(v: Any) -> float:
@@ -81,7 +85,7 @@ def _dew_point(v: Any) -> float:
     return t
 
 
-DewPoint = Annotated[float, BeforeValidator(_dew_point), QuantityKind("temperature")]
+DewPoint: TypeAlias = Annotated[float, BeforeValidator(_dew_point), QuantityKind("temperature")]
 
 
 class FieldProblem(ValueError):
