@@ -96,7 +96,11 @@ def compare(routes: Sequence[str] | None = None,
         seen[route.name] = route.file
     rows, loops, curves, timings = [], {}, [], {}
     for route in loaded:
-        cap = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
+        if capacity_gwh is not None:
+            cap = capacity_gwh
+        else:
+            assert route.plant is not None, "a bare line (form: line) has no default capacity"
+            cap = route.plant.default_capacity
         t0 = time.perf_counter()
         try:
             loop = run_loop(route, cap, costing=costing, days=days, warmup_days=warmup_days,

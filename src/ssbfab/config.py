@@ -231,7 +231,9 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     """A simple configuration: per step the first level, the option with the least
     capex per unit of capacity, and enough machines to meet the target at nominal
     availability. Used before (and as a check on) the optimiser."""
-    capacity_gwh = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
+    if capacity_gwh is None:
+        assert route.plant is not None, "a bare line (form: line) has no default capacity"
+        capacity_gwh = route.plant.default_capacity
     graph = LineGraph.of(route)
     dpc = dew_point_class or graph.driest or ""  # the driest allowed class: safest yields
     if dew_point_class is not None and graph.dry_steps:

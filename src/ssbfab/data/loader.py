@@ -153,6 +153,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
         problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:
         raise SpecError(problems)
+    assert route is not None  # a failed validation leaves problems
     route._file = file
     route._marks = marks
     route._shared = shared

@@ -541,13 +541,14 @@ class EquipmentOption(Strict):
         """Nominal output per hour of operating time (batch / cycle for batch machines)."""
         if self.rate is not None:
             return units.parse_rate(self.rate)[0]
+        assert self.cycle_time is not None  # the model check: a batch needs a cycle time
         return self.batch_size / self.cycle_time
 
     @property
     def availability(self) -> float:
         """Nominal fraction of time up: MTBF/(MTBF+MTTR) and planned maintenance."""
         a = 1.0
-        if self.mtbf:
+        if self.mtbf and self.mttr is not None:  # the model check: both or neither
             a *= self.mtbf / (self.mtbf + self.mttr)
         if self.maintenance:
             a *= self.maintenance.every / (self.maintenance.every + self.maintenance.duration)
@@ -709,7 +710,8 @@ class Step(Strict):
         """The step's levels; a step without levels has one, 'nominal', at its yield."""
         if self.levels:
             return list(self.levels)
-        return [Level(name="nominal", rate_factor=1.0, **{"yield": self.yield_})]
+        return [Level.model_validate({"name": "nominal", "rate_factor": 1.0,
+                                      "yield": self.yield_})]
 
     def option(self, name: str) -> EquipmentOption:
         for o in self.options:

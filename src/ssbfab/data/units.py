@@ -27,7 +27,7 @@ import pint
 
 from ..errors import shorten
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("USD = [currency] = usd = dollar")
 ureg.define("cell = [cell] = cells")
 ureg.define("sheet = [sheet] = sheets")
@@ -150,7 +150,9 @@ def _read_number_and_unit(text: str) -> tuple[float, str]:
         if t is None:
             rest = text[pos:]
             raise UnitParseError(f"cannot read {rest[:20]!r}; expected {SYNTAX}")
-        kind, piece = t.lastgroup, t.group(t.lastgroup)
+        kind = t.lastgroup
+        assert kind is not None  # every alternative of _UNIT_TOKEN is a named group
+        piece = t.group(kind)
         if kind in ("name", "one", "percent") or piece == "(":
             if not want_operand:
                 raise UnitParseError(f"two units side by side before {piece!r}; join them "

@@ -8,6 +8,7 @@ the same tree to map each path (tuple of keys and indices) to its line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def _dotted(path: Path_) -> str:
     return ".".join(p if len(p) <= 80 else p[:80] + "..." for p in map(str, path))
 
 
-def line_of(marks: dict[Path_, int], path: Path_) -> int | None:
+def line_of(marks: Mapping[Path_, int], path: Path_) -> int | None:
     """Line of the deepest known prefix of `path`."""
     path = tuple(path)
     while path:

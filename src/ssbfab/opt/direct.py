@@ -18,7 +18,7 @@ class _Rows:
     them, as Pyomo's persistent interface numbers them, so that HiGHS gets the very
     same matrix (and follows the same path) from both builds."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lower: list[float] = []
         self.upper: list[float] = []
         self.starts: list[int] = []
@@ -43,6 +43,7 @@ def build_highs(st: Structure, nb: Numbers):
 
     inf = highspy.kHighsInf
     bounds: dict[tuple, tuple[float, float, float, bool]] = {}  # lb, ub, cost, integer
+    cs: list[tuple]  # the variable keys of one row (of several lengths)
 
     def var(key, lb, ub, c=0.0, is_int=False):
         bounds[key] = (lb, ub, c, is_int)

@@ -68,8 +68,8 @@ def explain_iis(solver, model) -> str | None:
     # elastic LP then a deletion filter: a true irreducible set, in a fraction of a second
     # on these models; quietly (stdout may carry a JSON document)
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("iis_strategy", int(highspy._core.kIisStrategyFromLp)
-                     | int(highspy._core.kIisStrategyIrreducible))
+    h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
+                     | int(highspy.IisStrategy.kIisStrategyIrreducible))
     h.setOptionValue("iis_time_limit", 30.0)
     try:
         status, iis = h.getIis()
@@ -86,9 +86,9 @@ def explain_iis(solver, model) -> str | None:
         j = solver._pyomo_var_to_solver_var_map.get(id(v))
         if j is not None:
             by_index[j] = v
-    c = highspy._core
-    lower, upper, boxed = (int(c.kIisBoundStatusLower), int(c.kIisBoundStatusUpper),
-                           int(c.kIisBoundStatusBoxed))
+    bound = highspy.IisBoundStatus
+    lower, upper, boxed = (int(bound.kIisBoundStatusLower), int(bound.kIisBoundStatusUpper),
+                           int(bound.kIisBoundStatusBoxed))
     cols = []
     for j, b in zip(iis.col_index_, iis.col_bound_, strict=False):
         v = by_index.get(j)

@@ -35,7 +35,7 @@ def capacity_frame(result):
     return pd.DataFrame(rows).T.fillna(0.0).sort_index()
 
 
-def _colours(result) -> dict[str, str]:
+def _colours(result) -> dict[str, tuple[float, float, float, float]]:
     """One colour per route, the same in every figure."""
     from matplotlib import colormaps
 

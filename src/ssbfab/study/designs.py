@@ -80,8 +80,9 @@ def to_unit(q: Quantity, unit: str) -> float:
 def numbers(values: Sequence[Any]) -> tuple[list[float] | None, str]:
     """All values as numbers in the unit of the first; (None, '') if any is not numeric.
     ValueError for units that do not convert and for non-finite numbers ("1e400 kg")."""
-    qs = [split_quantity(v) for v in values]
-    if not qs or any(q is None for q in qs):
+    parsed = [split_quantity(v) for v in values]
+    qs = [q for q in parsed if q is not None]
+    if not qs or len(qs) < len(parsed):
         return None, ""
     unit = qs[0].unit
     out = [to_unit(q, unit) for q in qs]

@@ -53,7 +53,10 @@ class JobResult:
 
 
 def _capacity(route: Route, options: JobOptions) -> float:
-    return options.capacity_gwh if options.capacity_gwh is not None else route.plant.default_capacity
+    if options.capacity_gwh is not None:
+        return options.capacity_gwh
+    assert route.plant is not None, "a bare line (form: line) has no default capacity"
+    return route.plant.default_capacity
 
 
 def materials(route: Route, options: JobOptions, seed: int) -> JobResult:

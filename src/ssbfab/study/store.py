@@ -151,7 +151,8 @@ class Store:
             [name]).fetchall()
         stale = self.con.execute(
             "SELECT count(*) FROM scenarios s WHERE study = ? AND NOT EXISTS (SELECT 1 FROM plan p "
-            "WHERE p.study = s.study AND p.scenario_id = s.scenario_id)", [name]).fetchone()[0]
+            "WHERE p.study = s.study AND p.scenario_id = s.scenario_id)",
+            [name]).fetchall()[0][0]  # count(*) always gives one row
         return {r[0] for r in done}, (json.loads(prev[0]) if prev else None), int(stale)
 
     def log_run(self, study: str, started: datetime, total: int, skipped: int, ok: int,
