@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cell import design
 from .data.loader import load_shared, resolve_route, route_files
@@ -30,6 +31,9 @@ from .data.schema import Route
 from .errors import InputError, NoPlanError, Problem
 from .io import check_out_dir, plain_name, replacing_dir, run_marker
 from .loop import LoopResult, run_loop
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_SIZES_GWH = (0.2, 1.0, 5.0, 20.0)
 # A first all-solid plant of a few GWh/yr; big enough to show scale effects, small
@@ -39,8 +43,8 @@ DEFAULT_CAPACITY_GWH = 2.0
 
 @dataclass
 class Comparison:
-    table: object  # pandas.DataFrame, one row per route
-    size_curve: object  # pandas.DataFrame: route, capacity_gwh, cost_per_kwh, status
+    table: pd.DataFrame  # one row per route
+    size_curve: pd.DataFrame  # route, capacity_gwh, cost_per_kwh, status
     loops: dict[str, LoopResult]
     figures: dict[str, object] = field(default_factory=dict)  # name -> matplotlib Figure
     out: Path | None = None
@@ -193,9 +197,9 @@ def _size_curve(route: Route, sizes: Sequence[float], costing: str) -> list[dict
     out = []
     for cap in sizes:
         plan = optimize(route, cap, costing=costing)
-        ok = plan.config is not None
+        ok = plan.config is not None  # a plan has a config and its cost, or neither
         out.append({"route": route.name, "capacity_gwh": cap,
-                    "cost_per_kwh": plan.cost.cost_per_kwh if ok else float("nan"),
+                    "cost_per_kwh": plan.cost.cost_per_kwh if plan.cost else float("nan"),
                     "status": plan.status.status, "reason": "" if ok else plan.status.reason})
     return out
 
@@ -247,7 +251,7 @@ def _meta(capacity_gwh, costing: str, seed: int, shared, files: dict[str, str],
 
 
 def _manifest(command, seed, files: dict[str, str], meta: dict, options: dict) -> dict:
-    deps = {}
+    deps: dict[str, str | None] = {}
     for pkg in ("ssbfab", "pyomo", "highspy", "simpy", "pandas", "numpy", "scipy", "pint",
                 "pydantic", "matplotlib"):
         try:

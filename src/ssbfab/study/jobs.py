@@ -93,7 +93,7 @@ def optimize(route: Route, options: JobOptions, seed: int) -> JobResult:
     capacity = _capacity(route, options)
     # threads=1: a study runs one scenario per process, one process per core
     plan = run(route, capacity, costing=options.costing, threads=1, **_solver(options))
-    if plan.config is None:
+    if plan.config is None or plan.cost is None:  # (a plan has both, or neither)
         return JobResult(status="failed", reason=f"no plan ({plan.status.status}): "
                          f"{plan.status.reason}", solver_status=plan.status.status,
                          capacity_gwh=capacity)

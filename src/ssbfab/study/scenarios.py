@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from ..data.overrides import Overrides
 from ..data.yamlio import line_of, load_yaml
@@ -83,11 +84,13 @@ class DistSpec(StrictModel):
     def to_dist(self) -> designs.Dist:
         names = [k for k in ("low", "mode", "high", "mean", "sd", "median")
                  if getattr(self, k) is not None]
-        qs = {k: designs.split_quantity(getattr(self, k)) for k in names}
-        for k, q in qs.items():
+        qs: dict[str, designs.Quantity] = {}
+        for k in names:
+            q = designs.split_quantity(getattr(self, k))
             if q is None:
                 raise ValueError(f"{k}: expected a number or a quantity such as \"2.5e6 CNY/t\", "
                                  f"found {getattr(self, k)!r}")
+            qs[k] = q
         unit = qs[names[0]].unit
         args = {k: designs.to_unit(q, unit) for k, q in qs.items()}
         for k, x in args.items():
@@ -392,7 +395,8 @@ def load_study(path: str | Path) -> Study:
         raise InputError(problems)
 
     # the data each route reads, loaded once here so that a typo fails now, not per row
-    raw_routes, forms = {}, {}
+    raw_routes: dict[str, dict] = {}
+    forms: dict[str, str] = {}
     for r, p in route_paths.items():
         route = specmod.load_route(p, shared=shared, lines_dir=lines_dir)
         forms[r] = route.form
@@ -423,6 +427,7 @@ def _parameters(spec: StudySpec, file: str, marks) -> dict[str, Parameter]:
             params[p] = Parameter(p, unit, nums is not None)
             problems += _listed_twice(vals, nums, unit, file, marks, (kind, p))
     elif kind == "samples":
+        assert spec.samples is not None  # design_kind says so
         for p, d in spec.samples.parameters.items():
             params[p] = Parameter(p, d.to_dist().unit, True)
     for p in sorted(set(params) & set(spec.base)):
@@ -444,7 +449,7 @@ def _listed_twice(vals: list, nums: list[float] | None, unit: str, file: str, ma
         if i == j:
             continue
         same = (f"equals {vals[i]!r} (value {i + 1}) after unit conversion, both "
-                f"{nums[j]:.12g}{' ' + unit if unit else ''}" if vals[i] != v
+                f"{nums[j]:.12g}{' ' + unit if unit else ''}" if nums is not None and vals[i] != v
                 else f"is also value {i + 1}")
         out.append(Problem(file, line_of(marks, (*loc, j)), ".".join(loc),
                            f"value listed twice: {v!r} {same}; give each value once"))
@@ -485,6 +490,7 @@ def _first_value(spec: StudySpec, path: str) -> Any:
         return spec.grid[path][0]
     if spec.one_at_a_time and path in spec.one_at_a_time:
         return spec.one_at_a_time[path][0]
+    assert spec.samples is not None  # a parameter comes from grid, one_at_a_time or samples
     d = spec.samples.parameters[path]
     return next(getattr(d, k) for k in ("low", "mode", "mean", "median", "high")
                 if getattr(d, k) is not None)
@@ -496,7 +502,7 @@ _UNION_MEMBERS = {"str", "float", "int", "bool"}
 
 def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
     out = []
-    union: dict[tuple, list[dict]] = {}
+    union: dict[tuple, list[ErrorDetails]] = {}
     for err in exc.errors():
         if any(isinstance(x, str) and ("[" in x or x in _UNION_MEMBERS) for x in err["loc"]):
             # a value that is none of a union's members: one message, not one per member
@@ -514,7 +520,7 @@ def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
     return out
 
 
-def _problem(err: dict, loc: tuple, file: str, marks) -> Problem:
+def _problem(err: ErrorDetails, loc: tuple, file: str, marks) -> Problem:
     """One pydantic error as a Problem at its line, with the closest valid key."""
     msg = err["msg"].removeprefix("Value error, ")
     key = str(loc[-1]) if loc else ""
