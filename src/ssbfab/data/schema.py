@@ -12,8 +12,8 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from collections.abc import Callable
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (

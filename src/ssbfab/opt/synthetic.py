@@ -12,8 +12,8 @@ hour (`capacity_for` gives the matching target in GWh/yr).
 
 from __future__ import annotations
 
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
