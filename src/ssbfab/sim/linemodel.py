@@ -38,6 +38,12 @@ if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/
     from ..config import PlantConfig
     from ..data.schema import Route
 
+# Scrap is drawn over round(lot) pieces; more than 2^53 would not be exact integers
+# in a float (or fit numpy's binomial), and no real lot is near it.
+MAX_PIECES = float(2**53)
+# Quanta per unit above this mean amounts below about 1e-150 of a unit: a typo, and
+# integers of quanta that would no longer convert to floats for the statistics.
+MAX_QUANTA = 2**500
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
 MAX_OPERATIONS = 1e8
@@ -74,6 +80,11 @@ class StepModel:
     extra_loss: float  # extra scrap fraction of a lot that meets an excursion ("loss")
     sensitive_kg: float  # kg of moisture-sensitive material per unit of this step
     h2s_cm3: float  # cm3 H2S released per unit processed at the reference dew point
+    # exact buffer accounting (buffer.py): amounts of this step's output in integer quanta
+    quanta: int = 1  # quanta per unit of this step's output
+    piece_quanta: int = 0  # quanta per piece (lot / pieces) of this step's output
+    capacity_quanta: int = 0  # the buffer after this step (0: the final step's sink)
+    input_quanta: tuple[int, ...] = ()  # per input, quanta of its buffer taken per lot
 
     @property
     def is_source(self) -> bool:
@@ -208,6 +219,10 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         if not (lot > 0 and math.isfinite(lot)):
             bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
             continue
+        if lot > MAX_PIECES:
+            bad(f"steps.{name}.lot_size", f"a lot of {lot:g} {s.unit} has more pieces than "
+                f"scrap can be drawn over; expected at most {MAX_PIECES:.3g} {s.unit}")
+            continue
         machines: list[MachineSpec] = []
         used = []
         for opt in s.options:
@@ -256,6 +271,7 @@ def compile_config(config: PlantConfig, days: float = 365.0,
     if problems:
         raise InputError(problems)
     warnings = _check_buffers(steps, file, route)
+    steps = _quantise(steps, file, route)
     model = LineModel(
         route=route.name, route_file=route.file, steps=tuple(steps), dry_room=dry,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
@@ -356,6 +372,49 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]
     if problems:
         raise InputError(problems)
     return warnings
+
+
+def _quantise(steps: list[StepModel], file: str, route: Route) -> list[StepModel]:
+    """Each buffer's amounts as exact integers (buffer.py): one quantum per unit of the
+    upstream step that makes its piece (lot / pieces) and every consumer's draw per lot
+    whole numbers. A draw of zero would let a consumer make something from nothing."""
+    from dataclasses import replace
+
+    from .buffer import quantum_for, to_quanta
+
+    draws: dict[int, list[float]] = {i: [] for i in range(len(steps))}
+    problems = []
+    for c in steps:
+        for u, need in c.inputs:
+            if not (need > 0 and math.isfinite(need)):
+                problems.append(Problem(
+                    file, route.line_of("line", _pos(route, c.name), "inputs"),
+                    f"line.{_pos(route, c.name)}.inputs",
+                    f"one lot of {c.name!r} draws {need!r} {steps[u].unit} of "
+                    f"{steps[u].name!r}; expected a positive, finite amount"))
+            draws[u].append(need)
+    if problems:
+        raise InputError(problems)
+    quanta = {}
+    for i, s in enumerate(steps):
+        q = quantum_for([s.lot / s.pieces, *draws[i]])
+        if q > MAX_QUANTA:
+            raise InputError(Problem(
+                file, route.line_of("line", _pos(route, s.name), "lot_size"),
+                f"line.{_pos(route, s.name)}.lot_size",
+                f"the amounts of {s.name!r} ({s.unit}) passed between steps are too small to "
+                f"count (a lot of {s.lot:g}, draws of {', '.join(f'{d:g}' for d in draws[i])})"
+                f"; expected lots and draws above 1e-150 {s.unit}"))
+        quanta[i] = q
+    out = []
+    for i, s in enumerate(steps):
+        piece_q = to_quanta(s.lot / s.pieces, quanta[i])
+        cap_q = (round(s.buffer_capacity / s.lot) * s.pieces * piece_q
+                 if math.isfinite(s.buffer_capacity) else 0)
+        out.append(replace(s, quanta=quanta[i], piece_quanta=piece_q, capacity_quanta=cap_q,
+                           input_quanta=tuple(to_quanta(need, quanta[u])
+                                              for u, need in s.inputs)))
+    return out
 
 
 def _pos(route: Route, name: str) -> int:
