@@ -241,8 +241,40 @@ STEP_UNITS: dict[str, str] = {
 }
 
 
+# Dew points (°C) the Magnus formula below is used for. It is fitted over ice from
+# about -65 to 0 °C; below -120 °C no dry room or glove box is (water under 0.01
+# ppmv) and the formula heads for its pole at -272.62 °C (just above absolute zero,
+# -273.15 °C), where it diverges; no dew point on record is above about +35 °C.
+DEW_POINT_MIN_C = -120.0
+DEW_POINT_MAX_C = 40.0
+
+
+def check_dew_point(dew_point_c: object) -> float:
+    """A dew point in °C within [DEW_POINT_MIN_C, DEW_POINT_MAX_C], else ValueError
+    saying what was found and what is expected (for field validators: the loader
+    then names file, line and field)."""
+    if isinstance(dew_point_c, bool) or not isinstance(dew_point_c, (int, float)):
+        raise ValueError(f"expected a dew point in degC, found {dew_point_c!r}")
+    t = float(dew_point_c)
+    if not math.isfinite(t):
+        raise ValueError(f"expected a finite dew point, found {t!r} degC")
+    if not DEW_POINT_MIN_C <= t <= DEW_POINT_MAX_C:
+        why = (" (below absolute zero, -273.15 degC)" if t < -273.15 else
+               " (near the pole of the Magnus formula at -272.62 degC)" if t < -200 else "")
+        raise ValueError(f"dew point {t:g} degC{why} is outside {DEW_POINT_MIN_C:g} to "
+                         f"{DEW_POINT_MAX_C:+g} degC, the range a dew point of air in a plant "
+                         f"can have and the Magnus formula is used for")
+    return t
+
+
 def dew_point_to_ppmv(dew_point_c: float, pressure_hpa: float = 1013.25) -> float:
-    """Water content (ppmv) of air with the given frost point, by the Magnus
-    formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa (REFERENCE.md §2)."""
-    e = 6.112 * math.exp(22.46 * dew_point_c / (272.62 + dew_point_c))
+    """Water content (ppmv) of air with the given frost point (°C) at `pressure_hpa`,
+    by the Magnus formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa
+    (REFERENCE.md §2). ValueError for a dew point outside `check_dew_point`'s range
+    or a pressure that is not a positive finite number of hPa."""
+    t = check_dew_point(dew_point_c)
+    if not (isinstance(pressure_hpa, (int, float)) and math.isfinite(pressure_hpa)
+            and pressure_hpa > 0):
+        raise ValueError(f"expected a positive finite pressure in hPa, found {pressure_hpa!r}")
+    e = 6.112 * math.exp(22.46 * t / (272.62 + t))
     return e / pressure_hpa * 1e6
