@@ -47,6 +47,13 @@ MAX_QUANTA = 2**500
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
 MAX_OPERATIONS = 1e8
+# Lot operations per second of one core, the full model (benchmarks/bench_sim.py
+# measures 50,000-90,000): what work estimates in messages are converted with.
+OPERATIONS_PER_SECOND = 50_000
+# Above this many lot operations in all replications (about a quarter of an hour of
+# CPU) `ssbfab simulate` asks for --yes: a typo in --reps or --days must not start
+# hours of work unasked. Four replication-years of a 50 GWh/yr plant are ~1e7.
+WORK_LIMIT = 5e7
 CALENDAR_DAYS_PER_YEAR = 365.0
 
 
@@ -272,6 +279,8 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         raise InputError(problems)
     warnings = _check_buffers(steps, file, route)
     steps = _quantise(steps, file, route)
+    warnings += [f"beyond the route's limits: {m}"
+                 for m in config.meta.get("beyond_limits", ())]
     model = LineModel(
         route=route.name, route_file=route.file, steps=tuple(steps), dry_room=dry,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
@@ -305,13 +314,25 @@ def _dry_room(route: Route, dpc: str, bad) -> DryRoomModel:
                 f"{', '.join(classes) or '(none allowed)'}")
         return DryRoomModel(False, math.nan, math.nan, 0.0, 0.0, dr.sulfide_exposure_threshold,
                             1.0, 1.0)
-    ref = dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    ppmv: dict[str, float] = {}
+    bad_dp: list[Problem] = []
+    for field, value in (("h2s_reference_dew_point", dr.h2s_reference_dew_point),
+                         (f"classes.{c.name}.dew_point", c.dew_point),
+                         (f"classes.{c.name}.excursions.peak", c.excursions.peak)):
+        try:
+            ppmv[field] = dew_point_to_ppmv(value)
+        except ValueError as exc:  # a dew point the water content cannot be computed for
+            bad_dp.append(Problem(route.shared.files.get("dry_rooms", "dry_rooms.yaml"), None,
+                                  field, str(exc)))
+    if bad_dp:
+        raise InputError(bad_dp)
+    ref = ppmv["h2s_reference_dew_point"]
     return DryRoomModel(
         present=present, dew_point=c.dew_point, peak=c.excursions.peak,
         rate=c.excursions.rate if present else 0.0, duration=c.excursions.duration,
         threshold=dr.sulfide_exposure_threshold,
-        water_ratio=dew_point_to_ppmv(c.dew_point) / ref,
-        water_ratio_peak=dew_point_to_ppmv(c.excursions.peak) / ref)
+        water_ratio=ppmv[f"classes.{c.name}.dew_point"] / ref,
+        water_ratio_peak=ppmv[f"classes.{c.name}.excursions.peak"] / ref)
 
 
 def _sensitive_kg(route: Route, refs, ratios) -> dict[str, float]:
@@ -363,7 +384,7 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]
                     f"({u.buffer_capacity / u.lot:g} lots of {u.lot:g}), but one lot of "
                     f"{c.name!r} ({c.lot:g} {c.unit}) needs {need:g} {u.unit}: the line could "
                     f"never start it. Expected a buffer of at least "
-                    f"{math.ceil(need / u.lot - 1e-9)} lots, or a smaller lot at {c.name!r}"))
+                    f"{math.ceil(need / u.lot - 1e-9):,.6g} lots, or a smaller lot at {c.name!r}"))
             elif need > 0.5 * u.buffer_capacity:
                 warnings.append(
                     f"a lot of {c.name!r} needs {need:g} {u.unit}, more than half the buffer "
@@ -436,3 +457,20 @@ def _check_length(model: LineModel, file: str) -> None:
             file, None, "lot_size",
             f"one replication could process up to {ops:.3g} lots (limit {MAX_OPERATIONS:.0e}): "
             f"expected larger lots or a shorter horizon (--days)"))
+
+
+def check_work(model: LineModel, reps: int, limit: float = WORK_LIMIT) -> None:
+    """Refuse a run of more than `limit` lot operations in all (at most `max_operations`
+    per replication): exit 2 saying how much work it is and how to confirm it."""
+    per = max_operations(model)
+    total = per * reps
+    if total <= limit:
+        return
+    seconds = total / OPERATIONS_PER_SECOND
+    took = (f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.0f} min")
+    raise InputError(Problem(
+        "arguments", None, "--reps" if per <= limit else "--days",
+        f"{reps:,} replication(s) of {model.days:g} days of up to {per:,.3g} lot operations "
+        f"each make up to {total:,.3g} in all, about {took} of CPU at "
+        f"{OPERATIONS_PER_SECOND:,} operations/s, above the limit of {limit:,.3g} a run "
+        f"starts unasked: pass --yes to run it anyway, or fewer --reps or --days"))
