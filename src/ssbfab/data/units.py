@@ -269,9 +269,9 @@ def check_dew_point(dew_point_c: object) -> float:
 
 def dew_point_to_ppmv(dew_point_c: float, pressure_hpa: float = 1013.25) -> float:
     """Water content (ppmv) of air with the given frost point (°C) at `pressure_hpa`,
-    by the Magnus formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa
-    (REFERENCE.md §2). ValueError for a dew point outside `check_dew_point`'s range
-    or a pressure that is not a positive finite number of hPa."""
+    by the Magnus formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa (the WMO
+    coefficients over ice). ValueError for a dew point outside `check_dew_point`'s
+    range or a pressure that is not a positive finite number of hPa."""
     t = check_dew_point(dew_point_c)
     if not (isinstance(pressure_hpa, (int, float)) and math.isfinite(pressure_hpa)
             and pressure_hpa > 0):
