@@ -6,11 +6,17 @@ serve at once when they can (no event) and hand back an event to wait on only wh
 they cannot, so a lot that flows without waiting costs a single kernel event (its
 processing time).
 
-Amounts are exact integers of a quantum (`quantum_for` below), never floats: a
-float level with a tolerance lets a consumer draw from an empty buffer once the
-tolerance exceeds its lot (a tolerance relative to a buffer of 1e9 units is
-larger than a lot of 1 unit), and the line then ships material nobody made. With
-integers the level is exactly what went in minus what came out, whatever the sizes.
+Amounts are whole numbers of a quantum (`quantum_for` below), never float units
+with a tolerance: a tolerance lets a consumer draw from an empty buffer once it
+exceeds the consumer's draw (a tolerance relative to a buffer of 1e9 units is larger
+than a lot of 1 unit), and the line then ships material nobody made. The quantum is
+a power of two 2^30 times finer than the smallest amount the buffer passes, so a
+draw moves by less than a billionth of itself when rounded to it. The whole numbers
+are held as floats when every level the buffer can reach is below 2^53 (float sums,
+differences and comparisons of such whole numbers are exact, and twice as fast as
+Python's multi-digit integers), and as Python integers otherwise (`_quantise` in
+linemodel.py decides): either way the level is exactly what went in minus what came
+out, whatever the sizes.
 
 Semantics:
 - Requests are served strictly first come, first served, both for takers (the
@@ -29,45 +35,50 @@ Semantics:
 
 from __future__ import annotations
 
+import math
+import sys
 from collections import deque
 
-
-def quantum_for(amounts: list[float]) -> int:
-    """Quanta per unit that make every amount (a float in the buffer's unit) an exact
-    integer: a float is m·2^-k exactly, so 2^max(k) quanta per unit represent all of
-    them without rounding (`to_quanta`)."""
-    return max(a.as_integer_ratio()[1] for a in amounts)
+# Bits of resolution below a buffer's smallest amount (a piece of the upstream lot or
+# a consumer's draw per lot).
+RESOLUTION_BITS = 30
 
 
-def to_quanta(amount: float, per_unit: int) -> int:
-    """`amount` (units) as an exact integer of quanta; `per_unit` from `quantum_for`."""
-    num, den = amount.as_integer_ratio()
-    if per_unit % den:
-        raise ValueError(f"{amount!r} is not a whole number of 1/{per_unit} units")
-    return num * (per_unit // den)
+def quantum_for(amounts: list[float]) -> float:
+    """Units per quantum for a buffer passing `amounts` (units): a power of two, between
+    2^-31 and 2^-30 of the smallest amount. 0.0 if that is below the smallest normal
+    float (amounts under about 1e-299 units)."""
+    _, e = math.frexp(min(amounts))  # min = m·2^e with 0.5 <= m < 1
+    q = math.ldexp(1.0, e - 1 - RESOLUTION_BITS)
+    return q if q >= sys.float_info.min else 0.0
+
+
+def to_quanta(amount: float, quantum: float) -> int:
+    """`amount` (units) as a whole number of quanta (exact division by a power of two,
+    then rounded: at least 2^30 for every amount `quantum_for` was given)."""
+    return round(amount / quantum)
 
 
 class Buffer:
     __slots__ = ("env", "capacity", "level", "takers", "givers", "chunks", "area", "last",
-                 "unit", "name", "taken", "given")
+                 "unit", "name")
 
-    def __init__(self, env, capacity: int, per_unit: int, name: str = ""):
-        """`capacity` and every amount below in quanta; `per_unit` quanta per unit."""
+    def __init__(self, env, capacity: int | float, unit: float, name: str = ""):
+        """`capacity` and every amount below in whole quanta (all ints, or all floats
+        holding whole numbers below 2^53); `unit`: units per quantum."""
         self.env = env
         self.capacity = capacity
-        self.level = 0
+        self.level = 0.0 if isinstance(capacity, float) else 0
         self.takers: deque = deque()  # (amount, event)
         self.givers: deque = deque()  # (amount, birth, event)
         self.chunks: deque = deque()  # [amount, birth]
         self.area = 0.0  # quanta·h
         self.last = 0.0
-        self.unit = 1.0 / per_unit  # units per quantum (a power of two: exact)
+        self.unit = unit
         self.name = name
-        self.taken = 0  # totals since time 0, for conservation checks
-        self.given = 0
 
     # ---------------------------------------------------------------- taking
-    def take(self, amount: int) -> float | None:
+    def take(self, amount) -> float | None:
         """Take `amount` now and return its mean birth time, or None if it must wait."""
         if self.takers or self.level < amount:
             return None
@@ -75,13 +86,12 @@ class Buffer:
         self.area += self.level * (now - self.last)
         self.last = now
         self.level -= amount
-        self.taken += amount
         birth = self._pop(amount)
         if self.givers:
             self._settle()
         return birth
 
-    def wait_take(self, amount: int):
+    def wait_take(self, amount):
         """An event whose value is the birth time, once `amount` has been taken."""
         ev = self.env.event()
         self.takers.append((amount, ev))
@@ -91,7 +101,7 @@ class Buffer:
         return ev
 
     # ---------------------------------------------------------------- giving
-    def give(self, amount: int, birth: float) -> bool:
+    def give(self, amount, birth: float) -> bool:
         """Put a finished lot in now (True) or report that it must wait (False)."""
         if self.givers or (self.level + amount > self.capacity and not self.takers):
             return False
@@ -99,20 +109,19 @@ class Buffer:
         self.area += self.level * (now - self.last)
         self.last = now
         self.level += amount
-        self.given += amount
         self.chunks.append([amount, birth])
         if self.takers:
             self._settle()
         return True
 
-    def wait_give(self, amount: int, birth: float):
+    def wait_give(self, amount, birth: float):
         """An event that fires once the lot is in the buffer."""
         ev = self.env.event()
         self.givers.append((amount, birth, ev))
         return ev
 
     # ---------------------------------------------------------------- internals
-    def _pop(self, amount: int) -> float:
+    def _pop(self, amount) -> float:
         """Remove `amount` from the FIFO chunks; amount-weighted mean birth."""
         chunks = self.chunks
         rem = amount
@@ -142,7 +151,6 @@ class Buffer:
                 self.area += self.level * (now - self.last)
                 self.last = now
                 self.level -= amount
-                self.taken += amount
                 ev.succeed(self._pop(amount))
                 moved = True
             givers = self.givers
@@ -152,7 +160,6 @@ class Buffer:
                 self.area += self.level * (now - self.last)
                 self.last = now
                 self.level += amount
-                self.given += amount
                 self.chunks.append([amount, birth])
                 ev.succeed()
                 moved = True

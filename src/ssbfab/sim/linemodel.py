@@ -41,9 +41,6 @@ if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/
 # Scrap is drawn over round(lot) pieces; more than 2^53 would not be exact integers
 # in a float (or fit numpy's binomial), and no real lot is near it.
 MAX_PIECES = float(2**53)
-# Quanta per unit above this mean amounts below about 1e-150 of a unit: a typo, and
-# integers of quanta that would no longer convert to floats for the statistics.
-MAX_QUANTA = 2**500
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
 MAX_OPERATIONS = 1e8
@@ -87,11 +84,12 @@ class StepModel:
     extra_loss: float  # extra scrap fraction of a lot that meets an excursion ("loss")
     sensitive_kg: float  # kg of moisture-sensitive material per unit of this step
     h2s_cm3: float  # cm3 H2S released per unit processed at the reference dew point
-    # exact buffer accounting (buffer.py): amounts of this step's output in integer quanta
-    quanta: int = 1  # quanta per unit of this step's output
-    piece_quanta: int = 0  # quanta per piece (lot / pieces) of this step's output
-    capacity_quanta: int = 0  # the buffer after this step (0: the final step's sink)
-    input_quanta: tuple[int, ...] = ()  # per input, quanta of its buffer taken per lot
+    # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
+    # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
+    quantum: float = 1.0  # units of this step's output per quantum
+    piece_quanta: int | float = 0  # quanta per piece (lot / pieces)
+    capacity_quanta: int | float = 0  # the buffer after this step (0: the final step's sink)
+    input_quanta: tuple[int | float, ...] = ()  # per input, quanta of its buffer taken per lot
 
     @property
     def is_source(self) -> bool:
@@ -396,9 +394,12 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]
 
 
 def _quantise(steps: list[StepModel], file: str, route: Route) -> list[StepModel]:
-    """Each buffer's amounts as exact integers (buffer.py): one quantum per unit of the
-    upstream step that makes its piece (lot / pieces) and every consumer's draw per lot
-    whole numbers. A draw of zero would let a consumer make something from nothing."""
+    """Each buffer's amounts as whole numbers of its quantum (buffer.py): the upstream
+    step's piece (lot / pieces) and every consumer's draw per lot. Floats when the
+    highest level the buffer can reach (its capacity or the largest draw, plus a lot
+    from every upstream machine blocked at once, which the overfill rule lets in) is
+    below 2^52, so float arithmetic on them is exact; Python ints above. A draw of zero
+    would let a consumer make something from nothing."""
     from dataclasses import replace
 
     from .buffer import quantum_for, to_quanta
@@ -416,26 +417,36 @@ def _quantise(steps: list[StepModel], file: str, route: Route) -> list[StepModel
             draws[u].append(need)
     if problems:
         raise InputError(problems)
-    quanta = {}
+    quantum = {}
     for i, s in enumerate(steps):
         q = quantum_for([s.lot / s.pieces, *draws[i]])
-        if q > MAX_QUANTA:
+        if q == 0.0:
             raise InputError(Problem(
                 file, route.line_of("line", _pos(route, s.name), "lot_size"),
                 f"line.{_pos(route, s.name)}.lot_size",
-                f"the amounts of {s.name!r} ({s.unit}) passed between steps are too small to "
-                f"count (a lot of {s.lot:g}, draws of {', '.join(f'{d:g}' for d in draws[i])})"
-                f"; expected lots and draws above 1e-150 {s.unit}"))
-        quanta[i] = q
+                f"the amounts of {s.name!r} passed between steps are too small to count "
+                f"(a lot of {s.lot:g} {s.unit}, draws of "
+                f"{', '.join(f'{d:g}' for d in draws[i]) or 'none'}); expected lots and "
+                f"draws above 1e-299 {s.unit}"))
+        quantum[i] = q
     out = []
     for i, s in enumerate(steps):
-        piece_q = to_quanta(s.lot / s.pieces, quanta[i])
-        cap_q = (round(s.buffer_capacity / s.lot) * s.pieces * piece_q
+        q = quantum[i]
+        piece_q = to_quanta(s.lot / s.pieces, q)
+        lot_q = s.pieces * piece_q
+        cap_q = (round(s.buffer_capacity / s.lot) * lot_q
                  if math.isfinite(s.buffer_capacity) else 0)
-        out.append(replace(s, quanta=quanta[i], piece_quanta=piece_q, capacity_quanta=cap_q,
-                           input_quanta=tuple(to_quanta(need, quanta[u])
-                                              for u, need in s.inputs)))
-    return out
+        input_q = tuple(to_quanta(need, quantum[u]) for u, need in s.inputs)
+        highest = max([cap_q, *(to_quanta(d, q) for d in draws[i])]) + (
+            len(s.machines) + 1) * lot_q
+        as_float = float if highest < 2**52 else int
+        out.append(replace(s, quantum=q, piece_quanta=as_float(piece_q),
+                           capacity_quanta=as_float(cap_q), input_quanta=input_q))
+    # a consumer's draws take the type of the buffer it draws from
+    kind = {i: type(m.piece_quanta) for i, m in enumerate(out)}
+    return [replace(m, input_quanta=tuple(kind[u](q) for (u, _), q in
+                                          zip(m.inputs, m.input_quanta, strict=True)))
+            for m in out]
 
 
 def _pos(route: Route, name: str) -> int:

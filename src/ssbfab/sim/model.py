@@ -39,8 +39,8 @@ machine and buffer contents, units started, good and scrapped; per buffer the
 amount-weighted birth times for the lead time. Everything is reset at the end of
 the warm-up and closed at the horizon.
 
-Counts are exact integers: a station counts pieces (lot / pieces units each) and a
-buffer counts quanta (buffer.py), so units started = good + scrapped + in process
+Counts are exact: a station counts whole pieces (lot / pieces units each) and a
+buffer whole quanta (buffer.py), so units started = good + scrapped + in process
 holds exactly at any lot or buffer size; they become floats in units only in the
 dict a replication returns.
 """
@@ -66,13 +66,13 @@ class Station:
     __slots__ = ("model", "acc", "out", "inputs", "pieces", "piece", "piece_q", "yield_",
                  "effect", "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area",
                  "wm_last", "loader_busy", "loader_q", "machines", "units_exc", "units_norm",
-                 "scrap_rng", "draw_scrap", "inproc_start", "sink")
+                 "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink")
 
     def __init__(self, model: StepModel):
         self.model = model
         self.acc = [0.0, 0.0, 0.0, 0.0]  # machine-hours busy, down, blocked, starved
         self.out: Buffer | None = None
-        self.inputs: list[tuple[Buffer, int]] = []  # (buffer, quanta taken per lot)
+        self.inputs: list[tuple[Buffer, int | float]] = []  # (buffer, quanta taken per lot)
         self.pieces = model.pieces  # pieces per lot: the unit of every count below
         self.piece = model.lot / model.pieces  # units per piece
         self.piece_q = model.piece_quanta  # quanta per piece in the buffer after the step
@@ -90,6 +90,8 @@ class Station:
         self.machines: list[list] = []
         self.units_exc = self.units_norm = 0  # pieces processed during / outside excursions
         self.inproc_start = 0
+        self.held_start = 0  # good pieces held by blocked machines at the end of the warm-up
+        self.level_start = 0  # quanta in the buffer after the step then
         self.sink = True
 
 
@@ -405,7 +407,7 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
     stations = [Station(s) for s in model.steps]
     for st, sm in zip(stations, model.steps, strict=True):
         if math.isfinite(sm.buffer_capacity):
-            st.out = Buffer(env, sm.capacity_quanta, sm.quanta, sm.name)
+            st.out = Buffer(env, sm.capacity_quanta, sm.quantum, sm.name)
             st.sink = False
     for st, sm in zip(stations, model.steps, strict=True):
         st.inputs = [(stations[u].out, need_q)
@@ -461,6 +463,8 @@ def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
         st.started = st.good = st.scrapped = 0
         st.units_exc = st.units_norm = 0
         st.inproc_start = sum(ms[2] for ms in st.machines)
+        st.held_start = sum(ms[3] for ms in st.machines)
+        st.level_start = st.out.level if st.out is not None else 0
         st.wm_area = 0.0
         st.wm_last = now
         if st.out is not None:
@@ -484,14 +488,19 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
         machine_area = (st.wm_area + st.wm * (T - st.wm_last)) * p
         out = st.out
         buffer_area = out.area_at(T) if out is not None else 0.0
-        # the exact integer counts (pieces; quanta for the buffer), for conservation checks
+        # the exact counts of the measured window as Python ints (pieces; quanta for
+        # the buffer), for conservation checks: what went into the buffer is what the
+        # step finished less what it still holds; what left it, that less what the
+        # buffer kept (its level counted by the buffer itself)
+        held = sum(ms[3] for ms in st.machines)
+        level = int(out.level) if out is not None else 0
+        given = ((st.good - held + st.held_start) * int(sm.piece_quanta)
+                 if out is not None else 0)
         exact = {"started": st.started, "good": st.good, "scrapped": st.scrapped,
-                 "inproc_end": sum(ms[2] for ms in st.machines),
-                 "held_end": sum(ms[3] for ms in st.machines),
-                 "given": out.given if out is not None else 0,
-                 "taken": out.taken if out is not None else 0,
-                 "buffer_end": out.level if out is not None else 0}
-        u = out.unit if out is not None else 0.0
+                 "inproc_end": sum(ms[2] for ms in st.machines), "held_end": held,
+                 "given": given, "taken": given - (level - int(st.level_start)),
+                 "buffer_end": level}
+        u = sm.quantum if out is not None else 0.0
         steps.append({
             "step": sm.name, "machines": len(sm.machines),
             "busy_h": acc[BUSY], "down_h": acc[DOWN], "blocked_h": acc[BLOCKED],
