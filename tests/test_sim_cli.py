@@ -322,18 +322,32 @@ def test_an_option_at_its_max_count_hands_the_rest_to_the_next(tmp_path, lines_d
         size_for_capacity(route, 1.01 * sum(per_machine) / need_per_gwh)
 
 
-def test_a_plan_beyond_the_machine_counts_is_refused_unless_asked(sulfide_plan, sulfide):
+def test_a_plan_beyond_the_site_area_is_refused_unless_asked(sulfide_plan, tmp_path, lines_dir):
+    def small_site(doc):
+        doc["plant"]["floor_area"] = "2000 m^2"
+
+    lines = _lines_copy(tmp_path, lines_dir, route=small_site)
+    plan = sulfide_plan(lambda d: None)  # sized for 1 GWh/yr on the shipped site
+    r = run("sulfide-lpscl", "--plan", plan, "--lines", lines, *SHORT)
+    bad(r, "plan.json", "plant.floor_area", "2,000 m²", "--beyond-limits")
+    ok = run("sulfide-lpscl", "--plan", plan, "--lines", lines, "--beyond-limits", *SHORT)
+    assert ok.exit_code == 0, ok.output
+    assert "BEYOND THE ROUTE'S LIMITS" in ok.stdout
+
+
+def test_a_plan_beyond_max_count_is_refused(sulfide_plan, sulfide):
+    """Plan files are checked against max_count when read, --beyond-limits or not."""
+    edited = []
+
     def too_many(d):
         row = next(r for r in d["steps"] if r["step"] == "stacking")
         opt = next(iter(row["machines"]))
         row["machines"] = {opt: sulfide.step("stacking").option(opt).max_count + 5}
+        edited.append(opt)
 
     plan = sulfide_plan(too_many)
-    r = run("sulfide-lpscl", "--plan", plan, *SHORT)
-    bad(r, "plan.json", "step 'stacking'", "max_count", "--beyond-limits")
-    ok = run("sulfide-lpscl", "--plan", plan, "--beyond-limits", *SHORT)
-    assert ok.exit_code == 0, ok.output
-    assert "BEYOND THE ROUTE'S LIMITS" in ok.stdout
+    bad(run("sulfide-lpscl", "--plan", plan, "--beyond-limits", *SHORT),
+        "plan.json", edited[0], "max_count")
 
 
 @pytest.mark.parametrize(("args", "field"), [

@@ -352,18 +352,3 @@ def area_limit_problems(config: PlantConfig) -> list[str]:
                        f"{limit:,.0f} m² ({_where(route, 'plant', field_)}){most}; raise "
                        f"plant.{field_}")
     return out
-
-
-def machine_limit_problems(config: PlantConfig) -> list[str]:
-    """Options of the configuration with more machines than their `max_count` allows."""
-    route = config.route
-    out = []
-    for i, s in enumerate(route.line):
-        c = config.steps.get(s.name)
-        for j, o in enumerate(s.options):
-            n = c.machines.get(o.name, 0) if c is not None else 0
-            if n > o.max_count:
-                out.append(f"step {s.name!r} has {n} machines of {o.name!r}, but "
-                           f"line.{s.name}.options.{o.name}.max_count is {o.max_count} "
-                           f"({_where(route, 'line', i, 'options', j, 'max_count')})")
-    return out

@@ -131,10 +131,10 @@ def simulate(
         raise InputError(Problem("arguments", None, "--capacity-gwh",
                                  "give --plan or --capacity-gwh, not both (a plan has its target)"))
     if plan is not None:
-        from ..config import PlantConfig, area_limit_problems, machine_limit_problems
+        from ..config import PlantConfig, area_limit_problems
 
-        config = PlantConfig.read(r, plan)
-        over = machine_limit_problems(config) + area_limit_problems(config)
+        config = PlantConfig.read(r, plan)  # refuses machine counts above max_count
+        over = area_limit_problems(config)
         if over and not beyond_limits:
             raise InputError([Problem(str(plan), None, "", f"the plan exceeds the route's "
                                       f"limits: {m}") for m in over]
