@@ -289,7 +289,7 @@ def test_beyond_limits_simulates_and_says_so(tmp_path, lines_dir):
     j = run("sulfide-lpscl", "--capacity-gwh", "1", "--lines", lines, "--beyond-limits",
             "--json", *SHORT)
     assert j.exit_code == 0, j.output
-    warnings = json.loads(j.stdout)["extra"]["warnings"]
+    warnings = json.loads(j.stdout)["warnings"]
     assert any("plant.floor_area" in w for w in warnings), warnings
 
 
