@@ -458,3 +458,21 @@ def test_myopic_never_beats_foresight_and_equals_it_with_the_whole_horizon_in_vi
     assert short.mode == whole.mode == "myopic"
     assert short.npv <= full.npv + 1e-6 * abs(full.npv)
     assert whole.npv == pytest.approx(full.npv, rel=1e-6)
+
+
+def test_validate_checks_a_reuse_table_against_the_routes(tmp_path):
+    bad = tmp_path / "reuse.yaml"
+    bad.write_text(textwrap.dedent(f"""
+        source: illustrative
+        conversions:
+          - from: {A}
+            to: {B}
+            downtime: "1 yr"
+            retrofit: "20 %"
+            steps:
+              stackin: {{from: stacking, share: "90 %"}}
+        """))
+    r = CliRunner().invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert f"{bad}:" in r.output and "conversions.0.steps.stackin" in r.output
+    assert "did you mean 'stacking'" in r.output

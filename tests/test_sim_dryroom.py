@@ -4,6 +4,7 @@ against renewal theory and hand-computed roll-ups."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import pytest
@@ -127,3 +128,63 @@ def test_a_dp40_room_exposes_sulfide_all_the_time(tmp_path, calm):
     # an always-busy machine holds one 10 kg lot of Li2S: 10 kg all year
     hours = route.economics.operating_hours_per_year
     assert res.stats.dry_room.sulfide_exposure_kg_h.mean == pytest.approx(10.0 * hours, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- Magnus range
+
+
+@pytest.mark.parametrize("t", [-100.0, -60.0, -40.0, 0.0, 25.0, 50.0])
+def test_dew_points_a_plant_can_have_convert_as_written(t):
+    from ssbfab.data.units import dew_point_to_ppmv
+
+    assert dew_point_to_ppmv(t) == pytest.approx(magnus_ppmv(t), rel=1e-12)
+
+
+@pytest.mark.parametrize(("t", "words"), [
+    (-272.62, "pole"),  # the formula divides by zero
+    (-272.9, "pole"),  # between absolute zero and the pole: exp overflows
+    (-272.5, "pole"),  # just above the pole: the formula gives ~0 ppmv, meaningless
+    (-273.15 - 1e-9, "absolute zero"),
+    (-500.0, "absolute zero"),
+    (-100.5, "outside -100 to +50"),
+    (50.5, "outside -100 to +50"),
+    (math.nan, "finite"),
+    (math.inf, "finite"),
+    (-math.inf, "finite"),
+])
+def test_dew_points_the_magnus_formula_cannot_take_are_value_errors(t, words):
+    from ssbfab.data.units import check_dew_point, dew_point_to_ppmv
+
+    with pytest.raises(ValueError, match=re.escape(words)):
+        dew_point_to_ppmv(t)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        check_dew_point(t)
+
+
+@pytest.mark.parametrize("p", [0.0, -1.0, math.nan, math.inf])
+def test_a_pressure_that_is_not_positive_and_finite_is_a_value_error(p):
+    from ssbfab.data.units import dew_point_to_ppmv
+
+    with pytest.raises(ValueError, match="pressure"):
+        dew_point_to_ppmv(-40.0, pressure_hpa=p)
+
+
+def test_a_route_changed_in_memory_to_a_pole_peak_is_an_input_error(sulfide):
+    """The loader refuses such a dew point; a route built or changed in memory (as a
+    what-if study may) must still end in a located error, not an OverflowError."""
+    from ssbfab.config import size_for_capacity
+    from ssbfab.errors import InputError
+    from ssbfab.sim import compile_config
+
+    dr = sulfide.shared.dry_rooms
+    classes = [c.model_copy(update={"excursions": c.excursions.model_copy(
+        update={"peak": -273.0})}) for c in dr.classes]
+    route = sulfide.model_copy()
+    # attached as the loader attaches shared data (a private attribute, see loader.py)
+    route._shared = sulfide.shared.model_copy(
+        update={"dry_rooms": dr.model_copy(update={"classes": classes})})
+    route.__dict__.pop("dry_room_options", None)  # a cached property the copy carried over
+    config = size_for_capacity(route, 0.2)
+    with pytest.raises(InputError, match="excursions.peak") as exc:
+        compile_config(config, days=3, warmup_days=1)
+    assert "dry_rooms.yaml" in str(exc.value) and "pole" in str(exc.value)

@@ -271,3 +271,20 @@ def test_a_store_held_by_another_process_is_named(tmp_path, store):
         holder.kill()
         holder.wait()
         holder.stdout.close()
+
+
+def test_a_study_name_that_is_not_a_plain_name_never_becomes_a_folder(tmp_path):
+    import yaml as _yaml
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+
+    src = Path(__file__).resolve().parents[1] / "studies" / "dew_point.yaml"
+    doc = _yaml.safe_load(src.read_text())
+    doc["study"] = "../../escaped"
+    f = tmp_path / "odd.yaml"
+    f.write_text(_yaml.safe_dump(doc, sort_keys=False))
+    r = CliRunner().invoke(app, ["sweep", str(f), "--dry-run"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and f"{f}:1: study:" in r.output
+    assert not (tmp_path.parent.parent / "escaped").exists()

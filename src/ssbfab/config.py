@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field
 from . import flow
 from .cell import design
 from .data.schema import Route, Strict
-from .errors import InputError, Problem, closest
+from .errors import InputError, NoPlanError, Problem, closest
 from .graph import LineGraph
 
 
@@ -226,14 +226,42 @@ def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float
     return {s: req.started[s] * cells_per_year / hours for s in req.started}
 
 
+# A target above this is not one plant (about a third of the world's cell output in
+# 2024, twenty 50 GWh/yr gigafactories): a typo such as 1e12, refused as bad input.
+MAX_CAPACITY_GWH = 1000.0
+
+
+def check_capacity(capacity_gwh: object, field_: str = "capacity_gwh") -> float:
+    """A target of good GWh per year: a finite number in (0, MAX_CAPACITY_GWH]."""
+    if isinstance(capacity_gwh, bool) or not isinstance(capacity_gwh, (int, float)):
+        raise InputError(Problem("arguments", None, field_,
+                                 f"expected a number of GWh per year, found {capacity_gwh!r}"))
+    v = float(capacity_gwh)
+    if not (math.isfinite(v) and 0 < v <= MAX_CAPACITY_GWH):
+        raise InputError(Problem(
+            "arguments", None, field_,
+            f"expected a finite number of GWh per year above 0 and at most "
+            f"{MAX_CAPACITY_GWH:,.0f} (one plant), found {v:g}"))
+    return v
+
+
 def size_for_capacity(route: Route, capacity_gwh: float | None = None,
-                      dew_point_class: str | None = None) -> PlantConfig:
+                      dew_point_class: str | None = None,
+                      within_limits: bool = True) -> PlantConfig:
     """A simple configuration: per step the first level, the option with the least
-    capex per unit of capacity, and enough machines to meet the target at nominal
-    availability. Used before (and as a check on) the optimiser."""
+    capex per unit of capacity, and enough machines to meet the target (good GWh per
+    year) at nominal availability. Used before (and as a check on) the optimiser.
+
+    The route's limits are the optimiser's: an option at its `max_count` hands the
+    rest of the need to the next cheapest option, and the machines must fit the
+    plant's `floor_area` and `dry_room_area`. A target they cannot hold raises
+    `NoPlanError` naming the step, option or area and the data field to raise; with
+    `within_limits=False` the line is sized anyway (the cheapest option alone where
+    the options run out) and `meta["beyond_limits"]` says what it exceeds."""
     if capacity_gwh is None:
         assert route.plant is not None, "a bare line (form: line) has no default capacity"
         capacity_gwh = route.plant.default_capacity
+    capacity_gwh = check_capacity(capacity_gwh)
     graph = LineGraph.of(route)
     dpc = dew_point_class or graph.driest or ""  # the driest allowed class: safest yields
     if dew_point_class is not None and graph.dry_steps:
@@ -243,15 +271,91 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     yields = flow.nominal_yields(route, dpc, levels)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}
+    short: list[str] = []
     for node in steps_:
         s = node.spec
         lv = node.level(levels[s.name])
-        best = min(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
-        per_machine = best.rate_per_hour * lv.rate_factor * best.availability
-        n = max(best.min_count, 1, math.ceil(need[s.name] / per_machine - 1e-9))
+
+        def per_machine(o, lv=lv) -> float:
+            return o.rate_per_hour * lv.rate_factor * o.availability
+
+        order = sorted(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
+        best = order[0]
+        alone = max(best.min_count, 1, math.ceil(need[s.name] / per_machine(best) - 1e-9))
+        machines = {best.name: alone}
+        if alone > best.max_count:
+            machines, rest = {}, need[s.name]
+            for o in order:
+                n = min(o.max_count, max(o.min_count, math.ceil(rest / per_machine(o) - 1e-9)))
+                if n > 0:
+                    machines[o.name] = n
+                    rest -= n * per_machine(o)
+                if rest <= 1e-9 * need[s.name]:
+                    break
+            if rest > 1e-9 * need[s.name]:
+                room = sum(o.max_count * per_machine(o) for o in s.options)
+                short.append(_machine_limit(route, s, capacity_gwh, need[s.name], room))
+                machines = {best.name: alone}  # beyond the limits: the cheapest option alone
         lot = s.lot
-        if best.is_batch:
-            lot = min(lot, best.batch_size)
-        steps[s.name] = StepChoice(level=lv.name, machines={best.name: n}, lot_size=lot)
-    return PlantConfig(route=route, steps=steps, dew_point_class=dpc, capacity_gwh=capacity_gwh,
-                       meta={"sized_by": "size_for_capacity"})
+        for o in s.options:
+            if o.is_batch and o.name in machines:
+                lot = min(lot, o.batch_size)
+        steps[s.name] = StepChoice(level=lv.name, machines=machines, lot_size=lot)
+    config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
+                         capacity_gwh=capacity_gwh, meta={"sized_by": "size_for_capacity"})
+    over = short + area_limit_problems(config)
+    if over and within_limits:
+        raise NoPlanError(
+            f"{route.name} at {capacity_gwh:g} GWh/yr: sized with the cheapest option per "
+            f"step, the line exceeds the route's limits:\n  - " + "\n  - ".join(over)
+            + "\n(`ssbfab optimize` searches every option and may find a line that fits)")
+    if over:
+        config.meta["beyond_limits"] = over
+    return config
+
+
+def _where(route: Route, *path) -> str:
+    line = route.line_of(*path)
+    return f"{route.file}:{line}" if line else route.file
+
+
+def _machine_limit(route: Route, step, capacity_gwh: float, need: float, room: float) -> str:
+    """Why a step's options at their max_count cannot start `need` units per hour."""
+    i = [s.name for s in route.line].index(step.name)
+    hours = route.economics.operating_hours_per_year
+    fields = ", ".join(
+        f"line.{step.name}.options.{o.name}.max_count = {o.max_count} "
+        f"({_where(route, 'line', i, 'options', j, 'max_count')})"
+        for j, o in enumerate(step.options))
+    return (f"step {step.name!r} must start {need * hours:,.0f} {step.unit}/yr, but all the "
+            f"machines its options allow ({fields}) start at most {room * hours:,.0f} "
+            f"{step.unit}/yr at nominal availability, i.e. at most "
+            f"{capacity_gwh * room / need:,.4g} GWh/yr; raise max_count or add an option")
+
+
+def area_limit_problems(config: PlantConfig) -> list[str]:
+    """The plant's floor and dry-room areas the configuration's machines exceed (as the
+    optimiser counts them: machine footprints, the dry room holding its steps' machines)."""
+    route = config.route
+    plant = route.plant
+    if plant is None:
+        return []
+    floor = dry = 0.0
+    for s in route.line:
+        c = config.steps.get(s.name)
+        if c is None:
+            continue
+        area = sum(n * s.option(o).footprint for o, n in c.machines.items())
+        floor += area
+        if s.environment == "dry_room":
+            dry += area
+    out = []
+    for field_, what, used, limit in (("floor_area", "floor", floor, plant.floor_area),
+                                      ("dry_room_area", "dry room", dry, plant.dry_room_area)):
+        if used > limit * (1 + 1e-9):
+            most = (f", i.e. roughly {config.capacity_gwh * limit / used:,.3g} GWh/yr"
+                    if math.isfinite(config.capacity_gwh) else "")
+            out.append(f"its machines need {used:,.0f} m² of {what}, but plant.{field_} is "
+                       f"{limit:,.0f} m² ({_where(route, 'plant', field_)}){most}; raise "
+                       f"plant.{field_}")
+    return out

@@ -4,6 +4,12 @@ Without --plan a route is sized by `size_for_capacity` (per step the cheapest op
 per unit of capacity, enough machines for the target at nominal availability) and
 a bare line file (`form: line`) runs max(min_count, 1) machines of each step's
 first option. SimPy, numpy and pandas are imported inside the command.
+
+Exit codes: 0 simulated; 2 bad input (including a target that is not a finite
+number of GWh/yr up to 1,000, and a run above the work limit without --yes); 3 the
+line sized for the target exceeds the route's machine counts or site areas (the
+message names the step, option or area and the data field to raise) and
+--beyond-limits was not given.
 """
 
 from __future__ import annotations
@@ -97,17 +103,27 @@ def simulate(
     json_: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write stats.json and CSV tables into this folder.")] = None,
+    beyond_limits: Annotated[bool, typer.Option(
+        "--beyond-limits", help="Simulate even a line that exceeds the route's machine "
+                                "counts (max_count) or site areas; the output says so.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Run even above the work limit (5e7 lot operations in all).")] = False,
     set_: SetOpt = None,
     wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
     """Simulate a production line: yields, availability, blocking, WIP, lead time, output."""
     from ..data.loader import resolve_route
-    from ..errors import InputError, Problem
+    from ..errors import InputError, NoPlanError, Problem
     from ..io import check_out_dir
     from ..sim import bare_config
     from ..sim import simulate as run
+    from ..sim.linemodel import WORK_LIMIT
 
+    if capacity_gwh is not None:
+        from ..config import check_capacity
+
+        check_capacity(capacity_gwh, "--capacity-gwh")
     if out is not None:
         check_out_dir(out)
     r = resolve_route(route, lines, overrides=overrides_from(set_))
@@ -115,9 +131,17 @@ def simulate(
         raise InputError(Problem("arguments", None, "--capacity-gwh",
                                  "give --plan or --capacity-gwh, not both (a plan has its target)"))
     if plan is not None:
-        from ..config import PlantConfig
+        from ..config import PlantConfig, area_limit_problems
 
-        config = PlantConfig.read(r, plan)
+        config = PlantConfig.read(r, plan)  # refuses machine counts above max_count
+        over = area_limit_problems(config)
+        if over and not beyond_limits:
+            raise InputError([Problem(str(plan), None, "", f"the plan exceeds the route's "
+                                      f"limits: {m}") for m in over]
+                             + [Problem("arguments", None, "--beyond-limits",
+                                        "pass it to simulate this plan anyway")])
+        if over:
+            config.meta["beyond_limits"] = over
     elif r.cell is None:
         if capacity_gwh is not None:
             raise InputError(Problem(r.file, None, "--capacity-gwh",
@@ -127,12 +151,13 @@ def simulate(
     else:
         from ..config import size_for_capacity
 
-        if capacity_gwh is not None and not capacity_gwh > 0:
-            raise InputError(Problem("arguments", None, "--capacity-gwh",
-                                     f"expected a positive number, found {capacity_gwh:g}"))
-        config = size_for_capacity(r, capacity_gwh)
+        try:
+            config = size_for_capacity(r, capacity_gwh, within_limits=not beyond_limits)
+        except NoPlanError as exc:
+            raise NoPlanError(f"{exc}\npass --beyond-limits to simulate it anyway") from None
 
-    result = _run_with_progress(run, config, days, warmup_days, reps, seed, workers)
+    result = _run_with_progress(run, config, days, warmup_days, reps, seed, workers,
+                                None if yes else WORK_LIMIT)
     for w in result.warnings:
         err(f"warning: {w}")
     if out is not None:
@@ -140,16 +165,20 @@ def simulate(
     if json_:
         emit_json(result.to_dict())
         return
+    over = config.meta.get("beyond_limits")
+    if over:
+        print(f"BEYOND THE ROUTE'S LIMITS (--beyond-limits): {len(over)} limit(s) exceeded, "
+              f"listed in the warnings; the site cannot hold this line as its data stand")
     _print(result, wide)
     if out is not None:
         print(f"wrote {out}/stats.json and CSV tables")
 
 
-def _run_with_progress(run, config, days, warmup_days, reps, seed, workers):
+def _run_with_progress(run, config, days, warmup_days, reps, seed, workers, max_work):
     """A progress bar on stderr when it is a terminal (stdout stays clean for --json)."""
     if not sys.stderr.isatty():
         return run(config, days=days, warmup_days=warmup_days, reps=reps, seed=seed,
-                   workers=workers)
+                   workers=workers, max_work=max_work)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -158,7 +187,7 @@ def _run_with_progress(run, config, days, warmup_days, reps, seed, workers):
                   TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(config.route.name, total=reps)
         return run(config, days=days, warmup_days=warmup_days, reps=reps, seed=seed,
-                   workers=workers,
+                   workers=workers, max_work=max_work,
                    progress=lambda done, total: bar.update(task, completed=done))
 
 

@@ -210,10 +210,16 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
         files["dry_rooms"] = path
         _load_shared_files(files)
         return "dry_rooms"
+    if "conversions" in raw:
+        from .reuse import load_reuse
+
+        shared = load_shared(d)
+        load_reuse(path, {f.stem: load_route(f, shared=shared) for f in route_files(d)})
+        return "reuse"
     if "currency_rates" in raw:
         files["economics"] = path
         _load_shared_files(files)
         return "economics"
     raise SpecError(Problem(str(path), 1, "", "not an ssbfab file: expected a route (with `line:`), "
                             "materials (`materials:`), dry rooms (`classes:`) or economics "
-                            "(`currency_rates:`)"))
+                            "(`currency_rates:`) or a reuse table (`conversions:`)"))

@@ -354,12 +354,32 @@ STEP_UNITS: dict[str, str] = {
 DEW_POINT_RANGE_C = (-100.0, 50.0)
 
 
+def check_dew_point(dew_point_c: object) -> float:
+    """A dew point in °C within DEW_POINT_RANGE_C, else ValueError saying what was
+    found and what is expected (non-finite, below absolute zero, near the pole)."""
+    if isinstance(dew_point_c, bool) or not isinstance(dew_point_c, (int, float)):
+        raise ValueError(f"expected a dew point in degC, found {dew_point_c!r}")
+    t = float(dew_point_c)
+    if not math.isfinite(t):
+        raise ValueError(f"expected a finite dew point, found {t!r} degC")
+    low, high = DEW_POINT_RANGE_C
+    if not low <= t <= high:
+        why = (" (below absolute zero, -273.15 degC)" if t < -273.15 else
+               " (near the pole of the Magnus formula at -272.62 degC)" if t < -200 else "")
+        raise ValueError(f"dew point {t:g} degC{why} is outside {low:g} to {high:+g} degC, "
+                         f"the range ssbfab turns a dew point into water content over")
+    return t
+
+
 def dew_point_to_ppmv(dew_point_c: float, pressure_hpa: float = 1013.25) -> float:
     """Water content (ppmv) of air with the given frost point (°C, within
-    DEW_POINT_RANGE_C), by the Magnus formula over ice:
-    e = 6.112·exp(22.46·T/(272.62+T)) hPa (the WMO coefficients over ice)."""
-    low, high = DEW_POINT_RANGE_C
-    if not low <= dew_point_c <= high:
-        raise ValueError(f"dew point {dew_point_c:g} degC outside {low:g} to {high:g} degC")
-    e = 6.112 * math.exp(22.46 * dew_point_c / (272.62 + dew_point_c))
+    DEW_POINT_RANGE_C) at `pressure_hpa`, by the Magnus formula over ice:
+    e = 6.112·exp(22.46·T/(272.62+T)) hPa (the WMO coefficients over ice).
+    ValueError (`check_dew_point`) for any other dew point, and for a pressure that
+    is not a positive finite number of hPa."""
+    t = check_dew_point(dew_point_c)
+    if not (isinstance(pressure_hpa, (int, float)) and math.isfinite(pressure_hpa)
+            and pressure_hpa > 0):
+        raise ValueError(f"expected a positive finite pressure in hPa, found {pressure_hpa!r}")
+    e = 6.112 * math.exp(22.46 * t / (272.62 + t))
     return e / pressure_hpa * 1e6

@@ -39,9 +39,19 @@ if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/
     from ..data.schema import Route
     from ..graph import LineGraph
 
+# Scrap is drawn over round(lot) pieces; more than 2^53 would not be exact integers
+# in a float (or fit numpy's binomial), and no real lot is near it.
+MAX_PIECES = float(2**53)
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
 MAX_OPERATIONS = 1e8
+# Lot operations per second of one core, the full model (benchmarks/bench_sim.py
+# measures 50,000-90,000): what work estimates in messages are converted with.
+OPERATIONS_PER_SECOND = 50_000
+# Above this many lot operations in all replications (about a quarter of an hour of
+# CPU) `ssbfab simulate` asks for --yes: a typo in --reps or --days must not start
+# hours of work unasked. Four replication-years of a 50 GWh/yr plant are ~1e7.
+WORK_LIMIT = 5e7
 CALENDAR_DAYS_PER_YEAR = 365.0
 
 
@@ -78,6 +88,12 @@ class StepModel:
     # good output per operating hour the configuration's target needs from this step, at
     # the nominal yields downstream (step unit/h; NaN without a target or a cell)
     target_good_per_h: float = math.nan
+    # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
+    # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
+    quantum: float = 1.0  # units of this step's output per quantum
+    piece_quanta: int | float = 0  # quanta per piece (lot / pieces)
+    capacity_quanta: int | float = 0  # the buffer after this step (0: the final step's sink)
+    input_quanta: tuple[int | float, ...] = ()  # per input, quanta of its buffer taken per lot
 
     @property
     def is_source(self) -> bool:
@@ -213,6 +229,10 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         if not (lot > 0 and math.isfinite(lot)):
             bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
             continue
+        if lot > MAX_PIECES:
+            bad(f"steps.{name}.lot_size", f"a lot of {lot:g} {s.unit} has more pieces than "
+                f"scrap can be drawn over; expected at most {MAX_PIECES:.3g} {s.unit}")
+            continue
         machines: list[MachineSpec] = []
         used = []
         for opt in s.options:
@@ -263,6 +283,9 @@ def compile_config(config: PlantConfig, days: float = 365.0,
     steps = _with_targets(steps, graph, float(config.capacity_gwh),
                           route.economics.operating_hours_per_year)
     warnings = _check_buffers(steps, file, route, graph)
+    steps = _quantise(steps, file, route, graph)
+    warnings += [f"beyond the route's limits: {m}"
+                 for m in config.meta.get("beyond_limits", ())]
     model = LineModel(
         route=route.name, route_file=route.file, steps=tuple(steps), dry_room=dry,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
@@ -296,13 +319,25 @@ def _dry_room(route: Route, graph: LineGraph, dpc: str | None) -> DryRoomModel:
     if c is None:
         return DryRoomModel(False, math.nan, math.nan, 0.0, 0.0, dr.sulfide_exposure_threshold,
                             1.0, 1.0)
-    ref = dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    ppmv: dict[str, float] = {}
+    bad_dp: list[Problem] = []
+    for field, value in (("h2s_reference_dew_point", dr.h2s_reference_dew_point),
+                         (f"classes.{c.name}.dew_point", c.dew_point),
+                         (f"classes.{c.name}.excursions.peak", c.excursions.peak)):
+        try:
+            ppmv[field] = dew_point_to_ppmv(value)
+        except ValueError as exc:  # a dew point the water content cannot be computed for
+            bad_dp.append(Problem(route.shared.files.get("dry_rooms", "dry_rooms.yaml"), None,
+                                  field, str(exc)))
+    if bad_dp:
+        raise InputError(bad_dp)
+    ref = ppmv["h2s_reference_dew_point"]
     return DryRoomModel(
         present=present, dew_point=c.dew_point, peak=c.excursions.peak,
         rate=c.excursions.rate if present else 0.0, duration=c.excursions.duration,
         threshold=dr.sulfide_exposure_threshold,
-        water_ratio=dew_point_to_ppmv(c.dew_point) / ref,
-        water_ratio_peak=dew_point_to_ppmv(c.excursions.peak) / ref)
+        water_ratio=ppmv[f"classes.{c.name}.dew_point"] / ref,
+        water_ratio_peak=ppmv[f"classes.{c.name}.excursions.peak"] / ref)
 
 
 def _check_buffers(steps: list[StepModel], file: str, route: Route,
@@ -322,7 +357,7 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route,
                     f"({u.buffer_capacity / u.lot:g} lots of {u.lot:g}), but one lot of "
                     f"{c.name!r} ({c.lot:g} {c.unit}) needs {need:g} {u.unit}: the line could "
                     f"never start it. Expected a buffer of at least "
-                    f"{math.ceil(need / u.lot - 1e-9)} lots, or a smaller lot at {c.name!r}"))
+                    f"{math.ceil(need / u.lot - 1e-9):,.6g} lots, or a smaller lot at {c.name!r}"))
             elif need > 0.5 * u.buffer_capacity:
                 warnings.append(
                     f"a lot of {c.name!r} needs {need:g} {u.unit}, more than half the buffer "
@@ -331,6 +366,63 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route,
     if problems:
         raise InputError(problems)
     return warnings
+
+
+def _quantise(steps: list[StepModel], file: str, route: Route,
+              graph: LineGraph) -> list[StepModel]:
+    """Each buffer's amounts as whole numbers of its quantum (buffer.py): the upstream
+    step's piece (lot / pieces) and every consumer's draw per lot. Floats when the
+    highest level the buffer can reach (its capacity or the largest draw, plus a lot
+    from every upstream machine blocked at once, which the overfill rule lets in) is
+    below 2^52, so float arithmetic on them is exact; Python ints above. A draw of zero
+    would let a consumer make something from nothing."""
+    from dataclasses import replace
+
+    from .buffer import quantum_for, to_quanta
+
+    draws: dict[int, list[float]] = {i: [] for i in range(len(steps))}
+    problems = []
+    for c in steps:
+        for u, need in c.inputs:
+            if not (need > 0 and math.isfinite(need)):
+                pos = graph.node(c.name).position
+                problems.append(Problem(
+                    file, route.line_of("line", pos, "inputs"), f"line.{pos}.inputs",
+                    f"one lot of {c.name!r} draws {need!r} {steps[u].unit} of "
+                    f"{steps[u].name!r}; expected a positive, finite amount"))
+            draws[u].append(need)
+    if problems:
+        raise InputError(problems)
+    quantum = {}
+    for i, s in enumerate(steps):
+        q = quantum_for([s.lot / s.pieces, *draws[i]])
+        if q == 0.0:
+            pos = graph.node(s.name).position
+            raise InputError(Problem(
+                file, route.line_of("line", pos, "lot_size"), f"line.{pos}.lot_size",
+                f"the amounts of {s.name!r} passed between steps are too small to count "
+                f"(a lot of {s.lot:g} {s.unit}, draws of "
+                f"{', '.join(f'{d:g}' for d in draws[i]) or 'none'}); expected lots and "
+                f"draws above 1e-299 {s.unit}"))
+        quantum[i] = q
+    out = []
+    for i, s in enumerate(steps):
+        q = quantum[i]
+        piece_q = to_quanta(s.lot / s.pieces, q)
+        lot_q = s.pieces * piece_q
+        cap_q = (round(s.buffer_capacity / s.lot) * lot_q
+                 if math.isfinite(s.buffer_capacity) else 0)
+        input_q = tuple(to_quanta(need, quantum[u]) for u, need in s.inputs)
+        highest = max([cap_q, *(to_quanta(d, q) for d in draws[i])]) + (
+            len(s.machines) + 1) * lot_q
+        as_float = float if highest < 2**52 else int
+        out.append(replace(s, quantum=q, piece_quanta=as_float(piece_q),
+                           capacity_quanta=as_float(cap_q), input_quanta=input_q))
+    # a consumer's draws take the type of the buffer it draws from
+    kind = {i: type(m.piece_quanta) for i, m in enumerate(out)}
+    return [replace(m, input_quanta=tuple(kind[u](q) for (u, _), q in
+                                          zip(m.inputs, m.input_quanta, strict=True)))
+            for m in out]
 
 
 def max_operations(model: LineModel) -> float:
@@ -349,3 +441,20 @@ def _check_length(model: LineModel, file: str) -> None:
             file, None, "lot_size",
             f"one replication could process up to {ops:.3g} lots (limit {MAX_OPERATIONS:.0e}): "
             f"expected larger lots or a shorter horizon (--days)"))
+
+
+def check_work(model: LineModel, reps: int, limit: float = WORK_LIMIT) -> None:
+    """Refuse a run of more than `limit` lot operations in all (at most `max_operations`
+    per replication): exit 2 saying how much work it is and how to confirm it."""
+    per = max_operations(model)
+    total = per * reps
+    if total <= limit:
+        return
+    seconds = total / OPERATIONS_PER_SECOND
+    took = (f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.0f} min")
+    raise InputError(Problem(
+        "arguments", None, "--reps" if per <= limit else "--days",
+        f"{reps:,} replication(s) of {model.days:g} days of up to {per:,.3g} lot operations "
+        f"each make up to {total:,.3g} in all, about {took} of CPU at "
+        f"{OPERATIONS_PER_SECOND:,} operations/s, above the limit of {limit:,.3g} a run "
+        f"starts unasked: pass --yes to run it anyway, or fewer --reps or --days"))

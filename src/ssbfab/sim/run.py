@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, Problem
-from .linemodel import LineModel, check_run, compile_config, max_operations
+from .linemodel import LineModel, check_run, check_work, compile_config, max_operations
 from .model import run_replication
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class SimResult:
 
 def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, reps: int = 4,
              seed: int = 1, workers: int | None = None,
-             progress: Callable[[float, float], None] | None = None) -> SimResult:
+             progress: Callable[[float, float], None] | None = None,
+             max_work: float | None = None) -> SimResult:
     """Simulate a plant configuration.
 
     days: horizon in calendar days, warm-up included (each day holds the plant's
@@ -92,7 +93,9 @@ def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, re
     ~100,000 lot operations, where starting processes costs more than it saves;
     1: in this process; always this process inside a daemonic process such as a
     Dask worker); progress: called as progress(done, total) in replications
-    (fractions while running in-process).
+    (fractions while running in-process); max_work: refuse (InputError) a run of
+    more lot operations in all replications than this (`linemodel.check_work`;
+    None: no limit but the per-replication MAX_OPERATIONS).
 
     Rates in the result are per operating hour; `good_cells_per_year` and the dry
     room's figures are per year of operating_hours_per_year."""
@@ -101,6 +104,8 @@ def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, re
         raise InputError(Problem("arguments", None, "seed",
                                  f"expected a whole number >= 0, found {seed!r}"))
     model = compile_config(config, days, warmup_days)
+    if max_work is not None:
+        check_work(model, reps, max_work)
     return run_model(model, reps=reps, seed=seed, workers=workers, progress=progress)
 
 

@@ -70,7 +70,10 @@ Event = Callable[..., None]
 
 
 def default_out(study: Study) -> Path:
-    return Path("results") / study.name
+    """results/<study name> (the loader checked that the name is a plain name)."""
+    from ..io import inside
+
+    return inside("results", study.name)
 
 
 def data_texts(study: Study) -> dict[str, dict[str, str]]:
