@@ -145,12 +145,13 @@ def _layer(route: Route, layer: Layer, name: str, mass: float, area: float,
 
 
 def _foil(route: Route, material: str, thickness: float | None, area: float,
-          buy: _Purchases, path: tuple) -> DesignRef:
-    """Buy a current-collector foil of `area` m² and `thickness` m."""
+          buy: _Purchases, path: tuple) -> float:
+    """Buy a current-collector foil of `area` m² and `thickness` m; its volume in m³."""
     if thickness is None:
         raise CellDesignError("collector_thickness is required with a collector", path)
     mass = area * thickness * _density(route, material, path)
-    return buy.add(material, mass, area, path)
+    buy.add(material, mass, area, path)
+    return thickness * area
 
 
 def design(route: Route) -> CellResult:
@@ -170,6 +171,7 @@ def design(route: Route) -> CellResult:
 
     # cathode
     c = d.cathode
+    assert c.thickness is not None  # CellDesign requires the cathode's thickness
     if c.active not in c.components:
         raise CellDesignError(f"active material {c.active!r} is not among the components",
                               ("cathode", "active"))
@@ -188,9 +190,9 @@ def design(route: Route) -> CellResult:
     pores += c.porosity * c.thickness * a_c
     if c.collector:
         foil = a_c / 2
-        _foil(route, c.collector, c.collector_thickness, foil, buy, ("cathode", "collector"))
+        volume += _foil(route, c.collector, c.collector_thickness, foil, buy,
+                        ("cathode", "collector"))
         refs["collector.cathode"] = DesignRef(foil, "m2")
-        volume += c.collector_thickness * foil
 
     # anode
     ratio = d.anode_area_ratio
@@ -211,6 +213,7 @@ def design(route: Route) -> CellResult:
         collector, collector_t = an.collector, an.collector_thickness
     else:
         mt = d.metal_anode
+        assert mt is not None  # CellDesign: exactly one of anode and metal_anode
         rho = _density(route, mt.material, ("metal_anode", "material"))
         an_mass = mt.thickness * a_a * rho
         refs[f"anode.{mt.material}"] = buy.add(mt.material, an_mass, a_a,
@@ -223,12 +226,12 @@ def design(route: Route) -> CellResult:
     if collector:
         foil = a_a / 2
         path = ("anode" if d.anode is not None else "metal_anode", "collector")
-        _foil(route, collector, collector_t, foil, buy, path)
+        volume += _foil(route, collector, collector_t, foil, buy, path)
         refs["collector.anode"] = DesignRef(foil, "m2")
-        volume += collector_t * foil
 
     # separator / solid electrolyte layer: one per cathode face, with the anode's overhang
     s = d.separator
+    assert s.thickness is not None  # CellDesign requires the separator's thickness
     a_s = a_a
     rho_s = _solid_density(route, s, ("separator",))
     _layer(route, s, "separator", s.thickness * (1 - s.porosity) * rho_s * a_s, a_s, buy, refs)

@@ -301,7 +301,7 @@ def _header_html(meta: dict) -> str:
          if _finite(cap) else "each route's default plant size"),
         ("Costing convention", {"batpac5": "BatPaC 5.0 rules (batpac5)",
                                 "annuity": "capital recovery (annuity)"}.get(
-                                    meta.get("costing"), str(meta.get("costing")))),
+                                    str(meta.get("costing")), str(meta.get("costing")))),
         ("Currency", f"{meta.get('currency', 'USD')} of {meta.get('currency_year', '?')}"),
         ("Seed", str(meta.get("seed"))),
         ("Key prices", "; ".join(f"{k} {v}" for k, v in meta.get("key_prices", {}).items())),

@@ -165,9 +165,9 @@ def simulate(
     if json_:
         emit_json(result.to_dict())
         return
-    over = config.meta.get("beyond_limits")
-    if over:
-        print(f"BEYOND THE ROUTE'S LIMITS (--beyond-limits): {len(over)} limit(s) exceeded, "
+    exceeded = config.meta.get("beyond_limits")
+    if exceeded:
+        print(f"BEYOND THE ROUTE'S LIMITS (--beyond-limits): {len(exceeded)} limit(s) exceeded, "
               f"listed in the warnings; the site cannot hold this line as its data stand")
     _print(result, wide)
     if out is not None:

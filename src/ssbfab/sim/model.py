@@ -49,12 +49,17 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import simpy
 
 from . import streams
 from .buffer import Buffer
 from .linemodel import LineModel, MachineSpec, StepModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BUSY, DOWN, BLOCKED, STARVED = 0, 1, 2, 3
 INF = math.inf
@@ -67,6 +72,10 @@ class Station:
                  "effect", "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area",
                  "wm_last", "loader_busy", "loader_q", "machines", "units_exc", "units_norm",
                  "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink")
+
+    # set by `run_replication` from the replication's streams
+    scrap_rng: np.random.Generator
+    draw_scrap: Callable[[], int]
 
     def __init__(self, model: StepModel):
         self.model = model
@@ -91,7 +100,7 @@ class Station:
         self.units_exc = self.units_norm = 0  # pieces processed during / outside excursions
         self.inproc_start = 0
         self.held_start = 0  # good pieces held by blocked machines at the end of the warm-up
-        self.level_start = 0  # quanta in the buffer after the step then
+        self.level_start: float = 0  # quanta in the buffer after the step then
         self.sink = True
 
 
@@ -230,8 +239,7 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
     if n_inputs == 1:
         in_buf, in_need = st.inputs[0]
     effect = st.effect
-    out = st.out
-    sink = out is None
+    out = st.out  # None: the final step ships to the sink
     no_scrap = st.yield_ >= 1.0 and not effect
     ttf = draw_ttf()
     while True:
@@ -275,7 +283,7 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
             ms[2] = 0
         else:
             good = _complete(st, ms, effect != "" and (a0 or dr.active or dr.count != c0))
-        if sink:
+        if out is None:
             now = env._now
             if now > ctx.warmup:
                 ctx.lead_sum += good * piece * (now - birth)
@@ -424,8 +432,10 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
             st.out = Buffer(env, sm.capacity_quanta, sm.quantum, sm.name)
             st.sink = False
     for st, sm in zip(stations, model.steps, strict=True):
-        st.inputs = [(stations[u].out, need_q)
-                     for (u, _), need_q in zip(sm.inputs, sm.input_quanta, strict=True)]
+        for (u, _), need_q in zip(sm.inputs, sm.input_quanta, strict=True):
+            buf = stations[u].out
+            assert buf is not None  # a step that feeds another has a finite buffer
+            st.inputs.append((buf, need_q))
         if sm.environment == "dry_room" and sm.sensitive_kg > 0:
             dr.stations.append((st, sm.sensitive_kg))
     import numpy as np
