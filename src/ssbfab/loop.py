@@ -26,9 +26,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .data.schema import Route
 from .stats import LineStats
+
+if TYPE_CHECKING:
+    from .opt.plan import Plan
 
 PROGRESS_TOL = 1e-3  # relative: of the target output, and of the cheapest cost so far
 STALL_ITERATIONS = 3  # iterations in a row without progress before the loop stops
@@ -50,7 +54,7 @@ class Iteration:
     meets_target: bool
     opt_s: float
     sim_s: float
-    plan: object = field(repr=False, compare=False, default=None)
+    plan: Plan | None = field(repr=False, compare=False, default=None)
     stats: LineStats | None = field(repr=False, compare=False, default=None)
 
     def row(self) -> dict:
@@ -118,7 +122,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
         plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate or None,
                         time_limit=time_limit, gap=gap)
         opt_s = time.perf_counter() - t0
-        if plan.config is None:
+        if plan.config is None or plan.cost is None:  # (a plan has both, or neither)
             if k == 0:
                 raise NoPlanError(f"{route.name}: {plan.status.reason}")
             reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
@@ -142,7 +146,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             if plan.config is None:
                 break
             key = _plan_key(plan.config)
-        if plan.config is None:
+        if plan.config is None or plan.cost is None:
             reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
             break
         if key in seen_plans:
@@ -211,11 +215,11 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
         reason += f"; kept the cheapest plan that met the target (iteration {best.index})"
         return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations, best,
                           nominal_cost)
-    best = max(iterations, key=lambda it: it.ratio) if iterations else None
-    if best is not None:
-        reason += (f"; no plan met the target; the best reached {100 * best.ratio:.1f} % "
-                   f"(iteration {best.index}, bottleneck {best.bottleneck})")
-    return LoopResult(route.name, capacity_gwh, False, _with(reason, notes), iterations, best,
+    closest = max(iterations, key=lambda it: it.ratio) if iterations else None
+    if closest is not None:
+        reason += (f"; no plan met the target; the best reached {100 * closest.ratio:.1f} % "
+                   f"(iteration {closest.index}, bottleneck {closest.bottleneck})")
+    return LoopResult(route.name, capacity_gwh, False, _with(reason, notes), iterations, closest,
                       nominal_cost)
 
 

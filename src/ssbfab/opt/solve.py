@@ -163,6 +163,7 @@ class OptModel:
         import pyomo.environ as pyo
 
         m, st = self.model, self.structure
+        assert m is not None  # polished after a solve, which builds the model
         levels = {s: max(st.levels[s], key=lambda lv: pyo.value(m.z[s, lv])) for s in st.steps}
         dpc = max(st.classes, key=lambda d: pyo.value(m.w[d]))
         machines = {s: {e: int(round(pyo.value(m.n[s, e]))) for e in st.options[s]}
@@ -174,7 +175,7 @@ class OptModel:
         for d in m.w:
             m.w[d].set_value(1.0 if d == dpc else 0.0, skip_validation=True)
         # flows exactly as the chosen levels and class give them
-        started = {}
+        started: dict[str, float] = {}  # units started per good cell
         for s in reversed(st.steps):
             lv = levels[s]
             d = dpc if st.flow_classes[s][0] != ANY else ANY
@@ -217,7 +218,7 @@ class OptModel:
         return config, objective
 
 
-_SCHEDULER = {"threads": None}  # HiGHS's thread pool is global to the process
+_SCHEDULER: dict[str, int | None] = {"threads": None}  # HiGHS's thread pool is global to the process
 
 
 def _use_threads(threads: int | None) -> None:
