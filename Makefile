@@ -51,4 +51,4 @@ lint: $(STAMP)
 	$(PY) -m mypy src/ssbfab
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache
