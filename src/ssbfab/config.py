@@ -107,7 +107,8 @@ class PlantConfig:
             given[name] = StepChoice(level=level, machines=dict(machines), lot_size=lot)
         for name in names - set(given):
             bad("steps", f"the plan has no entry for step {name!r}")
-        cap = data.get("capacity_gwh")
+        # a plan of several identical lines lists one line's machines: its target is the line's
+        cap = data.get("line_capacity_gwh", data.get("capacity_gwh"))
         if route.cell is None and cap is None:
             cap = math.nan  # a bare line has no cell energy, hence no GWh target
         elif not isinstance(cap, (int, float)) or cap <= 0:
