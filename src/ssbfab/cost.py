@@ -405,6 +405,20 @@ class CostBreakdown:
     _economics: Economics | None = field(default=None, repr=False, compare=False)
 
     @property
+    def primary_by_step(self) -> dict[str, dict[str, float]]:
+        """Primary quantities of each step (`PRIMARY`: USD/yr for flows, USD for capex)."""
+        return {step: dict(prim) for step, prim in self._step_primary}
+
+    @property
+    def primary(self) -> dict[str, float]:
+        """Primary quantities of the plant (sums of `primary_by_step`)."""
+        out = {k: 0.0 for k in PRIMARY}
+        for _, prim in self._step_primary:
+            for k in PRIMARY:
+                out[k] += prim.get(k, 0.0)
+        return out
+
+    @property
     def feasible(self) -> bool:
         """True when every step's installed capacity covers its required input."""
         return not self.shortfall
