@@ -35,9 +35,20 @@ def capacity_frame(result):
     return pd.DataFrame(rows).T.fillna(0.0).sort_index()
 
 
+def _colours(result) -> dict[str, str]:
+    """One colour per route, the same in every figure."""
+    from matplotlib import colormaps
+
+    names = sorted({r for p in result.periods for r in p["lines"]})
+    cmap = colormaps["tab10"]
+    return {r: cmap(i % 10) for i, r in enumerate(names)}
+
+
 def make_figures(result) -> dict:
     """The report's figures, keyed: capacity, capex, cost, segments."""
     import numpy as np
+
+    colour = _colours(result)
 
     years = [p["year"] for p in result.periods]
     figs = {}
@@ -45,8 +56,10 @@ def make_figures(result) -> dict:
     fig = _figure(figsize=(8, 4))
     ax = fig.add_subplot()
     routes = [r for r in cap.columns if cap[r].sum() > 0]
-    if routes:
-        ax.stackplot(cap.index, *[cap[r].values for r in routes], labels=routes, alpha=0.85)
+    bottom = np.zeros(len(cap))
+    for r in routes:  # one bar per year: the lines standing that year
+        ax.bar(cap.index, cap[r].values, bottom=bottom, label=r, width=0.8, color=colour[r])
+        bottom += cap[r].values
     ax.set_xlabel("year")
     ax.set_ylabel("capacity of operating lines (GWh/yr)")
     ax.legend(loc="upper left", fontsize=8)
@@ -66,9 +79,10 @@ def make_figures(result) -> dict:
     routes = sorted({r for p in result.periods for r in p["cost_per_kwh"]})
     for r in routes:
         ys = [p["cost_per_kwh"].get(r, np.nan) for p in result.periods]
-        ax.plot(years, ys, marker="o", ms=3, label=r)
+        ax.plot(years, ys, marker="o", ms=3, label=r, color=colour[r])
     ax.set_xlabel("year")
-    ax.set_ylabel(f"cost per good kWh ({result.currency} {result.currency_year})")
+    ax.set_ylabel(f"cost per good kWh ({result.currency} {result.currency_year}, log scale)")
+    ax.set_yscale("log")  # a young line's first years cost many times a mature one's
     year = result.overtake_year(*_pair(routes)) if _pair(routes) else None
     if year:
         ax.axvline(year, color="grey", ls="--", lw=1)
@@ -85,7 +99,7 @@ def make_figures(result) -> dict:
         tot = prod.groupby(["segment", "route"])["gwh"].sum().unstack(fill_value=0.0)
         bottom = np.zeros(len(tot))
         for r in tot.columns:
-            ax.barh(tot.index, tot[r].values, left=bottom, label=r)
+            ax.barh(tot.index, tot[r].values, left=bottom, label=r, color=colour[r])
             bottom += tot[r].values
     ax.set_xlabel("good GWh sold over the horizon (sum of GWh/yr × years)")
     ax.legend(fontsize=8)
@@ -103,10 +117,12 @@ def _pair(routes: list[str]) -> tuple[str, str] | None:
 
 CAPTIONS = {
     "capacity": "Capacity of the lines operating each year, by route (good GWh/yr at each "
-                "line's design size; ramp-up years produce less).",
+                "line's design size; ramp-up years produce less; a line being converted "
+                "stands idle).",
     "capex": "Capital spent each year on new lines and conversions (MUSD, undiscounted).",
-    "cost": "Cost per good kWh of each operating route each year: annualised capex of its "
-            "operating lines plus operating cost, over what they made.",
+    "cost": "Cost per good kWh of each operating route each year (log scale): annualised "
+            "capex of its operating lines plus operating cost, over what they made; the first "
+            "years of a line carry its ramp-up and the learning premium.",
     "segments": "Which route served which market segment, summed over the horizon.",
 }
 
