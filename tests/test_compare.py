@@ -118,13 +118,14 @@ def test_same_seed_gives_identical_files(run, tmp_path, monkeypatch):
 
 
 def test_a_route_without_a_plan_stays_in_the_table_with_its_reason(tmp_path):
-    """At 300 GWh/yr the sulfide route exceeds its plant limits (max machines, floor
-    area): the comparison still completes and says why, naming the limiting step."""
+    """At 300 GWh/yr the sulfide route exceeds its site (more lines lift the machine
+    limits, not the floor area): the comparison still completes and says why, naming
+    the site field to raise."""
     res = compare(["sulfide-lpscl"], 300.0, days=20.0, warmup_days=4.0, reps=1, seed=1,
                   sizes_gwh=(0.2,), out=tmp_path / "big")
     row = res.table.iloc[0]
     assert not row["converged"]
-    assert "no plan" in row["reason"] and "max_count" in row["reason"]
+    assert "no plan" in row["reason"] and "raise plant.floor_area" in row["reason"]
     assert "sulfide-lpscl" in (tmp_path / "big" / "report.html").read_text()
 
 

@@ -103,7 +103,9 @@ def _print(plan, out, wide: bool) -> None:
         if wide:
             row += [f"{r.required_per_year:,.0f}", f"{r.capacity_per_year:,.0f}", r.unit]
         rows.append(row)
-    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
+    lines = (f" as {plan.lines} identical lines of {plan.line_capacity_gwh:g} GWh/yr (machines "
+             "per line)" if plan.lines > 1 else "")
+    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells{lines}, dry room "
           f"{plan.dew_point_class}",
           ["step", "option", "level", "count", "load %", "binding"]
           + (["required/yr", "capacity/yr", "unit"] if wide else []),
@@ -116,8 +118,12 @@ def _print(plan, out, wide: bool) -> None:
     rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0"])
     table(f"cost per kWh of good cells ({plan.costing}, {c.currency} {c.currency_year})",
           ["category", f"{c.currency}/kWh", "%"], rows,
-          caption=f"capex {c.capex_total / 1e6:,.0f} M{c.currency}; floor {c.floor_area_m2:,.0f} m², "
-                  f"dry room {c.dry_room_area_m2:,.0f} m²; solver {s.status}"
+          caption=f"{plan.lines} line{'s' if plan.lines > 1 else ''}: capex "
+                  f"{plan.capex_total / 1e6:,.0f} M{c.currency}; floor {plan.floor_area_m2:,.0f} m², "
+                  f"dry room {plan.dry_room_area_m2:,.0f} m² (lines tried: "
+                  + ", ".join(f"{t.lines} {t.cost_per_kwh:.2f}" if t.cost_per_kwh is not None
+                              else f"{t.lines} {t.status}" for t in plan.line_search)
+                  + f"); solver {s.status}"
                   f"{'' if s.gap is None else f', gap {s.gap:.2g}'}, build {s.build_s:.2f} s, "
                   f"solve {s.solve_s:.2f} s")
     if out is not None:

@@ -400,6 +400,23 @@ class LiquidFill(Strict):
     _frac = _range("fraction_of_pores", high=1.0)
 
 
+class Pouch(Strict):
+    """The pouch around the electrode stack: what turns the stack into the cell's outer
+    dimensions (and so its volume). Tabs leave through the edges of length
+    `electrode_width`, at both ends of the height (`tab_ends: 2`) or at one (1)."""
+
+    seal_margin: Metres  # heat seal (and fold) on each edge without tabs
+    tab_margin: Metres  # tab lead-out and seal at each tab end
+    film_thickness: Metres  # the laminate, once on each face of the stack
+    tab_ends: Literal[1, 2] = 2
+
+    _nonneg = _range("seal_margin", "tab_margin", "film_thickness", strict=False)
+
+
+# the pouch of a cell design that gives none (docs/lines.md): illustrative EV pouch margins
+DEFAULT_POUCH = Pouch(seal_margin="3 mm", tab_margin="10 mm", film_thickness="0.15 mm")
+
+
 class CellDesign(Strict):
     format: Literal["pouch"] = "pouch"
     capacity: Ah
@@ -414,7 +431,9 @@ class CellDesign(Strict):
     separator: Layer
     liquid: LiquidFill | None = None
     packaging: dict[str, Kg]  # fixed masses per cell (pouch film, tabs ...)
-    packaging_volume_overhead: Fraction = 0.1  # extra volume over the electrode stack
+    pouch: Pouch = DEFAULT_POUCH  # outer dimensions, hence the cell volume
+    # a user's flat override: volume = layer volumes x (1 + overhead), pouch ignored
+    packaging_volume_overhead: Fraction | None = None
     stack_pressure_hardware: dict[str, Kg] = Field(default_factory=dict)
 
     _pos = _range("capacity", "nominal_voltage", "electrode_width", "electrode_height",

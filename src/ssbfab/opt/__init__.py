@@ -5,6 +5,7 @@ minimise cost per kWh of good cells, as an exact MILP (Pyomo, solved by HiGHS).
     plan = optimize(route, 10.0)                 # one solve
     model = OptModel(route)                      # build once ...
     plans = [model.solve(c) for c in (5, 10, 20)]  # ... re-solve with new numbers
+    plan.lines, plan.config                      # identical lines, and one line's plan
 
 Parts: `data` (index sets and every number, from `ssbfab.cost`'s coefficients),
 `build` (the Pyomo model by named functions), `solve` (HiGHS, polishing, Plan),
@@ -12,7 +13,7 @@ Parts: `data` (index sets and every number, from `ssbfab.cost`'s coefficients),
 API: the floor the benchmark compares against), `plan` (the result objects).
 """
 
-from .plan import Plan, SolveStatus, StepRow
+from .plan import LineTry, Plan, SolveStatus, StepRow
 from .solve import OptModel, optimize
 
-__all__ = ["OptModel", "Plan", "SolveStatus", "StepRow", "optimize"]
+__all__ = ["LineTry", "OptModel", "Plan", "SolveStatus", "StepRow", "optimize"]
