@@ -160,8 +160,10 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
         row["currency"] = cost.currency
         for cat, v in cost.by_category.items():
             row[f"cost_{cat}"] = v
-        row["capex_total_musd"] = cost.capex_total / 1e6
-        row["dry_room_area_m2"] = cost.dry_room_area_m2
+        # the cost is one line's; the plant is plan.lines identical lines
+        row["lines"] = plan.lines
+        row["capex_total_musd"] = plan.lines * cost.capex_total / 1e6
+        row["dry_room_area_m2"] = plan.lines * cost.dry_room_area_m2
         row["dew_point_class"] = plan.config.dew_point_class
     row["nominal_cost_per_kwh"] = loop.nominal_cost_per_kwh
     row["wh_per_kg"] = cell.wh_per_kg

@@ -169,20 +169,23 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
                            seed=seed, workers=workers)
             new_stats = sim.stats
         sim_s = time.perf_counter() - t0
+        # the simulator runs one line of the plan; a plant of N identical lines makes N times
+        # its output, so the plant's target is compared with N × one line
+        n = plan.lines
         achieved = new_stats.good_gwh_per_year
-        ratio = achieved.mean / capacity_gwh
+        ratio = n * achieved.mean / capacity_gwh
         cost = evaluate(plan.config, new_stats, costing=costing)
         it = Iteration(
             index=k, cost_per_kwh=cost.cost_per_kwh,
             optimiser_cost_per_kwh=plan.cost.cost_per_kwh, target_gwh=capacity_gwh,
-            sim_gwh_mean=achieved.mean, sim_gwh_low=achieved.ci95_low,
-            sim_gwh_high=achieved.ci95_high, ratio=ratio, bottleneck=new_stats.bottleneck,
+            sim_gwh_mean=n * achieved.mean, sim_gwh_low=n * achieved.ci95_low,
+            sim_gwh_high=n * achieved.ci95_high, ratio=ratio, bottleneck=new_stats.bottleneck,
             derate=dict(derate), machines=sum(c.count for c in plan.config.steps.values()),
             meets_target=ratio >= 1.0 - tol, opt_s=opt_s, sim_s=sim_s, plan=plan,
             stats=new_stats,
         )
         iterations.append(it)
-        say(f"{route.name}: iteration {k}: {achieved.mean:.3f} GWh/yr simulated "
+        say(f"{route.name}: iteration {k}: {n * achieved.mean:.3f} GWh/yr simulated "
             f"({100 * ratio:.1f} % of target), {cost.cost_per_kwh:.1f} $/kWh")
         if it.meets_target:
             reason = f"simulated output is {100 * ratio:.1f} % of the target"
