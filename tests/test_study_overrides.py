@@ -117,7 +117,6 @@ def test_route_materials_entry_is_overridden_too(lines_dir):
     ("economics.labor_rate", ["labor_rate", "did you mean 'labour_rate'"]),
     ("dry_rooms.classes.dp-70.power", ["dp-70", "dp-40, dp-50, dp-60"]),
     ("plant.flor_area", ["flor_area", "did you mean 'floor_area'"]),
-    ("economics.currency_rates.CNY", ["cannot be overridden", "exchange rates"]),
     ("line.cathode_coating.name", ["cannot be overridden"]),
     ("line.cathode_coating", ["whole item", "options"]),
     ("cell.cathode", ["mapping", "thickness"]),
@@ -138,6 +137,28 @@ def test_bad_value_fails_validation_with_the_field(lines_dir):
         resolve_route(ROUTE, lines_dir, overrides={
             "line.cathode_coating.levels.standard.yield": "150 %"})
     assert "yield" in str(exc.value) and "(0, 1]" in str(exc.value)
+
+
+def test_exchange_rate_override_reprices_what_is_quoted_in_that_currency(lines_dir):
+    """`economics.currency_rates.CNY` is a study parameter like any other: the Li2S
+    price (2.5e6 CNY/t in the file) follows the scenario's rate, USD prices do not,
+    and a load with the file's rate in the same process is unchanged afterwards."""
+    base = resolve_route(ROUTE, lines_dir)
+    moved = resolve_route(ROUTE, lines_dir, overrides={"economics.currency_rates.CNY": "0.2 USD"})
+    again = resolve_route(ROUTE, lines_dir)
+    li2s = {k: r.all_materials["Li2S"].price_per_unit for k, r in
+            (("base", base), ("moved", moved), ("again", again))}
+    # 2.5e6 CNY/t at 0.1486 and at 0.2 USD per CNY, by hand
+    assert li2s["base"] == (pytest.approx(371.5, rel=1e-12), "kg")
+    assert li2s["moved"] == (pytest.approx(500.0, rel=1e-12), "kg")
+    assert li2s["again"] == li2s["base"]
+    usd_priced = [n for n, m in base.all_materials.items()
+                  if m.price is not None and "USD" in m.price]
+    assert usd_priced
+    for n in usd_priced:
+        assert moved.all_materials[n].price_per_unit == base.all_materials[n].price_per_unit
+    assert moved.economics.currency_rates["CNY"] == pytest.approx(0.2)
+    assert _cost(moved) > _cost(base)
 
 
 def test_overrides_leave_the_files_and_other_loads_alone(lines_dir):

@@ -12,10 +12,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import Problem, SpecError, closest
-from . import units
 from .checks import _check_recipes, check_route
 from .problems import _validation_problems
-from .schema import DryRooms, Economics, Material, Route, SharedData
+from .schema import RATES, DryRooms, Economics, Material, Route, SharedData
 from .sources import _unwrap_sources
 from .yamlio import line_of, load_yaml
 
@@ -74,19 +73,8 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     problems: list[Problem] = []
     econ_raw, econ_marks = _read(files["economics"], overrides=overrides, kind="economics")
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
-    if economics is not None:
-        # currencies must exist before any other file's prices can be read
-        try:
-            units.configure_currencies(economics.currency_rates)
-        except ValueError as exc:
-            # pint cannot redefine a unit: one process holds one table of rates
-            code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
-            problems.append(Problem(
-                str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
-                f"currency_rates.{code}" if code else "currency_rates",
-                f"{exc}; expected the rate already in use (one table of exchange rates "
-                "per run)"))
-            raise SpecError(problems) from None
+    # every other file's prices are read through this data set's own exchange rates
+    rates = {RATES: economics.currency_rates if economics is not None else {}}
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     materials = None
     if "materials" not in mat_raw or not isinstance(mat_raw["materials"], dict):
@@ -99,11 +87,13 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         materials = {}
         for name, m in mat_raw["materials"].items():
             obj = _validate_or_collect(Material, m, str(files["materials"]), mat_marks, problems,
-                                       root=("materials", name), inherit=mat_raw.get("source"))
+                                       root=("materials", name), inherit=mat_raw.get("source"),
+                                       context=rates)
             if obj is not None:
                 materials[name] = obj
     dry_raw, dry_marks = _read(files["dry_rooms"], overrides=overrides, kind="dry_rooms")
-    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems)
+    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems,
+                               context=rates)
     if problems:
         raise SpecError(problems)
     if materials is not None:
@@ -112,13 +102,13 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
                       files={k: str(v) for k, v in files.items()})
 
 
-def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None):
+def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None, context=None):
     sources: dict[str, str] = {}
     local: list[Problem] = []
     clean = _unwrap_sources(raw, root, inherit, file, marks, sources, local)
     problems.extend(local)
     try:
-        return model.model_validate(clean)
+        return model.model_validate(clean, context=context)
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
         return None
@@ -140,7 +130,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     clean = _unwrap_sources(raw, (), None, file, marks, sources, problems)
     route = None
     try:
-        route = Route.model_validate(clean)
+        route = Route.model_validate(clean, context={RATES: shared.economics.currency_rates})
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:
