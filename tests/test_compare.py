@@ -83,6 +83,27 @@ def test_files_report_and_json_agree(run):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_report_leaves_the_callers_matplotlib_settings_alone(run):
+    """Building the figures and writing the page change no global matplotlib setting
+    (a notebook's style and SVG options stay as the user set them), and the page's
+    SVG is still the reproducible kind (salted ids, text kept as text)."""
+    import copy
+
+    import matplotlib
+
+    from ssbfab.report import make_figures, render_html
+
+    with matplotlib.rc_context({"svg.hashsalt": None, "svg.fonttype": "path",
+                                "font.size": 13.0}):
+        before = copy.deepcopy(matplotlib.rcParams.copy())
+        run.figures = make_figures(run)
+        html = render_html(run)
+        after = matplotlib.rcParams.copy()
+        assert render_html(run) == html  # salted ids: the same bytes again
+    assert after == before
+    assert "<text" in html  # fonttype none: labels are text, not glyph paths
+
+
 def test_breakdown_sums_to_cost(run):
     t = run.table
     cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]

@@ -1,7 +1,9 @@
 """Figures, result files and the self-contained HTML report of a comparison.
 
 Figures are matplotlib objects (so notebooks get them too) embedded in the page as
-inline SVG; SVG ids and metadata are fixed so a rerun writes the same bytes.
+inline SVG; SVG ids and metadata are fixed so a rerun writes the same bytes. Nothing
+here changes the caller's matplotlib settings: figures are `Figure` objects outside
+pyplot, and the SVG settings apply only while a figure is written (`_svg`).
 """
 
 from __future__ import annotations
@@ -27,12 +29,9 @@ CATEGORY_ORDER = ["materials", "equipment", "building", "dry_room", "dry_room_en
 def _figure(**kw):
     """A matplotlib Figure outside pyplot: no backend is chosen or switched (a
     notebook keeps its inline display), and repeated comparisons leave no open
-    figures behind. Ids and fonts are fixed so saved SVG is the same on a rerun."""
-    import matplotlib
+    figures behind."""
     from matplotlib.figure import Figure
 
-    matplotlib.rcParams["svg.hashsalt"] = "ssbfab"
-    matplotlib.rcParams["svg.fonttype"] = "none"
     return Figure(**kw)
 
 
@@ -138,9 +137,17 @@ def _downstream_yield(route, yields: dict[str, float]) -> dict[str, float]:
     return out
 
 
+# The SVG writer reads these from rcParams only: a salt for the element ids (else
+# random) and text kept as text (else glyph paths), so a rerun writes the same bytes.
+_SVG_RC = {"svg.hashsalt": "ssbfab", "svg.fonttype": "none"}
+
+
 def _svg(fig) -> str:
+    import matplotlib
+
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    with matplotlib.rc_context(_SVG_RC):  # restored on exit: the caller's settings stay
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
