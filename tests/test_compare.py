@@ -138,6 +138,34 @@ def test_a_route_without_a_plan_stays_in_the_table_with_its_reason(tmp_path):
     assert "sulfide-lpscl" in (tmp_path / "big" / "report.html").read_text()
 
 
+def test_loop_builds_one_model_and_resolves_it_like_fresh_solves(sulfide, monkeypatch):
+    """The loop builds the MILP once and re-solves it with each iteration's statistics
+    and derates; every re-solved plan is the plan a fresh build gives for the same
+    inputs (iteration k+1 optimised on iteration k's statistics)."""
+    import ssbfab.opt
+    from ssbfab.opt import OptModel, optimize
+
+    made = []
+
+    class Counted(OptModel):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(ssbfab.opt, "OptModel", Counted)
+    from ssbfab.loop import run_loop
+
+    res = run_loop(sulfide, 0.5, days=40.0, warmup_days=8.0, reps=2, seed=11, gap=1e-9)
+    assert len(res.iterations) >= 2, res.reason  # else nothing was re-solved
+    assert len(made) == 1 and made[0].builds == 1
+    prev_stats = None
+    for it in res.iterations:
+        fresh = optimize(sulfide, 0.5, stats=prev_stats, derate=it.derate or None, gap=1e-9)
+        assert fresh.config.steps == it.plan.config.steps, it.index
+        assert fresh.cost.cost_per_kwh == pytest.approx(it.optimiser_cost_per_kwh, rel=1e-9)
+        prev_stats = it.stats
+
+
 def test_loop_lengthens_a_warmup_shorter_than_the_lead_time(sulfide):
     """Two days of warm-up cannot cover a line whose cells take weeks to pass (ageing
     alone is 240 h): the loop must lengthen it until the statistics it accepts were

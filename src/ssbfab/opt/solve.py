@@ -27,7 +27,11 @@ from .plan import Plan, SolveStatus, StepRow
 
 
 class OptModel:
-    """A built MILP for one route, for repeated solves (sweeps) without rebuilding."""
+    """A built MILP for one route, for repeated solves (sweeps, the closed loop)
+    without rebuilding.
+
+    `builds` counts the Pyomo models built so far: 1 after any number of solves that
+    only change numbers, one more for each solve whose route has another structure."""
 
     def __init__(self, route: Route, costing: str = "batpac5"):
         cost.check_costing(costing)
@@ -35,6 +39,7 @@ class OptModel:
         self.costing = costing
         self.structure = Structure.of(route)
         self.model = None
+        self.builds = 0
         self._solver = None
 
     # ---------------------------------------------------------------- solve
@@ -72,6 +77,7 @@ class OptModel:
         first = self.model is None
         if first:
             self.model = build_model(self.structure, nb)
+            self.builds += 1
         else:
             set_parameters(self.model, self.structure, nb)
         t_build = time.perf_counter() - t0 + t_numbers
