@@ -5,8 +5,8 @@ dry-room classes, which steps are moisture-sensitive or have several options); i
 is fixed when an `OptModel` is built. `Numbers` holds every coefficient, bound and
 big-M for one scenario (target, statistics, derates, prices, economics); a sweep
 re-solves by pushing new `Numbers` into the built model. The Pyomo model
-(`build.py`) and the direct highspy build of the benchmark (`direct.py`) both read
-these two objects, so they are the same model.
+(`build.py`) reads these two objects; so does the benchmark's direct highspy build
+(benchmarks/highs_direct.py), which is how it measures the same model.
 
 Scaling: flows are *per good cell* (the final step makes exactly 1), capacities are
 per machine as a fraction of the yearly target, and the objective is USD per kWh of
