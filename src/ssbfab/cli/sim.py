@@ -24,14 +24,17 @@ def _num(x: float, digits: int) -> str:
 
 
 def _fmt(e, digits: int = 4) -> str:
-    """mean ± half the 95 % interval ("-" when not computable)."""
+    """mean ± half the 95 % interval when it is symmetric (Student t), else the mean
+    and the interval's ends, "0.96 (0.76-0.99)" ("-" when not computable)."""
     import math
 
     if e.mean is None or (isinstance(e.mean, float) and math.isnan(e.mean)):
         return "-"
     if e.ci95_high == e.ci95_low:
         return _num(e.mean, digits)
-    return f"{_num(e.mean, digits)} ± {_num((e.ci95_high - e.ci95_low) / 2, 2)}"
+    if e.method == "t":
+        return f"{_num(e.mean, digits)} ± {_num((e.ci95_high - e.ci95_low) / 2, 2)}"
+    return f"{_num(e.mean, digits)} ({_num(e.ci95_low, 2)}-{_num(e.ci95_high, 2)})"
 
 
 @app.command()
@@ -124,8 +127,12 @@ def _print(result) -> None:
             _fmt(st.blocked, 2), _fmt(st.starved, 2), _fmt(st.yield_, 4),
             _fmt(st.throughput_per_h), _fmt(st.wip_mean)] for st in s.steps.values()],
           caption="fractions of machine-time; good/h per operating hour in the step's unit; "
-                  "WIP in machines and the buffer after the step; ± half the 95 % interval")
+                  "WIP in machines and the buffer after the step; ± half the 95 % interval, "
+                  "or (its ends) for fractions, which it keeps inside [0, 1]")
     d = s.dry_room
+    notes = [f"{name}: {e.note}" for name, e in (
+        ("excursion h/yr", d.excursion_hours), ("sulfide exposure", d.sulfide_exposure_kg_h),
+        ("H2S", d.h2s_estimate)) if e.note]
     table("line", ["quantity", "value"], [
         ["good cells per year", _fmt(s.good_cells_per_year)],
         ["good GWh per year", _fmt(s.good_gwh_per_year)],
@@ -137,4 +144,4 @@ def _print(result) -> None:
         ["H2S estimate L/yr", _fmt(d.h2s_estimate)],
         ["kernel events", f"{s.events:,}"],
         ["wall time s", f"{s.wall_s:.1f}"],
-    ])
+    ], caption="; ".join(notes) or None)
