@@ -13,6 +13,7 @@ import io
 import json
 from pathlib import Path
 
+from . import categories
 from .io import write_atomic, write_csv, write_json
 
 FIGURES = {
@@ -21,9 +22,6 @@ FIGURES = {
     "utilisation": "Station utilisation per route (bottleneck in red)",
     "cost_vs_size": "Cost per kWh against plant size",
 }
-
-CATEGORY_ORDER = ["materials", "equipment", "building", "dry_room", "dry_room_energy",
-                  "process_energy", "labour", "overheads"]
 
 
 def _figure(**kw):
@@ -43,13 +41,12 @@ def make_figures(result) -> dict:
     # 1. stacked cost breakdown
     fig = _figure(figsize=(9, 4.5))
     ax = fig.subplots()
-    cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
-    ordered = [f"cost_{c}" for c in CATEGORY_ORDER if f"cost_{c}" in cats]
-    ordered += [c for c in cats if c not in ordered]
+    # the registry's categories, in its order, as far as the table has them
+    ordered = [c for c in categories.categories() if c.column in t.columns]
     bottom = [0.0] * len(t)
     for c in ordered:
-        vals = t[c].fillna(0.0).tolist()
-        ax.bar(t["route"], vals, bottom=bottom, label=c.removeprefix("cost_"))
+        vals = t[c.column].fillna(0.0).tolist()
+        ax.bar(t["route"], vals, bottom=bottom, label=c.label)
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
     for x, total in enumerate(t.get("cost_per_kwh", [])):
         if total == total:
@@ -158,7 +155,7 @@ def _sentences(result) -> dict[str, str]:
     if "cost_per_kwh" in t and t["cost_per_kwh"].notna().any():
         cheapest = t.loc[t["cost_per_kwh"].idxmin()]
         dearest = t.loc[t["cost_per_kwh"].idxmax()]
-        cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
+        cats = [c for c in categories.categories() if c.column in t.columns]
         share = (t["cost_materials"] / t["cost_per_kwh"]) if "cost_materials" in t else None
         text = (f"{cheapest['route']} makes the cheapest good kWh "
                 f"({cheapest['cost_per_kwh']:.0f} USD); {dearest['route']} the dearest "
@@ -167,9 +164,9 @@ def _sentences(result) -> dict[str, str]:
             text += (f" Materials are {100 * share.min():.0f}–{100 * share.max():.0f} % of the "
                      "cost on every route, so the electrolyte's raw materials and the yields "
                      "that scrap them decide the ranking.")
-            rest = [c for c in cats if c != "cost_materials"]
+            rest = {c.column: c.label for c in cats if c.name != "materials"}
             if rest:
-                second = t[rest].mean().idxmax().removeprefix("cost_")
+                second = rest[t[list(rest)].mean().idxmax()]
                 text += f" After materials, {second} is the largest item on average."
         s["cost_breakdown"] = text
     if "overall_yield" in t:

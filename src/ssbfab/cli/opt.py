@@ -66,6 +66,8 @@ def optimize(
 
 
 def _print(plan, out) -> None:
+    from ..categories import line
+
     c = plan.cost
     s = plan.status
     table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
@@ -76,12 +78,14 @@ def _print(plan, out) -> None:
             f"{r.capacity_per_year:,.4g}", r.unit,
             f"{100 * r.slack / r.capacity_per_year:.1f}" if r.capacity_per_year else "-",
             r.limit] for r in plan.rows])
-    rows = [[k, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"] for k, v in c.by_category.items()]
-    rows += [[f"  ({k})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"]
+    # labels from the cost registry; `field` is the key in plan.json and comparison.csv
+    rows = [[line(k).label, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
+            for k, v in c.by_category.items()]
+    rows += [[f"  ({line(k).label})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
              for k, v in c.overhead_items.items()]
-    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0"])
+    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0", "cost_per_kwh"])
     table(f"cost per kWh of good cells ({plan.costing}, {c.currency} {c.currency_year})",
-          ["category", f"{c.currency}/kWh", "%"], rows,
+          ["category", f"{c.currency}/kWh", "%", "field"], rows,
           caption=f"capex {c.capex_total / 1e6:,.0f} M{c.currency}; floor {c.floor_area_m2:,.0f} m², "
                   f"dry room {c.dry_room_area_m2:,.0f} m²; solver {s.status}"
                   f"{'' if s.gap is None else f', gap {s.gap:.2g}'}, build {s.build_s:.2f} s, "

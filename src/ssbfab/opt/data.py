@@ -13,9 +13,10 @@ per machine as a fraction of the yearly target, and the objective is USD per kWh
 good cells. All coefficients are then of order 1e-3..1e3, which keeps HiGHS's
 tolerances meaningful whatever the plant size.
 
-Every cost coefficient comes from `ssbfab.cost` (`machine_costs`, `energy_per_unit`,
-`material_cost_per_started`, `dry_room_costs`, `convention_weights`): the objective is
-the same roll-up as `evaluate`.
+Every cost coefficient comes from the cost registry (`ssbfab.categories`: the
+primaries' amounts per machine and per m² of dry room, `weights` of the convention)
+and from `ssbfab.cost` (`energy_per_unit`, `material_cost_per_started`): the objective
+is the same roll-up as `evaluate`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .. import cost
+from .. import categories, cost
 from ..data.schema import Economics, Route
 
 ANY = "any"  # the class index of a step whose yield does not depend on the dry room
@@ -158,7 +159,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     kwh = capacity_gwh * 1e6
     per_kwh = 1.0 / kwh
     hours = cost.hours_per_year(econ)
-    w = cost.convention_weights(econ, costing)
+    w = categories.weights(econ, costing)
     mat_per, credit, _ = cost.material_cost_per_started(route, prices)
     classes = {c.name: c for c in route.shared.dry_rooms.classes}
     ratio = dict(rd.ratios)
@@ -251,11 +252,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
             a = avail if a_obs is None else a_obs
             # nominal-rate units per machine-year, as a fraction of the cells target
             cap[key] = rate * a * hours / cells
-            mc = cost.machine_costs(o, econ)
-            footprint[key] = mc.footprint
-            c_n[key] = (mc.capex * w["equipment_capex"]
-                        + mc.footprint * econ.building_cost * w["building_capex"]
-                        + mc.labour_per_year * w["labour"]) * per_kwh
+            footprint[key] = o.footprint
+            c_n[key] = categories.machine_weight(o, econ, w) * per_kwh
             nlb[key] = o.min_count
             # machines that alone would carry the largest need of any open level
             need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
@@ -314,9 +312,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}
     for d in st.classes:
-        dc = cost.dry_room_costs(classes[d], econ)
-        c_a[d] = (dc.building_extra * w["building_capex"] + dc.equipment * w["dry_room_capex"]
-                  + dc.energy_per_year * w["dry_room_energy"]) * per_kwh
+        c_a[d] = categories.dry_room_weight(classes[d], econ, w) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(route, st, smin, inv_rf, cap, footprint, derate,
