@@ -165,3 +165,35 @@ def test_overrides_leave_the_files_and_other_loads_alone(lines_dir):
     before = _cost(resolve_route(ROUTE, lines_dir))
     resolve_route(ROUTE, lines_dir, overrides={"materials.Li2S.price": "0.1e6 CNY/t"})
     assert _cost(resolve_route(ROUTE, lines_dir)) == before
+
+
+def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_path, lines_dir):
+    """A study may vary a rate: three CNY rates, swept in this process (as a long-lived
+    worker would, after loads with the file's rate): every scenario ok, and the cost
+    moves linearly with the rate by the Li2S bought (2.5e6 CNY/t in the file) x 1 USD."""
+    import textwrap
+
+    from ssbfab.study import load, sweep
+
+    p = tmp_path / "fx.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        study: fx
+        job: materials
+        lines: {lines_dir}
+        routes: [{ROUTE}]
+        grid:
+          economics.currency_rates.CNY: ["0.10 USD", "0.1486 USD", "0.25 USD"]
+        """))
+    report = sweep(p, out=tmp_path / "out", workers=0)
+    assert (report.ok, report.failed, report.errors) == (3, 0, [])
+    df = load(tmp_path / "out").set_index("economics.currency_rates.CNY")
+    cost = df["cost_per_kwh"]
+    route = resolve_route(ROUTE, lines_dir)
+    li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
+                if b.material == "Li2S")
+    from ssbfab.cell import design
+
+    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    slope = kg_per_kwh * 2.5e6 / 1000.0  # USD/kWh per (USD per CNY)
+    assert cost[0.25] - cost[0.10] == pytest.approx(slope * 0.15, rel=1e-9)
+    assert cost[0.1486] == pytest.approx(_cost(route), rel=1e-12)
