@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed-stamp
 ROUTE  ?= sulfide-lpscl
 CAPACITY ?= 10
 ARGS   ?=
+FILE   ?= studies/roadmaps/transition.yaml
 
-.PHONY: run test test-slow validate simulate optimize bench lint clean venv
+.PHONY: run test test-slow validate simulate optimize roadmap bench lint clean venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,9 @@ simulate: $(STAMP)
 
 optimize: $(STAMP)
 	$(VENV)/bin/ssbfab optimize $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
+
+roadmap: $(STAMP)
+	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

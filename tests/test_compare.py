@@ -186,7 +186,7 @@ def test_loop_lengthens_a_warmup_shorter_than_the_lead_time(sulfide):
     res = run_loop(sulfide, 0.5, days=40.0, warmup_days=2.0, reps=2, seed=5)
     assert "warm-up lengthened" in res.reason
     st = res.stats
-    warmup_h = st.extra["warmup_hours"]
+    warmup_h = st.warmup_hours
     assert warmup_h >= st.lead_time_h.mean
     assert st.warmup_days > 2.0
 

@@ -191,11 +191,11 @@ def _stats(route, avail, y_obs):
                                  e(0.9, 0.9, 0.9), e(1, 1, 1), e(1, 1, 1)),
         "cell_step": StepStats("cell_step", "assembler", 1, e(0.5, 0.5, 0.5), e(1, 1, 1),
                                e(0, 0, 0), e(0, 0, 0), e(y_obs, y_obs, y_obs), e(1, 1, 1),
-                               e(1, 1, 1)),
+                               e(1, 1, 1), level="fast"),
     }
     z = e(0, 0, 0)
     return LineStats("parts", 1, 1, 365, 0, steps, z, z, z, z, "", DryRoomStats(z, z, z), 0, 0.0,
-                     extra={"levels": {"cell_step": "fast"}, "dew_point_class": "dry"})
+                     dew_point_class="dry")
 
 
 def test_observed_availability_and_yield(route):

@@ -57,21 +57,24 @@ def test_materials_equal_the_bill_of_materials(tmp_path):
         assert evaluate(cfg).by_category["materials"] == pytest.approx(expect, rel=1e-9), r.name
 
 
-def test_no_class_where_every_sensitive_step_works_leaves_no_plan(tmp_path):
+def test_no_class_where_every_sensitive_step_works_is_refused_by_the_loader(tmp_path):
     """Two moisture-sensitive steps that each allow a different dry-room class only
-    (a class missing from `yield_factor` is not allowed): no plan, and the message
-    names both steps and classes."""
+    (a class missing from `yield_factor` is not allowed): no class is left, so the
+    loader refuses the route, naming both steps and classes, before any optimiser
+    runs (it used to load, and end in a no-plan answer)."""
+    from ssbfab.errors import SpecError
+
     doc = route_document(3, 1, 1, 2, 5)
     for name, cls in (("s00", "dp-40"), ("s01", "dp-60")):
         step = next(s for s in doc["line"] if s["name"] == name)
         step["environment"] = "dry_room"
         step["moisture"] = {"yield_factor": {cls: "100 %"},
                             "excursion": {"effect": "loss", "extra_loss": "5 %"}}
-    route = load_route(write_route(tmp_path, doc))
-    plan = optimize(route, capacity_for(route, 500))
-    assert plan.config is None and plan.status.status == "infeasible"
-    for word in ("s00", "s01", "dp-40", "dp-60", "dry-room class"):
-        assert word in plan.status.reason
+    with pytest.raises(SpecError) as err:
+        load_route(write_route(tmp_path, doc))
+    reason = str(err.value)
+    for word in ("s00", "s01", "dp-40", "dp-60", "dry-room class", "moisture.yield_factor"):
+        assert word in reason
 
 
 def test_a_time_limit_returns_a_status_not_an_exception(tmp_path):

@@ -79,8 +79,9 @@ def test_serial_line_with_bernoulli_scrap_yields_the_product(tmp_path, shared):
     for name, y in zip("abc", ys, strict=True):
         assert inside(res.stats.steps[name].yield_, y), (name, res.stats.steps[name].yield_)
     # what leaves the line per unit started at its first step, the same product
-    per_rep = res.stats.extra["per_rep"]["steps"]
-    ratio = [g / s for g, s in zip(per_rep["c"]["good"], per_rep["a"]["started"], strict=True)]
+    steps = res.stats.steps
+    ratio = [g / s for g, s in zip(steps["c"].per_rep["good"], steps["a"].per_rep["started"],
+                                   strict=True)]
     assert abs(np.mean(ratio) - np.prod(ys)) < 0.02
 
 
@@ -159,9 +160,9 @@ def test_failures_count_operating_time_only(tmp_path, shared):
     res = simulate(bare_config(route), days=days_for(route, 3000), warmup_days=days_for(route, 50),
                    reps=6, seed=8, workers=1)
     m = res.stats.steps["m"]
-    op = res.stats.extra["availability_operating"]["m"]
+    op = m.availability_operating
     a = mtbf / (mtbf + mttr)
-    assert op["ci95_low"] <= a <= op["ci95_high"], (op, a)
+    assert op.ci95_low <= a <= op.ci95_high, (op, a)
     busy = 3 / 10  # throughput-bound: the feed's rate over m's rate
     assert inside(m.utilization, busy, slack=0.005)
     assert inside(m.availability, 1 - busy * mttr / mtbf, slack=0.01)

@@ -96,7 +96,7 @@ def test_sulfide_exposure_counts_wip_while_the_dew_point_is_above_the_threshold(
                       shared=humid)
     res = simulate(bare_config(route), days=days_for(route, 2000), warmup_days=days_for(route, 20),
                    reps=2, seed=3, workers=1)
-    per_rep = res.stats.extra["per_rep"]
+    per_rep = res.stats.per_rep
     for exposure, hours in zip(per_rep["sulfide_exposure_kg_h"], per_rep["excursion_hours"],
                                strict=True):
         assert exposure == pytest.approx(1.0 * hours, rel=1e-6)

@@ -19,6 +19,7 @@ from . import flow
 from .cell import design
 from .data.schema import Route, Strict
 from .errors import InputError, Problem, closest
+from .graph import LineGraph
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,12 @@ class PlantConfig:
 
         if plan.route not in (None, route.name):
             bad(("route",), f"plan is for route {plan.route!r}, not {route.name!r}")
-        classes = [c.name for c in route.dry_room_options]
-        dpc = plan.dew_point_class or (classes[0] if classes else "")
-        if classes and dpc not in classes:
-            bad(("dew_point_class",), f"unknown dry-room class {dpc!r} for route {route.name!r}"
-                f"{closest(dpc, classes)}; expected one of: {', '.join(classes)}")
-        names = {s.name for s in route.line}
+        graph = LineGraph.of(route)
+        dpc = plan.dew_point_class or (graph.classes[0] if graph.classes else "")
+        why = graph.class_problem(dpc) if graph.classes else None
+        if why is not None:
+            bad(("dew_point_class",), why)
+        names = set(graph.listed)
         given: dict[str, StepChoice] = {}
         meant: set[str] = set()  # steps an unknown name was taken for ("did you mean")
         for i, row in enumerate(plan.steps):
@@ -101,7 +102,7 @@ class PlantConfig:
                 hint = closest(name, names)
                 meant.update(n for n in names if hint.endswith(f"{n!r}?)"))
                 bad(("steps", i, "step"), f"unknown step {name!r}{hint}; "
-                    f"expected one of: {', '.join(route.order)}")
+                    f"expected one of: {', '.join(graph.order)}")
                 continue
             if name in given:
                 bad(("steps", i, "step"), f"step {name!r} is listed twice")
@@ -135,7 +136,7 @@ class PlantConfig:
                     bad(("steps", i, "lot_size"), f"lot of {lot:g} {step.unit} is larger "
                         f"than the batch of {o.name!r} ({o.batch_size:g} {step.unit})")
             given[name] = StepChoice(level=level, machines=dict(row.machines), lot_size=lot)
-        for name in route.order:
+        for name in graph.order:
             if name not in given and name not in meant:
                 bad(("steps",), f"the plan has no entry for step {name!r}")
         cap = plan.capacity_gwh
@@ -146,7 +147,7 @@ class PlantConfig:
             cap = math.nan  # a bare line has no cell energy, hence no GWh target
         if problems:
             raise InputError(problems)
-        ordered = {s.name: given[s.name] for s in route.line}
+        ordered = {name: given[name] for name in graph.listed}
         return cls(route=route, steps=ordered, dew_point_class=dpc, capacity_gwh=float(cap),
                    meta=dict(plan.meta))
 
@@ -231,14 +232,18 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     capex per unit of capacity, and enough machines to meet the target at nominal
     availability. Used before (and as a check on) the optimiser."""
     capacity_gwh = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
-    classes = route.dry_room_options
-    dpc = dew_point_class or classes[-1].name  # the driest allowed class: safest yields
-    levels = {s.name: s.setting_levels[0].name for s in route.line}
+    graph = LineGraph.of(route)
+    dpc = dew_point_class or graph.driest or ""  # the driest allowed class: safest yields
+    if dew_point_class is not None and graph.dry_steps:
+        graph.check_class(dew_point_class)
+    steps_ = graph.in_file_order()
+    levels = {n.name: n.levels[0].name for n in steps_}
     yields = flow.nominal_yields(route, dpc, levels)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}
-    for s in route.line:
-        lv = s.level(levels[s.name])
+    for node in steps_:
+        s = node.spec
+        lv = node.level(levels[s.name])
         best = min(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
         per_machine = best.rate_per_hour * lv.rate_factor * best.availability
         n = max(best.min_count, 1, math.ceil(need[s.name] / per_machine - 1e-9))

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from . import categories
+from .graph import LineGraph
 from .io import inside, write_atomic, write_csv, write_json
 
 FIGURES = {
@@ -68,9 +69,9 @@ def make_figures(result) -> dict:
     # 2. yield funnel: share of the units started at each step that end in good cells
     def funnel(ax, name, loop):
         st = loop.stats
-        route = loop.plan.config.route
-        downstream = _downstream_yield(route, {s: v.yield_.mean for s, v in st.steps.items()})
-        order = route.order
+        graph = LineGraph.of(loop.plan.config.route)
+        downstream = _downstream_yield(graph, {s: v.yield_.mean for s, v in st.steps.items()})
+        order = graph.order
         ax.barh(range(len(order)), [downstream[s] for s in order], color="tab:green")
         ax.set_yticks(range(len(order)), order, fontsize=6)
         ax.set_title(name, fontsize=9)
@@ -128,15 +129,14 @@ def _per_route(loops: dict, draw, title: str):
     return fig
 
 
-def _downstream_yield(route, yields: dict[str, float]) -> dict[str, float]:
+def _downstream_yield(graph: LineGraph, yields: dict[str, float]) -> dict[str, float]:
     """Share of units started at each step that end in good cells (along the graph,
     a step feeding several branches takes the product along each; the merge point
     is shared so one branch's path is representative)."""
     out: dict[str, float] = {}
-    for name in reversed(route.order):
-        consumers = route.consumers[name]
-        after = min((out[c] for c in consumers), default=1.0)
-        out[name] = yields.get(name, 1.0) * after
+    for node in reversed(graph.steps):
+        after = min((out[c] for c in node.consumers), default=1.0)
+        out[node.name] = yields.get(node.name, 1.0) * after
     return out
 
 

@@ -18,12 +18,18 @@ confidence interval whose method suits the quantity (`Estimate.method`):
   that cannot vary, such as zero excursions in a dry room without excursions).
 
 An estimate that rests on few events (`events` < `FEW_EVENTS`) carries a `note`.
+
+What the cost function and the optimiser read are fields, per step
+(`StepStats.availability_operating`, `yield_`, `level`, `shortfall`) and per line
+(`LineStats.dew_point_class`); a statistic that was not measured (hand-made
+statistics, or a file that lacks it) is `NOT_MEASURED` (NaN) or None, and
+`cost.observed` says what it uses instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -188,6 +194,9 @@ def _expit(x: float) -> float:
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
+NOT_MEASURED = Estimate(math.nan, math.nan, math.nan)
+
+
 @dataclass(frozen=True)
 class StepStats:
     step: str
@@ -200,6 +209,16 @@ class StepStats:
     yield_: Estimate  # good out / started, observed
     throughput_per_h: Estimate  # good units out per hour (step's unit)
     wip_mean: Estimate  # units in the step's queue and machines, time-average
+    # up share of the hours the machines were wanted (busy or down): idle machines do not
+    # fail, so this is the availability a capacity plan needs
+    availability_operating: Estimate = NOT_MEASURED
+    # share of the good output per hour that the configuration's target needs from the
+    # step (at nominal yields downstream) that it did not make: max(0, 1 - made / needed)
+    shortfall: Estimate = NOT_MEASURED
+    level: str | None = None  # the setting level simulated (None: not recorded)
+    nominal_yield: float = math.nan  # the yield scrap was drawn with (level x moisture factor)
+    lot_size: float = math.nan  # units of the step's unit per lot
+    per_rep: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # metric -> values
 
 
 @dataclass(frozen=True)
@@ -207,6 +226,12 @@ class DryRoomStats:
     excursion_hours: Estimate
     sulfide_exposure_kg_h: Estimate
     h2s_estimate: Estimate  # litres of H2S released per year (estimate)
+
+
+# the per-step and line-level fields that are plain values, not estimates, in stats.json
+_STEP_VALUES = ("level", "nominal_yield", "lot_size")
+_LINE_VALUES = ("dew_point_class", "capacity_gwh", "operating_hours_per_year",
+                "simulated_hours", "warmup_hours", "operations")
 
 
 @dataclass(frozen=True)
@@ -225,10 +250,18 @@ class LineStats:
     dry_room: DryRoomStats
     events: int
     wall_s: float
-    extra: dict = field(default_factory=dict)
+    dew_point_class: str | None = None  # the dry-room class simulated (None: not recorded)
+    capacity_gwh: float = math.nan  # the configuration's target, good GWh/yr (NaN: none)
+    operating_hours_per_year: float = math.nan
+    simulated_hours: float = math.nan  # operating hours per replication, warm-up included
+    warmup_hours: float = math.nan  # operating hours discarded per replication
+    operations: int = 0  # lot operations, all replications
+    warnings: tuple[str, ...] = ()
+    per_rep: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # metric -> values
 
     # -------------------------------------------------------------- JSON
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The stats.json document (`simulate --out`), read back by `from_dict`."""
         def est(e: Estimate) -> dict:
             return e.to_dict()
 
@@ -250,6 +283,10 @@ class LineStats:
                     "blocked": est(s.blocked), "starved": est(s.starved),
                     "yield": est(s.yield_), "throughput_per_h": est(s.throughput_per_h),
                     "wip_mean": est(s.wip_mean),
+                    "availability_operating": est(s.availability_operating),
+                    "shortfall": est(s.shortfall),
+                    **{k: getattr(s, k) for k in _STEP_VALUES},
+                    "per_rep": {k: list(v) for k, v in s.per_rep.items()},
                 }
                 for s in self.steps.values()
             ],
@@ -260,14 +297,19 @@ class LineStats:
             },
             "events": self.events,
             "wall_s": self.wall_s,
-            **({"extra": self.extra} if self.extra else {}),
+            **{k: getattr(self, k) for k in _LINE_VALUES},
+            "warnings": list(self.warnings),
+            "per_rep": {k: list(v) for k, v in self.per_rep.items()},
         }
 
     @classmethod
-    def from_dict(cls, d: dict, file: str = "<stats>", marks: dict | None = None) -> LineStats:
-        """Statistics from their JSON form, checked first (`StatsFile`): an InputError
-        names `file`, the line (from `marks`) and the field of anything that is not
-        what `simulate --out` writes, e.g. an availability of 50 (fractions are 0-1)."""
+    def from_dict(cls, d: dict[str, Any], file: str = "<stats>",
+                  marks: dict | None = None) -> LineStats:
+        """Statistics from their JSON form (`to_dict`), checked first (`StatsFile`): an
+        InputError names `file`, the line (from `marks`) and the field of anything that
+        is not what `simulate --out` writes, e.g. an availability of 50 (fractions are
+        0-1). A file of an earlier ssbfab, which kept the level, class, operating
+        availability, lots and hours under `extra`, reads the same."""
         from pydantic import ValidationError
 
         from .data.problems import _validation_problems
@@ -277,10 +319,23 @@ class LineStats:
         except ValidationError as exc:
             raise InputError(_validation_problems(exc, file, marks or {}, model=StatsFile,
                                                   data=d)) from None
+        old = f.extra  # where an earlier ssbfab kept what are fields now
+        old_steps = old.per_rep.get("steps") or {}
 
-        def est(e: StatsEstimate) -> Estimate:
-            return Estimate(*(math.nan if v is None else v  # null: not computable
-                              for v in (e.mean, e.ci95_low, e.ci95_high)), e.method, e.events)
+        def num(v: float | None) -> float:
+            return math.nan if v is None else float(v)  # null: not computable
+
+        def est(e: StatsEstimate | None) -> Estimate:
+            if e is None:
+                return NOT_MEASURED
+            return Estimate(num(e.mean), num(e.ci95_low), num(e.ci95_high), e.method, e.events)
+
+        def reps(x: Mapping[str, Any]) -> dict[str, tuple[float, ...]]:
+            return {str(k): tuple(num(v) for v in vals) for k, vals in x.items()
+                    if isinstance(vals, list)}
+
+        def first(new: Any, earlier: Any) -> Any:
+            return new if new is not None else earlier
 
         steps = {
             s.step: StepStats(
@@ -288,6 +343,12 @@ class LineStats:
                 utilization=est(s.utilization), availability=est(s.availability),
                 blocked=est(s.blocked), starved=est(s.starved), yield_=est(s.yield_),
                 throughput_per_h=est(s.throughput_per_h), wip_mean=est(s.wip_mean),
+                availability_operating=est(first(s.availability_operating,
+                                                 old.availability_operating.get(s.step))),
+                shortfall=est(s.shortfall), level=first(s.level, old.levels.get(s.step)),
+                nominal_yield=num(first(s.nominal_yield, old.nominal_yield.get(s.step))),
+                lot_size=num(first(s.lot_size, old.lots.get(s.step))),
+                per_rep=reps(s.per_rep or old_steps.get(s.step) or {}),
             )
             for s in f.steps
         }
@@ -299,7 +360,16 @@ class LineStats:
             lead_time_h=est(f.lead_time_h), bottleneck=f.bottleneck,
             dry_room=DryRoomStats(est(dr.excursion_hours), est(dr.sulfide_exposure_kg_h),
                                   est(dr.h2s_estimate)),
-            events=f.events, wall_s=f.wall_s, extra=dict(d.get("extra") or {}),
+            events=f.events, wall_s=f.wall_s,
+            dew_point_class=first(f.dew_point_class, old.dew_point_class),
+            capacity_gwh=num(first(f.capacity_gwh, old.capacity_gwh)),
+            operating_hours_per_year=num(first(f.operating_hours_per_year,
+                                               old.operating_hours_per_year)),
+            simulated_hours=num(first(f.simulated_hours, old.simulated_hours)),
+            warmup_hours=num(first(f.warmup_hours, old.warmup_hours)),
+            operations=first(f.operations, old.operations) or 0,
+            warnings=tuple(first(f.warnings, old.warnings) or ()),
+            per_rep=reps(f.per_rep or {k: v for k, v in old.per_rep.items() if k != "steps"}),
         )
 
     @classmethod
@@ -322,37 +392,35 @@ class LineStats:
 
     def _route_problems(self, route: Route, file: str, marks: dict) -> list[Problem]:
         from .data.yamlio import line_of
+        from .graph import LineGraph
 
-        def bad(path: tuple, msg: str) -> None:
+        def bad(paths: tuple[tuple, ...], msg: str) -> None:
+            # the first path the file has (a file of an earlier ssbfab: the one under `extra`)
+            path = next((p for p in paths if line_of(marks, p) is not None), paths[0])
             problems.append(Problem(file, line_of(marks, path), ".".join(map(str, path)), msg))
 
         problems: list[Problem] = []
         if self.route != route.name:
-            bad(("route",), f"the statistics are of route {self.route!r}, not {route.name!r}")
+            bad((("route",),), f"the statistics are of route {self.route!r}, not {route.name!r}")
             return problems
-        names = {s.name: s for s in route.line}
-        for i, step in enumerate(self.steps):
+        graph = LineGraph.of(route)
+        names = set(graph.listed)
+        for i, (step, st) in enumerate(self.steps.items()):
             if step not in names:
-                bad(("steps", i, "step"), f"unknown step {step!r} of route {route.name!r}"
-                    f"{closest(step, names)}; expected one of: {', '.join(route.order)}")
+                bad((("steps", i, "step"),), f"unknown step {step!r} of route {route.name!r}"
+                    f"{closest(step, names)}; expected one of: {', '.join(graph.order)}")
+                continue
+            known = [lv.name for lv in graph.node(step).levels]
+            if st.level is not None and st.level not in known:
+                bad((("steps", i, "level"), ("extra", "levels", step)),
+                    f"unknown level {st.level!r} of step {step!r}{closest(st.level, known)}; "
+                    f"expected one of: {', '.join(known)}")
         if not self.steps:
-            bad(("steps",), f"no statistics for any step of route {route.name!r}")
-        extra = self.extra
-        for step, level in (extra.get("levels") or {}).items():
-            if step not in names:
-                bad(("extra", "levels", step), f"unknown step {step!r}{closest(step, names)}")
-            elif level not in (known := [lv.name for lv in names[step].setting_levels]):
-                bad(("extra", "levels", step), f"unknown level {level!r} of step {step!r}"
-                    f"{closest(level, known)}; expected one of: {', '.join(known)}")
-        for step in extra.get("availability_operating") or {}:
-            if step not in names:
-                bad(("extra", "availability_operating", step),
-                    f"unknown step {step!r}{closest(step, names)}")
-        dpc = extra.get("dew_point_class")
-        classes = [c.name for c in route.dry_room_options]
-        if dpc is not None and classes and dpc not in classes:
-            bad(("extra", "dew_point_class"), f"unknown dry-room class {dpc!r} for route "
-                f"{route.name!r}{closest(dpc, classes)}; expected one of: {', '.join(classes)}")
+            bad((("steps",),), f"no statistics for any step of route {route.name!r}")
+        dpc = self.dew_point_class
+        why = graph.class_problem(dpc) if dpc is not None and graph.classes else None
+        if why is not None:
+            bad((("dew_point_class",), ("extra", "dew_point_class")), why)
         return problems
 
 
@@ -439,6 +507,13 @@ class StatsStep(_StatsModel):
     yield_: FractionEst = Field(alias="yield")
     throughput_per_h: NonNegativeEst
     wip_mean: NonNegativeEst
+    # absent from a file of an earlier ssbfab (it kept them under `extra`)
+    availability_operating: FractionEst | None = None
+    shortfall: FractionEst | None = None
+    level: str | None = None
+    nominal_yield: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    lot_size: Annotated[float, Field(gt=0)] | None = None
+    per_rep: dict[str, list[MaybeNumber]] = Field(default_factory=dict)
 
 
 class StatsDryRoom(_StatsModel):
@@ -448,7 +523,8 @@ class StatsDryRoom(_StatsModel):
 
 
 class StatsExtra(_StatsModel):
-    """The simulator's extras that the optimiser reads; others pass unchecked."""
+    """Where a stats.json of an earlier ssbfab kept what are fields now; others pass
+    unchecked."""
 
     model_config = ConfigDict(extra="allow")
     levels: dict[str, str] = Field(default_factory=dict)
@@ -456,6 +532,14 @@ class StatsExtra(_StatsModel):
     availability_operating: dict[str, FractionEst] = Field(default_factory=dict)
     nominal_yield: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict)
+    lots: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    capacity_gwh: MaybeNumber = None
+    operating_hours_per_year: MaybeNumber = None
+    simulated_hours: MaybeNumber = None
+    warmup_hours: MaybeNumber = None
+    operations: Count | None = None
+    warnings: list[str] | None = None
+    per_rep: dict[str, Any] = Field(default_factory=dict)
 
 
 class StatsFile(_StatsModel):
@@ -473,7 +557,15 @@ class StatsFile(_StatsModel):
     dry_room: StatsDryRoom
     events: Count
     wall_s: Annotated[float, Field(ge=0)] = 0.0  # compare's stats.json leaves it out
-    extra: StatsExtra = Field(default_factory=StatsExtra)
+    dew_point_class: str | None = None
+    capacity_gwh: MaybeNumber = None
+    operating_hours_per_year: MaybeNumber = None
+    simulated_hours: MaybeNumber = None
+    warmup_hours: MaybeNumber = None
+    operations: Count | None = None
+    warnings: list[str] | None = None
+    per_rep: dict[str, list[MaybeNumber]] = Field(default_factory=dict)
+    extra: StatsExtra = Field(default_factory=StatsExtra)  # a file of an earlier ssbfab
 
     @model_validator(mode="after")
     def _window(self):

@@ -8,12 +8,12 @@ from . import bom, flow
 from .cell import design
 from .data.loader import load_shared, resolve_route, route_files
 from .data.schema import Route
+from .graph import LineGraph
 
 
 def default_yields(route: Route) -> dict[str, float]:
     """Nominal yields at each step's first level in the driest allowed dry room."""
-    classes = route.dry_room_options
-    return flow.nominal_yields(route, classes[-1].name if classes else None)
+    return flow.nominal_yields(route, LineGraph.of(route).driest)
 
 
 def cell_report(name: str, lines: Path | None = None, route: Route | None = None,

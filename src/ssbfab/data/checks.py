@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable
 
 from ..errors import Problem, SpecError, closest, shorten
+from ..graph import allowed_classes
 from . import units
 from .schema import Material, Route, _toposort
 from .sources import _NUMBER_TEXT
@@ -102,8 +103,27 @@ def check_route(route: Route) -> None:
         _check_bare_amounts(route, add)
     if route.dry_room_classes is not None and not route.dry_room_options:
         add(("dry_room_classes",), "no dry-room class is allowed")
+    else:
+        _check_moisture_classes(route, add)
     if problems:
         raise SpecError(problems)
+
+
+def _check_moisture_classes(route: Route, add) -> None:
+    """A class absent from a moisture-sensitive step's `yield_factor` is not allowed for
+    the route (the line graph's rule): refuse a route that leaves no class at all."""
+    allowed, listed, _ = allowed_classes(route)
+    if allowed or not listed:
+        return
+    sensitive = [(i, s.name, list(s.moisture.yield_factor))
+                 for i, s in enumerate(route.line) if s.moisture is not None]
+    first = next(i for i, _, has in sensitive if set(listed) - set(has))
+    has = "; ".join(f"{name!r} has {', '.join(classes) or 'no class'}"
+                    for _, name, classes in sensitive)
+    add(("line", first, "moisture", "yield_factor"),
+        f"no dry-room class is allowed for this route: a class is allowed when it is in "
+        f"dry_room_classes ({', '.join(listed)}) and every moisture-sensitive step has a "
+        f"yield_factor for it, but {has}; expected one class that all of them list")
 
 
 def _find_cycle(route: Route, stuck: list[str]) -> list[str]:

@@ -784,6 +784,10 @@ class Route(Strict):
     plant: Plant | None = None  # required unless form: line (checked below)
     line: list[Step]
 
+    # A route is hashed by identity (its fields hold lists): what is compiled from a
+    # checked route (ssbfab.graph.LineGraph) is cached per route object.
+    __hash__ = object.__hash__
+
     @field_validator("line")
     @classmethod
     def _some_steps(cls, v):

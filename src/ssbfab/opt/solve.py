@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from .. import cost
 from ..config import PlantConfig, StepChoice
 from ..data.schema import Economics, Route
-from .data import Numbers, Structure, numbers
+from ..graph import LineGraph
+from .data import ANY, Numbers, Structure, numbers
 from .plan import Plan, SolveStatus, StepRow
 
 
@@ -182,7 +183,7 @@ class OptModel:
         started = {}
         for s in reversed(st.steps):
             lv = levels[s]
-            d = dpc if st.flow_classes[s][0] != "any" else "any"
+            d = dpc if st.flow_classes[s][0] != ANY else ANY
             good = 1.0 if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             started[s] = good * nb.inv_y[(s, lv, d)]
@@ -206,7 +207,8 @@ class OptModel:
                 m.a[d].set_value(area if d == dpc else 0.0, skip_validation=True)
         objective = pyo.value(m.cost)
         steps = {}
-        for s in route.line:
+        for node in LineGraph.of(route).in_file_order():
+            s = node.spec
             chosen = {e: v for e, v in machines[s.name].items() if v > 0}
             lot = s.lot
             for o in s.options:
@@ -245,9 +247,10 @@ def machines_items(machines: dict[str, dict[str, int]]):
 def _rows(route: Route, st: Structure, nb: Numbers, config: PlantConfig,
           breakdown: cost.CostBreakdown, derate) -> list[StepRow]:
     out = []
-    for s in route.line:
+    for node in LineGraph.of(route).in_file_order():
+        s = node.spec
         ch = config.steps[s.name]
-        lv = s.level(ch.level)
+        lv = node.level(ch.level)
         required = breakdown.started_per_year[s.name]
         capacity = sum(ch.machines.get(e, 0) * nb.cap[(s.name, e)] * nb.derate[s.name]
                        for e in st.options[s.name]) * nb.cells_per_year * lv.rate_factor

@@ -41,11 +41,16 @@ if TYPE_CHECKING:
 # runs in this process: starting worker processes costs about as much.
 SMALL_RUN_OPERATIONS = 100_000
 
+# per step: the metrics estimated (mean and interval) and those also kept per replication
 STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
-                "throughput_per_h", "wip_mean")
-# shares of machine-time and yields: fractions, whose intervals must stay in [0, 1]
+                "throughput_per_h", "wip_mean", "availability_operating", "shortfall")
+STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped")  # StepStats.per_rep
+LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
+                    "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "excursions",
+                    "events", "operations")  # LineStats.per_rep
+# shares of machine-time, yields and shortfalls: fractions, whose intervals must stay in [0, 1]
 FRACTIONS = frozenset({"utilization", "availability", "blocked", "starved", "yield",
-                       "availability_operating"})
+                       "availability_operating", "shortfall"})
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,9 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
             "yield": s["good"] / s["started"] if s["started"] > 0 else math.nan,
             "throughput_per_h": s["good"] / tw,
             "wip_mean": (s["machine_area"] + s["buffer_area"]) / tw,
+            # share of the good output per hour the target needs that the step did not make
+            "shortfall": (max(0.0, 1.0 - s["good"] / tw / sm.target_good_per_h)
+                          if sm.target_good_per_h > 0 else math.nan),
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
         }
     cells = raw["steps"][-1]["good"] * per_year
@@ -257,27 +265,19 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
 
     steps = {}
     for sm in model.steps:
-        col = {k: est([r["steps"][sm.name][k] for r in reps], k in FRACTIONS)
-               for k in STEP_METRICS}
+        col = {k: tuple(r["steps"][sm.name][k] for r in reps) for k in STEP_REP_METRICS}
+        e = {k: est(col[k], k in FRACTIONS) for k in STEP_METRICS}
         steps[sm.name] = StepStats(
             step=sm.name, option=sm.option_label, machines=len(sm.machines),
-            utilization=col["utilization"], availability=col["availability"],
-            blocked=col["blocked"], starved=col["starved"], yield_=col["yield"],
-            throughput_per_h=col["throughput_per_h"], wip_mean=col["wip_mean"])
+            utilization=e["utilization"], availability=e["availability"],
+            blocked=e["blocked"], starved=e["starved"], yield_=e["yield"],
+            throughput_per_h=e["throughput_per_h"], wip_mean=e["wip_mean"],
+            availability_operating=e["availability_operating"], shortfall=e["shortfall"],
+            level=sm.level, nominal_yield=sm.yield_, lot_size=sm.lot, per_rep=col)
     # the bottleneck works the largest share of its time: least blocked and starved
     active = {n: 1.0 - s.blocked.mean - s.starved.mean for n, s in steps.items()}
     bottleneck = max(active, key=lambda n: active[n])
-    per_rep = {k: [r[k] for r in reps] for k in (
-        "good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
-        "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "excursions", "events",
-        "operations")}
-    per_rep["steps"] = {sm.name: {k: [r["steps"][sm.name][k] for r in reps]
-                                  for k in (*STEP_METRICS, "availability_operating", "started",
-                                            "good", "scrapped")}
-                        for sm in model.steps}
-    avail_op = {sm.name: est(per_rep["steps"][sm.name]["availability_operating"],
-                             fraction=True).to_dict()
-                for sm in model.steps}
+    per_rep = {k: tuple(r[k] for r in reps) for k in LINE_REP_METRICS}
     stats = LineStats(
         route=model.route, seed=seed, reps=len(raws), days=model.days,
         warmup_days=model.warmup_days, steps=steps,
@@ -287,20 +287,10 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
         lead_time_h=est(per_rep["lead_time_h"]), bottleneck=bottleneck,
         dry_room=dry_room_stats(model, raws, per_rep),
         events=int(sum(per_rep["events"])), wall_s=wall_s,
-        extra={
-            "levels": dict(model.levels),
-            "dew_point_class": model.dew_point_class,
-            "capacity_gwh": model.capacity_gwh,
-            "lots": {sm.name: sm.lot for sm in model.steps},
-            "nominal_yield": {sm.name: sm.yield_ for sm in model.steps},
-            "availability_operating": avail_op,
-            "operating_hours_per_year": model.operating_hours_per_year,
-            "simulated_hours": model.hours,
-            "warmup_hours": model.warmup,
-            "operations": int(sum(per_rep["operations"])),
-            "warnings": list(model.warnings),
-            "per_rep": per_rep,
-        },
+        dew_point_class=model.dew_point_class or None, capacity_gwh=model.capacity_gwh,
+        operating_hours_per_year=model.operating_hours_per_year,
+        simulated_hours=model.hours, warmup_hours=model.warmup,
+        operations=int(sum(per_rep["operations"])), warnings=model.warnings, per_rep=per_rep,
     )
     return SimResult(stats=stats, tables=make_tables(model, stats, reps), model=model,
                      raw=list(raws))

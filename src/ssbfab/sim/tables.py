@@ -18,6 +18,7 @@ STEP_UNITS = {
     "yield": "good/started", "throughput_per_h": "step unit per operating hour",
     "wip_mean": "step unit",
     "availability_operating": "fraction of busy + down machine-time",
+    "shortfall": "fraction of the good output the target needs from the step",
 }
 
 
@@ -30,15 +31,12 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
                "yield_nominal": sm.yield_}
         for key, e in (("utilization", s.utilization), ("availability", s.availability),
                        ("blocked", s.blocked), ("starved", s.starved), ("yield", s.yield_),
-                       ("throughput_per_h", s.throughput_per_h), ("wip_mean", s.wip_mean)):
+                       ("throughput_per_h", s.throughput_per_h), ("wip_mean", s.wip_mean),
+                       ("availability_operating", s.availability_operating),
+                       ("shortfall", s.shortfall)):
             row[key] = e.mean
             row[f"{key}_ci95_low"] = e.ci95_low
             row[f"{key}_ci95_high"] = e.ci95_high
-        ao = stats.extra.get("availability_operating", {}).get(sm.name)
-        if ao is not None:
-            row["availability_operating"] = ao["mean"]
-            row["availability_operating_ci95_low"] = ao["ci95_low"]
-            row["availability_operating_ci95_high"] = ao["ci95_high"]
         rows.append(row)
     steps = pd.DataFrame(rows)
     steps.attrs["units"] = dict(STEP_UNITS, lot_size="step unit")

@@ -56,29 +56,26 @@ def _capacity(route: Route, options: JobOptions) -> float:
     return options.capacity_gwh if options.capacity_gwh is not None else route.plant.default_capacity
 
 
-def _driest(route: Route) -> str | None:
-    classes = route.dry_room_options
-    return classes[-1].name if classes else None
-
-
 def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
     """Materials cost per good kWh at nominal yields (first setting levels, the forced
     or else the driest allowed dry room). Cheap: used to exercise the machinery."""
     from .. import bom, flow
     from ..cell import design
+    from ..graph import LineGraph
 
-    dpc = options.dew_point_class or _driest(route)
+    graph = LineGraph.of(route)
+    dpc = options.dew_point_class or graph.driest
     yields = flow.nominal_yields(route, dpc)
     cell = design(route)
     lines = bom.bill_of_materials(route, yields, cell)
     per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
     total = sum(per_kwh.values())
     req = flow.requirements(route, yields, cell.refs)
-    final = route.final_step.name
+    final = graph.final.name
     # cells started at the final step per good cell, times the cell-unit steps before it,
     # is not defined for a branched line; report the end-of-line step's yield product
     # along the cell-unit chain instead (cells started at the first cell step / good)
-    cell_steps = [s for s in route.order if route.step(s).unit == "cell"]
+    cell_steps = [n.name for n in graph.steps if n.unit == "cell"]
     line_yield = 1.0 / req.started[cell_steps[0]] if cell_steps else yields[final]
     return JobResult(cost_per_kwh=total, breakdown={"materials": total}, yields=yields,
                      line_yield=line_yield, dew_point_class=dpc,
