@@ -329,9 +329,13 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         graph.check_class(dpc, "dew_point_class", config.meta.get("file"))
         dry = graph.dry_rooms[dpc]
     names = categories.primary_names()
-    per_machine = [p for p in categories.PRIMARIES if p.per_machine is not None]
-    per_floor = [p for p in categories.PRIMARIES if p.per_floor_m2 is not None]
-    per_dry = [p for p in categories.PRIMARIES if p.per_dry_room_m2 is not None]
+    # (primary, its amount per driver unit), by driver, in the registry's order
+    per_machine = [(p.name, p.per_machine) for p in categories.PRIMARIES
+                   if p.per_machine is not None]
+    per_floor = [(p.name, p.per_floor_m2) for p in categories.PRIMARIES
+                 if p.per_floor_m2 is not None]
+    per_dry = [(p.name, p.per_dry_room_m2) for p in categories.PRIMARIES
+               if p.per_dry_room_m2 is not None]
 
     # credit for material in good cells, shared among the steps that buy it
     credit_by_step: dict[str, float] = {}
@@ -374,8 +378,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for on in node.options:
             o = on.spec
             n = int(choice.machines.get(o.name, 0))
-            for p in per_machine:
-                prim[p.name] += n * p.per_machine(o, econ)
+            for k, amount in per_machine:
+                prim[k] += n * amount(o, econ)
             area += n * o.footprint
             cap = n * capacity_per_machine(o, lv, econ, avail, rate_per_hour=on.rate_per_hour)
             cap_total += cap
@@ -387,13 +391,13 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         shares = dispatch(load, disp)
         epu = {name: c for name, _, c in disp}
         prim["process_energy"] = sum(q * epu[name] for name, q in shares.items())
-        for p in per_floor:
-            prim[p.name] += area * p.per_floor_m2(econ)
+        for k, per_m2 in per_floor:
+            prim[k] += area * per_m2(econ)
         floor += area
         if node.dry_room and dry is not None:
             dry_area += area
-            for p in per_dry:
-                prim[p.name] += area * p.per_dry_room_m2(dry, econ)
+            for k, per_dry_m2 in per_dry:
+                prim[k] += area * per_dry_m2(dry, econ)
         rows.append((name, prim))
         for k in names:
             total_primary[k] += prim[k]

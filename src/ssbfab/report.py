@@ -140,16 +140,14 @@ def _downstream_yield(graph: LineGraph, yields: dict[str, float]) -> dict[str, f
     return out
 
 
-# The SVG writer reads these from rcParams only: a salt for the element ids (else
-# random) and text kept as text (else glyph paths), so a rerun writes the same bytes.
-_SVG_RC = {"svg.hashsalt": "ssbfab", "svg.fonttype": "none"}
-
-
 def _svg(fig) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context(_SVG_RC):  # restored on exit: the caller's settings stay
+    # The SVG writer reads these from rcParams only: a salt for the element ids (else
+    # random) and text kept as text (else glyph paths), so a rerun writes the same
+    # bytes; rc_context restores them on exit, so the caller's settings stay.
+    with matplotlib.rc_context({"svg.hashsalt": "ssbfab", "svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
