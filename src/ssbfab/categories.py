@@ -32,10 +32,10 @@ breakdown and the objective all read these two tables. See docs/architecture.md,
 
 Conventions:
 
-- `batpac5` (Argonne BatPaC 5.0, `[batpac5]` in docs/sources.md): straight-line depreciation (equipment and dry room
-  over equipment_life, building over building_life); variable overhead = 40 % labour
-  + 20 % depreciation; GS&A = 25 % (labour + variable overhead) + 25 % depreciation;
-  R&D = 40 % depreciation. Launch cost (5 % materials + 10 % (labour + variable
+- `batpac5` (Argonne BatPaC 5.0, `[batpac5]` in docs/sources.md): straight-line
+  depreciation (equipment and dry room over equipment_life, building over
+  building_life); variable overhead = 40 % labour + 20 % depreciation; GS&A = 25 %
+  (labour + variable overhead) + 25 % depreciation; R&D = 40 % depreciation. Launch cost (5 % materials + 10 % (labour + variable
   overhead)) and working capital (15 % of the annual variable cost) enter only the
   investment, hence only the optional profit (5 % of investment per year) and
   warranty (5.6 % of the price), off by default as in BatPaC's cell costing.
