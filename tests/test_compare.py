@@ -93,6 +93,27 @@ def test_files_report_and_json_agree(run):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_report_leaves_the_callers_matplotlib_settings_alone(run):
+    """Building the figures and writing the page change no global matplotlib setting
+    (a notebook's style and SVG options stay as the user set them), and the page's
+    SVG is still the reproducible kind (salted ids, text kept as text)."""
+    import copy
+
+    import matplotlib
+
+    from ssbfab.report import make_figures, render_html
+
+    with matplotlib.rc_context({"svg.hashsalt": None, "svg.fonttype": "path",
+                                "font.size": 13.0}):
+        before = copy.deepcopy(matplotlib.rcParams.copy())
+        run.figures = make_figures(run)
+        html = render_html(run)
+        after = matplotlib.rcParams.copy()
+        assert render_html(run) == html  # salted ids: the same bytes again
+    assert after == before
+    assert "<text" in html  # fonttype none: labels are text, not glyph paths
+
+
 def test_breakdown_sums_to_cost(run):
     t = run.table
     cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
@@ -127,6 +148,34 @@ def test_a_route_without_a_plan_stays_in_the_table_with_its_reason(tmp_path):
     assert not row["converged"]
     assert "no plan" in row["reason"] and "raise plant.floor_area" in row["reason"]
     assert "sulfide-lpscl" in (tmp_path / "big" / "report.html").read_text()
+
+
+def test_loop_builds_one_model_and_resolves_it_like_fresh_solves(sulfide, monkeypatch):
+    """The loop builds the MILP once and re-solves it with each iteration's statistics
+    and derates; every re-solved plan is the plan a fresh build gives for the same
+    inputs (iteration k+1 optimised on iteration k's statistics)."""
+    import ssbfab.opt
+    from ssbfab.opt import OptModel, optimize
+
+    made = []
+
+    class Counted(OptModel):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(ssbfab.opt, "OptModel", Counted)
+    from ssbfab.loop import run_loop
+
+    res = run_loop(sulfide, 0.5, days=40.0, warmup_days=8.0, reps=2, seed=11, gap=1e-9)
+    assert len(res.iterations) >= 2, res.reason  # else nothing was re-solved
+    assert len(made) == 1 and made[0].builds == 1
+    prev_stats = None
+    for it in res.iterations:
+        fresh = optimize(sulfide, 0.5, stats=prev_stats, derate=it.derate or None, gap=1e-9)
+        assert fresh.config.steps == it.plan.config.steps, it.index
+        assert fresh.cost.cost_per_kwh == pytest.approx(it.optimiser_cost_per_kwh, rel=1e-9)
+        prev_stats = it.stats
 
 
 def test_loop_lengthens_a_warmup_shorter_than_the_lead_time(sulfide):

@@ -186,11 +186,12 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
 
 
 def _size_curve(route: Route, sizes: Sequence[float], costing: str) -> list[dict]:
-    from .opt import optimize
+    from .opt import OptModel
 
+    model = OptModel(route, costing)  # built once; each size only changes numbers
     out = []
     for cap in sizes:
-        plan = optimize(route, cap, costing=costing)
+        plan = model.solve(cap)
         ok = plan.config is not None
         out.append({"route": route.name, "capacity_gwh": cap,
                     "cost_per_kwh": plan.cost.cost_per_kwh if ok else float("nan"),

@@ -100,10 +100,18 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     the target (good GWh/yr, mean over replications, within `tol`)."""
     from .cost import evaluate
     from .errors import NoPlanError
-    from .opt import optimize
+    from .opt import OptModel
     from .sim import simulate
 
     say = progress or (lambda msg: None)
+    # one model for the whole loop: each iteration pushes new statistics and derates
+    # into it and re-solves (only numbers change between iterations)
+    model = OptModel(route, costing)
+
+    def optimize(stats, derate):
+        return model.solve(capacity_gwh, stats=stats, derate=derate, time_limit=time_limit,
+                           gap=gap)
+
     derate: dict[str, float] = {}
     stats: LineStats | None = None
     iterations: list[Iteration] = []
@@ -115,8 +123,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     for k in range(max_iter):
         say(f"{route.name}: optimise (iteration {k})")
         t0 = time.perf_counter()
-        plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate or None,
-                        time_limit=time_limit, gap=gap)
+        plan = optimize(stats, derate or None)
         opt_s = time.perf_counter() - t0
         if plan.config is None:
             if k == 0:
@@ -136,8 +143,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             say(f"{route.name}: same plan as iteration {seen_plans[key]}; derating {b} "
                 f"to {derate[b]:.3f}")
             t0 = time.perf_counter()
-            plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate,
-                            time_limit=time_limit, gap=gap)
+            plan = optimize(stats, derate)
             opt_s += time.perf_counter() - t0
             if plan.config is None:
                 break

@@ -12,6 +12,7 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,9 +39,19 @@ class QuantityKind(str):
     """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
 
 
+RATES = "currency_rates"  # key of the validation context: USD per unit of each currency
+
+
+def rates_of(info: ValidationInfo | None) -> Mapping[str, float]:
+    """The exchange rates of the data set being validated (`context={RATES: ...}`,
+    set by the loader from its economics file); USD only when none are given."""
+    ctx = info.context if info is not None else None
+    return (ctx or {}).get(RATES) or units.USD_ONLY
+
+
 def _q(kind: str):
-    def parse(v: Any) -> float:
-        return units.parse_quantity(v, kind)
+    def parse(v: Any, info: ValidationInfo) -> float:
+        return units.parse_quantity(v, kind, rates_of(info))
 
     return Annotated[float, BeforeValidator(parse), QuantityKind(kind)]
 
@@ -67,8 +79,7 @@ PriceArea = _q("price_area")  # USD/m²
 Mol = _q("amount")
 GWhPerYear = _q("energy_per_year")
 GasPerMass = _q("gas_per_mass")  # cm³/g
-Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years")),
-                  QuantityKind("years")]
+Years = _q("years")
 
 
 def _dew_point(v: Any) -> float:
@@ -199,14 +210,25 @@ class Material(Strict):
     scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
     description: str | None = None
 
+    # (USD per basis unit, basis), read at validation with the data set's exchange rates
+    _price: tuple[float, str] | None = PrivateAttr(default=None)
+
     _pos = _range("density", "specific_capacity", "molar_mass", "recipe")
 
     @field_validator("price")
     @classmethod
-    def _price_readable(cls, v):
-        if v is not None and _parse_price(v)[0] < 0:
+    def _price_readable(cls, v, info: ValidationInfo):
+        if v is not None and _parse_price(v, rates_of(info))[0] < 0:
             raise ValueError(f"a price must not be negative, found {shorten(v)}")
         return v
+
+    @model_validator(mode="after")
+    def _read_price(self, info: ValidationInfo):
+        # pydantic also runs this on a validated instance placed in another model
+        # (SharedData): its price was read with its own rates and stays as it is
+        if self.price is not None and self._price is None:
+            self._price = _parse_price(self.price, rates_of(info))
+        return self
 
     @field_validator("scrap_credit")
     @classmethod
@@ -217,14 +239,23 @@ class Material(Strict):
 
     @property
     def price_per_unit(self) -> tuple[float, str] | None:
-        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced."""
-        return _parse_price(self.price) if self.price is not None else None
+        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced.
+        Converted with the exchange rates of the data set the material was loaded with."""
+        return self._price
+
+    def updated_by(self, other: Material) -> Material:
+        """This material with the fields `other` sets (a route's own entry over the
+        shared one); the fields are parsed already, so nothing is re-read."""
+        out = self.model_copy(update={k: getattr(other, k) for k in other.model_fields_set})
+        if "price" in other.model_fields_set:
+            out._price = other._price
+        return out
 
 
-def _parse_price(text: str) -> tuple[float, str]:
+def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
     for kind, basis in (("price_mass", "kg"), ("price_area", "m2"), ("price_volume", "m3")):
         try:
-            return units.parse_quantity(text, kind), basis
+            return units.parse_quantity(text, kind, rates), basis
         except units.UnitParseError as exc:
             if "no exchange rate" in str(exc) or "cannot read" in str(exc):
                 raise ValueError(str(exc)) from None
@@ -323,6 +354,19 @@ class Economics(Strict):
     _pos = _range("currency_rates")
     _year = _range("currency_year", low=1900, strict=False, high=2100)
     _days = _range("operating_days_per_year", high=366, unit="d")
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _codes(cls, v):
+        for code, rate in v.items():
+            if not (len(code) == 3 and code.isascii() and code.isupper() and code.isalpha()):
+                raise FieldProblem(code, f"expected a three-letter currency code such as CNY, "
+                                         f"found {shorten(code)}")
+            if code == "USD" and rate != 1.0:
+                raise FieldProblem(code, f"USD is the base currency: its rate is 1 USD, "
+                                         f"found {rate:g} USD")
+        return v
+
     _shifts = _range("shifts_per_day", high=4)
     _shift = _range("shift_length", high=24, unit="h")
     _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
@@ -809,12 +853,7 @@ class Route(Strict):
         merged = dict(self.shared.materials)
         for name, m in self.materials.items():
             base = merged.get(name)
-            if base is None:
-                merged[name] = m
-            else:
-                # fields are already parsed floats: copy them over, do not re-parse
-                merged[name] = base.model_copy(
-                    update={k: getattr(m, k) for k in m.model_fields_set})
+            merged[name] = m if base is None else base.updated_by(m)
         return merged
 
     @cached_property

@@ -9,8 +9,9 @@ minimise cost per kWh of good cells, as an exact MILP (Pyomo, solved by HiGHS).
 
 Parts: `data` (index sets and every number, from `ssbfab.cost`'s coefficients),
 `build` (the Pyomo model by named functions), `solve` (HiGHS, polishing, Plan),
-`explain` (why there is no plan), `direct` (the same model through highspy's array
-API: the floor the benchmark compares against), `plan` (the result objects).
+`explain` (why there is no plan), `plan` (the result objects). The same model built
+straight through highspy's arrays, the floor the benchmark measures Pyomo against,
+lives with the benchmark (benchmarks/highs_direct.py), not here.
 """
 
 from .plan import LineTry, Plan, SolveStatus, StepRow

@@ -35,7 +35,11 @@ _PAST_ENOUGH = 2  # numbers of lines tried past the count the machine limits cal
 
 
 class OptModel:
-    """A built MILP for one route, for repeated solves (sweeps) without rebuilding."""
+    """A built MILP for one route, for repeated solves (sweeps, the closed loop)
+    without rebuilding.
+
+    `builds` counts the Pyomo models built so far: 1 after any number of solves that
+    only change numbers, one more for each solve whose route has another structure."""
 
     def __init__(self, route: Route, costing: str = "batpac5"):
         cost.check_costing(costing)
@@ -44,6 +48,7 @@ class OptModel:
         self.structure = Structure.of(route)
         self._built_for = route  # the (line) route the model's numbers were last set from
         self.model = None
+        self.builds = 0
         self._solver = None
         # (id of the route, lines, site limits on) -> (route, the route of one line)
         self._lines: dict[tuple[int, int, bool], tuple[Route, Route]] = {}
@@ -224,6 +229,7 @@ class OptModel:
         first = self.model is None
         if first:
             self.model = build_model(self.structure, nb)
+            self.builds += 1
         else:
             set_parameters(self.model, self.structure, nb)
         t_build = time.perf_counter() - t0 + t_numbers
