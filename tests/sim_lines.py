@@ -77,3 +77,18 @@ def config_with(route, machines: dict[str, int] | None = None, lots: dict | None
     for name, lot in (lots or {}).items():
         steps[name] = replace(steps[name], lot_size=float(lot))
     return replace(cfg, steps=steps)
+
+
+
+def inside(estimate, truth: float, reps: int, checks: int = 1, slack: float = 0.0,
+           false_alarm: float = 1e-3) -> bool:
+    """Whether `truth` lies in the estimate's interval widened from 95 % to a two-sided
+    false-alarm rate of `false_alarm / checks`: a test that makes `checks` such checks
+    fails by chance less than `false_alarm` of the time (Bonferroni), whatever random
+    streams it gets. The 95 % Student-t interval over the `reps` replications gives the
+    standard error; `slack` adds a known bias allowance (same unit as the estimate)."""
+    from scipy.stats import t
+
+    half95 = (estimate.ci95_high - estimate.ci95_low) / 2
+    half = half95 * t.ppf(1 - false_alarm / checks / 2, reps - 1) / t.ppf(0.975, reps - 1)
+    return estimate.mean - half - slack <= truth <= estimate.mean + half + slack

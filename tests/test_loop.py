@@ -1,0 +1,260 @@
+"""The closed loop's logic against a scripted optimiser and simulator.
+
+The optimiser and the simulator are replaced by small stand-ins whose answers are
+written down here, so each test can state what the loop must achieve: iteration k+1
+is optimised on the statistics iteration k simulated and on the derate its shortfall
+implies; the derate compounds and has a floor; a repeated plan is derated further; a
+warm-up shorter than the lead time is lengthened; the plan kept is the one that met
+the target. A last test runs the real optimiser and simulator on a small line and
+checks that the feedback changes the outcome.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from ssbfab import loop
+from ssbfab.errors import NoPlanError
+from ssbfab.stats import Estimate
+
+TARGET = 2.0  # GWh/yr
+OP_HOURS = 24 * 365.0  # operating hours per year: 24 operating hours per calendar day
+
+
+def _route():
+    return SimpleNamespace(name="scripted", economics=SimpleNamespace(operating_hours_per_year=OP_HOURS))
+
+
+@dataclass
+class Choice:
+    level: str
+    machines: dict
+
+    @property
+    def count(self) -> int:
+        return sum(self.machines.values())
+
+
+@dataclass
+class Script:
+    """The stand-ins: `plan_for(derate, stats)` gives machines per step (or None: no
+    plan); `output(machines)` the simulated GWh/yr; `lead_h(machines, warmup_days)` the
+    simulated lead time."""
+
+    plan_for: object
+    output: object
+    lead_h: object = lambda machines, warmup_days: 10.0
+    bottleneck: str = "b"
+    opt_calls: list = field(default_factory=list)
+    sim_calls: list = field(default_factory=list)
+    eval_calls: list = field(default_factory=list)
+
+    def optimize(self, route, capacity_gwh, stats=None, costing="batpac5", derate=None, **kw):
+        self.opt_calls.append(SimpleNamespace(stats=stats, derate=dict(derate or {})))
+        machines = self.plan_for(dict(derate or {}), stats)
+        if machines is None:
+            return SimpleNamespace(config=None, status=SimpleNamespace(reason="no room"))
+        config = SimpleNamespace(
+            route=route, dew_point_class="dp-40", capacity_gwh=capacity_gwh,
+            steps={s: Choice("L0", {"m": n}) for s, n in machines.items()})
+        cost = float(sum(machines.values()))
+        return SimpleNamespace(config=config, cost=SimpleNamespace(cost_per_kwh=cost),
+                               status=SimpleNamespace(reason="optimal"))
+
+    def simulate(self, config, days, warmup_days, reps, seed, workers):
+        self.sim_calls.append(SimpleNamespace(config=config, days=days, warmup_days=warmup_days,
+                                              reps=reps, seed=seed))
+        machines = {s: c.machines["m"] for s, c in config.steps.items()}
+        g = self.output(machines)
+        stats = SimpleNamespace(
+            route=config.route.name, good_gwh_per_year=Estimate(g, 0.9 * g, 1.1 * g),
+            bottleneck=self.bottleneck, warmup_days=warmup_days,
+            lead_time_h=Estimate(*[self.lead_h(machines, warmup_days)] * 3), id=len(self.sim_calls))
+        return SimpleNamespace(stats=stats)
+
+    def evaluate(self, config, stats, costing="batpac5"):
+        self.eval_calls.append((config, stats))
+        # the confirmed cost depends on the stats it was given (here: their serial number)
+        n = sum(c.count for c in config.steps.values())
+        return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id)
+
+
+@pytest.fixture
+def script(monkeypatch):
+    def install(s: Script) -> Script:
+        import ssbfab.cost
+        import ssbfab.opt
+        import ssbfab.sim
+
+        monkeypatch.setattr(ssbfab.opt, "optimize", s.optimize)
+        monkeypatch.setattr(ssbfab.sim, "simulate", s.simulate)
+        monkeypatch.setattr(ssbfab.cost, "evaluate", s.evaluate)
+        monkeypatch.setattr(ssbfab.opt, "OptModel", _model_of(s), raising=False)
+        return s
+    return install
+
+
+def _model_of(s: Script):
+    """A stand-in for a built model that re-solves (the loop may keep one)."""
+
+    class Model:
+        def __init__(self, route, costing="batpac5", **kw):
+            self.route = route
+
+        def solve(self, capacity_gwh, **kw):
+            return s.optimize(self.route, capacity_gwh, **kw)
+
+    return Model
+
+
+def _b_scales_with_derate(derate, stats):
+    # machines at b: what the derated capacity needs (3 machines make the target)
+    return {"a": 4, "b": math.ceil(2.0 / derate.get("b", 1.0) - 1e-9)}
+
+
+def test_iteration_k_plus_1_is_optimised_on_iteration_k_statistics_and_shortfall(script):
+    s = script(Script(_b_scales_with_derate, lambda m: TARGET * min(1.0, m["b"] / 3)))
+    res = loop.run_loop(_route(), TARGET, days=100.0, warmup_days=10.0, reps=3, seed=7)
+    # iteration 0: nominal data; iteration 1: the statistics and shortfall of iteration 0
+    assert s.opt_calls[0].stats is None
+    assert s.opt_calls[1].stats is res.iterations[0].stats
+    assert s.opt_calls[0].derate == {}
+    assert s.opt_calls[1].derate == {"b": pytest.approx(2 / 3)}  # simulated / target
+    assert res.converged and res.final.index == 1 and len(res.iterations) == 2
+    assert res.final.plan.config.steps["b"].machines == {"m": 3}
+    assert res.final.meets_target and res.final.ratio == pytest.approx(1.0)
+    assert res.final.derate == {"b": pytest.approx(2 / 3)}
+    # iteration 0's row: what was simulated and priced with its own statistics
+    it0 = res.iterations[0]
+    assert (it0.sim_gwh_mean, it0.sim_gwh_low, it0.sim_gwh_high) == pytest.approx(
+        (TARGET * 2 / 3, 0.9 * TARGET * 2 / 3, 1.1 * TARGET * 2 / 3))
+    assert it0.cost_per_kwh == 100.0 * 6 + 1 and it0.optimiser_cost_per_kwh == 6.0
+    assert it0.machines == 6 and it0.bottleneck == "b" and not it0.meets_target
+    assert res.final.cost_per_kwh == 100.0 * 7 + 2  # priced on iteration 1's own stats
+    assert res.nominal_cost_per_kwh == 6.0  # the optimiser's nominal objective
+    assert [c[1] for c in s.eval_calls] == [it.stats for it in res.iterations]
+    # the simulator gets the caller's horizon, replications and seed every time
+    assert [(c.days, c.warmup_days, c.reps, c.seed) for c in s.sim_calls] == [(100.0, 10.0, 3, 7)] * 2
+    assert "100.0 % of the target" in res.reason
+
+
+def test_without_the_feedback_the_loop_would_not_reach_the_target(script):
+    """The same script, but an optimiser that ignores what it is fed: the loop must
+    notice the repeat, derate the bottleneck further and still fail; with the feedback
+    it reaches the target (previous test). The outcome depends on the feedback."""
+    s = script(Script(lambda derate, stats: {"a": 4, "b": 2},
+                      lambda m: TARGET * min(1.0, m["b"] / 3)))
+    res = loop.run_loop(_route(), TARGET, days=50.0, warmup_days=5.0, max_tighten=3,
+                        tighten_step=0.1)
+    assert not res.converged and "plans oscillate" in res.reason
+    assert res.final.index == 0 and len(res.iterations) == 1
+    # iteration 1 was tried with the shortfall derate, then derated 3 times by 10 %
+    assert s.opt_calls[0].derate == {}
+    assert [c.derate["b"] for c in s.opt_calls[1:]] == pytest.approx(
+        [2 / 3, 2 / 3 * 0.9, 2 / 3 * 0.9 ** 2, 2 / 3 * 0.9 ** 3])
+    assert "no plan met the target; the best reached 66.7 %" in res.reason
+
+
+def test_the_derate_compounds_and_never_falls_below_a_half(script):
+    outputs = iter([0.2 * TARGET, 0.8 * TARGET, TARGET])
+    s = script(Script(lambda derate, stats: {"b": 10 + len(derate) + int(100 * derate.get("b", 1))},
+                      lambda m: next(outputs)))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged and res.final.index == 2
+    # 20 % of the target derates by the floor 0.5, not by 0.2; then by 0.8 on top
+    assert s.opt_calls[1].derate == {"b": pytest.approx(0.5)}
+    assert s.opt_calls[2].derate == {"b": pytest.approx(0.5 * 0.8)}
+    assert s.opt_calls[2].stats is res.iterations[1].stats
+
+
+def test_a_repeated_plan_is_derated_until_the_optimiser_buys_more(script):
+    # the optimiser buys a 4th machine at b only once the derate is below 0.65
+    s = script(Script(lambda derate, stats: {"b": 3 if derate.get("b", 1.0) >= 0.65 else 4},
+                      lambda m: TARGET * (0.7 if m["b"] == 3 else 1.0)))
+    res = loop.run_loop(_route(), TARGET, tighten_step=0.05)
+    assert res.converged and res.final.plan.config.steps["b"].machines == {"m": 4}
+    d = [c.derate.get("b", 1.0) for c in s.opt_calls]
+    # 0.7 after iteration 0, then 5 % less per repeat: 0.665 (same plan), 0.632 (new)
+    assert d == pytest.approx([1.0, 0.7, 0.7 * 0.95, 0.7 * 0.95 ** 2])
+    assert res.final.derate == {"b": pytest.approx(0.7 * 0.95 ** 2)}
+    assert res.final.index == 1 and len(res.iterations) == 2
+
+
+def test_the_target_is_met_within_the_tolerance_and_not_below_it(script):
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.99 * TARGET))
+    assert loop.run_loop(_route(), TARGET, tol=0.01).converged
+    s = script(Script(lambda derate, stats: {"b": 3 + len(derate)}, lambda m: 0.989 * TARGET))
+    res = loop.run_loop(_route(), TARGET, tol=0.01, max_iter=2)
+    assert not res.converged and len(res.iterations) == 2 and len(s.opt_calls) == 2
+    assert "iteration limit (2) reached" in res.reason
+
+
+def test_the_best_plan_is_kept_when_none_meets_the_target(script):
+    outputs = iter([0.5, 0.9, 0.7])
+    machines = itertools.count(3)  # a new plan every time
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    res = loop.run_loop(_route(), TARGET, max_iter=3)
+    assert not res.converged
+    assert res.final.index == 1 and res.final.ratio == pytest.approx(0.9)
+    assert "the best reached 90.0 % (iteration 1, bottleneck b)" in res.reason
+
+
+def test_no_plan_at_first_is_an_error_and_later_a_reason(script):
+    script(Script(lambda derate, stats: None, lambda m: TARGET))
+    with pytest.raises(NoPlanError, match="no room"):
+        loop.run_loop(_route(), TARGET)
+    script(Script(lambda derate, stats: None if derate else {"b": 3}, lambda m: 0.5 * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert not res.converged and len(res.iterations) == 1
+    assert res.reason.startswith("re-optimisation found no plan at iteration 1: no room")
+
+
+def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
+    # 24 operating hours per calendar day; a 100 h lead time does not fit in 2 days
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
+                      lead_h=lambda m, warmup_days: 100.0))
+    res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0)
+    longer = math.ceil(1.5 * 100.0 / 24.0)  # 7 days: 1.5 lead times
+    assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 2.0), (25.0, float(longer))]
+    assert res.final.stats.warmup_days == longer  # the stats kept are the filled line's
+    assert "warm-up lengthened to 7 days" in res.reason
+    # a warm-up that covers the lead time is left alone (96 h = 4 days of 24 h >= 96 h)
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
+                      lead_h=lambda m, warmup_days: 96.0))
+    loop.run_loop(_route(), TARGET, days=20.0, warmup_days=4.0)
+    assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 4.0)]
+
+
+def test_plan_key_tells_levels_counts_and_class_apart():
+    def cfg(level="L0", n=2, dpc="dp-40"):
+        return SimpleNamespace(dew_point_class=dpc, steps={"a": Choice(level, {"x": n, "y": 1})})
+
+    keys = {loop._plan_key(c) for c in (cfg(), cfg("L1"), cfg(n=3), cfg(dpc="dp-60"))}
+    assert len(keys) == 4
+    assert loop._plan_key(cfg()) == loop._plan_key(cfg())
+
+
+# ----------------------------------------------------------------------------- real run
+
+
+@pytest.mark.slow
+def test_real_feedback_buys_what_the_nominal_plan_lacked(sulfide):
+    """The real optimiser and simulator: the nominal plan, simulated, falls short; the
+    loop's accepted plan meets the target; and it is what the optimiser gives on the
+    previous iteration's statistics and derate (the feedback made the difference)."""
+    from ssbfab.opt import optimize
+
+    res = loop.run_loop(sulfide, 0.5, days=40.0, warmup_days=10.0, reps=2, seed=5)
+    first, final = res.iterations[0], res.final
+    if first.meets_target:
+        pytest.skip("the nominal plan met the target: no feedback to judge")
+    assert res.converged and final.index > 0
+    prev = res.iterations[final.index - 1]
+    again = optimize(sulfide, 0.5, stats=prev.stats, derate=final.derate or None)
+    assert loop._plan_key(again.config) == loop._plan_key(final.plan.config)
+    assert loop._plan_key(final.plan.config) != loop._plan_key(first.plan.config)
