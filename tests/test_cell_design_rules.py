@@ -78,8 +78,15 @@ def _rho(parts):
 
 
 @pytest.fixture(scope="module")
-def cell(tmp_path_factory, shared):
-    return design(_load(tmp_path_factory.mktemp("asym"), shared))
+def route(tmp_path_factory, shared):
+    return _load(tmp_path_factory.mktemp("asym"), shared)
+
+
+@pytest.fixture
+def cell(route):
+    # designed in each test (not once per module): each test then calls the design
+    # rules itself, which is what mutation testing maps a test to
+    return design(route)
 
 
 def test_areas_loading_and_sheets_by_hand(cell):
@@ -163,19 +170,29 @@ def test_a_thin_cathode_below_one_ah_per_m2_is_still_a_cell(tmp_path, shared):
     assert 0 < c.cathode_areal_capacity_mah_cm2 < 0.1
 
 
-def test_the_metal_anode_by_hand(tmp_path, shared):
+@pytest.mark.parametrize("li_price, basis", [("90 USD/kg", "kg"), ("40 USD/m^2", "m2")])
+def test_the_metal_anode_by_hand(tmp_path, shared, li_price, basis):
     cell = copy.deepcopy(CELL)
     del cell["anode"], cell["liquid"]
     cell["metal_anode"] = {"material": "li", "thickness": "17 um", "collector": "cu",
                            "collector_thickness": "6 um"}
-    c = design(_load(tmp_path, shared, cell))
+    materials = copy.deepcopy(MATERIALS)
+    materials["li"]["price"] = li_price
+    c = design(_load(tmp_path, shared, cell, materials))
     a_a = c.cathode_area_m2 * 1.03
     li = 17e-6 * a_a * 534
-    assert c.refs["anode.li"].value == pytest.approx(li, rel=REL)
-    assert c.refs["anode.mass"].value == pytest.approx(li, rel=REL)
+    bought = li if basis == "kg" else a_a  # a foil priced per m² is bought by its area
+    assert c.refs["anode.li"] == type(c.refs["anode.li"])(pytest.approx(bought, rel=REL), basis)
+    assert c.refs["anode.mass"] == type(c.refs["anode.mass"])(pytest.approx(li, rel=REL), "kg")
     assert c.refs["collector.anode"].value == pytest.approx(a_a / 2, rel=REL)
-    assert c.design_bom["li"].value == pytest.approx(li, rel=REL)
+    assert (c.design_bom["li"].unit, c.design_bom["li"].value) == (basis, pytest.approx(
+        bought, rel=REL))
     assert "liquid.volume" not in c.refs
+    # the lithium weighs what it weighs whatever its purchase basis
+    others = copy.deepcopy(materials)
+    others["li"]["price"] = "90 USD/kg"
+    assert c.mass_kg == pytest.approx(design(_load(tmp_path, shared, cell, others)).mass_kg,
+                                      rel=REL)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -204,6 +221,7 @@ def _without(material: str, key: str) -> dict:
     ("cu", "density", "cell.anode.collector", "needs a density"),
     ("liq", "density", "cell.liquid.material", "needs a density"),
     ("sep", "density", "cell.separator.components.sep", "needs a density"),
+    ("gr", "density", "cell.anode.components.gr", "needs a density"),
 ])
 def test_a_missing_property_names_its_field(tmp_path, shared, material, key, field, words):
     f, msg = _error(tmp_path, shared, materials=_without(material, key))
@@ -231,6 +249,34 @@ def test_a_part_priced_by_area_but_used_by_mass_names_its_field(tmp_path, shared
     cell[group] = dict(cell[group], mesh="2 g")
     f, msg = _error(tmp_path, shared, cell)
     assert f == f"cell.{group}.mesh" and "priced per m^2" in msg
+
+
+def test_errors_found_where_a_part_is_bought_name_its_field(tmp_path, shared):
+    # an unknown foil, an unknown or density-less packaging part, a liquid priced per m²:
+    # found only when the part is bought
+    cell = copy.deepcopy(CELL)
+    cell["cathode"]["collector"] = "alx"
+    f, msg = _error(tmp_path, shared, cell)
+    assert f == "cell.cathode.collector" and "unknown material 'alx'" in msg
+    cell = copy.deepcopy(CELL)
+    cell["packaging"] = {"pouchx": "21 g"}
+    f, msg = _error(tmp_path, shared, cell)
+    assert f == "cell.packaging.pouchx" and "unknown material 'pouchx'" in msg
+    materials = copy.deepcopy(MATERIALS)
+    materials["plate"] = {"price": "2 USD/L"}  # by volume, but no density to get it
+    f, msg = _error(tmp_path, shared, materials=materials)
+    assert f == "cell.stack_pressure_hardware.plate" and "needs a density" in msg
+    materials = copy.deepcopy(MATERIALS)
+    materials["liq"]["price"] = "3 USD/m^2"
+    f, msg = _error(tmp_path, shared, materials=materials)
+    assert f == "cell.liquid.material" and "priced per m^2" in msg
+
+
+def test_a_cathode_without_active_material_has_no_capacity(tmp_path, shared):
+    cell = copy.deepcopy(CELL)
+    cell["cathode"]["components"] = {"act": "0 %", "bind": "91 %", "mesh": "9 %"}
+    f, msg = _error(tmp_path, shared, cell)
+    assert f == "cell.cathode" and "areal capacity is zero" in msg
 
 
 def test_unknown_material_and_an_active_material_outside_the_layer(tmp_path, shared):

@@ -230,6 +230,33 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 4.0)]
 
 
+def test_the_iteration_table_says_what_each_iteration_did(script):
+    s = script(Script(_b_scales_with_derate, lambda m: TARGET * min(1.0, m["b"] / 3)))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.plan is res.final.plan and res.stats is res.final.stats
+    df = res.iterations_frame()
+    assert list(df["iteration"]) == [0, 1]
+    row = df.iloc[1].to_dict()
+    assert row["derated_steps"] == "b=0.6667"
+    assert df.iloc[0]["derated_steps"] == ""
+    assert (row["machines"], row["meets_target"], row["bottleneck"]) == (7, True, "b")
+    assert (row["target_gwh"], row["sim_to_target_ratio"]) == pytest.approx((TARGET, 1.0))
+    assert (row["sim_gwh_mean"], row["sim_gwh_ci95_low"], row["sim_gwh_ci95_high"]) == \
+        pytest.approx((TARGET, 0.9 * TARGET, 1.1 * TARGET))
+    assert (row["cost_per_kwh"], row["optimiser_cost_per_kwh"]) == (702.0, 7.0)
+    assert row["opt_s"] >= 0 and row["sim_s"] >= 0
+    assert set(df.columns) == set(res.iterations[0].row())
+    del s
+
+
+def test_no_iteration_leaves_no_plan(script):
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET))
+    res = loop.run_loop(_route(), TARGET, max_iter=0)
+    assert not res.converged and res.final is None
+    assert res.plan is None and res.stats is None
+    assert res.reason == "iteration limit (0) reached"
+
+
 def test_plan_key_tells_levels_counts_and_class_apart():
     def cfg(level="L0", n=2, dpc="dp-40"):
         return SimpleNamespace(dew_point_class=dpc, steps={"a": Choice(level, {"x": n, "y": 1})})
