@@ -54,8 +54,13 @@ class Script:
     sim_calls: list = field(default_factory=list)
     eval_calls: list = field(default_factory=list)
 
+    clock: list = field(default_factory=lambda: [0.0])  # the loop's perf_counter
+
     def optimize(self, route, capacity_gwh, stats=None, costing="batpac5", derate=None, **kw):
-        self.opt_calls.append(SimpleNamespace(stats=stats, derate=dict(derate or {})))
+        self.clock[0] += 1.0  # each optimisation takes 1 s on the loop's clock
+        self.opt_calls.append(SimpleNamespace(stats=stats, derate=dict(derate or {}),
+                                              capacity_gwh=capacity_gwh, costing=costing,
+                                              derate_arg=derate, **kw))
         machines = self.plan_for(dict(derate or {}), stats)
         if machines is None:
             return SimpleNamespace(config=None, status=SimpleNamespace(reason="no room"))
@@ -67,8 +72,9 @@ class Script:
                                status=SimpleNamespace(reason="optimal"))
 
     def simulate(self, config, days, warmup_days, reps, seed, workers):
+        self.clock[0] += 10.0  # each simulation takes 10 s
         self.sim_calls.append(SimpleNamespace(config=config, days=days, warmup_days=warmup_days,
-                                              reps=reps, seed=seed))
+                                              reps=reps, seed=seed, workers=workers))
         machines = {s: c.machines["m"] for s, c in config.steps.items()}
         g = self.output(machines)
         stats = SimpleNamespace(
@@ -78,7 +84,7 @@ class Script:
         return SimpleNamespace(stats=stats)
 
     def evaluate(self, config, stats, costing="batpac5"):
-        self.eval_calls.append((config, stats))
+        self.eval_calls.append((config, stats, costing))
         # the confirmed cost depends on the stats it was given (here: their serial number)
         n = sum(c.count for c in config.steps.values())
         return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id)
@@ -95,6 +101,7 @@ def script(monkeypatch):
         monkeypatch.setattr(ssbfab.sim, "simulate", s.simulate)
         monkeypatch.setattr(ssbfab.cost, "evaluate", s.evaluate)
         monkeypatch.setattr(ssbfab.opt, "OptModel", _model_of(s), raising=False)
+        monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: s.clock[0]))
         return s
     return install
 
@@ -138,6 +145,7 @@ def test_iteration_k_plus_1_is_optimised_on_iteration_k_statistics_and_shortfall
     assert res.final.cost_per_kwh == 100.0 * 7 + 2  # priced on iteration 1's own stats
     assert res.nominal_cost_per_kwh == 6.0  # the optimiser's nominal objective
     assert [c[1] for c in s.eval_calls] == [it.stats for it in res.iterations]
+    assert [(it.opt_s, it.sim_s) for it in res.iterations] == [(1.0, 10.0)] * 2
     # the simulator gets the caller's horizon, replications and seed every time
     assert [(c.days, c.warmup_days, c.reps, c.seed) for c in s.sim_calls] == [(100.0, 10.0, 3, 7)] * 2
     assert "100.0 % of the target" in res.reason
@@ -151,7 +159,8 @@ def test_without_the_feedback_the_loop_would_not_reach_the_target(script):
                       lambda m: TARGET * min(1.0, m["b"] / 3)))
     res = loop.run_loop(_route(), TARGET, days=50.0, warmup_days=5.0, max_tighten=3,
                         tighten_step=0.1)
-    assert not res.converged and "plans oscillate" in res.reason
+    assert not res.converged
+    assert res.reason.startswith("plans oscillate: iteration 1 chose the same plan as iteration 0 ")
     assert res.final.index == 0 and len(res.iterations) == 1
     # iteration 1 was tried with the shortfall derate, then derated 3 times by 10 %
     assert s.opt_calls[0].derate == {}
@@ -221,6 +230,8 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
     res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0)
     longer = math.ceil(1.5 * 100.0 / 24.0)  # 7 days: 1.5 lead times
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 2.0), (25.0, float(longer))]
+    assert [(c.reps, c.seed, c.workers) for c in s.sim_calls] == [(4, 1, None)] * 2
+    assert res.final.sim_s == 20.0  # both simulations of the plan
     assert res.final.stats.warmup_days == longer  # the stats kept are the filled line's
     assert "warm-up lengthened to 7 days" in res.reason
     # a warm-up that covers the lead time is left alone (96 h = 4 days of 24 h >= 96 h)
@@ -228,6 +239,53 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
                       lead_h=lambda m, warmup_days: 96.0))
     loop.run_loop(_route(), TARGET, days=20.0, warmup_days=4.0)
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 4.0)]
+
+
+def test_options_reach_the_optimiser_simulator_and_cost(script):
+    s = script(Script(lambda derate, stats: {"b": 3 if derate.get("b", 1.0) > 0.65 else 4},
+                      lambda m: TARGET * (0.7 if m["b"] == 3 else 1.0)))
+    res = loop.run_loop(_route(), TARGET, costing="annuity", days=50.0, warmup_days=5.0, reps=3,
+                        seed=9, workers=2, time_limit=12.5, gap=3e-3, tighten_step=0.1)
+    assert res.converged
+    assert len(s.opt_calls) == 3  # nominal, on the stats (same plan), derated further
+    for c in s.opt_calls:
+        assert (c.capacity_gwh, c.costing, c.time_limit, c.gap) == (TARGET, "annuity", 12.5, 3e-3)
+    # the re-optimisation after a repeat is on the same statistics
+    assert s.opt_calls[1].stats is s.opt_calls[2].stats is res.iterations[0].stats
+    assert [(c.days, c.warmup_days, c.reps, c.seed, c.workers) for c in s.sim_calls] == \
+        [(50.0, 5.0, 3, 9, 2)] * 2
+    assert {c[2] for c in s.eval_calls} == {"annuity"}
+    assert [it.opt_s for it in res.iterations] == [1.0, 2.0]  # both solves of iteration 1
+
+
+def test_the_defaults_of_the_loop(script):
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.5 * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    # the same plan each time: 8 derates of 2 % of the bottleneck, then it gives up
+    assert len(s.opt_calls) == 2 + 8
+    assert [c.derate["b"] for c in s.opt_calls[2:]] == pytest.approx(
+        [0.5 * 0.98 ** k for k in range(1, 9)])
+    c = s.opt_calls[0]
+    assert (c.costing, c.time_limit, c.gap, c.derate_arg) == ("batpac5", 60.0, 1e-4, None)
+    assert (s.sim_calls[0].days, s.sim_calls[0].warmup_days, s.sim_calls[0].reps,
+            s.sim_calls[0].seed, s.sim_calls[0].workers) == (365.0, 30.0, 4, 1, None)
+    assert {e[2] for e in s.eval_calls} == {"batpac5"}
+    assert not res.converged
+    # a plan that always misses: 8 iterations at most, and 99 % of the target is enough
+    outputs = itertools.count(1)
+    s = script(Script(lambda derate, stats: {"b": next(outputs)}, lambda m: 0.5 * TARGET))
+    assert len(loop.run_loop(_route(), TARGET).iterations) == 8
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.99 * TARGET))
+    assert loop.run_loop(_route(), TARGET).converged
+
+
+def test_no_plan_after_a_repeat_is_a_reason(script):
+    # iteration 1 repeats iteration 0's plan; derated further, the optimiser finds none
+    script(Script(lambda derate, stats: {"b": 3} if derate.get("b", 1.0) > 0.6 else None,
+                  lambda m: 0.7 * TARGET))
+    res = loop.run_loop(_route(), TARGET, tighten_step=0.2)
+    assert not res.converged and len(res.iterations) == 1
+    assert res.reason.startswith("re-optimisation found no plan at iteration 1: no room")
 
 
 def test_the_iteration_table_says_what_each_iteration_did(script):
