@@ -313,6 +313,7 @@ def test_no_iteration_leaves_no_plan(script):
     assert not res.converged and res.final is None
     assert res.plan is None and res.stats is None
     assert res.reason == "iteration limit (0) reached"
+    assert math.isnan(res.nominal_cost_per_kwh)  # nothing was optimised
 
 
 def test_plan_key_tells_levels_counts_and_class_apart():
