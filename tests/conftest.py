@@ -8,6 +8,7 @@ LINES = ROOT / "lines"
 
 # Tests read the project's own data, whatever the caller's environment says.
 os.environ.pop("SSBFAB_LINES", None)
+os.environ.pop("SSBFAB_SOURCES", None)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ TOP_KEYS = {"route", "seed", "reps", "days", "good_cells_per_year", "good_gwh_pe
             "wall_s"}
 STEP_KEYS = {"step", "option", "machines", "utilization", "availability", "blocked", "starved",
              "yield", "throughput_per_h", "wip_mean"}
-EST_KEYS = {"mean", "ci95_low", "ci95_high"}
+EST_KEYS = {"mean", "ci95_low", "ci95_high", "method"}
 
 
 def run(*args: str):
@@ -43,6 +43,11 @@ def test_sulfide_route_simulates_with_the_documented_json(sulfide_doc):
     for k in ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h"):
         assert set(d[k]) == EST_KEYS
     assert set(d["dry_room"]) == {"excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate"}
+    for k in ("overall_yield",):
+        assert d[k]["method"] == "logit-t" and 0 <= d[k]["ci95_low"] <= d[k]["ci95_high"] <= 1
+    assert all(e["ci95_low"] >= 0 for e in d["dry_room"].values())
+    assert d["dry_room"]["excursion_hours"]["method"] == "gamma"
+    assert d["dry_room"]["excursion_hours"]["events"] >= 0  # the excursions it rests on
     assert [s["step"] for s in d["steps"]][-1] == "eol_test"
     for s in d["steps"]:
         assert STEP_KEYS <= set(s)

@@ -307,7 +307,7 @@ def test_shared_dry_room_wrong_dimension(tmp_path):
 
 def test_shared_economics_missing_field(tmp_path):
     p, text = _broken_shared(tmp_path, "economics.yaml",
-                             'labour_rate: {value: "25 USD/h", source: "Argonne BatPaC 5.0: direct labour 25 $/h"}\n',
+                             'labour_rate: {value: "25 USD/h", source: "[batpac5] direct labour 25 $/h"}\n',
                              "")
     # a missing top-level field is blamed on the top-level mapping: its first key
     first = next(i + 1 for i, ln in enumerate(text.splitlines())

@@ -86,3 +86,13 @@ def test_numbers_convert_to_the_unit_of_the_first_value(shared):
     assert nums == pytest.approx([1e6, 1e6, 1e6])
     assert designs.numbers([["dp-60"], ["dp-40"]]) == (None, "")
     assert designs.numbers([3, 4.5]) == ([3.0, 4.5], "")
+
+
+def test_latin_hypercube_columns_are_independent():
+    # each column is its own random permutation of the strata: rank correlations
+    # between columns are ~N(0, 1/sqrt(n - 1)); 4 sd allowed per pair
+    n, d = 2000, 4
+    u = designs.unit_samples(n, d, seed=8)
+    r = np.corrcoef(np.argsort(np.argsort(u, axis=0), axis=0).T)
+    off = r[~np.eye(d, dtype=bool)]
+    assert np.abs(off).max() < 4 / math.sqrt(n - 1), off

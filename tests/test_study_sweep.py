@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import study_jobs
 from ssbfab import bom
 from ssbfab.data import resolve_route
 from ssbfab.study import load, sweep
@@ -20,6 +21,7 @@ from ssbfab.study.scenarios import load_study
 from ssbfab.summary import default_yields
 
 TESTS = Path(__file__).parent
+study_jobs.register_jobs()
 EXAMPLE = TESTS / "data" / "study-polymer.yaml"
 VOLATILE = ["seconds", "worker", "created_at"]
 
@@ -169,7 +171,7 @@ def test_bug_is_recorded_then_exit_1_with_traceback_and_recomputed(tmp_path, lin
     p = tmp_path / "bug.yaml"
     p.write_text(textwrap.dedent(f"""\
         study: bug
-        job: study_jobs:buggy
+        job: buggy
         lines: {lines_dir}
         routes: [sulfide-lpscl]
         grid: {{materials.Li2S.price: ["1e6 CNY/t", "2e6 CNY/t", "3e6 CNY/t"]}}
@@ -197,14 +199,16 @@ def test_sigkill_then_rerun_recomputes_nothing_finished(tmp_path, lines_dir):
     p = tmp_path / "kill.yaml"
     p.write_text(textwrap.dedent(f"""\
         study: kill
-        job: study_jobs:logged_materials
+        job: logged_materials
         lines: {lines_dir}
         routes: [sulfide-lpscl]
         options: {{params: {{log: "{log}", delay: 0.3}}}}
         grid: {{materials.Li2S.price: {prices}}}
         """))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ssbfab", "sweep", str(p), "--workers", "1", "--out", str(out)]
+    # `python -m study_jobs` is the ssbfab command line with the tests' jobs registered
+    cmd = [sys.executable, "-m", "study_jobs", "sweep", str(p), "--workers", "1", "--out",
+           str(out)]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:

@@ -8,14 +8,16 @@ The simulator runs a configuration; the optimiser returns one (inside its Plan);
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from . import flow
 from .cell import design
-from .data.schema import Route
+from .data.schema import Route, Strict
 from .errors import InputError, Problem, closest
 
 
@@ -61,75 +63,157 @@ class PlantConfig:
         }
 
     @classmethod
-    def from_dict(cls, route: Route, data: dict, file: str = "<plan>") -> PlantConfig:
-        """Read a plan; every name is checked against the route (exit 2 on error)."""
+    def from_dict(cls, route: Route, data: dict, file: str = "<plan>",
+                  marks: dict | None = None, root: tuple = ()) -> PlantConfig:
+        """Read a plan: its shape is checked by `PlanFile`, then every name against the
+        route; an InputError names `file`, the line (from `marks`, under `root`) and
+        the field."""
+        from pydantic import ValidationError
+
+        from .data.problems import _validation_problems
+        from .data.yamlio import line_of
+
+        marks = marks or {}
+        try:
+            plan = PlanFile.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(_validation_problems(exc, file, marks, root, model=PlanFile,
+                                                  data=data)) from None
         problems: list[Problem] = []
 
-        def bad(field_: str, msg: str):
-            problems.append(Problem(file, None, field_, msg))
+        def bad(path: tuple, msg: str):
+            full = root + path
+            problems.append(Problem(file, line_of(marks, full), ".".join(map(str, full)), msg))
 
-        if not isinstance(data, dict) or "steps" not in data:
-            raise InputError(Problem(file, None, "", "expected a plan with `steps`"))
-        if data.get("route") not in (None, route.name):
-            bad("route", f"plan is for route {data.get('route')!r}, not {route.name!r}")
+        if plan.route not in (None, route.name):
+            bad(("route",), f"plan is for route {plan.route!r}, not {route.name!r}")
         classes = [c.name for c in route.dry_room_options]
-        dpc = data.get("dew_point_class", classes[0] if classes else "")
+        dpc = plan.dew_point_class or (classes[0] if classes else "")
         if classes and dpc not in classes:
-            bad("dew_point_class", f"unknown dry-room class {dpc!r}{closest(str(dpc), classes)}")
+            bad(("dew_point_class",), f"unknown dry-room class {dpc!r} for route {route.name!r}"
+                f"{closest(dpc, classes)}; expected one of: {', '.join(classes)}")
         names = {s.name for s in route.line}
         given: dict[str, StepChoice] = {}
-        for i, row in enumerate(data["steps"]):
-            name = row.get("step")
+        meant: set[str] = set()  # steps an unknown name was taken for ("did you mean")
+        for i, row in enumerate(plan.steps):
+            name = row.step
             if name not in names:
-                bad(f"steps[{i}].step", f"unknown step {name!r}{closest(str(name), names)}")
+                hint = closest(name, names)
+                meant.update(n for n in names if hint.endswith(f"{n!r}?)"))
+                bad(("steps", i, "step"), f"unknown step {name!r}{hint}; "
+                    f"expected one of: {', '.join(route.order)}")
+                continue
+            if name in given:
+                bad(("steps", i, "step"), f"step {name!r} is listed twice")
                 continue
             step = route.step(name)
-            level = row.get("level", step.setting_levels[0].name)
-            if level not in [lv.name for lv in step.setting_levels]:
-                bad(f"steps[{i}].level", f"unknown level {level!r} of step {name!r}"
-                    f"{closest(str(level), [lv.name for lv in step.setting_levels])}")
-            machines = row.get("machines", {})
-            for opt, n in machines.items():
-                if opt not in [o.name for o in step.options]:
-                    bad(f"steps[{i}].machines.{opt}", f"unknown option {opt!r} of step {name!r}"
-                        f"{closest(opt, [o.name for o in step.options])}")
-                elif not isinstance(n, int) or n < 0:
-                    bad(f"steps[{i}].machines.{opt}", f"expected a whole number >= 0, found {n!r}")
-            if sum(v for v in machines.values() if isinstance(v, int)) == 0:
-                bad(f"steps[{i}].machines", f"step {name!r} must produce but has zero machines")
-            lot = float(row.get("lot_size", step.lot))
-            if lot <= 0:
-                bad(f"steps[{i}].lot_size", f"lot size must be positive, found {lot}")
+            levels = [lv.name for lv in step.setting_levels]
+            level = row.level if row.level is not None else levels[0]
+            if level not in levels:
+                bad(("steps", i, "level"), f"unknown level {level!r} of step {name!r}"
+                    f"{closest(level, levels)}; expected one of: {', '.join(levels)}")
+            options = {o.name: o for o in step.options}
+            for opt, n in row.machines.items():
+                if opt not in options:
+                    bad(("steps", i, "machines", opt), f"unknown option {opt!r} of step "
+                        f"{name!r}{closest(opt, options)}; expected one of: "
+                        f"{', '.join(options)}")
+                elif n > options[opt].max_count:
+                    bad(("steps", i, "machines", opt), f"{n} machines, but the route allows "
+                        f"at most {options[opt].max_count} of {opt!r} (max_count)")
+            total = sum(row.machines.values())
+            if total == 0:
+                bad(("steps", i, "machines"), f"step {name!r} must produce but has zero "
+                    "machines; expected a mapping option -> count, e.g. "
+                    f"{{\"{step.options[0].name}\": 1}}")
+            if row.count is not None and row.count != total:
+                bad(("steps", i, "count"), f"count {row.count} differs from the machines' "
+                    f"sum ({total}); edit `machines`, which the simulator reads")
+            lot = step.lot if row.lot_size is None else row.lot_size
             for o in step.options:
-                if o.is_batch and machines.get(o.name, 0) and lot > o.batch_size:
-                    bad(f"steps[{i}].lot_size", f"lot of {lot:g} {step.unit} is larger than "
-                        f"the batch of {o.name!r} ({o.batch_size:g} {step.unit})")
-            given[name] = StepChoice(level=level, machines=dict(machines), lot_size=lot)
-        for name in names - set(given):
-            bad("steps", f"the plan has no entry for step {name!r}")
-        cap = data.get("capacity_gwh")
-        if route.cell is None and cap is None:
+                if o.is_batch and row.machines.get(o.name, 0) and lot > o.batch_size:
+                    bad(("steps", i, "lot_size"), f"lot of {lot:g} {step.unit} is larger "
+                        f"than the batch of {o.name!r} ({o.batch_size:g} {step.unit})")
+            given[name] = StepChoice(level=level, machines=dict(row.machines), lot_size=lot)
+        for name in route.order:
+            if name not in given and name not in meant:
+                bad(("steps",), f"the plan has no entry for step {name!r}")
+        cap = plan.capacity_gwh
+        if cap is None:
+            if route.cell is not None:
+                bad(("capacity_gwh",), "required for a route with a cell design; expected "
+                    "the target in good GWh per year, e.g. 2.0")
             cap = math.nan  # a bare line has no cell energy, hence no GWh target
-        elif not isinstance(cap, (int, float)) or cap <= 0:
-            bad("capacity_gwh", f"expected a positive number, found {cap!r}")
         if problems:
             raise InputError(problems)
         ordered = {s.name: given[s.name] for s in route.line}
         return cls(route=route, steps=ordered, dew_point_class=dpc, capacity_gwh=float(cap),
-                   meta=dict(data.get("meta", {})))
+                   meta=dict(plan.meta))
 
     @classmethod
     def read(cls, route: Route, path: str | Path) -> PlantConfig:
+        """Read a plan.json (as `optimize --out` writes it, or an optimiser result with
+        the configuration under `plan`)."""
+        from .io import read_json
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(Problem(str(path), None, "", "file not found")) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(Problem(str(path), exc.lineno, "", f"not valid JSON: {exc.msg}")) from None
+        if path.is_dir() and (path / "plan.json").is_file():
+            path = path / "plan.json"  # the folder `optimize --out` wrote
+        data, marks = read_json(path, "a plan written by `ssbfab optimize --out`")
+        root: tuple = ()
         if isinstance(data, dict) and "plan" in data and "steps" not in data:
-            data = data["plan"]  # a full optimiser result with the configuration inside
-        return cls.from_dict(route, data, str(path))
+            data, root = data["plan"], ("plan",)  # the configuration inside a full result
+        return cls.from_dict(route, data, str(path), marks, root)
+
+
+# ----------------------------------------------------------------------------- plan.json schema
+# The decisions the simulator reads are checked strictly (whole counts, finite
+# positive numbers); what the optimiser writes beside them for people (costs, rows'
+# required and installed capacity, solver) is accepted and not read back.
+
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _PlanModel(Strict):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+class PlanStep(_PlanModel):
+    step: str
+    level: str | None = None  # default: the step's first level
+    machines: dict[str, Count] = Field(default_factory=dict)
+    # absent: the step's lot; given, a positive number (null is refused: the default
+    # applies only when the key is absent, pydantic does not validate defaults)
+    lot_size: Positive = None  # type: ignore[assignment]
+    count: Count | None = None  # written by the optimiser; must match `machines`
+    option: Any = None
+    required_per_year: Any = None
+    capacity_per_year: Any = None
+    unit: Any = None
+    slack: Any = None
+    binding: Any = None
+    limit: Any = None
+
+
+class PlanFile(_PlanModel):
+    steps: list[PlanStep]
+    route: str | None = None
+    route_file: str | None = None
+    capacity_gwh: Positive | None = None  # good GWh/yr; none for a bare line
+    dew_point_class: str | None = None  # default: the route's first allowed class
+    meta: dict[str, Any] = Field(default_factory=dict)
+    costing: Any = None
+    cost_per_kwh: Any = None
+    currency: Any = None
+    currency_year: Any = None
+    breakdown: Any = None
+    overhead_items: Any = None
+    capex_total: Any = None
+    floor_area_m2: Any = None
+    dry_room_area_m2: Any = None
+    binding_steps: Any = None
+    solver: Any = None
 
 
 def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float]) -> dict[str, float]:

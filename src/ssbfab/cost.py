@@ -23,7 +23,7 @@ Primary quantities (per year, USD of the economics' currency year):
 
 Conventions turn these into a cost per year (`rollup`), linearly:
 
-- `batpac5` (Argonne BatPaC 5.0, REFERENCE.md §1): straight-line depreciation
+- `batpac5` (Argonne BatPaC 5.0, `[batpac5]` in docs/sources.md): straight-line depreciation
   (equipment and dry room over equipment_life, building over building_life);
   variable overhead = 40 % labour + 20 % depreciation; GS&A = 25 % (labour +
   variable overhead) + 25 % depreciation; R&D = 40 % depreciation. Launch cost

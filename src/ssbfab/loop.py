@@ -10,8 +10,14 @@ by the shortfall it saw, so the next plan buys capacity exactly where the line
 starved. When the optimiser answers with a plan it has already simulated, the
 bottleneck is derated a little further until it buys something new. A plan is
 accepted when the simulated mean good output is at least (1 - tol) of the target;
-if the plans still oscillate or the iteration limit is reached first, the result
-keeps the plan that came closest to the target, and says why.
+if the plans still oscillate, the loop stalls or the iteration limit is reached first,
+the result keeps the plan that came closest to the target, and says why.
+
+Stalling: an iteration makes progress when its simulated good output exceeds the
+best so far by more than PROGRESS_TOL of the target, or its cost per kWh falls below
+the cheapest so far by more than PROGRESS_TOL. After STALL_ITERATIONS iterations in a
+row without progress the loop stops early: more derating would only buy machines
+that the simulation shows do not help.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from dataclasses import dataclass, field
 
 from .data.schema import Route
 from .stats import LineStats
+
+PROGRESS_TOL = 1e-3  # relative: of the target output, and of the cheapest cost so far
+STALL_ITERATIONS = 3  # iterations in a row without progress before the loop stops
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     nominal_cost = float("nan")
     reason = ""
     notes: list[str] = []
+    stalled = 0  # iterations in a row without progress (see the module's docstring)
     for k in range(max_iter):
         say(f"{route.name}: optimise (iteration {k})")
         t0 = time.perf_counter()
@@ -178,6 +188,15 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             reason = f"simulated output is {100 * ratio:.1f} % of the target"
             return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations,
                               it, nominal_cost)
+        stalled = 0 if _progress(it, iterations[:-1], capacity_gwh) else stalled + 1
+        if stalled >= STALL_ITERATIONS:
+            best_gwh = max(i.sim_gwh_mean for i in iterations[:-STALL_ITERATIONS])
+            reason = (f"stopped early at iteration {k}: {STALL_ITERATIONS} iterations in a row "
+                      f"made no progress (simulated output never rose above {best_gwh:.3f} "
+                      f"GWh/yr by more than {100 * PROGRESS_TOL:g} % of the target, nor did the "
+                      "cost per kWh fall)")
+            say(f"{route.name}: {reason}")
+            break
         # Feed back: observed availability and yields (via stats), and the shortfall
         # at the bottleneck as a derate of that step's capacity.
         stats = new_stats
@@ -193,6 +212,17 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
                    f"(iteration {best.index}, bottleneck {best.bottleneck})")
     return LoopResult(route.name, capacity_gwh, False, _with(reason, notes), iterations, best,
                       nominal_cost)
+
+
+def _progress(it: Iteration, before: list[Iteration], capacity_gwh: float) -> bool:
+    """Whether `it` improved on every earlier iteration: more simulated good output
+    (by more than PROGRESS_TOL of the target), or a lower cost per kWh."""
+    if not before:
+        return True
+    best_gwh = max(i.sim_gwh_mean for i in before)
+    best_cost = min(i.cost_per_kwh for i in before)
+    return (it.sim_gwh_mean > best_gwh + PROGRESS_TOL * capacity_gwh
+            or it.cost_per_kwh < best_cost * (1.0 - PROGRESS_TOL))
 
 
 def _warmup_for(stats: LineStats, warmup_days: float, route: Route) -> float | None:

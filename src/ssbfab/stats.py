@@ -1,44 +1,191 @@
 """LineStats: what the simulator hands to the optimiser (and to reports).
 
 Small, typed and JSON-round-trippable so that `ssbfab simulate --out` can write it
-and `ssbfab optimize --stats` can read it back. Means come with 95 % confidence
-intervals over replications (Student t).
+and `ssbfab optimize --stats` can read it back. Every mean comes with a 95 %
+confidence interval whose method suits the quantity (`Estimate.method`):
+
+- `t`: Student-t over replication means (unbounded quantities: output, WIP, lead time);
+- `logit-t`: fractions in [0, 1] (availability, yields, utilisation, blocked and
+  starved shares): a t-interval for the mean on the logit scale by the delta method,
+  transformed back, so that it stays inside [0, 1] and always contains the mean;
+- `log-t`: non-negative quantities (the H2S estimate): the same on the log scale,
+  so that it stays non-negative;
+- `gamma`: sums of rare events (dry-room excursion hours, sulfide exposure): the
+  Fay-Feuer gamma interval for a weighted sum of Poisson counts, which is the exact
+  (Garwood) Poisson interval when every event contributes the same amount, and has
+  an upper bound even when no event was seen;
+- `single` (one replication: no interval, low = high = mean) and `exact` (a value
+  that cannot vary, such as zero excursions in a dry room without excursions).
+
+An estimate that rests on few events (`events` < `FEW_EVENTS`) carries a `note`.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
-from .errors import InputError, Problem
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+
+from .data.schema import FieldProblem, Route, Strict
+from .errors import InputError, Problem, closest
+
+CONFIDENCE = 0.95
+FEW_EVENTS = 5  # fewer events than this: an estimate says little, and says so
+
+
+def _t(n: int) -> float:
+    """Two-sided 95 % Student-t quantile with n - 1 degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+
+
+def _mean_sd(vals: list[float]) -> tuple[float, float]:
+    n = len(vals)
+    m = sum(vals) / n
+    return m, (math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0)
+
+
+def poisson_interval(k: int) -> tuple[float, float]:
+    """Exact (Garwood) 95 % interval for the mean of a Poisson count observed as k:
+    (chi2(2.5 %, 2k) / 2, chi2(97.5 %, 2k + 2) / 2); (0, 3.689) for k = 0."""
+    from scipy.stats import chi2
+
+    if k < 0:
+        raise ValueError(f"a count is not negative, found {k}")
+    a = 1 - CONFIDENCE
+    lo = float(chi2.ppf(a / 2, 2 * k)) / 2 if k > 0 else 0.0
+    return lo, float(chi2.ppf(1 - a / 2, 2 * k + 2)) / 2
+
+
+def gamma_interval(total: float, sum_sq: float, largest: float) -> tuple[float, float]:
+    """95 % interval for the expected value of a sum of event contributions (Fay &
+    Feuer 1997, Stat. Med. 16:791, "Confidence intervals for directly standardized
+    rates: a method based on the gamma distribution"): `total` = sum of the events'
+    contributions w_i, `sum_sq` = sum of w_i^2, `largest` = the largest w_i.
+
+    With equal contributions w it is w times the Garwood interval of the count; its
+    lower bound is 0 without events. For contributions that vary at random (a
+    compound Poisson sum) pass as `largest` the larger of the largest seen and the
+    expected contribution of one event: with few events the largest seen understates
+    the spread. So used, its coverage of exponentially sized events measured 94-99 %
+    at 0.5 to 100 expected events (tests/test_stats_intervals.py)."""
+    from scipy.stats import chi2
+
+    a = 1 - CONFIDENCE
+    lo = 0.0
+    if total > 0 and sum_sq > 0:
+        lo = sum_sq / (2 * total) * float(chi2.ppf(a / 2, 2 * total**2 / sum_sq))
+    v, y = sum_sq + largest**2, total + largest
+    if v <= 0:
+        return 0.0, 0.0  # no event could contribute anything
+    return lo, v / (2 * y) * float(chi2.ppf(1 - a / 2, 2 * y**2 / v))
 
 
 @dataclass(frozen=True)
 class Estimate:
+    """A mean with its 95 % interval; `method` says how the interval was made (see the
+    module docstring); `events`: for rare-event quantities, how many events it rests on."""
+
     mean: float
     ci95_low: float
     ci95_high: float
+    method: str = "t"
+    events: int | None = None
+
+    @property
+    def note(self) -> str:
+        """Why the interval says little ('' when there is nothing to say)."""
+        if self.method == "single":
+            return "one replication: no interval"
+        if self.events is not None and self.events < FEW_EVENTS:
+            return (f"rests on {self.events} event{'' if self.events == 1 else 's'} only: too "
+                    "few to say much; simulate longer or more replications")
+        return ""
 
     @classmethod
-    def of(cls, values) -> Estimate:
-        """Mean and 95 % t-interval of replication values (a point if one value)."""
+    def of(cls, values: Iterable[float]) -> Estimate:
+        """Mean and 95 % Student-t interval of replication values (unbounded quantities)."""
         vals = [float(v) for v in values]
-        n = len(vals)
-        if n == 0:
+        if not vals:
             return cls(math.nan, math.nan, math.nan)
-        m = sum(vals) / n
-        if n == 1:
-            return cls(m, m, m)
-        var = sum((v - m) ** 2 for v in vals) / (n - 1)
-        from scipy.stats import t
-
-        half = float(t.ppf(0.975, n - 1)) * math.sqrt(var / n)
+        m, sd = _mean_sd(vals)
+        if len(vals) == 1:
+            return cls(m, m, m, "single")
+        half = _t(len(vals)) * sd / math.sqrt(len(vals))
         return cls(m, m - half, m + half)
 
+    @classmethod
+    def fraction(cls, values: Iterable[float]) -> Estimate:
+        """Mean and 95 % interval of replication values of a fraction in [0, 1]: a
+        t-interval on the logit scale by the delta method, logit(m) +- t s / (sqrt(n)
+        m (1 - m)), transformed back (as svyciprop's "logit" method). It lies inside
+        (0, 1) and contains the mean m. A window ratio such as a yield can pass 1 in
+        one replication (lots started before the warm-up ended count as good, not as
+        started); the values are averaged as they are (clipping each would bias the
+        mean down) and only a mean outside [0, 1] is clipped."""
+        vals = [float(v) for v in values]
+        if not vals:
+            return cls(math.nan, math.nan, math.nan, "logit-t")
+        m, sd = _mean_sd(vals)
+        m = min(max(m, 0.0), 1.0)
+        if len(vals) == 1:
+            return cls(m, m, m, "single")
+        if sd == 0 or not 0 < m < 1:
+            return cls(m, m, m, "logit-t")  # every replication saw the same value
+        half = _t(len(vals)) * sd / math.sqrt(len(vals)) / (m * (1 - m))
+        c = math.log(m / (1 - m))
+        return cls(m, _expit(c - half), _expit(c + half), "logit-t")
+
+    @classmethod
+    def positive(cls, values: Iterable[float], events: int | None = None) -> Estimate:
+        """Mean and 95 % interval of replication values of a non-negative quantity: a
+        t-interval on the log scale by the delta method, log(m) +- t s / (sqrt(n) m),
+        transformed back; non-negative, contains the mean."""
+        vals = [float(v) for v in values]
+        if not vals:
+            return cls(math.nan, math.nan, math.nan, "log-t", events)
+        if min(vals) < 0:
+            raise ValueError(f"a non-negative quantity, found {min(vals):g}")
+        m, sd = _mean_sd(vals)
+        if len(vals) == 1:
+            return cls(m, m, m, "single", events)
+        if sd == 0 or m == 0:
+            return cls(m, m, m, "log-t", events)
+        half = _t(len(vals)) * sd / math.sqrt(len(vals)) / m
+        return cls(m, m * math.exp(-half), m * math.exp(half), "log-t", events)
+
+    @classmethod
+    def rare(cls, mean: float, events: int, total: float, sum_sq: float, largest: float,
+             scale: float) -> Estimate:
+        """A quantity made of rare events: `mean` = scale x `total`, where `total` sums
+        the contributions of `events` events over every replication (`sum_sq` their
+        squares, `largest` as `gamma_interval` takes it). The interval is scale x
+        `gamma_interval`."""
+        lo, hi = gamma_interval(total, sum_sq, largest)
+        return cls(mean, scale * lo, scale * hi, "gamma", events)
+
+    @classmethod
+    def exact(cls, value: float) -> Estimate:
+        """A value that cannot vary (no interval to give)."""
+        return cls(value, value, value, "exact")
+
     def to_dict(self) -> dict:
-        return {"mean": self.mean, "ci95_low": self.ci95_low, "ci95_high": self.ci95_high}
+        d = {"mean": self.mean, "ci95_low": self.ci95_low, "ci95_high": self.ci95_high,
+             "method": self.method}
+        if self.events is not None:
+            d["events"] = self.events
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
 @dataclass(frozen=True)
@@ -117,46 +264,225 @@ class LineStats:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> LineStats:
-        def num(v) -> float:
-            return math.nan if v is None else float(v)  # JSON null: not computable (NaN)
+    def from_dict(cls, d: dict, file: str = "<stats>", marks: dict | None = None) -> LineStats:
+        """Statistics from their JSON form, checked first (`StatsFile`): an InputError
+        names `file`, the line (from `marks`) and the field of anything that is not
+        what `simulate --out` writes, e.g. an availability of 50 (fractions are 0-1)."""
+        from pydantic import ValidationError
 
-        def est(x) -> Estimate:
-            if x is None or isinstance(x, (int, float)):
-                return Estimate(num(x), num(x), num(x))
-            return Estimate(num(x["mean"]), num(x["ci95_low"]), num(x["ci95_high"]))
+        from .data.problems import _validation_problems
+
+        try:
+            f = StatsFile.model_validate(d)
+        except ValidationError as exc:
+            raise InputError(_validation_problems(exc, file, marks or {}, model=StatsFile,
+                                                  data=d)) from None
+
+        def est(e: StatsEstimate) -> Estimate:
+            return Estimate(*(math.nan if v is None else v  # null: not computable
+                              for v in (e.mean, e.ci95_low, e.ci95_high)), e.method, e.events)
 
         steps = {
-            s["step"]: StepStats(
-                step=s["step"], option=s["option"], machines=int(s["machines"]),
-                utilization=est(s["utilization"]), availability=est(s["availability"]),
-                blocked=est(s["blocked"]), starved=est(s["starved"]), yield_=est(s["yield"]),
-                throughput_per_h=est(s["throughput_per_h"]), wip_mean=est(s["wip_mean"]),
+            s.step: StepStats(
+                step=s.step, option=s.option, machines=s.machines,
+                utilization=est(s.utilization), availability=est(s.availability),
+                blocked=est(s.blocked), starved=est(s.starved), yield_=est(s.yield_),
+                throughput_per_h=est(s.throughput_per_h), wip_mean=est(s.wip_mean),
             )
-            for s in d["steps"]
+            for s in f.steps
         }
-        dr = d["dry_room"]
+        dr = f.dry_room
         return cls(
-            route=d["route"], seed=int(d["seed"]), reps=int(d["reps"]), days=float(d["days"]),
-            warmup_days=float(d.get("warmup_days", 0.0)), steps=steps,
-            good_cells_per_year=est(d["good_cells_per_year"]),
-            good_gwh_per_year=est(d["good_gwh_per_year"]),
-            overall_yield=est(d["overall_yield"]), lead_time_h=est(d["lead_time_h"]),
-            bottleneck=d["bottleneck"],
-            dry_room=DryRoomStats(est(dr["excursion_hours"]), est(dr["sulfide_exposure_kg_h"]),
-                                  est(dr["h2s_estimate"])),
-            events=int(d["events"]), wall_s=float(d["wall_s"]), extra=d.get("extra", {}),
+            route=f.route, seed=f.seed, reps=f.reps, days=f.days, warmup_days=f.warmup_days,
+            steps=steps, good_cells_per_year=est(f.good_cells_per_year),
+            good_gwh_per_year=est(f.good_gwh_per_year), overall_yield=est(f.overall_yield),
+            lead_time_h=est(f.lead_time_h), bottleneck=f.bottleneck,
+            dry_room=DryRoomStats(est(dr.excursion_hours), est(dr.sulfide_exposure_kg_h),
+                                  est(dr.h2s_estimate)),
+            events=f.events, wall_s=f.wall_s, extra=dict(d.get("extra") or {}),
         )
 
     @classmethod
-    def read(cls, path: str | Path) -> LineStats:
+    def read(cls, path: str | Path, route: Route | None = None) -> LineStats:
+        """Read a stats.json (or the folder `simulate --out` wrote it into). With a
+        `route`, the names in the file (route, steps, levels, dry-room class) must be
+        the route's: statistics of steps it does not have would be silently unused."""
+        from .io import read_json
+
         path = Path(path)
         if path.is_dir():
             path = path / "stats.json"
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise InputError(Problem(str(path), None, "", "file not found")) from None
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(Problem(str(path), None, "", f"not a stats file written by "
-                                     f"`ssbfab simulate --out`: {exc!r}")) from None
+        data, marks = read_json(path, "statistics written by `ssbfab simulate --out`")
+        stats = cls.from_dict(data, str(path), marks)
+        if route is not None:
+            problems = stats._route_problems(route, str(path), marks)
+            if problems:
+                raise InputError(problems)
+        return stats
+
+    def _route_problems(self, route: Route, file: str, marks: dict) -> list[Problem]:
+        from .data.yamlio import line_of
+
+        def bad(path: tuple, msg: str) -> None:
+            problems.append(Problem(file, line_of(marks, path), ".".join(map(str, path)), msg))
+
+        problems: list[Problem] = []
+        if self.route != route.name:
+            bad(("route",), f"the statistics are of route {self.route!r}, not {route.name!r}")
+            return problems
+        names = {s.name: s for s in route.line}
+        for i, step in enumerate(self.steps):
+            if step not in names:
+                bad(("steps", i, "step"), f"unknown step {step!r} of route {route.name!r}"
+                    f"{closest(step, names)}; expected one of: {', '.join(route.order)}")
+        if not self.steps:
+            bad(("steps",), f"no statistics for any step of route {route.name!r}")
+        extra = self.extra
+        for step, level in (extra.get("levels") or {}).items():
+            if step not in names:
+                bad(("extra", "levels", step), f"unknown step {step!r}{closest(step, names)}")
+            elif level not in (known := [lv.name for lv in names[step].setting_levels]):
+                bad(("extra", "levels", step), f"unknown level {level!r} of step {step!r}"
+                    f"{closest(level, known)}; expected one of: {', '.join(known)}")
+        for step in extra.get("availability_operating") or {}:
+            if step not in names:
+                bad(("extra", "availability_operating", step),
+                    f"unknown step {step!r}{closest(step, names)}")
+        dpc = extra.get("dew_point_class")
+        classes = [c.name for c in route.dry_room_options]
+        if dpc is not None and classes and dpc not in classes:
+            bad(("extra", "dew_point_class"), f"unknown dry-room class {dpc!r} for route "
+                f"{route.name!r}{closest(dpc, classes)}; expected one of: {', '.join(classes)}")
+        return problems
+
+
+# ----------------------------------------------------------------------------- the file schema
+# What `simulate --out` writes, as strict models: numbers are finite JSON numbers
+# (null, or NaN, where not computable), counts whole numbers, and each estimate's
+# mean lies in the range its meaning allows. Intervals are not range-checked: a
+# t-interval of a fraction near 1 may reach past it.
+
+
+def _as_estimate(v: Any) -> Any:
+    """A plain number (or null) stands for an estimate without an interval."""
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return {"mean": v, "ci95_low": v, "ci95_high": v}
+    return v
+
+
+class _StatsModel(Strict):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+def _nan_is_null(v: Any) -> Any:
+    """NaN is how `LineStats.to_dict()` says "not computable", as null is in the file;
+    infinities stay refused."""
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+MaybeNumber = Annotated[float | None, BeforeValidator(_nan_is_null)]
+
+
+class StatsEstimate(_StatsModel):
+    mean: MaybeNumber
+    ci95_low: MaybeNumber
+    ci95_high: MaybeNumber
+    method: Literal["t", "logit-t", "log-t", "gamma", "single", "exact"] = "t"
+    events: Annotated[int, Field(ge=0)] | None = None
+    note: str | None = None  # written for readers (Estimate.note), not read back
+
+    # (low, high) of the mean, set by subclasses; None: no bound
+    _low: ClassVar[float | None] = None
+    _high: ClassVar[float | None] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        m, lo, hi = self.mean, self.ci95_low, self.ci95_high
+        if m is not None:
+            if self._high == 1.0 and not 0.0 <= m <= 1.0:
+                hint = ("a simulated share above 1 means the window was too short for the "
+                        "line to fill: simulate longer, with a longer warm-up"
+                        if 1.0 < m <= 1.5 else "fractions, not percentages: 95 % is 0.95")
+                raise FieldProblem("mean", f"a fraction must lie in [0, 1], found {m:g} "
+                                   f"({hint})")
+            if self._low is not None and m < self._low:
+                raise FieldProblem("mean", f"must be >= {self._low:g}, found {m:g}")
+            tol = 1e-9 * max(1.0, abs(m))
+            if (lo is not None and lo > m + tol) or (hi is not None and hi < m - tol):
+                raise FieldProblem("ci95_low" if lo is not None and lo > m + tol else "ci95_high",
+                                   f"the interval [{lo}, {hi}] must contain the mean {m:g}")
+        return self
+
+
+class StatsFraction(StatsEstimate):
+    _low: ClassVar[float | None] = 0.0
+    _high: ClassVar[float | None] = 1.0
+
+
+class StatsNonNegative(StatsEstimate):
+    _low: ClassVar[float | None] = 0.0
+
+
+FractionEst = Annotated[StatsFraction, BeforeValidator(_as_estimate)]
+NonNegativeEst = Annotated[StatsNonNegative, BeforeValidator(_as_estimate)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class StatsStep(_StatsModel):
+    step: str
+    option: str
+    machines: Count
+    utilization: FractionEst
+    availability: FractionEst
+    blocked: FractionEst
+    starved: FractionEst
+    yield_: FractionEst = Field(alias="yield")
+    throughput_per_h: NonNegativeEst
+    wip_mean: NonNegativeEst
+
+
+class StatsDryRoom(_StatsModel):
+    excursion_hours: NonNegativeEst
+    sulfide_exposure_kg_h: NonNegativeEst
+    h2s_estimate: NonNegativeEst
+
+
+class StatsExtra(_StatsModel):
+    """The simulator's extras that the optimiser reads; others pass unchecked."""
+
+    model_config = ConfigDict(extra="allow")
+    levels: dict[str, str] = Field(default_factory=dict)
+    dew_point_class: str | None = None
+    availability_operating: dict[str, FractionEst] = Field(default_factory=dict)
+    nominal_yield: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict)
+
+
+class StatsFile(_StatsModel):
+    route: str
+    seed: Count
+    reps: Annotated[int, Field(ge=1)]
+    days: Annotated[float, Field(gt=0)]
+    warmup_days: Annotated[float, Field(ge=0)] = 0.0
+    good_cells_per_year: NonNegativeEst
+    good_gwh_per_year: NonNegativeEst
+    overall_yield: FractionEst
+    lead_time_h: NonNegativeEst
+    bottleneck: str
+    steps: list[StatsStep]
+    dry_room: StatsDryRoom
+    events: Count
+    wall_s: Annotated[float, Field(ge=0)] = 0.0  # compare's stats.json leaves it out
+    extra: StatsExtra = Field(default_factory=StatsExtra)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.warmup_days >= self.days:
+            raise FieldProblem("warmup_days", f"the warm-up ({self.warmup_days:g} days) must "
+                               f"be shorter than the horizon ({self.days:g} days)")
+        seen: set[str] = set()
+        for i, s in enumerate(self.steps):
+            if s.step in seen:
+                raise FieldProblem(f"steps.{i}.step", f"step {s.step!r} is listed twice")
+            seen.add(s.step)
+        return self

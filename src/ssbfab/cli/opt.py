@@ -1,7 +1,7 @@
 """`ssbfab optimize`: the cheapest plant per good kWh for a route and a target.
 
 Exit codes: 0 a plan (optimal, or the best found within the time limit), 2 bad
-input, 3 no plan exists (the message names the step and the limit).
+input (nothing is solved), 3 no plan exists (the message names the step and the limit).
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import (
+    JsonOpt,
+    LinesOpt,
+    SetOpt,
+    WideOpt,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    overrides_from,
+    table,
+)
 
 
 @app.command()
@@ -28,12 +39,15 @@ def optimize(
     threads: Annotated[int | None, typer.Option("--threads", help="HiGHS threads")] = None,
     json_: JsonOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Folder to write plan.json to")] = None,
+    set_: SetOpt = None,
+    wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
     """Choose machines, setting levels and dry-room class that minimise cost per good kWh."""
     from ..cost import check_costing
     from ..data.loader import resolve_route
     from ..errors import InputError, NoPlanError, Problem
+    from ..io import check_out_dir
 
     check_costing(costing)
     if not gap >= 0:
@@ -42,12 +56,19 @@ def optimize(
         raise InputError(Problem("arguments", None, "--time-limit", f"expected seconds > 0, found {time_limit}"))
     if threads is not None and threads < 1:
         raise InputError(Problem("arguments", None, "--threads", f"expected at least 1, found {threads}"))
-    r = resolve_route(route, lines)
+    if out is not None:
+        check_out_dir(out)
+    r = resolve_route(route, lines, overrides=overrides_from(set_))
     line_stats = None
     if stats is not None:
         from ..stats import LineStats
 
-        line_stats = LineStats.read(stats)
+        line_stats = LineStats.read(stats, route=r)
+        observed = [s for s in r.order if s in line_stats.steps]
+        nominal = [s for s in r.order if s not in line_stats.steps]
+        if nominal:
+            err(f"note: simulated statistics for {len(observed)} of {len(r.order)} steps "
+                f"({', '.join(observed)}); nominal data for {', '.join(nominal)}")
     from ..opt import optimize as run
 
     plan = run(r, capacity_gwh, stats=line_stats, costing=costing, time_limit=time_limit,
@@ -62,20 +83,33 @@ def optimize(
     if json_:
         emit_json(doc)
         return
-    _print(plan, out)
+    _print(plan, out, wide)
 
 
-def _print(plan, out) -> None:
+def _print(plan, out, wide: bool) -> None:
     c = plan.cost
     s = plan.status
+    rows = []
+    for r in plan.rows:
+        # one line per option in a cell, so that no option name is cut or joined
+        opts = [o for o, n in r.machines.items() if n] or [r.option]
+        limit = r.limit
+        for o in opts:  # "max_count <option>": the mark goes on that option's line
+            limit = limit.replace(f" {o}", "")
+        row = [r.step, "\n".join(opts), r.level, "\n".join(str(r.machines.get(o, r.count))
+                                                         for o in opts),
+               f"{100 * r.required_per_year / r.capacity_per_year:.1f}"
+               if r.capacity_per_year else "-", limit or "-"]
+        if wide:
+            row += [f"{r.required_per_year:,.0f}", f"{r.capacity_per_year:,.0f}", r.unit]
+        rows.append(row)
     table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
           f"{plan.dew_point_class}",
-          ["step", "option", "count", "level", "required/yr", "capacity/yr", "unit", "slack %",
-           "binding"],
-          [[r.step, r.option, r.count, r.level, f"{r.required_per_year:,.4g}",
-            f"{r.capacity_per_year:,.4g}", r.unit,
-            f"{100 * r.slack / r.capacity_per_year:.1f}" if r.capacity_per_year else "-",
-            r.limit] for r in plan.rows])
+          ["step", "option", "level", "count", "load %", "binding"]
+          + (["required/yr", "capacity/yr", "unit"] if wide else []),
+          rows, names=3, wide=wide,
+          caption="load: units the step must start per year over what its machines can "
+                  "start" + ("" if wide else "; --wide for both, per year"))
     rows = [[k, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"] for k, v in c.by_category.items()]
     rows += [[f"  ({k})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"]
              for k, v in c.overhead_items.items()]

@@ -2,8 +2,9 @@
 economics) into a checked `Route`; any ssbfab data file for `ssbfab validate`.
 
 Loading runs in two phases: the schema (pydantic) checks shape, units and ranges;
-`checks.check_route` then checks what needs the whole picture. Both report file, line,
-field, what was found and what was expected, through `SpecError`."""
+`checks.check_route` then checks what needs the whole picture; every source key a
+`source:` cites (`[key]`) must be an entry of the bibliography (`bibliography`). All
+report file, line, field, what was found and what was expected, through `SpecError`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import Problem, SpecError, closest
 from . import units
+from .bibliography import check_citations
 from .checks import _check_recipes, check_route
 from .problems import _validation_problems
 from .schema import DryRooms, Economics, Material, Route, SharedData
@@ -73,6 +75,7 @@ def load_shared(lines_dir: str | Path | None = None, overrides=None) -> SharedDa
 def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     problems: list[Problem] = []
     econ_raw, econ_marks = _read(files["economics"], overrides=overrides, kind="economics")
+    problems.extend(check_citations(econ_raw, str(files["economics"]), econ_marks))
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
     if economics is not None:
         # currencies must exist before any other file's prices can be read
@@ -88,6 +91,7 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
                 "per run)"))
             raise SpecError(problems) from None
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
+    problems.extend(check_citations(mat_raw, str(files["materials"]), mat_marks))
     materials = None
     if "materials" not in mat_raw or not isinstance(mat_raw["materials"], dict):
         problems.append(Problem(str(files["materials"]), 1, "materials", "expected a mapping `materials:`"))
@@ -103,6 +107,7 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
             if obj is not None:
                 materials[name] = obj
     dry_raw, dry_marks = _read(files["dry_rooms"], overrides=overrides, kind="dry_rooms")
+    problems.extend(check_citations(dry_raw, str(files["dry_rooms"]), dry_marks))
     dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems)
     if problems:
         raise SpecError(problems)
@@ -135,7 +140,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     path = Path(path)
     raw, marks = _read(path, overrides=overrides, kind="route", shared=shared)
     file = str(path)
-    problems: list[Problem] = []
+    problems: list[Problem] = check_citations(raw, file, marks)
     sources: dict[str, str] = {}
     clean = _unwrap_sources(raw, (), None, file, marks, sources, problems)
     route = None

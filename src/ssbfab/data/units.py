@@ -243,6 +243,6 @@ STEP_UNITS: dict[str, str] = {
 
 def dew_point_to_ppmv(dew_point_c: float, pressure_hpa: float = 1013.25) -> float:
     """Water content (ppmv) of air with the given frost point, by the Magnus
-    formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa (REFERENCE.md §2)."""
+    formula over ice: e = 6.112·exp(22.46·T/(272.62+T)) hPa (the WMO coefficients over ice)."""
     e = 6.112 * math.exp(22.46 * dew_point_c / (272.62 + dew_point_c))
     return e / pressure_hpa * 1e6

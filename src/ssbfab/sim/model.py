@@ -88,7 +88,8 @@ class Station:
 
 
 class DryRoom:
-    __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations")
+    __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations",
+                 "events", "hours_sq", "hours_max", "exposure_sq", "exposure_max")
 
     def __init__(self, env):
         self.active = False
@@ -98,7 +99,20 @@ class DryRoom:
         self.hours = 0.0
         self.snap = 0.0
         self.exposure = 0.0
+        # per excursion in the measured window: how many, and the sum of squares and the
+        # largest of their hours and exposures (the rare-event intervals need them)
+        self.events = 0
+        self.hours_sq = self.hours_max = self.exposure_sq = self.exposure_max = 0.0
         self.stations: list[tuple[Station, float]] = []  # dry-room stations, kg per unit
+
+    def add(self, hours: float, exposure: float) -> None:
+        """Account one excursion's hours and kg·h of exposure in the measured window."""
+        self.hours += hours
+        self.hours_sq += hours * hours
+        self.hours_max = max(self.hours_max, hours)
+        self.exposure += exposure
+        self.exposure_sq += exposure * exposure
+        self.exposure_max = max(self.exposure_max, exposure)
 
     def sensitive_area(self, now: float) -> float:
         """kg·h of moisture-sensitive material held by dry-room steps up to `now`."""
@@ -363,14 +377,14 @@ def dry_room_process(env, dr: DryRoom, m, rng, ctx: Context):
         yield env.timeout(gap())
         dr.active = True
         dr.count += 1
+        dr.events += 1
         dr.since = env._now
         if counts_exposure:
             dr.snap = dr.sensitive_area(env._now)
         yield env.timeout(length())
         now = env._now
-        dr.hours += now - max(dr.since, ctx.warmup)
-        if counts_exposure:
-            dr.exposure += dr.sensitive_area(now) - dr.snap
+        dr.add(now - max(dr.since, ctx.warmup),
+               dr.sensitive_area(now) - dr.snap if counts_exposure else 0.0)
         dr.active = False
         calm, dr.calm = dr.calm, env.event()
         calm.succeed()
@@ -455,8 +469,9 @@ def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
         st.wm_last = now
         if st.out is not None:
             st.out.reset_area(now)
-    dr.hours = 0.0
-    dr.exposure = 0.0
+    dr.hours = dr.exposure = 0.0
+    dr.hours_sq = dr.hours_max = dr.exposure_sq = dr.exposure_max = 0.0
+    dr.events = 1 if dr.active else 0  # an excursion under way counts from now on
     if dr.active:
         dr.since = now
         dr.snap = 0.0  # every area was just reset to zero
@@ -489,13 +504,12 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
             "lots": st.lots,
             "units_exc": st.units_exc, "units_norm": st.units_norm,
         })
-    exposure = dr.exposure
-    hours = dr.hours
     m = model.dry_room
-    if dr.active:
-        hours += T - max(dr.since, model.warmup)
-        if m.peak > m.threshold and not (m.dew_point > m.threshold):
-            exposure += dr.sensitive_area(T) - dr.snap
+    if dr.active:  # the excursion under way at the end counts up to the end
+        dr.add(T - max(dr.since, model.warmup),
+               dr.sensitive_area(T) - dr.snap
+               if m.peak > m.threshold and not (m.dew_point > m.threshold) else 0.0)
+    exposure = dr.exposure
     if m.present and m.dew_point > m.threshold:
         exposure = dr.sensitive_area(T)  # the set point itself is above the threshold
     h2s = 0.0
@@ -506,7 +520,10 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
     return {
         "window_h": window, "events": _events(env), "steps": steps,
         "lead_sum": ctx.lead_sum, "lead_w": ctx.lead_w,
-        "excursion_hours": hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
+        "excursion_hours": dr.hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
+        "excursions": dr.events, "excursion_hours_sq": dr.hours_sq,
+        "excursion_hours_max": dr.hours_max, "exposure_kg_h_sq": dr.exposure_sq,
+        "exposure_kg_h_max": dr.exposure_max, "sensitive_kg_h": dr.sensitive_area(T),
     }
 
 

@@ -1,7 +1,8 @@
 """pandas tables of a simulation: per step, a summary, and per replication.
 
 Tidy and self-describing: every estimate is three columns (`x`, `x_ci95_low`,
-`x_ci95_high`); units are in `DataFrame.attrs["units"]`. The same frames are
+`x_ci95_high`; the summary adds how each interval was made and a note when it rests
+on few events, see `ssbfab.stats`); units are in `DataFrame.attrs["units"]`. The same frames are
 written as CSV by `ssbfab simulate --out`.
 """
 
@@ -53,9 +54,9 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
     ]
     summary = pd.DataFrame(
         [{"metric": m, "mean": e.mean, "ci95_low": e.ci95_low, "ci95_high": e.ci95_high,
-          "unit": u} for m, e, u in summary_rows]
+          "unit": u, "method": e.method, "note": e.note} for m, e, u in summary_rows]
         + [{"metric": "bottleneck", "mean": math.nan, "ci95_low": math.nan,
-            "ci95_high": math.nan, "unit": stats.bottleneck}])
+            "ci95_high": math.nan, "unit": stats.bottleneck, "method": "", "note": ""}])
     summary.attrs["route"] = stats.route
 
     rep_rows = []

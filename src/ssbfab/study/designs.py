@@ -78,12 +78,17 @@ def to_unit(q: Quantity, unit: str) -> float:
 
 
 def numbers(values: Sequence[Any]) -> tuple[list[float] | None, str]:
-    """All values as numbers in the unit of the first; (None, '') if any is not numeric."""
+    """All values as numbers in the unit of the first; (None, '') if any is not numeric.
+    ValueError for units that do not convert and for non-finite numbers ("1e400 kg")."""
     qs = [split_quantity(v) for v in values]
     if not qs or any(q is None for q in qs):
         return None, ""
     unit = qs[0].unit
-    return [to_unit(q, unit) for q in qs], unit
+    out = [to_unit(q, unit) for q in qs]
+    for v, x in zip(values, out, strict=True):
+        if not math.isfinite(x):
+            raise ValueError(f"expected finite numbers, found {v!r}")
+    return out, unit
 
 
 # ----------------------------------------------------------------------------- grid

@@ -3,8 +3,13 @@
 A job is a small adapter `job(route, options, seed) -> JobResult` around the
 project's own APIs (the optimiser, the simulator, the closed loop, the bill of
 materials). It receives a freshly loaded, overridden `Route` and returns numbers;
-it never sees the study machinery, so a user can plug in a job of their own as
-`job: package.module:function` in a scenario file.
+it never sees the study machinery.
+
+A scenario file names its job from a fixed list: the built-in jobs below and those
+registered from Python with `register(name, function)` before the study is loaded.
+A data file never names a module or a function to import: reading a file must not
+run code. The function itself travels to the workers with each task (Dask pickles a
+module-level function by reference, so its module must be importable there).
 
 A job signals "this scenario has no answer" (an infeasible target, a plan that is
 not optimal) by raising `InputError`/`NoPlanError` or by returning a `JobResult`
@@ -14,11 +19,13 @@ with status 'failed' and a reason; anything else that raises is treated as a bug
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..data.schema import Route
-from .scenarios import JobOptions
+from .options import JobOptions
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,39 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-JOBS = {"materials": materials, "optimize": optimize, "simulate": simulate, "loop": loop}
+Job = Callable[[Route, JobOptions, int], JobResult]
+
+BUILTIN: dict[str, Job] = {"materials": materials, "optimize": optimize, "simulate": simulate,
+                           "loop": loop}
+_registry: dict[str, Job] = dict(BUILTIN)
 # the module each built-in job needs: a study fails early (exit 2) when it is missing
 NEEDS = {"optimize": "ssbfab.opt", "simulate": "ssbfab.sim", "loop": "ssbfab.loop"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def register(name: str, fn: Job, *, replace: bool = False) -> Job:
+    """Make `fn(route, options, seed) -> JobResult` available to scenario files of this
+    process as `job: NAME`. A name is letters, digits, '_' and '-'; a built-in job is
+    never replaced, another registered name only with `replace=True`. Returns `fn`."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"a job name is letters, digits, '_' and '-', starting with a letter; "
+                         f"found {name!r}")
+    if not callable(fn):
+        raise TypeError(f"job {name!r}: expected a function (route, options, seed), found "
+                        f"{type(fn).__name__}")
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in job; register yours under another name")
+    if name in _registry and _registry[name] is not fn and not replace:
+        raise ValueError(f"a job {name!r} is registered already; pass replace=True to replace it")
+    _registry[name] = fn
+    return fn
+
+
+def job_names() -> list[str]:
+    """Names a scenario file may give as `job:` in this process, sorted."""
+    return sorted(_registry)
+
+
+def get_job(name: str) -> Job:
+    """The function registered as `name` (KeyError if none)."""
+    return _registry[name]
