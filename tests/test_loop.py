@@ -271,12 +271,41 @@ def test_the_defaults_of_the_loop(script):
             s.sim_calls[0].seed, s.sim_calls[0].workers) == (365.0, 30.0, 4, 1, None)
     assert {e[2] for e in s.eval_calls} == {"batpac5"}
     assert not res.converged
-    # a plan that always misses: 8 iterations at most, and 99 % of the target is enough
-    outputs = itertools.count(1)
-    s = script(Script(lambda derate, stats: {"b": next(outputs)}, lambda m: 0.5 * TARGET))
+    # a plan that always misses (but gains a little each time): 8 iterations at most,
+    # and 99 % of the target is enough
+    machines = itertools.count(1)
+    s = script(Script(lambda derate, stats: {"b": next(machines)},
+                      lambda m: (0.5 + 0.01 * m["b"]) * TARGET))
     assert len(loop.run_loop(_route(), TARGET).iterations) == 8
     script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.99 * TARGET))
     assert loop.run_loop(_route(), TARGET).converged
+
+
+def test_the_loop_stops_when_iterations_make_no_progress(script):
+    # new plans every time, dearer each time, and never more output than the first
+    outputs = iter([0.6, 0.6, 0.55, 0.6, 0.9])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert not res.converged and len(res.iterations) == 1 + loop.STALL_ITERATIONS
+    assert res.reason.startswith(
+        f"stopped early at iteration 3: {loop.STALL_ITERATIONS} iterations in a row made no "
+        f"progress (simulated output never rose above {0.6 * TARGET:.3f} GWh/yr")
+    # more output than the best by more than PROGRESS_TOL of the target is progress
+    outputs = iter([0.6, 0.6, 0.6 + 2 * loop.PROGRESS_TOL, 0.6, 0.6, 1.0])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged and res.final.index == 5
+
+
+def test_a_cheaper_iteration_is_progress(script):
+    # the same output each time, but the confirmed cost falls: the loop goes on
+    outputs = iter([0.6] * 5 + [1.0])
+    machines = iter([9, 8, 7, 6, 5, 4])  # fewer machines: cheaper in the stand-in cost
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged and res.final.index == 5
 
 
 def test_no_plan_after_a_repeat_is_a_reason(script):

@@ -8,26 +8,19 @@ shorter replications keep those intervals informative at the same simulated time
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from sim_lines import config_with, days_for, inside, load_line, step
 from ssbfab.sim import bare_config, simulate
-from ssbfab.stats import Estimate
 
 
-def agree(a: Estimate, b: Estimate, reps: int, false_alarm: float = 1e-3) -> bool:
-    """Two estimates of the same mean, each over `reps` replications, differ by less
-    than a Welch t bound at a two-sided `false_alarm` rate."""
-    from scipy.stats import t
+def agree(a: list[float], b: list[float], false_alarm: float = 1e-3) -> bool:
+    """Two samples of per-replication values with the same mean differ by less than a
+    Welch t bound at a two-sided `false_alarm` rate."""
+    from scipy.stats import ttest_ind
 
-    q = t.ppf(0.975, reps - 1)
-    se_a, se_b = ((e.ci95_high - e.ci95_low) / 2 / q for e in (a, b))
-    se = math.hypot(se_a, se_b)
-    df = se**4 / ((se_a**4 + se_b**4) / (reps - 1)) if se > 0 else reps - 1
-    return abs(a.mean - b.mean) <= t.ppf(1 - false_alarm / 2, df) * se
+    return ttest_ind(a, b, equal_var=False).pvalue >= false_alarm
 
 
 def test_one_machine_with_failures_matches_renewal_theory(tmp_path, shared):
@@ -39,10 +32,11 @@ def test_one_machine_with_failures_matches_renewal_theory(tmp_path, shared):
     res = simulate(bare_config(route), days=days_for(route, 2000), warmup_days=days_for(route, 50),
                    reps=reps, seed=3, workers=1)
     st = res.stats.steps["only"]
+    pr = res.stats.extra["per_rep"]["steps"]["only"]
     a = mtbf / (mtbf + mttr)
-    assert inside(st.availability, a, reps, checks=3), (st.availability, a)
-    assert inside(st.utilization, a, reps, checks=3), (st.utilization, a)
-    assert inside(st.throughput_per_h, rate * a, reps, checks=3), (st.throughput_per_h, rate * a)
+    assert inside(pr["availability"], a, checks=3), (st.availability, a)
+    assert inside(pr["utilization"], a, checks=3), (st.utilization, a)
+    assert inside(pr["throughput_per_h"], rate * a, checks=3), (st.throughput_per_h, rate * a)
     # and the interval is informative, not a wide net (the 95 % width is about 1.5 %
     # of the mean here: 5 % is more than 3 times its expected size)
     assert st.throughput_per_h.ci95_high - st.throughput_per_h.ci95_low < 0.05 * rate * a
@@ -78,8 +72,9 @@ def test_two_exponential_machines_with_a_finite_buffer_match_the_markov_chain(tm
     res = simulate(bare_config(route), days=days_for(route, 6000),
                    warmup_days=days_for(route, 100), reps=reps, seed=1, workers=1)
     s = res.stats.steps
-    assert inside(s["m2"].throughput_per_h, th, reps, checks=2), (s["m2"].throughput_per_h, th)
-    assert inside(s["m1"].blocked, p_blocked, reps, checks=2), (s["m1"].blocked, p_blocked)
+    pr = res.stats.extra["per_rep"]["steps"]
+    assert inside(pr["m2"]["throughput_per_h"], th, checks=2), (s["m2"].throughput_per_h, th)
+    assert inside(pr["m1"]["blocked"], p_blocked, checks=2), (s["m1"].blocked, p_blocked)
     # the chain's answer differs from the no-blocking answer min(mu1, mu2) = 1.0 by far
     # more than the interval (about 0.13 against a 95 % half-width of about 0.01), so the
     # test can tell a buffer model from none
@@ -97,11 +92,10 @@ def test_serial_line_with_bernoulli_scrap_yields_the_product(tmp_path, shared):
     reps = 10  # false alarm < 1e-3 over the 4 interval checks
     res = simulate(bare_config(route), days=days_for(route, 750), warmup_days=days_for(route, 50),
                    reps=reps, seed=2, workers=1)
-    assert inside(res.stats.overall_yield, float(np.prod(ys)), reps, checks=4), \
-        res.stats.overall_yield
+    pr = res.stats.extra["per_rep"]
+    assert inside(pr["overall_yield"], float(np.prod(ys)), checks=4), res.stats.overall_yield
     for name, y in zip("abc", ys, strict=True):
-        assert inside(res.stats.steps[name].yield_, y, reps, checks=4), \
-            (name, res.stats.steps[name].yield_)
+        assert inside(pr["steps"][name]["yield"], y, checks=4), (name, res.stats.steps[name].yield_)
     # what leaves the line per unit started at its first step, the same product (0.02 is
     # about 30 standard errors of this mean of 10 replications of ~45,000 units each)
     per_rep = res.stats.extra["per_rep"]["steps"]
@@ -147,7 +141,8 @@ def test_lot_model_agrees_with_a_per_part_run_when_lots_fit_the_buffers(tmp_path
     assert lots.mean == pytest.approx(part.mean, rel=0.03)
     # the two means agree within their sampling error: a Welch difference at a two-sided
     # false-alarm rate of 1e-3 (the overlap of two 95 % intervals fails ~0.6 % of runs)
-    assert agree(lots, part, reps=4)
+    assert agree(out[10].stats.extra["per_rep"]["good_cells_per_year"],
+                 out[1].stats.extra["per_rep"]["good_cells_per_year"])
 
 
 def test_small_buffers_lose_output_to_blocking_as_expected(tmp_path, shared):
@@ -162,7 +157,7 @@ def test_small_buffers_lose_output_to_blocking_as_expected(tmp_path, shared):
 
     small, large = run(1), run(50)
     th_small, _ = ctmc_throughput(10, 10, 1)
-    assert inside(small.stats.steps["b"].throughput_per_h, th_small, 4)  # false alarm < 1e-3
+    assert inside(small.stats.extra["per_rep"]["steps"]["b"]["throughput_per_h"], th_small)
     # 7.5 against about 9.8 units/h: dozens of standard errors apart
     assert large.stats.steps["b"].throughput_per_h.mean > small.stats.steps["b"].throughput_per_h.ci95_high
 
@@ -190,10 +185,9 @@ def test_failures_count_operating_time_only(tmp_path, shared):
     reps = 12  # false alarm < 1e-3 over the 3 interval checks
     res = simulate(bare_config(route), days=days_for(route, 1500), warmup_days=days_for(route, 50),
                    reps=reps, seed=8, workers=1)
-    m = res.stats.steps["m"]
-    op = Estimate(**res.stats.extra["availability_operating"]["m"])
+    pr = res.stats.extra["per_rep"]["steps"]["m"]
     a = mtbf / (mtbf + mttr)
-    assert inside(op, a, reps, checks=3), (op, a)
+    assert inside(pr["availability_operating"], a, checks=3), (pr["availability_operating"], a)
     busy = 3 / 10  # throughput-bound: the feed's rate over m's rate
-    assert inside(m.utilization, busy, reps, checks=3, slack=0.005)
-    assert inside(m.availability, 1 - busy * mttr / mtbf, reps, checks=3, slack=0.01)
+    assert inside(pr["utilization"], busy, checks=3, slack=0.005)
+    assert inside(pr["availability"], 1 - busy * mttr / mtbf, checks=3, slack=0.01)

@@ -75,9 +75,10 @@ def test_a_stop_step_loses_the_excursion_time(tmp_path, humid):
     hours = route.economics.operating_hours_per_year
     # a lot under way when an excursion starts runs on (half a lot time on average)
     down = (LENGTH - 0.5 / rate) / (GAP + LENGTH)
-    assert inside(st.availability, 1 - down, reps, checks=2), (st.availability, down)
+    pr = s.extra["per_rep"]
+    assert inside(pr["steps"]["handling"]["availability"], 1 - down, checks=2), (st.availability, down)
     eh = s.dry_room.excursion_hours
-    assert inside(eh, FRACTION * hours, reps, checks=2), (eh, FRACTION * hours)
+    assert inside(pr["excursion_hours"], FRACTION * hours, checks=2), (eh, FRACTION * hours)
     assert st.throughput_per_h.mean == pytest.approx(rate * st.availability.mean, rel=0.01)
 
 
@@ -95,7 +96,8 @@ def test_a_loss_step_scraps_lots_that_meet_an_excursion(tmp_path, humid):
     # during it: probability (LENGTH + 1/rate) / (GAP + LENGTH)
     hit = (LENGTH + 1 / rate) / (GAP + LENGTH)
     expected = y0 * (1 - loss * hit)
-    assert inside(y, expected, reps), (y, expected)  # false alarm < 1e-3
+    assert inside(res.stats.extra["per_rep"]["steps"]["handling"]["yield"], expected), \
+        (y, expected)  # false alarm < 1e-3
 
 
 def test_lots_met_by_an_excursion_yield_the_product_of_yield_and_extra_loss(tmp_path, humid):
