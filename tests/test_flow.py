@@ -31,7 +31,8 @@ def diamond(tmp_path_factory, shared):
         step("q", "sheet", rate=10, per_cell="4 sheet", inputs=[{"step": "p", "per_cell": "0.2 kg"}],
              materials=[{"material": "Al_foil", "amount": "0.03 m^2/sheet"}]),
         step("r", "sheet", rate=10, per_cell="6 sheet", inputs=[{"step": "p", "per_cell": "0.3 kg"}],
-             materials=[{"material": "electrolyte_LiPF6", "amount": "0.002 L/sheet"}]),
+             materials=[{"material": "electrolyte_LiPF6", "amount": "0.002 L/sheet"},
+                        {"material": "Li2S", "amount": "0.01 kg/sheet"}]),
         step("z", "cell", rate=10, inputs=[{"step": "q", "per_cell": "4 sheet"},
                                            {"step": "r", "per_cell": "6 sheet"}]),
     ]
@@ -53,9 +54,11 @@ def test_ratios_and_flows_of_a_split_and_merge_by_hand(diamond):
 def test_materials_in_each_basis_net_of_recovery(diamond):
     rates = flow.material_rates(diamond, {})
     assert rates == pytest.approx({("p", "Li2S"): 1.1 * 0.70, ("q", "Al_foil"): 0.03,
-                                   ("r", "electrolyte_LiPF6"): 0.002e-3})  # m³ per sheet
+                                   ("r", "electrolyte_LiPF6"): 0.002e-3,  # m³ per sheet
+                                   ("r", "Li2S"): 0.01})
     req = flow.requirements(diamond, YIELDS, {})
-    assert req.bought == pytest.approx({"Li2S": 0.77 * req.started["p"],
+    # Li2S is bought at two steps: the sum of both
+    assert req.bought == pytest.approx({"Li2S": 0.77 * req.started["p"] + 0.01 * req.started["r"],
                                         "Al_foil": 0.03 * req.started["q"],
                                         "electrolyte_LiPF6": 2e-6 * req.started["r"]})
     # a bare line has no cell design: all that is bought is scrap or in the product
@@ -89,3 +92,31 @@ def test_nominal_yields_multiply_level_and_dry_room_class(sulfide):
     assert step_.moisture.yield_factor[worst] < 1.0
     # without a class the level's yield alone; without a level the first level's
     assert flow.nominal_yields(sulfide)[step_.name] == pytest.approx(step_.setting_levels[0].yield_)
+
+
+def test_requirements_find_the_design_references_themselves(small, diamond):
+    from ssbfab.cell import design
+
+    y = flow.nominal_yields(small, None, {"coating": "slow"})
+    given, found = flow.requirements(small, y, design(small).refs), flow.requirements(small, y)
+    assert found.started == pytest.approx(given.started)
+    assert found.bought == pytest.approx(given.bought)
+    assert found.scrapped == pytest.approx(given.scrapped)
+    # a bare line has none (and no cell design to find them in)
+    assert flow.requirements(diamond, YIELDS).started == pytest.approx(
+        flow.requirements(diamond, YIELDS, {}).started)
+
+
+def test_a_made_material_and_a_raw_bought_at_the_same_step_add_up(tmp_path, shared):
+    # milling makes LPSCl from Li2S, P2S5 and LiCl, and also takes extra Li2S
+    text = SMALL_LINE.replace("    makes: LPSCl\n", "    makes: LPSCl\n    materials:\n"
+                              "      - {material: Li2S, amount: \"0.05 kg/kg\"}\n")
+    assert "0.05 kg/kg" in text
+    p = tmp_path / "small.yaml"
+    p.write_text(text)
+    route = load_route(p, shared=shared)
+    frac = flow.recipe_mass_fractions(route, "LPSCl")
+    from ssbfab.cell import design
+
+    assert flow.material_rates(route, design(route).refs)[("milling", "Li2S")] == \
+        pytest.approx(0.05 + frac["Li2S"], rel=1e-12)
