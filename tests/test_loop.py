@@ -239,6 +239,11 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
                       lead_h=lambda m, warmup_days: 96.0))
     loop.run_loop(_route(), TARGET, days=20.0, warmup_days=4.0)
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 4.0)]
+    # no unit shipped in the window: no lead time to go by, the warm-up is kept
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
+                      lead_h=lambda m, warmup_days: math.nan))
+    loop.run_loop(_route(), TARGET, days=20.0, warmup_days=1.0)
+    assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 1.0)]
 
 
 def test_options_reach_the_optimiser_simulator_and_cost(script):
