@@ -49,7 +49,8 @@ class Script:
     plan_for: object
     output: object
     lead_h: object = lambda machines, warmup_days: 10.0
-    bottleneck: str = "b"
+    bottleneck: object = "b"  # a name, or a function of the machines
+    cost_of: object = None  # confirmed cost from (machines, stats serial number)
     opt_calls: list = field(default_factory=list)
     sim_calls: list = field(default_factory=list)
     eval_calls: list = field(default_factory=list)
@@ -79,7 +80,8 @@ class Script:
         g = self.output(machines)
         stats = SimpleNamespace(
             route=config.route.name, good_gwh_per_year=Estimate(g, 0.9 * g, 1.1 * g),
-            bottleneck=self.bottleneck, warmup_days=warmup_days,
+            bottleneck=self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck,
+            warmup_days=warmup_days,
             lead_time_h=Estimate(*[self.lead_h(machines, warmup_days)] * 3), id=len(self.sim_calls))
         return SimpleNamespace(stats=stats)
 
@@ -87,6 +89,9 @@ class Script:
         self.eval_calls.append((config, stats, costing))
         # the confirmed cost depends on the stats it was given (here: their serial number)
         n = sum(c.count for c in config.steps.values())
+        if self.cost_of is not None:
+            return SimpleNamespace(cost_per_kwh=self.cost_of(
+                {s: c.machines["m"] for s, c in config.steps.items()}, stats.id))
         return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id)
 
 
@@ -227,13 +232,14 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
     # 24 operating hours per calendar day; a 100 h lead time does not fit in 2 days
     s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
                       lead_h=lambda m, warmup_days: 100.0))
-    res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0)
+    res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0, workers=2)
     longer = math.ceil(1.5 * 100.0 / 24.0)  # 7 days: 1.5 lead times
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 2.0), (25.0, float(longer))]
-    assert [(c.reps, c.seed, c.workers) for c in s.sim_calls] == [(4, 1, None)] * 2
+    assert [(c.reps, c.seed, c.workers) for c in s.sim_calls] == [(4, 1, 2)] * 2
     assert res.final.sim_s == 20.0  # both simulations of the plan
     assert res.final.stats.warmup_days == longer  # the stats kept are the filled line's
-    assert "warm-up lengthened to 7 days" in res.reason
+    assert res.reason == ("simulated output is 100.0 % of the target; warm-up lengthened to "
+                          "7 days to cover the lead time")
     # a warm-up that covers the lead time is left alone (96 h = 4 days of 24 h >= 96 h)
     s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
                       lead_h=lambda m, warmup_days: 96.0))
@@ -311,6 +317,65 @@ def test_a_cheaper_iteration_is_progress(script):
     script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
     res = loop.run_loop(_route(), TARGET)
     assert res.converged and res.final.index == 5
+
+
+def test_progress_needs_more_than_the_tolerance(script):
+    tol = loop.PROGRESS_TOL
+    # iteration 2 gains half the tolerance (no progress), 3 and 4 less: a stall at 4;
+    # the reason quotes the best output before the stall (iteration 1's), not iteration 2's
+    outputs = iter([0.5, 0.6, 0.6 + tol / 2, 0.55, 0.55])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged is False and len(res.iterations) == 5
+    assert res.route == "scripted" and res.capacity_gwh == TARGET
+    assert res.reason.startswith(
+        "stopped early at iteration 4: 3 iterations in a row made no progress (simulated "
+        "output never rose above 1.200 GWh/yr by more than 0.1 % of the target, nor did the "
+        "cost per kWh fall); no plan met the target; the best reached 60.0 % (iteration 2, ")
+    # exactly the tolerance more is not progress either (the first is 1.0 GWh/yr)
+    outputs = iter([0.5, 0.5 + tol, 0.5 + tol, 0.5 + tol, 1.0])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: next(outputs) * TARGET))
+    assert len(loop.run_loop(_route(), TARGET).iterations) == 4
+
+
+def test_a_cost_that_falls_by_less_than_the_tolerance_is_no_progress(script):
+    tol = loop.PROGRESS_TOL
+    costs = iter([1000.0, 1000.0 * (1 - tol / 2), 1000.0 * (1 - tol), 1000.0 * (1 - tol),
+                  1.0, 1.0])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: 0.5 * TARGET,
+                  cost_of=lambda m, i: next(costs)))
+    res = loop.run_loop(_route(), TARGET)
+    assert len(res.iterations) == 4 and "stopped early at iteration 3" in res.reason
+
+
+def test_the_reason_quotes_the_output_reached_and_keeps_the_notes(script):
+    # 99.5 % of the target meets it within 1 %
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.995 * TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged is True and res.reason == "simulated output is 99.5 % of the target"
+    assert res.route == "scripted" and res.capacity_gwh == TARGET
+    # a loop that fails keeps its notes too
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: 0.5 * TARGET,
+                  lead_h=lambda m, warmup_days: 100.0))
+    res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0, max_iter=1)
+    assert res.reason == ("iteration limit (1) reached; no plan met the target; the best "
+                          "reached 50.0 % (iteration 0, bottleneck b); warm-up lengthened to "
+                          "7 days to cover the lead time")
+
+
+def test_every_derated_step_is_in_the_iteration_row(script):
+    # the bottleneck moves from b to a: both end up derated
+    outputs = iter([0.5, 0.8, 1.0])
+    machines = itertools.count(3)
+    script(Script(lambda derate, stats: {"a": 9, "b": next(machines)},
+                  lambda m: next(outputs) * TARGET,
+                  bottleneck=lambda m: "b" if m["b"] == 3 else "a"))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.iterations[2].row()["derated_steps"] == "a=0.8000;b=0.5000"
 
 
 def test_no_plan_after_a_repeat_is_a_reason(script):

@@ -45,8 +45,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "flow": ("src/ssbfab/flow.py", (
         "tests/test_cell.py", "tests/test_flow.py", "tests/test_cost_parts.py")),
     "cost": ("src/ssbfab/cost.py", (
-        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py",
-        "tests/test_opt_stats.py")),
+        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py")),
     "opt.data": ("src/ssbfab/opt/data.py", (
         "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py")),
     "opt.build": ("src/ssbfab/opt/build.py", (
