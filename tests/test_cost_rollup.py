@@ -159,3 +159,27 @@ def test_a_scrap_credit_is_shared_by_the_steps_that_buy_the_material(shared_cred
     assert rows["powder_step"] == pytest.approx(powder, rel=1e-9)
     assert rows["cell_step"] == pytest.approx(cell, rel=1e-9)
     assert c.per_year["materials"] == pytest.approx(powder + cell, rel=1e-9)
+
+
+def test_the_breakdown_as_a_document(route):
+    c = evaluate(config(route, "dry"), economics=economics(route, profit=True))
+    d = c.to_dict()
+    assert d == {
+        "cost_per_kwh": c.cost_per_kwh, "currency": "USD", "currency_year": 2022,
+        "costing": "batpac5", "breakdown": c.by_category, "per_year": c.per_year,
+        "overhead_items": c.overhead_items, "investment": c.investment,
+        "capex_total": c.capex_total, "floor_area_m2": 550.0, "dry_room_area_m2": 350.0,
+        "dew_point_class": "dry", "good_kwh_per_year": c.good_kwh_per_year,
+        "good_cells_per_year": CELLS,
+    }
+    assert set(d["breakdown"]) == set(cost.CATEGORIES)
+    assert d["good_cells_per_year"] == pytest.approx(CELLS, rel=1e-12)
+    assert d["good_kwh_per_year"] == pytest.approx(CELLS * CELL_KWH, rel=1e-12)
+
+
+def test_option_rates_per_hour_and_availability(route):
+    assert cost.option_rates(route) == {
+        ("powder_step", "small"): (pytest.approx(20.0), pytest.approx(1.0)),
+        ("powder_step", "large"): (pytest.approx(200.0), pytest.approx(1.0)),
+        ("cell_step", "assembler"): (pytest.approx(1000.0), pytest.approx(1.0)),
+    }

@@ -16,13 +16,19 @@ score. Timeouts count as killed (the mutant changed behaviour: it did not finish
     python tools/mutation.py                 # every module
     python tools/mutation.py cell flow       # some modules
     python tools/mutation.py cost --fresh    # forget the results kept from a past run
+    python tools/mutation.py cost --sample 200   # a seeded random sample of the mutants
+
+A sample estimates the score of a module whose full run takes too long; the printed
+line then gives the share of the sample killed with its 95 % (Wilson) interval.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -77,6 +83,7 @@ class Score:
     other: int
     equivalent: int
     seconds: float
+    population: int = 0  # mutants of the module when `total` is a sample of them
 
     @property
     def score(self) -> float:
@@ -84,10 +91,25 @@ class Score:
         return self.killed / live if live else 1.0
 
     def line(self) -> str:
-        return (f"{self.module:10s} {self.score:6.1%}  killed {self.killed} / "
+        text = (f"{self.module:10s} {self.score:6.1%}  killed {self.killed} / "
                 f"({self.total} - {self.equivalent} equivalent); survived "
                 f"{self.survived - self.equivalent}, no test {self.no_tests}, other "
                 f"{self.other}; {self.seconds / 60:.1f} min")
+        if self.population:
+            lo, hi = wilson(self.killed, self.total - self.equivalent)
+            text += (f"; a random sample of {self.total} of {self.population} mutants, "
+                     f"95 % interval {lo:.1%}-{hi:.1%}")
+        return text
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, c - h), min(1.0, c + h)
 
 
 def _toml_array(values: list[str]) -> str:
@@ -155,6 +177,12 @@ def results(module: str, work: Path, seconds: float, show: bool) -> Score:
     """Read mutmut's results in `work` (run in that folder: mutmut reads its settings)."""
     src, _ = MODULES[module]
     meta = json.loads((work / "mutants" / (src + ".meta")).read_text())["exit_code_by_key"]
+    population = 0
+    sample_file = work / "sample.json"
+    if sample_file.exists():  # the last run tested a sample: count it alone
+        sample = json.loads(sample_file.read_text())
+        population = len(meta)
+        meta = {k: meta[k] for k in sample}
     code = (
         "import json, sys\n"
         "from mutmut.mutation.diff_apply import get_diff_for_mutant\n"
@@ -180,17 +208,31 @@ def results(module: str, work: Path, seconds: float, show: bool) -> Score:
     return Score(module, len(counts), sum(v in KILLED for v in counts),
                  sum(v == SURVIVED for v in counts), sum(v in NO_TESTS for v in counts),
                  sum(v not in KILLED and v != SURVIVED and v not in NO_TESTS for v in counts),
-                 equivalent, seconds)
+                 equivalent, seconds, population)
 
 
-def run(module: str, fresh: bool, max_children: int, show: bool) -> Score:
+def run(module: str, fresh: bool, max_children: int, show: bool, sample: int = 0,
+        seed: int = 1) -> Score:
     work = prepare(module, fresh)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SSBFAB_LINES")}
     t0 = time.perf_counter()
     mutmut = Path(sys.executable).with_name("mutmut")
     log = work / "mutmut.log"
-    with log.open("w") as f:
-        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children)],
+    names: list[str] = []
+    sample_file = work / "sample.json"
+    sample_file.unlink(missing_ok=True)
+    if sample:
+        meta_file = work / "mutants" / (MODULES[module][0] + ".meta")
+        if not meta_file.exists():  # generate the mutants (and the test map) only
+            with log.open("w") as f:
+                subprocess.run([str(mutmut), "run", "--max-children", str(max_children),
+                                "no-such-mutant*"], cwd=work, env=env, stdout=f,
+                               stderr=subprocess.STDOUT)
+        every = sorted(json.loads(meta_file.read_text())["exit_code_by_key"])
+        names = sorted(random.Random(seed).sample(every, min(sample, len(every))))
+        sample_file.write_text(json.dumps(names))
+    with log.open("a" if sample else "w") as f:
+        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                               cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -206,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="re-read the last run's results (after editing docs/mutation.md)")
     ap.add_argument("--quiet", action="store_true", help="do not print the survivors' diffs")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="test a seeded random sample of this many mutants per module")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     a = ap.parse_args(argv)
     unknown = [m for m in a.modules if m not in MODULES]
     if unknown:
@@ -215,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.report_only:
             s = results(m, WORK / m, 0.0, not a.quiet)
         else:
-            s = run(m, a.fresh, a.max_children, not a.quiet)
+            s = run(m, a.fresh, a.max_children, not a.quiet, a.sample, a.seed)
         scores.append(s)
         print(s.line(), flush=True)
     if len(scores) > 1:
