@@ -144,7 +144,7 @@ STATS_CASES = [  # (path into stats.json, bad value, field named, words of the m
     (("steps", 0, "availability"), 50.0, "steps.0.availability.mean", "[0, 1]"),
     (("steps", 4, "yield"), 5.0, "steps.4.yield.mean", "[0, 1]"),
     (("steps", 4, "yield", "mean"), -0.1, "steps.4.yield.mean", "[0, 1]"),
-    (("steps", 4, "machines"), "3", "steps.4.machines", "integer"),
+    (("steps", 4, "machines"), "3", "steps.4.machines", "whole number"),
     (("steps", 4, "utilization", "mean"), float("inf"), "steps.4.utilization.mean", "finite"),
     (("overall_yield", "mean"), 1.2, "overall_yield.mean", "[0, 1]"),
     (("good_gwh_per_year", "mean"), -1, "good_gwh_per_year.mean", ">= 0"),
@@ -345,7 +345,9 @@ def test_a_route_name_that_is_not_a_plain_name_never_becomes_a_path(tmp_path, mo
     out = tmp_path / "a" / "b" / "out"
     r = cli("compare", "--routes", str(route), "--out", str(out))
     assert r.exit_code == 2, r.output
-    assert str(route) in r.stderr and ": name:" in r.stderr and "plain name" in r.stderr
+    # the loader refuses control characters in any name before the plain-name check
+    assert str(route) in r.stderr and ": name:" in r.stderr
+    assert "plain name" in r.stderr or "control character" in r.stderr
     assert not (tmp_path / "a").exists() and not Path("/tmp/ssbfab-escaped").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 

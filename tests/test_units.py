@@ -8,6 +8,8 @@ values), never taken from the code under test.
 from __future__ import annotations
 
 import math
+import re
+import time
 
 import pytest
 
@@ -178,3 +180,80 @@ def test_dew_point_to_ppmv_by_hand_at_minus_40():
     # drier air holds less water, and a lower pressure means more ppmv for the same e
     assert dew_point_to_ppmv(-60.0) < dew_point_to_ppmv(-50.0) < dew_point_to_ppmv(-40.0)
     assert dew_point_to_ppmv(-40.0, pressure_hpa=900.0) > dew_point_to_ppmv(-40.0)
+
+
+# ----------------------------------------------------------------------------- quantity syntax
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("1.5e3 kg", "mass", 1500.0),
+    ("+.5 m", "length", 0.5),
+    ("5. h", "time", 5.0),
+    ("3 m ** 2", "area", 3.0),
+    ("3 m²", "area", 3.0),
+    ("40 1/yr", "frequency", 40.0 / (365.25 * 24)),
+    ("  95 %  ", "fraction", 0.95),
+])
+def test_a_number_and_a_unit_is_read(text, kind, expected):
+    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_compound_unit_with_parentheses_and_powers():
+    # 7200 kg per (m² h) = 7200 kg/m² per hour = 2 kg/m² per second
+    q = units._parse("7200 kg/(m^2*h)")
+    assert q.to("kg/m**2/s").magnitude == pytest.approx(2.0, rel=1e-12)
+    assert units._parse("2 m^-1").to("1/m").magnitude == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("97 %%", "two units side by side"),
+    ("97 % %", "two units side by side"),
+    ("3 mA h/g", "two units side by side"),
+    ("9**9**9 %", "expected a unit name after the number"),
+    ("2*3 kg", "expected a unit name after the number"),
+    ("(2) kg", "does not start with a number"),
+    ("nan kg", "does not start with a number"),
+    ("inf", "does not start with a number"),
+    ("1e400 kg", "too large"),
+    ("2 m^0", "exponent 0"),
+    ("2 m^12", "exponent 12"),
+    ("2 m^1.5", "exponent 1.5"),
+    ("2 m^2^3", "a power of a power"),
+    ("2 (m", "unfinished"),
+    ("2 m)", "without its '('"),
+    ("2 kg/", "unfinished"),
+    ("2 kg; rm -rf", "cannot read ';"),
+    ("1" * 201, "at most 200 characters"),
+])
+def test_anything_but_a_number_and_a_unit_is_refused_with_the_reason(text, says):
+    with pytest.raises(UnitParseError, match=re.escape(says)):
+        parse_quantity(text, "mass")
+
+
+@pytest.mark.parametrize("text", ["9**9**9 %", "9" * 100_000 + " %", "(" * 150 + "1 kg",
+                                  "1 " + "kg*" * 66 + "kg"])
+def test_hostile_quantities_are_answered_at_once(text):
+    # pint's expression parser never returned on the first and took minutes on the second
+    t0 = time.perf_counter()
+    with pytest.raises(UnitParseError):
+        parse_quantity(text, "fraction")
+    assert time.perf_counter() - t0 < 0.5
+
+
+@pytest.mark.parametrize("value, says", [
+    (float("nan"), "finite"), (float("inf"), "finite"), (-float("inf"), "finite"),
+    (10**400, "too large for a float"), ("1e308 km", "finite"),
+])
+def test_every_value_is_finite(value, says):
+    kind = "length" if isinstance(value, str) else "fraction"
+    with pytest.raises(UnitParseError, match=says):
+        parse_quantity(value, kind)
+    with pytest.raises(UnitParseError):
+        parse_rate("1e308 km/s" if isinstance(value, str) else "1e400 kg/h")
+
+
+def test_dew_point_outside_the_magnus_range_is_refused():
+    with pytest.raises(ValueError, match="outside"):
+        dew_point_to_ppmv(-272.62)  # the formula's pole
+    with pytest.raises(ValueError, match="outside"):
+        dew_point_to_ppmv(-150.0)

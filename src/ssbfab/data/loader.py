@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import Problem, SpecError, closest
+from ..errors import Problem, SpecError, closest, shorten
 from . import units
 from .bibliography import check_citations
 from .checks import _check_recipes, check_route
@@ -77,19 +77,22 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     econ_raw, econ_marks = _read(files["economics"], overrides=overrides, kind="economics")
     problems.extend(check_citations(econ_raw, str(files["economics"]), econ_marks))
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
-    if economics is not None:
-        # currencies must exist before any other file's prices can be read
-        try:
-            units.configure_currencies(economics.currency_rates)
-        except ValueError as exc:
-            # pint cannot redefine a unit: one process holds one table of rates
-            code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
-            problems.append(Problem(
-                str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
-                f"currency_rates.{code}" if code else "currency_rates",
-                f"{exc}; expected the rate already in use (one table of exchange rates "
-                "per run)"))
-            raise SpecError(problems) from None
+    if economics is None:
+        # the other files' prices are read through its exchange rates: without them every
+        # foreign price would be reported as a currency without a rate
+        raise SpecError(problems)
+    # currencies must exist before any other file's prices can be read
+    try:
+        units.configure_currencies(economics.currency_rates)
+    except ValueError as exc:
+        # pint cannot redefine a unit: one process holds one table of rates
+        code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
+        problems.append(Problem(
+            str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
+            f"currency_rates.{code}" if code else "currency_rates",
+            f"{exc}; expected the rate already in use (one table of exchange rates "
+            "per run)"))
+        raise SpecError(problems) from None
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     problems.extend(check_citations(mat_raw, str(files["materials"]), mat_marks))
     materials = None
@@ -159,8 +162,19 @@ def load_route(path: str | Path, shared: SharedData | None = None,
 
 
 def route_files(lines_dir: str | Path | None = None) -> list[Path]:
+    """The route files of a lines folder (its routes/*.yaml); SpecError if it has none:
+    listing "no routes" for a wrong folder would pass for a successful run."""
     d = Path(lines_dir) if lines_dir else default_lines_dir()
-    return sorted((d / "routes").glob("*.yaml"))
+    folder = d / "routes"
+    if not folder.is_dir():
+        raise SpecError(Problem(str(d), None, "", "the folder has no routes/ subfolder; expected "
+                                "a lines folder with routes/<name>.yaml and the shared files "
+                                "(materials.yaml, dry_rooms.yaml, economics.yaml)"))
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise SpecError(Problem(str(folder), None, "", "no route files (*.yaml) in the folder; "
+                                "expected at least one route"))
+    return files
 
 
 def resolve_route(name_or_path: str, lines_dir: str | Path | None = None,
@@ -172,7 +186,7 @@ def resolve_route(name_or_path: str, lines_dir: str | Path | None = None,
     files = {f.stem: f for f in route_files(lines_dir)}
     if name_or_path not in files:
         raise SpecError(Problem(name_or_path, None, "route",
-                                f"no route named {name_or_path!r}{closest(name_or_path, files)}; "
+                                f"no route named {shorten(name_or_path)}{closest(name_or_path, files)}; "
                                 f"shipped routes: {', '.join(sorted(files))}"))
     return load_route(files[name_or_path], shared=shared, lines_dir=lines_dir,
                       overrides=overrides)

@@ -11,6 +11,7 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import shorten
 from . import units
+from .sources import _NUMBER_TEXT
 from .yamlio import line_of
 
 # ----------------------------------------------------------------------------- types
@@ -68,6 +71,19 @@ Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "year
                   QuantityKind("years")]
 
 
+def _dew_point(v: Any) -> float:
+    t = units.parse_quantity(v, "temperature")
+    low, high = units.DEW_POINT_RANGE_C
+    if not low <= t <= high:
+        raise ValueError(f"a dew point must lie between {low:g} degC and {high:g} degC (the "
+                         "range over which ssbfab turns a dew point into water content by "
+                         f"the Magnus formula over ice), found {t:g} degC")
+    return t
+
+
+DewPoint = Annotated[float, BeforeValidator(_dew_point), QuantityKind("temperature")]
+
+
 class FieldProblem(ValueError):
     """Raised by a model-level check to blame one field of the model (its line, its
     name), not the whole mapping: `_validation_problems` appends `field` to the path."""
@@ -85,10 +101,14 @@ def _yield(v: float) -> float:
 
 
 
-def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None):
+def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None,
+           unit: str = ""):
     """A field validator: each value (or each value of a mapping) must be > low
-    (>= low if not strict) and <= high. Zero or negative sizes, rates and yields have
-    no meaning and would divide by zero downstream, so they stop at the loader."""
+    (>= low if not strict) and <= high, in `unit` (for the message). Zero or negative
+    sizes, rates and yields have no meaning and would divide by zero downstream, so
+    they stop at the loader."""
+    u = f" {unit}" if unit else ""
+
     def check(cls, v):
         for x in (v.values() if isinstance(v, dict) else [v]):
             if x is None or isinstance(x, str):
@@ -98,19 +118,70 @@ def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | No
                     want = f"{'(' if strict else '['}{low * 100:g}, {high * 100:g} %]"
                     found = f"{x * 100:g} %"
                 else:
-                    want = f"{'> ' if strict else '>= '}{low:g}" + (
-                        f" and <= {high:g}" if high is not None else "")
-                    found = f"{x:g}"
+                    want = f"{'> ' if strict else '>= '}{low:g}{u}" + (
+                        f" and <= {high:g}{u}" if high is not None else "")
+                    found = f"{x:g}{u}"
                 raise ValueError(f"must be {want}, found {found}")
         return v
 
     return field_validator(*fields)(check)
 
 
-class Strict(BaseModel):
-    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+# A plain integer must be exactly representable as a float: the simulator and the
+# optimiser compute in floats, where 2**53 + 1 silently becomes 2**53.
+_LARGEST_INT = 2**53
+# Control characters (NUL, escape, line separators ...) have no place in a name or a
+# value: they corrupt terminals, file names and reports. Descriptions may hold line
+# breaks and tabs.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+def _check_plain(value: Any, text: re.Pattern) -> None:
+    """Refuse integers beyond a float's exact range and strings with control characters,
+    in a field's value and in the keys and items of its mappings and lists (models
+    inside were checked by their own validator)."""
+    if isinstance(value, bool) or isinstance(value, BaseModel):
+        return
+    if isinstance(value, int):
+        if abs(value) > _LARGEST_INT:
+            raise ValueError(f"the integer {shorten(value, 40)} is too large; expected a "
+                             "number of at most 2^53 (9.0e15) in size, which a float holds "
+                             "exactly")
+    elif isinstance(value, str):
+        bad = text.search(value)
+        if bad:
+            raise ValueError(f"control character U+{ord(bad.group()):04X} at position "
+                             f"{bad.start()} of {shorten(value, 40)}; expected printable "
+                             "text")
+    elif isinstance(value, dict):
+        for k, x in value.items():
+            _check_plain(k, _CONTROL)
+            _check_plain(x, text)
+    elif isinstance(value, list):
+        for x in value:
+            _check_plain(x, text)
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored).
+
+    Numbers are checked here once for every field: `strict` keeps a boolean from
+    passing as a number (`buffer: true` is not 1) and a string from passing as one;
+    `allow_inf_nan=False` refuses .nan and .inf in every float (quantities too: their
+    parsed value is a float); `_plain` bounds integers and refuses control characters.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain(cls, v, info):
+        _check_plain(v, _CONTROL_IN_TEXT if info.field_name == "description" else _CONTROL)
+        if info.field_name == "name" and isinstance(v, str) and not v.strip():
+            raise ValueError("a name must not be empty")
+        return v
 
 
 # ----------------------------------------------------------------------------- shared data
@@ -134,7 +205,7 @@ class Material(Strict):
     @classmethod
     def _price_readable(cls, v):
         if v is not None and _parse_price(v)[0] < 0:
-            raise ValueError(f"a price must not be negative, found {v!r}")
+            raise ValueError(f"a price must not be negative, found {shorten(v)}")
         return v
 
     @field_validator("scrap_credit")
@@ -157,20 +228,20 @@ def _parse_price(text: str) -> tuple[float, str]:
         except units.UnitParseError as exc:
             if "no exchange rate" in str(exc) or "cannot read" in str(exc):
                 raise ValueError(str(exc)) from None
-    raise ValueError(f"price {text!r} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
+    raise ValueError(f"price {shorten(text)} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
 
 
 class Excursions(Strict):
     rate: PerHour  # excursions per hour (write "6 1/yr")
     duration: Hours  # mean duration
-    peak: DegC  # dew point reached during an excursion
+    peak: DewPoint  # dew point reached during an excursion
 
     _nonneg = _range("rate", "duration", strict=False)
 
 
 class DryRoomClass(Strict):
     name: str
-    dew_point: DegC
+    dew_point: DewPoint
     building_extra_cost: PriceArea  # over the plain building cost per m²
     equipment_cost: PriceArea  # dehumidification / HVAC capex per m²
     power: PowerPerArea  # continuous electric load per m² of dry room
@@ -181,8 +252,22 @@ class DryRoomClass(Strict):
 
 class DryRooms(Strict):
     classes: list[DryRoomClass]
-    sulfide_exposure_threshold: DegC  # dew point above which sulfide exposure is counted
-    h2s_reference_dew_point: DegC  # dew point at which h2s_release of a step is measured
+    sulfide_exposure_threshold: DewPoint  # dew point above which sulfide exposure is counted
+    h2s_reference_dew_point: DewPoint  # dew point at which h2s_release of a step is measured
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v):
+        if not v:
+            raise ValueError("expected at least one dry-room class, found an empty list")
+        seen: dict[str, int] = {}
+        for i, c in enumerate(v):
+            if c.name in seen:
+                raise FieldProblem(f"{i}.name", f"duplicate dry-room class name {shorten(c.name)} "
+                                                f"(first used by classes[{seen[c.name]}]); "
+                                                "expected unique names")
+            seen[c.name] = i
+        return v
 
 
 class BatPaC5(Strict):
@@ -200,7 +285,13 @@ class BatPaC5(Strict):
     warranty_of_price: Fraction
     include_profit_and_warranty: bool = False
 
-    _pos = _range("equipment_life", "building_life")
+    _lives = _range("equipment_life", "building_life", high=100.0, unit="yr")
+    # each is a share of a cost base (labour, depreciation, materials, price): 0-100 %
+    _shares = _range("variable_overhead_of_labour", "variable_overhead_of_depreciation",
+                     "gsa_of_labour_and_overhead", "gsa_of_depreciation", "rnd_of_depreciation",
+                     "launch_of_materials", "launch_of_labour_and_overhead",
+                     "working_capital_of_variable_cost", "profit_of_investment",
+                     "warranty_of_price", strict=False, high=1.0)
 
 
 class Annuity(Strict):
@@ -210,8 +301,9 @@ class Annuity(Strict):
     fixed_om_of_capex: Fraction  # per year, of equipment + building capex
     overhead_of_labour: Fraction
 
-    _pos = _range("equipment_life", "building_life")
-    _nonneg = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False)
+    _lives = _range("equipment_life", "building_life", high=100.0, unit="yr")
+    _shares = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False,
+                     high=1.0)
 
 
 class Economics(Strict):
@@ -228,10 +320,22 @@ class Economics(Strict):
     batpac5: BatPaC5
     annuity: Annuity
 
-    _pos = _range("currency_rates", "shift_length")
-    _days = _range("operating_days_per_year", high=366)
+    _pos = _range("currency_rates")
+    _year = _range("currency_year", low=1900, strict=False, high=2100)
+    _days = _range("operating_days_per_year", high=366, unit="d")
     _shifts = _range("shifts_per_day", high=4)
+    _shift = _range("shift_length", high=24, unit="h")
     _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
+
+    @model_validator(mode="after")
+    def _day_has_24_hours(self):
+        if self.shifts_per_day * self.shift_length > 24 * (1 + 1e-9):
+            raise FieldProblem("shift_length", f"{self.shifts_per_day} shifts of "
+                                               f"{self.shift_length:g} h are "
+                                               f"{self.shifts_per_day * self.shift_length:g} h "
+                                               "a day; expected shifts_per_day x shift_length "
+                                               "<= 24 h")
+        return self
 
     @property
     def operating_hours_per_year(self) -> float:
@@ -259,7 +363,7 @@ class Layer(Strict):
     def _sum_to_one(cls, v):
         for name, w in v.items():
             if not 0 <= w <= 1:
-                raise ValueError(f"mass fraction of {name!r} must lie in 0-100 %, found {w * 100:g} %")
+                raise ValueError(f"mass fraction of {shorten(name)} must lie in 0-100 %, found {w * 100:g} %")
         total = sum(v.values())
         if abs(total - 1.0) > 1e-3:
             raise ValueError(f"mass fractions must add up to 100 %, found {total * 100:g} %")
@@ -369,7 +473,7 @@ class EquipmentOption(Strict):
         if v is not None:
             r, _ = units.parse_rate(v)
             if r <= 0:
-                raise ValueError(f"a rate must be positive, found {v!r}")
+                raise ValueError(f"a rate must be positive, found {shorten(v)}")
         return v
 
     @field_validator("batch")
@@ -378,7 +482,7 @@ class EquipmentOption(Strict):
         if v is not None:
             b, _ = units.parse_amount(v)
             if b <= 0:
-                raise ValueError(f"a batch must be positive, found {v!r}")
+                raise ValueError(f"a batch must be positive, found {shorten(v)}")
         return v
 
     @field_validator("cycle_time", "mtbf", "mttr")
@@ -474,7 +578,7 @@ class Level(Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.yield_ is None:
-            raise FieldProblem("yield", f"setting level {self.name!r} has no `yield` "
+            raise FieldProblem("yield", f"setting level {shorten(self.name)} has no `yield` "
                                         "(expected a fraction in (0, 100 %], e.g. \"95 %\")")
         return self
 
@@ -495,9 +599,19 @@ class Moisture(Strict):
     _nonneg = _range("h2s_release", strict=False)
 
 
+def _positive_if_amount(v: str | None) -> str | None:
+    """A per_cell written as an amount ("2 sheet") must be positive: the flow divides by
+    it. (A design reference is checked against the design in `checks`.)"""
+    if v is not None and _NUMBER_TEXT.match(v) and units.parse_amount(v)[0] <= 0:
+        raise ValueError(f"expected a positive amount per cell, found {shorten(v)}")
+    return v
+
+
 class InputEdge(Strict):
     step: str
     per_cell: str | None = None  # design reference, needed when the upstream feeds several steps
+
+    _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
 
 
 class MaterialUse(Strict):
@@ -536,11 +650,13 @@ class Step(Strict):
     def _yield_range(cls, v):
         return v if v is None else _yield(v)
 
+    _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
+
     @field_validator("lot_size")
     @classmethod
     def _lot_readable(cls, v):
         if units.parse_amount(v)[0] <= 0:
-            raise ValueError(f"lot_size must be positive, found {v!r}")
+            raise ValueError(f"lot_size must be positive, found {shorten(v)}")
         return v
 
     @field_validator("buffer")
@@ -559,7 +675,7 @@ class Step(Strict):
                                         "setting level under `levels`")
         amount, unit = units.parse_amount(self.lot_size)
         if unit != self.unit:
-            raise FieldProblem("lot_size", f"lot_size {self.lot_size!r} is in {unit}; "
+            raise FieldProblem("lot_size", f"lot_size {shorten(self.lot_size)} is in {unit}; "
                                            f"expected an amount of the step's unit {self.unit}")
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
@@ -568,16 +684,16 @@ class Step(Strict):
             if opt.unit != self.unit:
                 raise FieldProblem(
                     f"options.{i}.{'rate' if opt.rate else 'batch'}",
-                    f"option {opt.name!r} works in {opt.unit}, but the step's unit is {self.unit}")
+                    f"option {shorten(opt.name)} works in {opt.unit}, but the step's unit is {self.unit}")
             # a lot is processed whole: a batch machine must hold at least one lot
             if opt.is_batch and amount > opt.batch_size * (1 + 1e-9):
                 raise FieldProblem(
-                    "lot_size", f"lot_size {self.lot_size!r} is larger than the batch "
-                                f"{opt.batch!r} of option {opt.name!r}; expected lot <= batch")
+                    "lot_size", f"lot_size {shorten(self.lot_size)} is larger than the batch "
+                                f"{shorten(opt.batch)} of option {shorten(opt.name)}; expected lot <= batch")
         if self.moisture is not None and self.environment != "dry_room":
             raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
                                            f"environment; this step's environment is "
-                                           f"{self.environment!r}")
+                                           f"{shorten(self.environment)}")
         return self
 
     @property
@@ -623,6 +739,13 @@ class Route(Strict):
     cell: CellDesign | None = None  # a bare line file (form: line) has none
     plant: Plant | None = None  # required unless form: line (checked below)
     line: list[Step]
+
+    @field_validator("line")
+    @classmethod
+    def _some_steps(cls, v):
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
+        return v
 
     @model_validator(mode="after")
     def _route_needs_cell_and_plant(self):

@@ -357,7 +357,9 @@ def load_study(path: str | Path) -> Study:
     texts = {f"{k}.yaml": (lines_dir / f"{k}.yaml").read_text(encoding="utf-8")
              for k in SHARED_FILES}
     problems: list[Problem] = []
-    known = {f.stem: f for f in specmod.route_files(lines_dir)}
+    # route_files refuses a folder without routes: ask it only when a route is named
+    by_name = any(Path(r).suffix not in (".yaml", ".yml") for r in spec.routes)
+    known = {f.stem: f for f in specmod.route_files(lines_dir)} if by_name else {}
     route_paths: dict[str, Path] = {}
     for i, r in enumerate(spec.routes):
         p = Path(r)
