@@ -10,8 +10,8 @@ by the shortfall it saw, so the next plan buys capacity exactly where the line
 starved. When the optimiser answers with a plan it has already simulated, the
 bottleneck is derated a little further until it buys something new. A plan is
 accepted when the simulated mean good output is at least (1 - tol) of the target;
-if the plans still oscillate, the loop stalls or the iteration limit is reached, the
-cheapest plan that met the target is kept, and the result says why.
+if the plans still oscillate, the loop stalls or the iteration limit is reached first,
+the result keeps the plan that came closest to the target, and says why.
 
 Stalling: an iteration makes progress when its simulated good output exceeds the
 best so far by more than PROGRESS_TOL of the target, or its cost per kWh falls below
@@ -214,12 +214,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             derate[b] = derate.get(b, 1.0) * max(ratio, 0.5)
     else:
         reason = f"iteration limit ({max_iter}) reached"
-    meeting = [it for it in iterations if it.meets_target]
-    if meeting:
-        best = min(meeting, key=lambda it: it.cost_per_kwh)
-        reason += f"; kept the cheapest plan that met the target (iteration {best.index})"
-        return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations, best,
-                          nominal_cost)
+    # every iteration that met the target has returned above: none here did
     best = max(iterations, key=lambda it: it.ratio) if iterations else None
     if best is not None:
         reason += (f"; no plan met the target; the best reached {100 * best.ratio:.1f} % "
