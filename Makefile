@@ -54,7 +54,7 @@ lint: $(STAMP)
 # runs one module; FRESH=1 forgets the results kept from the last run.
 MODULE ?=
 mutation: $(STAMP)
-	$(PY) tools/mutation.py $(MODULE) $(if $(FRESH),--fresh)
+	$(PY) tests/mutation.py $(MODULE) $(if $(FRESH),--fresh)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -15,10 +15,10 @@ score. So does a timeout: on a loaded machine a mutant's tests can outrun mutmut
 clock limit without the mutant changing anything, so a timeout is not taken as a kill
 (the line printed counts them apart).
 
-    python tools/mutation.py                 # every module
-    python tools/mutation.py cell flow       # some modules
-    python tools/mutation.py cost --fresh    # forget the results kept from a past run
-    python tools/mutation.py cost --sample 200   # a seeded random sample of the mutants
+    python tests/mutation.py                 # every module
+    python tests/mutation.py cell flow       # some modules
+    python tests/mutation.py cost --fresh    # forget the results kept from a past run
+    python tests/mutation.py cost --sample 200   # a seeded random sample of the mutants
 
 A sample estimates the score of a module whose full run takes too long; the printed
 line then gives the share of the sample killed with its 95 % (Wilson) interval.
