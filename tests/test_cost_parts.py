@@ -117,15 +117,19 @@ line:
 """
 
 
-@pytest.fixture(scope="module")
-def route(tmp_path_factory):
-    d = tmp_path_factory.mktemp("parts_lines")
+def write_plant(d, route_text: str = ROUTE):
+    """The two-step plant's data files in folder `d`, loaded."""
     (d / "routes").mkdir()
     (d / "economics.yaml").write_text(ECONOMICS)
     (d / "dry_rooms.yaml").write_text(DRY_ROOMS)
     (d / "materials.yaml").write_text(MATERIALS)
-    (d / "routes" / "parts.yaml").write_text(textwrap.dedent(ROUTE))
+    (d / "routes" / "parts.yaml").write_text(textwrap.dedent(route_text))
     return resolve_route("parts", d, shared=load_shared(d))
+
+
+@pytest.fixture(scope="module")
+def route(tmp_path_factory):
+    return write_plant(tmp_path_factory.mktemp("parts_lines"))
 
 
 def config(route, dpc="dry", level="fast", small=2, large=1):

@@ -143,7 +143,7 @@ def test_zero_machines_and_a_lot_larger_than_the_batch_are_input_errors(sulfide_
 
     def big_lot(d):
         row = next(r for r in d["steps"] if r["step"] == "warm_isostatic_pressing")
-        row["lot_size"] = 5000
+        row["lot_size"] = 100000  # more than any press of the route holds
 
     bad(run("sulfide-lpscl", "--plan", sulfide_plan(zero)), "zero machines")
     bad(run("sulfide-lpscl", "--plan", sulfide_plan(big_lot)), "larger than the batch")

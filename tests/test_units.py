@@ -22,13 +22,6 @@ from ssbfab.data.units import (
     parse_rate,
 )
 
-
-@pytest.fixture(autouse=True)
-def _currencies(shared):
-    """Currencies come from lines/economics.yaml; loading the shared data defines them."""
-    return shared
-
-
 # ----------------------------------------------------------------------------- plain units
 
 
@@ -135,29 +128,72 @@ def test_a_rate_must_count_a_step_unit_per_time(text):
 
 def test_cny_per_tonne_converts_through_the_economics_table(shared):
     # lines/economics.yaml: CNY = 0.1486 USD (IRS 2022 yearly average, 6.730 CNY/USD)
-    assert shared.economics.currency_rates["CNY"] == pytest.approx(0.1486, rel=1e-12)
+    rates = shared.economics.currency_rates
+    assert rates["CNY"] == pytest.approx(0.1486, rel=1e-12)
     # 2.5e6 CNY per tonne = 2.5e6 * 0.1486 USD / 1000 kg = 371.5 USD/kg
-    assert parse_quantity("2.5e6 CNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    assert parse_quantity("2.5e6 CNY/t", "price_mass", rates) == pytest.approx(371.5, rel=1e-12)
     # prefixes apply to currencies too: 2.5 MCNY/t is the same price
-    assert parse_quantity("2.5 MCNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    assert parse_quantity("2.5 MCNY/t", "price_mass", rates) == pytest.approx(371.5, rel=1e-12)
     # EUR = 1.0515 USD: 1 kEUR = 1051.5 USD
-    assert parse_quantity("1 kEUR", "money") == pytest.approx(1051.5, rel=1e-12)
+    assert parse_quantity("1 kEUR", "money", rates) == pytest.approx(1051.5, rel=1e-12)
+    # a currency in the denominator divides by its rate: 1 kg/CNY = 1/0.1486 kg/USD
+    assert parse_quantity("2 USD/CNY", "fraction", rates) == pytest.approx(2 / 0.1486, rel=1e-12)
 
 
-def test_unknown_currency_names_the_currency_and_where_to_add_it():
+def test_unknown_currency_names_the_currency_and_where_to_add_it(shared):
     with pytest.raises(UnitParseError) as exc:
-        parse_quantity("5 GBP/kg", "price_mass")
+        parse_quantity("5 GBP/kg", "price_mass", shared.economics.currency_rates)
     msg = str(exc.value)
     assert "'GBP'" in msg and "no exchange rate" in msg and "economics.yaml" in msg
     assert "CNY" in msg and "USD" in msg  # the known ones are listed
 
 
-def test_a_second_rate_for_a_known_currency_is_refused():
-    before = units.known_currencies()["CNY"]
-    with pytest.raises(ValueError, match="already defined"):
-        units.configure_currencies({"CNY": before * 1.1})
-    units.configure_currencies({"CNY": before})  # the same rate again is harmless
-    assert units.known_currencies()["CNY"] == before
+def test_without_a_rate_table_only_usd_is_known():
+    assert parse_quantity("2 kUSD", "money") == pytest.approx(2000.0)
+    with pytest.raises(UnitParseError, match="'CNY'.*no exchange rate; known: USD"):
+        parse_quantity("2.5e6 CNY/t", "price_mass")
+
+
+def test_two_rate_tables_in_one_process_each_give_their_own_price():
+    # the registry holds no rate: the same text, two tables, two prices in their ratio
+    low = parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.125})
+    high = parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.375})
+    assert (low, high) == (pytest.approx(125.0, rel=1e-12), pytest.approx(375.0, rel=1e-12))
+    assert parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.125}) == low  # no leak back
+
+
+def test_two_data_sets_with_different_rates_load_side_by_side(tmp_path, lines_dir):
+    """Two copies of lines/ whose only difference is the CNY rate, loaded in one
+    process in turn: each prices CNY-quoted materials through its own rate (the
+    ratio of their Li2S prices is the ratio of their rates, 0.2972 / 0.1486 = 2),
+    and USD-quoted ones alike."""
+    import shutil
+
+    from ssbfab.data import load_shared
+
+    other = tmp_path / "lines"
+    shutil.copytree(lines_dir, other)
+    eco = other / "economics.yaml"
+    text = eco.read_text()
+    assert text.count('CNY: "0.1486 USD"') == 1
+    eco.write_text(text.replace('CNY: "0.1486 USD"', 'CNY: "0.2972 USD"'))
+    a = load_shared(lines_dir)
+    b = load_shared(other)
+    a_again = load_shared(lines_dir)
+    pa, pb = (s.materials["Li2S"].price_per_unit[0] for s in (a, b))
+    assert pa == pytest.approx(371.5, rel=1e-12)  # 2.5e6 CNY/t * 0.1486 / 1000 by hand
+    assert pb / pa == pytest.approx(2.0, rel=1e-12)
+    assert a_again.materials["Li2S"].price_per_unit == a.materials["Li2S"].price_per_unit
+    usd = [n for n, m in a.materials.items() if m.price is not None and "USD" in m.price]
+    assert usd and all(a.materials[n].price_per_unit == b.materials[n].price_per_unit
+                       for n in usd)
+
+
+def test_a_currency_does_not_convert_to_another_without_a_rate():
+    # what is left of a currency after parsing is its own dimension, never USD
+    q = units._parse("3 CNY")
+    with pytest.raises(Exception, match="currency_CNY"):
+        q.to("USD")
 
 
 # ----------------------------------------------------------------------------- dew point

@@ -168,8 +168,10 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
         row["currency"] = cost.currency
         for cat, v in cost.by_category.items():
             row[f"cost_{cat}"] = v
-        row["capex_total_musd"] = cost.capex_total / 1e6
-        row["dry_room_area_m2"] = cost.dry_room_area_m2
+        # the cost is one line's; the plant is plan.lines identical lines
+        row["lines"] = plan.lines
+        row["capex_total_musd"] = plan.lines * cost.capex_total / 1e6
+        row["dry_room_area_m2"] = plan.lines * cost.dry_room_area_m2
         row["dew_point_class"] = plan.config.dew_point_class
     row["nominal_cost_per_kwh"] = loop.nominal_cost_per_kwh
     row["wh_per_kg"] = cell.wh_per_kg
@@ -192,11 +194,12 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
 
 
 def _size_curve(route: Route, sizes: Sequence[float], costing: str) -> list[dict]:
-    from .opt import optimize
+    from .opt import OptModel
 
+    model = OptModel(route, costing)  # built once; each size only changes numbers
     out = []
     for cap in sizes:
-        plan = optimize(route, cap, costing=costing)
+        plan = model.solve(cap)
         ok = plan.config is not None  # a plan has a config and its cost, or neither
         out.append({"route": route.name, "capacity_gwh": cap,
                     "cost_per_kwh": plan.cost.cost_per_kwh if plan.cost else float("nan"),

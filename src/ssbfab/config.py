@@ -139,7 +139,14 @@ class PlantConfig:
         for name in graph.order:
             if name not in given and name not in meant:
                 bad(("steps",), f"the plan has no entry for step {name!r}")
-        cap = plan.capacity_gwh
+        # a plan of several identical lines lists one line's machines: its target is the line's
+        cap = plan.capacity_gwh if plan.line_capacity_gwh is None else plan.line_capacity_gwh
+        if (plan.lines is not None and plan.line_capacity_gwh is not None
+                and plan.capacity_gwh is not None
+                and not math.isclose(plan.lines * plan.line_capacity_gwh, plan.capacity_gwh,
+                                     rel_tol=1e-9)):
+            bad(("line_capacity_gwh",), f"{plan.lines} lines of {plan.line_capacity_gwh:g} "
+                f"GWh/yr are not the plant's capacity_gwh of {plan.capacity_gwh:g}")
         if cap is None:
             if route.cell is not None:
                 bad(("capacity_gwh",), "required for a route with a cell design; expected "
@@ -202,6 +209,9 @@ class PlanFile(_PlanModel):
     route: str | None = None
     route_file: str | None = None
     capacity_gwh: Positive | None = None  # good GWh/yr; none for a bare line
+    lines: Annotated[int, Field(ge=1)] | None = None  # identical lines of the plant
+    line_capacity_gwh: Positive | None = None  # good GWh/yr of the one line the steps list
+    line_search: Any = None
     dew_point_class: str | None = None  # default: the route's first allowed class
     meta: dict[str, Any] = Field(default_factory=dict)
     costing: Any = None

@@ -1,40 +1,29 @@
 """The one cost function: what a good kWh of a plant configuration costs, and why.
 
 `evaluate(config, stats, costing)` prices a `PlantConfig` per kWh of good cells at
-the config's target (capacity_gwh), by category and by step. The optimiser's
-objective is built from the *same* coefficient functions below (`machine_costs`,
-`energy_per_unit`, `material_cost_per_started`, `dry_room_costs`, `rollup`), so the
-two cannot drift apart; the tests check that they agree to 1e-6.
+the config's target (capacity_gwh), by category and by step. What the categories are,
+which primary quantities they follow from and how each costing convention rolls them
+up is declared once, in the cost registry (`ssbfab.categories`); the optimiser's
+objective is built from the same registry and from the coefficient functions below
+(`energy_per_unit`, `material_cost_per_started`), so the two cannot drift apart; the
+tests check that they agree to 1e-6.
 
-Primary quantities (per year, USD of the economics' currency year):
+Primary quantities (per year, USD of the economics' currency year; the registry
+declares each with its driver):
 
 - materials: bought per good cell through the line's yields (`flow`), priced per
   kg, m² or m³, less the scrap credit of what ends up scrapped;
-- labour: operators per shift × machines × operating hours × labour rate;
 - process energy: power × processing time × energy factor of the level × price.
   Processing time is load / rate, so it is linear in throughput. When a step has
   machines of several options, the load goes first to the option with the least
   energy per unit (merit order) — the dispatch the optimiser's LP also chooses;
-- equipment capex: machines × installed capex;
-- building capex: machine footprints × building cost, plus the dry-room class's
-  extra building cost per m² of dry room;
-- dry-room capex (dehumidification per m² by class) and dry-room energy
-  (kW/m² × operating hours × price); BatPaC has no dry-room energy, ssbfab does.
+- per installed machine: equipment capex and direct labour (operators per shift ×
+  operating hours × labour rate); per m² of machine floor: the building cost;
+- per m² of dry room (the machine footprints of dry-room steps) of the plant's
+  class: extra building cost, dehumidification capex and energy (kW/m² × operating
+  hours × price); BatPaC has no dry-room energy, ssbfab does.
 
-Conventions turn these into a cost per year (`rollup`), linearly:
-
-- `batpac5` (Argonne BatPaC 5.0, `[batpac5]` in docs/sources.md): straight-line depreciation
-  (equipment and dry room over equipment_life, building over building_life);
-  variable overhead = 40 % labour + 20 % depreciation; GS&A = 25 % (labour +
-  variable overhead) + 25 % depreciation; R&D = 40 % depreciation. Launch cost
-  (5 % materials + 10 % (labour + variable overhead)) and working capital (15 % of
-  the annual variable cost) only enter the investment, hence only the optional
-  profit (5 % of investment per year) and warranty (5.6 % of price), off by
-  default as in BatPaC's cell costing.
-- `annuity`: capital × capital recovery factor (discount rate, life), fixed O&M
-  as a fraction of capex per year, and an overhead on labour.
-
-Energies are variable costs in ssbfab (they enter working capital under batpac5).
+The conventions (`batpac5`, `annuity`) and their rules are in `ssbfab.categories`.
 """
 
 from __future__ import annotations
@@ -46,7 +35,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .data.schema import DryRoomClass, Economics, EquipmentOption, Level, Route
+from . import categories
+from .categories import COSTINGS
+from .data.schema import Economics, EquipmentOption, Level, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph
 from .stats import LineStats
@@ -56,24 +47,6 @@ if TYPE_CHECKING:
 
     from .config import PlantConfig
 
-COSTINGS = ("batpac5", "annuity")
-CATEGORIES = ("materials", "equipment", "building", "dry_room", "dry_room_energy",
-              "process_energy", "labour", "overheads")
-PRIMARY = ("materials", "labour", "process_energy", "dry_room_energy", "equipment_capex",
-           "building_capex", "dry_room_capex")
-
-
-# ----------------------------------------------------------------------------- conventions
-
-
-def capital_recovery_factor(rate: float, years: float) -> float:
-    """Annual payment per unit of capital (1/yr): r / (1 - (1 + r)^-n) with the
-    discount rate r (fraction per year) and the life n (years); 1/n when r = 0."""
-    if rate == 0:
-        return 1.0 / years
-    return rate / (1.0 - (1.0 + rate) ** -years)
-
-
 def check_costing(costing: str) -> None:
     """An unknown costing convention is bad input (exit 2)."""
     if costing not in COSTINGS:
@@ -82,90 +55,12 @@ def check_costing(costing: str) -> None:
                                  f"{', '.join(COSTINGS)}"))
 
 
-def rollup(primary: Mapping[str, float], econ: Economics, costing: str
-           ) -> tuple[dict[str, float], dict[str, float]]:
-    """Cost per year by category, and overhead/investment items, from the primary
-    quantities (`PRIMARY`: $/yr for flows, $ for capex). Linear in `primary`.
-
-    Returns (categories {CATEGORIES: $/yr}, items {name: $/yr or $}); the items
-    detail `overheads` (and, for batpac5, give launch, working capital and
-    investment in $ as information)."""
-    check_costing(costing)
-    p = {k: float(primary.get(k, 0.0)) for k in PRIMARY}
-    cat = {c: 0.0 for c in CATEGORIES}
-    cat["materials"] = p["materials"]
-    cat["labour"] = p["labour"]
-    cat["process_energy"] = p["process_energy"]
-    cat["dry_room_energy"] = p["dry_room_energy"]
-    items: dict[str, float] = {}
-    if costing == "batpac5":
-        b = econ.batpac5
-        cat["equipment"] = p["equipment_capex"] / b.equipment_life
-        cat["building"] = p["building_capex"] / b.building_life
-        cat["dry_room"] = p["dry_room_capex"] / b.equipment_life
-        dep = cat["equipment"] + cat["building"] + cat["dry_room"]
-        lab = p["labour"]
-        vo = b.variable_overhead_of_labour * lab + b.variable_overhead_of_depreciation * dep
-        gsa = b.gsa_of_labour_and_overhead * (lab + vo) + b.gsa_of_depreciation * dep
-        rnd = b.rnd_of_depreciation * dep
-        items.update(variable_overhead=vo, gsa=gsa, rnd=rnd)
-        variable = p["materials"] + lab + vo + p["process_energy"] + p["dry_room_energy"]
-        launch = b.launch_of_materials * p["materials"] + b.launch_of_labour_and_overhead * (lab + vo)
-        working = b.working_capital_of_variable_cost * variable
-        investment = p["equipment_capex"] + p["building_capex"] + p["dry_room_capex"] + launch + working
-        if b.include_profit_and_warranty:
-            cost = sum(cat.values()) + vo + gsa + rnd
-            profit = b.profit_of_investment * investment
-            # warranty is a share of the price: price = (cost + profit) / (1 - w)
-            warranty = b.warranty_of_price / (1.0 - b.warranty_of_price) * (cost + profit)
-            items.update(profit=profit, warranty=warranty)
-        cat["overheads"] = sum(items.values())
-        info = {"launch_usd": launch, "working_capital_usd": working, "investment_usd": investment}
-    else:
-        a = econ.annuity
-        crf_e = capital_recovery_factor(a.discount_rate, a.equipment_life)
-        crf_b = capital_recovery_factor(a.discount_rate, a.building_life)
-        cat["equipment"] = p["equipment_capex"] * crf_e
-        cat["building"] = p["building_capex"] * crf_b
-        cat["dry_room"] = p["dry_room_capex"] * crf_e
-        capex = p["equipment_capex"] + p["building_capex"] + p["dry_room_capex"]
-        items.update(fixed_om=a.fixed_om_of_capex * capex,
-                     labour_overhead=a.overhead_of_labour * p["labour"])
-        cat["overheads"] = sum(items.values())
-        info = {"investment_usd": capex}
-    return cat, {**items, **info}
-
-
-def convention_weights(econ: Economics, costing: str) -> dict[str, float]:
-    """Cost per year per unit of each primary quantity under a convention: the
-    optimiser's objective coefficients come from these (the roll-up is linear, so
-    rolling up a unit of each primary gives its total weight)."""
-    out = {}
-    for k in PRIMARY:
-        cat, _ = rollup({k: 1.0}, econ, costing)
-        out[k] = sum(cat.values())
-    return out
-
-
 # ----------------------------------------------------------------------------- coefficients
 
 
 def hours_per_year(econ: Economics) -> float:
     """Operating hours per year of the plant calendar (machines, labour, dry room)."""
     return econ.operating_hours_per_year
-
-
-@dataclass(frozen=True)
-class MachineCosts:
-    capex: float  # USD per machine, installed
-    footprint: float  # m² per machine
-    labour_per_year: float  # USD/yr per machine
-
-
-def machine_costs(option: EquipmentOption, econ: Economics) -> MachineCosts:
-    """Per installed machine: capex (USD), floor (m²) and direct labour (USD/yr)."""
-    labour = option.operators_per_shift * hours_per_year(econ) * econ.labour_rate
-    return MachineCosts(option.capex, option.footprint, labour)
 
 
 def energy_per_unit(option: EquipmentOption, level: Level, econ: Economics,
@@ -185,19 +80,6 @@ def capacity_per_machine(option: EquipmentOption, level: Level, econ: Economics,
     rate = option.rate_per_hour if rate_per_hour is None else rate_per_hour
     a = option.availability if availability is None else availability
     return rate * level.rate_factor * a * derate * hours_per_year(econ)
-
-
-@dataclass(frozen=True)
-class DryRoomCosts:
-    building_extra: float  # USD per m², on top of the plain building cost
-    equipment: float  # USD per m²
-    energy_per_year: float  # USD/yr per m²
-
-
-def dry_room_costs(cls: DryRoomClass, econ: Economics) -> DryRoomCosts:
-    """Per m² of dry room of a class. The dry room runs the plant's operating hours."""
-    return DryRoomCosts(cls.building_extra_cost, cls.equipment_cost,
-                        cls.power * hours_per_year(econ) * econ.electricity_price)
 
 
 def material_prices(route: Route, prices: Mapping[str, float] | None = None
@@ -340,15 +222,17 @@ class CostBreakdown:
 
     @property
     def primary_by_step(self) -> dict[str, dict[str, float]]:
-        """Primary quantities of each step (`PRIMARY`: USD/yr for flows, USD for capex)."""
+        """Primary quantities of each step (`categories.PRIMARIES`: USD/yr for flows,
+        USD for capital)."""
         return {step: dict(prim) for step, prim in self._step_primary}
 
     @property
     def primary(self) -> dict[str, float]:
         """Primary quantities of the plant (sums of `primary_by_step`)."""
-        out = {k: 0.0 for k in PRIMARY}
+        names = categories.primary_names()
+        out = {k: 0.0 for k in names}
         for _, prim in self._step_primary:
-            for k in PRIMARY:
+            for k in names:
                 out[k] += prim.get(k, 0.0)
         return out
 
@@ -365,7 +249,8 @@ class CostBreakdown:
         rows: list[dict[str, object]] = []
         for step, prim in self._step_primary:
             assert self._economics is not None
-            cat, _ = rollup(prim, self._economics, self.costing)  # linear: steps add up
+            # the roll-up is linear: the steps add up to the plant
+            cat = categories.rollup(prim, self._economics, self.costing).categories
             rows.extend({"step": step, "category": c, "usd_per_year": v,
                          "usd_per_kwh": v / self.good_kwh_per_year} for c, v in cat.items())
         return pd.DataFrame(rows, columns=["step", "category", "usd_per_year", "usd_per_kwh"])
@@ -442,7 +327,15 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     dry = None
     if graph.dry_steps:  # the class prices the dry room; a line without one needs none
         graph.check_class(dpc, "dew_point_class", config.meta.get("file"))
-        dry = dry_room_costs(graph.dry_rooms[dpc], econ)
+        dry = graph.dry_rooms[dpc]
+    names = categories.primary_names()
+    # (primary, its amount per driver unit), by driver, in the registry's order
+    per_machine = [(p.name, p.per_machine) for p in categories.PRIMARIES
+                   if p.per_machine is not None]
+    per_floor = [(p.name, p.per_floor_m2) for p in categories.PRIMARIES
+                 if p.per_floor_m2 is not None]
+    per_dry = [(p.name, p.per_dry_room_m2) for p in categories.PRIMARIES
+               if p.per_dry_room_m2 is not None]
 
     # credit for material in good cells, shared among the steps that buy it
     credit_by_step: dict[str, float] = {}
@@ -463,7 +356,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
                     sc * pr[m][0] * graph.design_bom[m] * share
 
     rows: list[tuple[str, dict[str, float]]] = []
-    total_primary = {k: 0.0 for k in PRIMARY}
+    total_primary = {k: 0.0 for k in names}
     started_y: dict[str, float] = {}
     capacity_y: dict[str, float] = {}
     shortfall: dict[str, float] = {}
@@ -477,7 +370,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         started_y[name] = load
         o_obs = obs.get(name)
         avail = o_obs.availability if o_obs else None
-        prim = {k: 0.0 for k in PRIMARY}
+        prim = {k: 0.0 for k in names}
         prim["materials"] = load * mat_per[name] + credit_by_step.get(name, 0.0) * cells
         disp = []
         area = 0.0
@@ -485,10 +378,9 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for on in node.options:
             o = on.spec
             n = int(choice.machines.get(o.name, 0))
-            mc = machine_costs(o, econ)
-            prim["equipment_capex"] += n * mc.capex
-            prim["labour"] += n * mc.labour_per_year
-            area += n * mc.footprint
+            for k, amount in per_machine:
+                prim[k] += n * amount(o, econ)
+            area += n * o.footprint
             cap = n * capacity_per_machine(o, lv, econ, avail, rate_per_hour=on.rate_per_hour)
             cap_total += cap
             if n > 0 or len(node.options) == 1:
@@ -499,27 +391,25 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         shares = dispatch(load, disp)
         epu = {name: c for name, _, c in disp}
         prim["process_energy"] = sum(q * epu[name] for name, q in shares.items())
-        prim["building_capex"] = area * econ.building_cost
+        for k, per_m2 in per_floor:
+            prim[k] += area * per_m2(econ)
         floor += area
         if node.dry_room and dry is not None:
             dry_area += area
-            prim["building_capex"] += area * dry.building_extra
-            prim["dry_room_capex"] = area * dry.equipment
-            prim["dry_room_energy"] = area * dry.energy_per_year
+            for k, per_dry_m2 in per_dry:
+                prim[k] += area * per_dry_m2(dry, econ)
         rows.append((name, prim))
-        for k in PRIMARY:
+        for k in names:
             total_primary[k] += prim[k]
-    per_year, items = rollup(total_primary, econ, costing)
-    total = sum(per_year.values())
-    info_keys = ("launch_usd", "working_capital_usd", "investment_usd")
+    r = categories.rollup(total_primary, econ, costing)
+    per_year = r.categories
     return CostBreakdown(
-        cost_per_kwh=total / kwh, currency="USD", currency_year=econ.currency_year,
+        cost_per_kwh=r.total / kwh, currency="USD", currency_year=econ.currency_year,
         costing=costing, by_category={c: v / kwh for c, v in per_year.items()},
         per_year=per_year,
-        overhead_items={k: v / kwh for k, v in items.items() if k not in info_keys},
-        investment={k: v for k, v in items.items() if k in info_keys},
-        capex_total=(total_primary["equipment_capex"] + total_primary["building_capex"]
-                     + total_primary["dry_room_capex"]),
+        overhead_items={k: v / kwh for k, v in r.items.items()},
+        investment=dict(r.info),
+        capex_total=sum(total_primary[p.name] for p in categories.PRIMARIES if p.capital),
         floor_area_m2=floor, dry_room_area_m2=dry_area, dew_point_class=dpc,
         good_kwh_per_year=kwh, good_cells_per_year=cells, started_per_year=started_y,
         capacity_per_year=capacity_y, shortfall=shortfall, _step_primary=tuple(rows),

@@ -1,7 +1,10 @@
 """Figures, result files and the self-contained HTML report of a comparison.
 
 Figures are matplotlib objects (so notebooks get them too) embedded in the page as
-inline SVG; SVG ids and metadata are fixed so a rerun writes the same bytes.
+inline SVG; SVG ids and metadata are fixed so a rerun writes the same bytes. Nothing
+here changes the caller's matplotlib settings: figures are `Figure` objects outside
+pyplot, and the SVG settings apply only while a figure is written (`_svg`). Cost
+categories, their order and labels come from the cost registry (`ssbfab.categories`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import math
 from pathlib import Path
 
+from . import categories
 from .graph import LineGraph
 from .io import inside, write_atomic, write_csv, write_json
 
@@ -22,19 +26,12 @@ FIGURES = {
     "cost_vs_size": "Cost per kWh against plant size",
 }
 
-CATEGORY_ORDER = ["materials", "equipment", "building", "dry_room", "dry_room_energy",
-                  "process_energy", "labour", "overheads"]
-
-
 def _figure(**kw):
     """A matplotlib Figure outside pyplot: no backend is chosen or switched (a
     notebook keeps its inline display), and repeated comparisons leave no open
-    figures behind. Ids and fonts are fixed so saved SVG is the same on a rerun."""
-    import matplotlib
+    figures behind."""
     from matplotlib.figure import Figure
 
-    matplotlib.rcParams["svg.hashsalt"] = "ssbfab"
-    matplotlib.rcParams["svg.fonttype"] = "none"
     return Figure(**kw)
 
 
@@ -46,15 +43,15 @@ def make_figures(result) -> dict:
     # 1. stacked cost breakdown
     fig = _figure(figsize=(9, 4.5))
     ax = fig.subplots()
-    cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
-    ordered = [f"cost_{c}" for c in CATEGORY_ORDER if f"cost_{c}" in cats]
-    ordered += [c for c in cats if c not in ordered]
+    # the registry's categories, in its order, as far as the table has them
+    ordered = [c for c in categories.categories() if c.column in t.columns]
     bottom = [0.0] * len(t)
     # a route without a finite cost (no plan, or statistics that give none) has no bar
     costed = [_finite(v) for v in t.get("cost_per_kwh", [math.nan] * len(t))]
     for c in ordered:
-        vals = [v if ok and _finite(v) else 0.0 for v, ok in zip(t[c], costed, strict=True)]
-        ax.bar(t["route"], vals, bottom=bottom, label=c.removeprefix("cost_"))
+        vals = [v if ok and _finite(v) else 0.0
+                for v, ok in zip(t[c.column], costed, strict=True)]
+        ax.bar(t["route"], vals, bottom=bottom, label=c.label)
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
     for x, (total, ok) in enumerate(zip(t.get("cost_per_kwh", []), costed, strict=False)):
         ax.text(x, total if ok else 0.0, f"{total:,.0f}" if ok else "no cost", ha="center",
@@ -144,8 +141,14 @@ def _downstream_yield(graph: LineGraph, yields: dict[str, float]) -> dict[str, f
 
 
 def _svg(fig) -> str:
+    import matplotlib
+
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    # The SVG writer reads these from rcParams only: a salt for the element ids (else
+    # random) and text kept as text (else glyph paths), so a rerun writes the same
+    # bytes; rc_context restores them on exit, so the caller's settings stay.
+    with matplotlib.rc_context({"svg.hashsalt": "ssbfab", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -188,11 +191,11 @@ def _sentences(result) -> dict[str, str]:
                 text += (f" Materials are {100 * share.min():.0f}–{100 * share.max():.0f} % of "
                          "the cost on every ranked route, so the electrolyte's raw materials and "
                          "the yields that scrap them decide the ranking.")
-            rest = [c for c in ranked.columns if c.startswith("cost_")
-                    and c not in ("cost_per_kwh", "cost_materials")]
-            means = ranked[rest].mean().dropna() if rest else None
+            rest = {c.column: c.label for c in categories.categories()
+                    if c.column in ranked.columns and c.name != "materials"}
+            means = ranked[list(rest)].mean().dropna() if rest else None
             if means is not None and len(means):
-                text += (f" After materials, {_label(means.idxmax())} is the largest item "
+                text += (f" After materials, {rest[means.idxmax()]} is the largest item "
                          "on average.")
         s["cost_breakdown"] = text
     else:
@@ -231,15 +234,6 @@ def _sentences(result) -> dict[str, str]:
                                  "make small plants dearer per kWh: the niche markets that "
                                  "carry the first volumes pay this premium.")
     return s
-
-
-_CATEGORY_LABELS = {"dry_room": "the dry room", "dry_room_energy": "dry-room energy",
-                    "process_energy": "process energy"}
-
-
-def _label(column: str) -> str:
-    cat = column.removeprefix("cost_")
-    return _CATEGORY_LABELS.get(cat, cat.replace("_", " "))
 
 
 # Columns of the report's table: key, header with its unit, format of a value.

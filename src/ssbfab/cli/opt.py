@@ -87,6 +87,8 @@ def optimize(
 
 
 def _print(plan, out, wide: bool) -> None:
+    from ..categories import line
+
     c = plan.cost
     s = plan.status
     rows = []
@@ -103,21 +105,29 @@ def _print(plan, out, wide: bool) -> None:
         if wide:
             row += [f"{r.required_per_year:,.0f}", f"{r.capacity_per_year:,.0f}", r.unit]
         rows.append(row)
-    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
+    lines = (f" as {plan.lines} identical lines of {plan.line_capacity_gwh:g} GWh/yr (machines "
+             "per line)" if plan.lines > 1 else "")
+    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells{lines}, dry room "
           f"{plan.dew_point_class}",
           ["step", "option", "level", "count", "load %", "binding"]
           + (["required/yr", "capacity/yr", "unit"] if wide else []),
           rows, names=3, wide=wide,
           caption="load: units the step must start per year over what its machines can "
                   "start" + ("" if wide else "; --wide for both, per year"))
-    rows = [[k, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"] for k, v in c.by_category.items()]
-    rows += [[f"  ({k})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"]
+    # labels from the cost registry; `field` is the key in plan.json and comparison.csv
+    rows = [[line(k).label, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
+            for k, v in c.by_category.items()]
+    rows += [[f"  ({line(k).label})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
              for k, v in c.overhead_items.items()]
-    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0"])
+    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0", "cost_per_kwh"])
     table(f"cost per kWh of good cells ({plan.costing}, {c.currency} {c.currency_year})",
-          ["category", f"{c.currency}/kWh", "%"], rows,
-          caption=f"capex {c.capex_total / 1e6:,.0f} M{c.currency}; floor {c.floor_area_m2:,.0f} m², "
-                  f"dry room {c.dry_room_area_m2:,.0f} m²; solver {s.status}"
+          ["category", f"{c.currency}/kWh", "%", "field"], rows,
+          caption=f"{plan.lines} line{'s' if plan.lines > 1 else ''}: capex "
+                  f"{plan.capex_total / 1e6:,.0f} M{c.currency}; floor {plan.floor_area_m2:,.0f} m², "
+                  f"dry room {plan.dry_room_area_m2:,.0f} m² (lines tried: "
+                  + ", ".join(f"{t.lines} {t.cost_per_kwh:.2f}" if t.cost_per_kwh is not None
+                              else f"{t.lines} {t.status}" for t in plan.line_search)
+                  + f"); solver {s.status}"
                   f"{'' if s.gap is None else f', gap {s.gap:.2g}'}, build {s.build_s:.2f} s, "
                   f"solve {s.solve_s:.2f} s")
     if out is not None:

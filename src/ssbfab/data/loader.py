@@ -13,11 +13,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import Problem, SpecError, closest, shorten
-from . import units
 from .bibliography import check_citations
 from .checks import _check_recipes, check_route
 from .problems import _validation_problems
-from .schema import DryRooms, Economics, Material, Route, SharedData
+from .schema import RATES, DryRooms, Economics, Material, Route, SharedData
 from .sources import _unwrap_sources
 from .yamlio import line_of, load_yaml
 
@@ -81,18 +80,8 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         # the other files' prices are read through its exchange rates: without them every
         # foreign price would be reported as a currency without a rate
         raise SpecError(problems)
-    # currencies must exist before any other file's prices can be read
-    try:
-        units.configure_currencies(economics.currency_rates)
-    except ValueError as exc:
-        # pint cannot redefine a unit: one process holds one table of rates
-        code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
-        problems.append(Problem(
-            str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
-            f"currency_rates.{code}" if code else "currency_rates",
-            f"{exc}; expected the rate already in use (one table of exchange rates "
-            "per run)"))
-        raise SpecError(problems) from None
+    # every other file's prices are read through this data set's own exchange rates
+    rates = {RATES: economics.currency_rates}
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     problems.extend(check_citations(mat_raw, str(files["materials"]), mat_marks))
     materials = None
@@ -106,12 +95,14 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         materials = {}
         for name, m in mat_raw["materials"].items():
             obj = _validate_or_collect(Material, m, str(files["materials"]), mat_marks, problems,
-                                       root=("materials", name), inherit=mat_raw.get("source"))
+                                       root=("materials", name), inherit=mat_raw.get("source"),
+                                       context=rates)
             if obj is not None:
                 materials[name] = obj
     dry_raw, dry_marks = _read(files["dry_rooms"], overrides=overrides, kind="dry_rooms")
     problems.extend(check_citations(dry_raw, str(files["dry_rooms"]), dry_marks))
-    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems)
+    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems,
+                               context=rates)
     if problems:
         raise SpecError(problems)
     if materials is not None:
@@ -120,13 +111,13 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
                       files={k: str(v) for k, v in files.items()})
 
 
-def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None):
+def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None, context=None):
     sources: dict[str, str] = {}
     local: list[Problem] = []
     clean = _unwrap_sources(raw, root, inherit, file, marks, sources, local)
     problems.extend(local)
     try:
-        return model.model_validate(clean)
+        return model.model_validate(clean, context=context)
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
         return None
@@ -148,7 +139,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     clean = _unwrap_sources(raw, (), None, file, marks, sources, problems)
     route = None
     try:
-        route = Route.model_validate(clean)
+        route = Route.model_validate(clean, context={RATES: shared.economics.currency_rates})
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:

@@ -12,7 +12,7 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,11 +39,22 @@ class QuantityKind(str):
     """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
 
 
-def _parser(kind: str) -> Callable[[Any], float]:
-    """A before-validator that reads a quantity of `kind` into its canonical unit."""
+RATES = "currency_rates"  # key of the validation context: USD per unit of each currency
 
-    def parse(v: Any) -> float:
-        return units.parse_quantity(v, kind)
+
+def rates_of(info: ValidationInfo | None) -> Mapping[str, float]:
+    """The exchange rates of the data set being validated (`context={RATES: ...}`,
+    set by the loader from its economics file); USD only when none are given."""
+    ctx = info.context if info is not None else None
+    return (ctx or {}).get(RATES) or units.USD_ONLY
+
+
+def _parser(kind: str) -> Callable[[Any, ValidationInfo], float]:
+    """A before-validator that reads a quantity of `kind` into its canonical unit, at
+    the exchange rates of the data set being validated."""
+
+    def parse(v: Any, info: ValidationInfo) -> float:
+        return units.parse_quantity(v, kind, rates_of(info))
 
     return parse
 
@@ -203,14 +215,25 @@ class Material(Strict):
     scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
     description: str | None = None
 
+    # (USD per basis unit, basis), read at validation with the data set's exchange rates
+    _price: tuple[float, str] | None = PrivateAttr(default=None)
+
     _pos = _range("density", "specific_capacity", "molar_mass", "recipe")
 
     @field_validator("price")
     @classmethod
-    def _price_readable(cls, v):
-        if v is not None and _parse_price(v)[0] < 0:
+    def _price_readable(cls, v, info: ValidationInfo):
+        if v is not None and _parse_price(v, rates_of(info))[0] < 0:
             raise ValueError(f"a price must not be negative, found {shorten(v)}")
         return v
+
+    @model_validator(mode="after")
+    def _read_price(self, info: ValidationInfo):
+        # pydantic also runs this on a validated instance placed in another model
+        # (SharedData): its price was read with its own rates and stays as it is
+        if self.price is not None and self._price is None:
+            self._price = _parse_price(self.price, rates_of(info))
+        return self
 
     @field_validator("scrap_credit")
     @classmethod
@@ -221,14 +244,23 @@ class Material(Strict):
 
     @property
     def price_per_unit(self) -> tuple[float, str] | None:
-        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced."""
-        return _parse_price(self.price) if self.price is not None else None
+        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced.
+        Converted with the exchange rates of the data set the material was loaded with."""
+        return self._price
+
+    def updated_by(self, other: Material) -> Material:
+        """This material with the fields `other` sets (a route's own entry over the
+        shared one); the fields are parsed already, so nothing is re-read."""
+        out = self.model_copy(update={k: getattr(other, k) for k in other.model_fields_set})
+        if "price" in other.model_fields_set:
+            out._price = other._price
+        return out
 
 
-def _parse_price(text: str) -> tuple[float, str]:
+def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
     for kind, basis in (("price_mass", "kg"), ("price_area", "m2"), ("price_volume", "m3")):
         try:
-            return units.parse_quantity(text, kind), basis
+            return units.parse_quantity(text, kind, rates), basis
         except units.UnitParseError as exc:
             if "no exchange rate" in str(exc) or "cannot read" in str(exc):
                 raise ValueError(str(exc)) from None
@@ -327,6 +359,19 @@ class Economics(Strict):
     _pos = _range("currency_rates")
     _year = _range("currency_year", low=1900, strict=False, high=2100)
     _days = _range("operating_days_per_year", high=366, unit="d")
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _codes(cls, v):
+        for code, rate in v.items():
+            if not (len(code) == 3 and code.isascii() and code.isupper() and code.isalpha()):
+                raise FieldProblem(code, f"expected a three-letter currency code such as CNY, "
+                                         f"found {shorten(code)}")
+            if code == "USD" and rate != 1.0:
+                raise FieldProblem(code, f"USD is the base currency: its rate is 1 USD, "
+                                         f"found {rate:g} USD")
+        return v
+
     _shifts = _range("shifts_per_day", high=4)
     _shift = _range("shift_length", high=24, unit="h")
     _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
@@ -404,6 +449,23 @@ class LiquidFill(Strict):
     _frac = _range("fraction_of_pores", high=1.0)
 
 
+class Pouch(Strict):
+    """The pouch around the electrode stack: what turns the stack into the cell's outer
+    dimensions (and so its volume). Tabs leave through the edges of length
+    `electrode_width`, at both ends of the height (`tab_ends: 2`) or at one (1)."""
+
+    seal_margin: Metres  # heat seal (and fold) on each edge without tabs
+    tab_margin: Metres  # tab lead-out and seal at each tab end
+    film_thickness: Metres  # the laminate, once on each face of the stack
+    tab_ends: Literal[1, 2] = 2
+
+    _nonneg = _range("seal_margin", "tab_margin", "film_thickness", strict=False)
+
+
+# the pouch of a cell design that gives none (docs/lines.md): illustrative EV pouch margins
+DEFAULT_POUCH = Pouch(seal_margin="3 mm", tab_margin="10 mm", film_thickness="0.15 mm")
+
+
 class CellDesign(Strict):
     format: Literal["pouch"] = "pouch"
     capacity: Ah
@@ -418,7 +480,9 @@ class CellDesign(Strict):
     separator: Layer
     liquid: LiquidFill | None = None
     packaging: dict[str, Kg]  # fixed masses per cell (pouch film, tabs ...)
-    packaging_volume_overhead: Fraction = 0.1  # extra volume over the electrode stack
+    pouch: Pouch = DEFAULT_POUCH  # outer dimensions, hence the cell volume
+    # a user's flat override: volume = layer volumes x (1 + overhead), pouch ignored
+    packaging_volume_overhead: Fraction | None = None
     stack_pressure_hardware: dict[str, Kg] = Field(default_factory=dict)
 
     _pos = _range("capacity", "nominal_voltage", "electrode_width", "electrode_height",
@@ -796,12 +860,7 @@ class Route(Strict):
         merged = dict(self.shared.materials)
         for name, m in self.materials.items():
             base = merged.get(name)
-            if base is None:
-                merged[name] = m
-            else:
-                # fields are already parsed floats: copy them over, do not re-parse
-                merged[name] = base.model_copy(
-                    update={k: getattr(m, k) for k in m.model_fields_set})
+            merged[name] = m if base is None else base.updated_by(m)
         return merged
 
     @cached_property

@@ -6,11 +6,14 @@ plain float in one *canonical* unit chosen per dimension (hours, kg, m², USD, k
 kWh ...), so that the simulator and optimiser do arithmetic on floats while the
 data keeps its units.
 
-Currencies are a dimension of their own (`[currency]`) with USD as the base; other
-currencies are defined from one table of exchange rates (lines/economics.yaml) by
-`configure_currencies`, so "2.5e6 CNY/t" converts to USD/kg through that table and
-nowhere else. `cell` and `sheet` are counting dimensions of their own, so that a
-rate in sheets per minute cannot be given to a step that makes cells.
+Currencies: USD is the dimension `[currency]`; every other currency code (three
+capitals: CNY, EUR) is a dimension of its own (`[currency_CNY]`), registered by name
+the first time it is read. The registry holds no exchange rate: the rates travel with
+the data (`Economics.currency_rates`, USD per unit) and `parse_quantity(..., rates=)`
+converts "2.5e6 CNY/t" to USD/kg through the table it is given, so two data sets
+with different rates load side by side in one process. `cell` and `sheet` are
+counting dimensions of their own, so that a rate in sheets per minute cannot be
+given to a step that makes cells.
 
 A quantity string is read here, not by pint's expression parser: a number, then a unit
 of unit names, `*`, `/`, small whole powers and parentheses (`SYNTAX`), at most
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 import pint
@@ -74,33 +78,17 @@ class UnitParseError(ValueError):
     """A quantity string that could not be read, or read with the wrong dimension."""
 
 
-_CURRENCIES: dict[str, float] = {"USD": 1.0}
+USD_ONLY: Mapping[str, float] = {"USD": 1.0}
+_CURRENCY_DIM = "[currency_"
 
 
-def configure_currencies(rates_usd_per_unit: dict[str, float]) -> None:
-    """Define each currency from its rate in USD per unit (e.g. CNY: 0.139).
-
-    Prefixed forms (kUSD, MUSD, MCNY) come from pint's SI prefixes. Redefining a
-    currency with the same rate is a no-op; a different rate is refused because
-    pint cannot redefine units and two rates in one process would be two truths.
-    """
-    for code, rate in rates_usd_per_unit.items():
-        if code == "USD":
-            continue
-        if code in _CURRENCIES:
-            if not math.isclose(_CURRENCIES[code], rate, rel_tol=1e-12):
-                raise ValueError(
-                    f"currency {code} already defined at {_CURRENCIES[code]} USD, not {rate}"
-                )
-            continue
-        ureg.define(f"{code} = {rate!r} USD")
-        _CURRENCIES[code] = rate
-    _parse.cache_clear()
-    _unit.cache_clear()
-
-
-def known_currencies() -> dict[str, float]:
-    return dict(_CURRENCIES)
+def _register_currencies(text: str) -> None:
+    # a currency code is a unit of its own dimension, without a value in USD: the
+    # registry only learns the name, so no rate can leak from one data set to another
+    for m in _CURRENCY_WORD.finditer(text):
+        code = m.group(1)
+        if code != "USD" and code not in ureg:
+            ureg.define(f"{code} = {_CURRENCY_DIM}{code}]")
 
 
 _PERCENT = re.compile(r"(?<![\w])%")
@@ -198,6 +186,9 @@ def _parse(text: str) -> pint.Quantity:
     """A quantity string ("35 m^2/min") as a pint Quantity; UnitParseError if it is not
     a number and a unit (see SYNTAX) or names a unit pint does not know."""
     number, unit = _read_number_and_unit(text)
+    # the quantity keeps its currencies as units (CNY, MCNY), so neither this cache
+    # nor `_unit`'s depends on any rate table
+    _register_currencies(unit)
     try:
         return ureg.Quantity(number, _unit(unit))
     except pint.UndefinedUnitError as exc:
@@ -214,9 +205,31 @@ def _finite(value: float, original: object, target: str) -> float:
     return value
 
 
-def parse_quantity(value: object, kind: str) -> float:
+def _in_usd(q: pint.Quantity, rates: Mapping[str, float]) -> pint.Quantity:
+    """`q` with every currency other than USD replaced by USD at `rates` (USD per unit
+    of each code); a code without a rate is a `UnitParseError`."""
+    for dim, power in dict(q.dimensionality).items():
+        if not dim.startswith(_CURRENCY_DIM):
+            continue
+        code = dim[len(_CURRENCY_DIM):-1]
+        if code not in rates:
+            raise UnitParseError(_no_rate(code, repr(f"{q:~}"), rates))
+        q = q * (ureg.Quantity(rates[code], "USD") / ureg.Quantity(1.0, code)) ** power
+    return q
+
+
+def _no_rate(code: str, value: str, rates: Mapping[str, float]) -> str:
+    return (f"currency {code!r} in {value} has no exchange rate; known: "
+            f"{', '.join(sorted({'USD', *rates}))} (add it to `currency_rates` in "
+            "lines/economics.yaml)")
+
+
+def parse_quantity(value: object, kind: str, rates: Mapping[str, float] = USD_ONLY) -> float:
     """Parse a quantity string (or a bare number for dimensionless kinds) into
-    the canonical unit of `kind` and return the magnitude as a finite float."""
+    the canonical unit of `kind` and return the magnitude as a finite float.
+
+    `rates`: USD per unit of each currency the text may use (the loaded data's
+    `Economics.currency_rates`); by default only USD is known."""
     target = CANONICAL[kind]
     if isinstance(value, bool):
         raise UnitParseError(f"expected a quantity in {target}, found a boolean")
@@ -235,13 +248,10 @@ def parse_quantity(value: object, kind: str) -> float:
     if not isinstance(value, str):
         raise UnitParseError(f"expected a quantity string such as \"{_example(kind)}\", "
                              f"found {shorten(value)}")
-    missing = _unknown_currency(value)
+    missing = _unknown_currency(value, rates)
     if missing:
-        raise UnitParseError(
-            f"currency {missing!r} in {shorten(value)} has no exchange rate; "
-            f"known: {', '.join(sorted(_CURRENCIES))} (add it to lines/economics.yaml currencies.rates)"
-        )
-    q = _read(value, "quantity", _example(kind))
+        raise UnitParseError(_no_rate(missing, shorten(value), rates))
+    q = _in_usd(_read(value, "quantity", _example(kind)), rates)
     try:
         out = q.to(target).magnitude
     except pint.DimensionalityError:
@@ -261,11 +271,11 @@ def _read(value: str, what: str, example: str) -> pint.Quantity:
                              f"(e.g. \"{example}\")") from None
 
 
-def _unknown_currency(text: str) -> str | None:
+def _unknown_currency(text: str, rates: Mapping[str, float]) -> str | None:
     # Currency codes are three capitals, optionally SI-prefixed (kUSD, MCNY); no
     # physical unit we use is spelled that way, so an unknown one is a missing rate.
     for m in _CURRENCY_WORD.finditer(text):
-        if m.group(1) not in _CURRENCIES:
+        if m.group(1) != "USD" and m.group(1) not in rates:
             return m.group(1)
     return None
 

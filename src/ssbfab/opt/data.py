@@ -5,17 +5,18 @@ dry-room classes, which steps are moisture-sensitive or have several options); i
 is fixed when an `OptModel` is built. `Numbers` holds every coefficient, bound and
 big-M for one scenario (target, statistics, derates, prices, economics); a sweep
 re-solves by pushing new `Numbers` into the built model. The Pyomo model
-(`build.py`) and the direct highspy build of the benchmark (`direct.py`) both read
-these two objects, so they are the same model.
+(`build.py`) reads these two objects; so does the benchmark's direct highspy build
+(benchmarks/highs_direct.py), which is how it measures the same model.
 
 Scaling: flows are *per good cell* (the final step makes exactly 1), capacities are
 per machine as a fraction of the yearly target, and the objective is USD per kWh of
 good cells. All coefficients are then of order 1e-3..1e3, which keeps HiGHS's
 tolerances meaningful whatever the plant size.
 
-Every cost coefficient comes from `ssbfab.cost` (`machine_costs`, `energy_per_unit`,
-`material_cost_per_started`, `dry_room_costs`, `convention_weights`): the objective is
-the same roll-up as `evaluate`. The steps, edges, yields and allowed dry-room classes
+Every cost coefficient comes from the cost registry (`ssbfab.categories`: the
+primaries' amounts per machine and per m² of dry room, `weights` of the convention)
+and from `ssbfab.cost` (`energy_per_unit`, `material_cost_per_started`): the objective
+is the same roll-up as `evaluate`. The steps, edges, yields and allowed dry-room classes
 come from the route's line graph (`ssbfab.graph.LineGraph`), as they do for the cost.
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import cost
+from .. import categories, cost
 from ..data.schema import Economics, EquipmentOption, Route
 from ..graph import LineGraph, StepNode
 from ..stats import LineStats
@@ -166,7 +167,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     kwh = capacity_gwh * 1e6
     per_kwh = 1.0 / kwh
     hours = cost.hours_per_year(econ)
-    w = cost.convention_weights(econ, costing)
+    w = categories.weights(econ, costing)
     mat_per, credit, _ = cost.material_cost_per_started(route, prices)
     ratio = dict(graph.ratio)
     st = structure
@@ -247,11 +248,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             a = on.availability if a_obs is None else a_obs
             # nominal-rate units per machine-year, as a fraction of the cells target
             cap[key] = rate * a * hours / cells
-            mc = cost.machine_costs(o, econ)
-            footprint[key] = mc.footprint
-            c_n[key] = (mc.capex * w["equipment_capex"]
-                        + mc.footprint * econ.building_cost * w["building_capex"]
-                        + mc.labour_per_year * w["labour"]) * per_kwh
+            footprint[key] = o.footprint
+            c_n[key] = categories.machine_weight(o, econ, w) * per_kwh
             nlb[key] = o.min_count
             # machines that alone would carry the largest need of any open level
             need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
@@ -313,9 +311,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}
     for d in st.classes:
-        dc = cost.dry_room_costs(graph.dry_rooms[d], econ)
-        c_a[d] = (dc.building_extra * w["building_capex"] + dc.equipment * w["dry_room_capex"]
-                  + dc.energy_per_year * w["dry_room_energy"]) * per_kwh
+        c_a[d] = categories.dry_room_weight(graph.dry_rooms[d], econ, w) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,

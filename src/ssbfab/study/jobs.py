@@ -98,10 +98,12 @@ def optimize(route: Route, options: JobOptions, seed: int) -> JobResult:
                          f"{plan.status.reason}", solver_status=plan.status.status,
                          capacity_gwh=capacity)
     out = _from_cost(plan.cost, plan.config, capacity, solver_status=plan.status.status)
-    return replace(out, extra={"gap": plan.status.gap, "objective": plan.status.objective,
-                               "binding_steps": plan.binding_steps,
-                               "floor_area_m2": plan.cost.floor_area_m2,
-                               "dry_room_area_m2": plan.cost.dry_room_area_m2})
+    # plant-level figures: the plan is plan.lines identical lines of plan.cost each
+    return replace(out, capex=_num(plan.capex_total),
+                   extra={"gap": plan.status.gap, "objective": plan.status.objective,
+                          "binding_steps": plan.binding_steps, "lines": plan.lines,
+                          "floor_area_m2": plan.floor_area_m2,
+                          "dry_room_area_m2": plan.dry_room_area_m2})
 
 
 def simulate(route: Route, options: JobOptions, seed: int) -> JobResult:

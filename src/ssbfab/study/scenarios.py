@@ -356,7 +356,7 @@ def load_study(path: str | Path) -> Study:
     lines_dir = (path.parent / spec.lines) if spec.lines else specmod.default_lines_dir()
     if not (lines_dir / "economics.yaml").exists():
         raise InputError(bad(("lines",), f"no economics.yaml in the data folder {lines_dir}"))
-    shared = specmod.load_shared(lines_dir)  # also sets the exchange rates used below
+    shared = specmod.load_shared(lines_dir)
     texts = {f"{k}.yaml": (lines_dir / f"{k}.yaml").read_text(encoding="utf-8")
              for k in SHARED_FILES}
     problems: list[Problem] = []
