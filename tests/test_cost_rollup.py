@@ -107,20 +107,6 @@ def test_annuity_with_distinct_lives_and_rates_by_hand(route, rate):
     assert c.cost_per_kwh * c.good_kwh_per_year == pytest.approx(total, rel=1e-9)
 
 
-@pytest.mark.parametrize("costing", ["batpac5", "annuity"])
-def test_the_objective_is_the_rollup_under_distinct_economics(route, costing):
-    from ssbfab.opt import optimize
-
-    econ = economics(route, profit=True)
-    plan = optimize(route, config(route).capacity_gwh, costing=costing, economics=econ, gap=1e-9)
-    assert plan.status.status == "optimal", plan.status.reason
-    again = evaluate(plan.config, costing=costing, economics=econ)
-    assert again.cost_per_kwh == pytest.approx(plan.status.objective, rel=1e-6)
-    # the weights per unit of each primary quantity: the roll-up of one unit of it
-    w = cost.convention_weights(econ, costing)
-    for k in cost.PRIMARY:
-        cat, _ = cost.rollup({k: 2.0}, econ, costing)
-        assert sum(cat.values()) == pytest.approx(2.0 * w[k], rel=1e-12), k
 
 
 def test_merit_order_dispatch_and_overflow_to_the_dearest_installed():
@@ -161,25 +147,5 @@ def test_a_scrap_credit_is_shared_by_the_steps_that_buy_the_material(shared_cred
     assert c.per_year["materials"] == pytest.approx(powder + cell, rel=1e-9)
 
 
-def test_the_breakdown_as_a_document(route):
-    c = evaluate(config(route, "dry"), economics=economics(route, profit=True))
-    d = c.to_dict()
-    assert d == {
-        "cost_per_kwh": c.cost_per_kwh, "currency": "USD", "currency_year": 2022,
-        "costing": "batpac5", "breakdown": c.by_category, "per_year": c.per_year,
-        "overhead_items": c.overhead_items, "investment": c.investment,
-        "capex_total": c.capex_total, "floor_area_m2": 550.0, "dry_room_area_m2": 350.0,
-        "dew_point_class": "dry", "good_kwh_per_year": c.good_kwh_per_year,
-        "good_cells_per_year": CELLS,
-    }
-    assert set(d["breakdown"]) == set(cost.CATEGORIES)
-    assert d["good_cells_per_year"] == pytest.approx(CELLS, rel=1e-12)
-    assert d["good_kwh_per_year"] == pytest.approx(CELLS * CELL_KWH, rel=1e-12)
 
 
-def test_option_rates_per_hour_and_availability(route):
-    assert cost.option_rates(route) == {
-        ("powder_step", "small"): (pytest.approx(20.0), pytest.approx(1.0)),
-        ("powder_step", "large"): (pytest.approx(200.0), pytest.approx(1.0)),
-        ("cell_step", "assembler"): (pytest.approx(1000.0), pytest.approx(1.0)),
-    }

@@ -51,18 +51,6 @@ def test_ratios_and_flows_of_a_split_and_merge_by_hand(diamond):
     assert req.started == pytest.approx({"z": z, "q": q, "r": r, "p": p_good / 0.95})
 
 
-def test_materials_in_each_basis_net_of_recovery(diamond):
-    rates = flow.material_rates(diamond, {})
-    assert rates == pytest.approx({("p", "Li2S"): 1.1 * 0.70, ("q", "Al_foil"): 0.03,
-                                   ("r", "electrolyte_LiPF6"): 0.002e-3,  # m³ per sheet
-                                   ("r", "Li2S"): 0.01})
-    req = flow.requirements(diamond, YIELDS, {})
-    # Li2S is bought at two steps: the sum of both
-    assert req.bought == pytest.approx({"Li2S": 0.77 * req.started["p"] + 0.01 * req.started["r"],
-                                        "Al_foil": 0.03 * req.started["q"],
-                                        "electrolyte_LiPF6": 2e-6 * req.started["r"]})
-    # a bare line has no cell design: all that is bought is scrap or in the product
-    assert req.scrapped == pytest.approx(req.bought)
 
 
 def test_scrap_is_what_is_bought_beyond_the_design_amount(small):
@@ -107,16 +95,3 @@ def test_requirements_find_the_design_references_themselves(small, diamond):
         flow.requirements(diamond, YIELDS, {}).started)
 
 
-def test_a_made_material_and_a_raw_bought_at_the_same_step_add_up(tmp_path, shared):
-    # milling makes LPSCl from Li2S, P2S5 and LiCl, and also takes extra Li2S
-    text = SMALL_LINE.replace("    makes: LPSCl\n", "    makes: LPSCl\n    materials:\n"
-                              "      - {material: Li2S, amount: \"0.05 kg/kg\"}\n")
-    assert "0.05 kg/kg" in text
-    p = tmp_path / "small.yaml"
-    p.write_text(text)
-    route = load_route(p, shared=shared)
-    frac = flow.recipe_mass_fractions(route, "LPSCl")
-    from ssbfab.cell import design
-
-    assert flow.material_rates(route, design(route).refs)[("milling", "Li2S")] == \
-        pytest.approx(0.05 + frac["Li2S"], rel=1e-12)

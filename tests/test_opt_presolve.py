@@ -61,7 +61,7 @@ def _presolve(route):
 
 def _check_optimum(route):
     cap = capacity_for(route, CELLS_PER_HOUR)
-    plan = optimize(route, cap, gap=1e-9)
+    plan = optimize(route, cap, gap=1e-9, lines=1)  # the brute force enumerates one line
     best_cost, best = brute_force(route, cap)
     assert best is not None
     assert plan.status.status == "optimal", plan.status.reason
@@ -158,7 +158,7 @@ def test_energy_hungry_level_is_not_chosen_when_energy_dominates(tmp_path, share
 def test_machine_limits_below_the_need_are_proved_with_the_most_output(tmp_path, shared):
     route = _route(tmp_path, shared, [_opt(**GOOD, max_count=1)])
     cap = capacity_for(route, CELLS_PER_HOUR)
-    plan = optimize(route, cap)
+    plan = optimize(route, cap, lines=1)  # one line: its machine limit binds
     assert plan.config is None and plan.status.status == "infeasible"
     # one machine of 300 cells/h at the step's yield makes at most this many GWh/yr
     y = route.step("s01").setting_levels[0].yield_

@@ -149,12 +149,12 @@ def test_the_cost_plans_capacity_on_the_availability_while_wanted(sulfide, opera
     stats = _hand_stats(sulfide, "formation", 0.95, operating)
     c = evaluate(config, stats)
     step = sulfide.step("formation")
-    (o,) = step.options
     rf = step.level(config.steps["formation"].level).rate_factor
     hours = sulfide.economics.operating_hours_per_year
-    n = config.steps["formation"].machines[o.name]
+    machines = config.steps["formation"].machines  # a rack and a tower: capacities add
+    by_hand = sum(machines.get(o.name, 0) * o.batch_size / o.cycle_time for o in step.options)
     assert c.capacity_per_year["formation"] == pytest.approx(
-        n * o.batch_size / o.cycle_time * rf * used * hours, rel=1e-12)
+        by_hand * rf * used * hours, rel=1e-12)
     nominal = evaluate(config)
     other = "ageing"
     assert c.capacity_per_year[other] == nominal.capacity_per_year[other]

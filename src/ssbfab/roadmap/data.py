@@ -137,7 +137,8 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     def prices_at(p: int) -> dict[str, float]:
         from ..data.schema import _parse_price
 
-        return {m: interpolate({y: _parse_price(t)[0] for y, t in path.items()}, years[p])
+        rates = next(iter(lr.routes.values())).economics.currency_rates
+        return {m: interpolate({y: _parse_price(t, rates)[0] for y, t in path.items()}, years[p])
                 for m, path in rm.prices.items()}
 
     def ramp_share(r: str, age_years: float) -> float:

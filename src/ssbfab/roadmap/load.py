@@ -10,7 +10,7 @@ from typing import Any
 
 from ..data.loader import default_lines_dir, load_shared, resolve_route, route_files
 from ..data.reuse import Conversion, _validate, load_reuse
-from ..data.schema import FieldProblem, Route
+from ..data.schema import FieldProblem, Route, _parse_price
 from ..data.yamlio import line_of, load_yaml
 from ..errors import Problem, SpecError, closest
 from .schema import Roadmap, interpolate
@@ -95,9 +95,17 @@ def load_roadmap(path: str | Path) -> LoadedRoadmap:
                     f"{', '.join(able)}); expected no demand before {first}")
                 break
     mats = set().union(*(r.all_materials for r in routes.values())) if routes else set()
-    for m in rm.prices:
+    for m, path_ in rm.prices.items():
         if m not in mats:
             bad(("prices", m), f"unknown material {m!r}{closest(m, mats)}")
+        for year, text in path_.items():
+            try:
+                value, _ = _parse_price(text, shared.economics.currency_rates)
+            except ValueError as exc:
+                bad(("prices", m, year), str(exc))
+                continue
+            if value < 0:
+                bad(("prices", m, year), "a price must not be negative")
     for name, entry in rm.routes.items():
         if rm.learning_mode != "none" and entry.learning is not None and \
                 rm.learning_mode == "exogenous" and not entry.learning.path:

@@ -23,7 +23,6 @@ from ..data.schema import (
     PriceEnergy,
     Strict,
     Years,
-    _parse_price,
     _range,
 )
 
@@ -192,16 +191,10 @@ class Roadmap(Strict):
     @field_validator("prices")
     @classmethod
     def _prices(cls, v):
+        # the prices are read with the data's exchange rates in `load.load_roadmap`
         for mat, path in v.items():
             if not path:
                 raise ValueError(f"price path of {mat!r} is empty")
-            for year, text in path.items():
-                try:
-                    value, _ = _parse_price(text)
-                except ValueError as exc:
-                    raise ValueError(f"{mat} {year}: {exc}") from None
-                if value < 0:
-                    raise ValueError(f"{mat} {year}: a price must not be negative")
         return v
 
     @model_validator(mode="after")
