@@ -47,7 +47,7 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m mypy src/ssbfab
 
 # Mutation testing of the core modules with mutmut (not part of `make test`; see

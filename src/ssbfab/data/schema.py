@@ -463,7 +463,8 @@ class Pouch(Strict):
 
 
 # the pouch of a cell design that gives none (docs/lines.md): illustrative EV pouch margins
-DEFAULT_POUCH = Pouch(seal_margin="3 mm", tab_margin="10 mm", film_thickness="0.15 mm")
+DEFAULT_POUCH = Pouch.model_validate({"seal_margin": "3 mm", "tab_margin": "10 mm",
+                                      "film_thickness": "0.15 mm"})
 
 
 class CellDesign(Strict):

@@ -125,11 +125,12 @@ class OptModel:
         for n in window:
             if n not in {p.lines for p in tries}:
                 attempt(n)
-        best = None
+        best: Plan | None = None
         for p in sorted((p for p in tries if p.config is not None and p.lines in window),
                         key=lambda p: p.lines):
-            if best is None or p.cost.cost_per_kwh < best.cost.cost_per_kwh * (1 - gap):
+            if best is None or _cost_per_kwh(p) < _cost_per_kwh(best) * (1 - gap):
                 best = p
+        assert best is not None  # the window starts at a number of lines with a plan
         return self._as_plant(best, base, capacity_gwh, tries)
 
     def _line_route(self, base: Route, n: int, site: bool) -> Route:
@@ -142,6 +143,7 @@ class OptModel:
         if hit is not None and hit[0] is base:
             return hit[1]
         p = base.plant
+        assert p is not None  # the optimiser plans routes with a plant (not bare lines)
         if site:
             share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n}
         else:
@@ -164,6 +166,7 @@ class OptModel:
         """The chosen line's plan as the plant's: the route as given, the plant target,
         the number of lines, and what the line search tried."""
         n = plan.lines
+        assert plan.config is not None  # the chosen line count has a plan
         meta = dict(plan.config.meta, lines=n, plant_capacity_gwh=capacity_gwh)
         config = replace(plan.config, route=base, meta=meta)
         status = replace(plan.status, build_s=sum(p.status.build_s for p in tries),
@@ -185,6 +188,7 @@ class OptModel:
         share = ""
         if n > 1:
             p = base.plant
+            assert p is not None  # the optimiser plans routes with a plant (not bare lines)
             share = (f"; with {n} lines of {capacity_gwh / n:g} GWh/yr, each with 1/{n} of the "
                      f"site ({p.floor_area / n:,.0f} m² of floor, {p.dry_room_area / n:,.0f} m² "
                      "of dry room)")
@@ -468,6 +472,12 @@ def _shown(file: str) -> str:
 def _tried(plan: Plan) -> LineTry:
     return LineTry(plan.lines, plan.status.status,
                    plan.cost.cost_per_kwh if plan.cost is not None else None)
+
+
+def _cost_per_kwh(plan: Plan) -> float:
+    """A plan's cost (currency/kWh): a plan with a config has its cost breakdown."""
+    assert plan.cost is not None
+    return plan.cost.cost_per_kwh
 
 
 def machines_items(machines: dict[str, dict[str, int]]):
