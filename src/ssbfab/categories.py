@@ -52,7 +52,18 @@ from typing import Literal
 
 from .data.schema import DryRoomClass, Economics, EquipmentOption
 
-COSTINGS = ("batpac5", "annuity")
+COSTINGS = ("batpac5", "annuity")  # the financial conventions (how capital becomes USD/yr)
+# Each also comes volume-scaled: BatPaC 5.0's step volume scaling (`ssbfab.scaled`)
+# instead of whole machines for the machine-driven primaries; the roll-up is the same.
+SCALED = "-scaled"
+COSTING_CHOICES = COSTINGS + tuple(c + SCALED for c in COSTINGS)
+
+
+def costing_parts(costing: str) -> tuple[str, bool]:
+    """(financial convention, volume-scaled?) of a costing name such as "batpac5-scaled"."""
+    if costing.endswith(SCALED):
+        return costing.removesuffix(SCALED), True
+    return costing, False
 
 Kind = Literal["category", "item", "info"]
 # rule(primaries, lines so far, economics) -> value, or None where the line does not apply
@@ -260,6 +271,7 @@ class Rollup:
 def rollup(primary: Mapping[str, float], econ: Economics, costing: str) -> Rollup:
     """Cost per year by line from the primary quantities (USD/yr for flows, USD for
     capital; a primary not given is 0), under `costing`. Linear in `primary`."""
+    costing = costing_parts(costing)[0]  # scaling changes the primaries, not the roll-up
     if costing not in COSTINGS:  # users are told by cost.check_costing, before this
         raise ValueError(f"unknown costing convention {costing!r}; expected one of {COSTINGS}")
     p = {k: float(primary.get(k, 0.0)) for k in primary_names()}

@@ -24,6 +24,10 @@ declares each with its driver):
   hours × price); BatPaC has no dry-room energy, ssbfab does.
 
 The conventions (`batpac5`, `annuity`) and their rules are in `ssbfab.categories`.
+Under their volume-scaled forms (`batpac5-scaled`, `annuity-scaled`) every primary
+driven by machines, floor or dry room is replaced by BatPaC 5.0's step volume scaling
+for the whole plant (`ssbfab.scaled`), the line's share of it when the plant is
+several lines (`config.meta["lines"]`); materials and process energy are the same.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import categories
-from .categories import COSTINGS
+from .categories import COSTING_CHOICES
 from .data.schema import Economics, EquipmentOption, Level, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph
@@ -49,10 +53,10 @@ if TYPE_CHECKING:
 
 def check_costing(costing: str) -> None:
     """An unknown costing convention is bad input (exit 2)."""
-    if costing not in COSTINGS:
+    if costing not in COSTING_CHOICES:
         raise InputError(Problem("arguments", None, "costing", f"unknown costing convention {costing!r}"
-                                 f"{closest(costing, COSTINGS)}; expected one of "
-                                 f"{', '.join(COSTINGS)}"))
+                                 f"{closest(costing, COSTING_CHOICES)}; expected one of "
+                                 f"{', '.join(COSTING_CHOICES)}"))
 
 
 # ----------------------------------------------------------------------------- coefficients
@@ -302,6 +306,33 @@ def dispatch(load: float, options: list[tuple[str, float, float]]) -> dict[str, 
     return out
 
 
+def _scaled_rows(config: PlantConfig, rows: list[tuple[str, dict[str, float]]], dry,
+                 econ: Economics) -> tuple[list[tuple[str, dict[str, float]]],
+                                           dict[str, float], float, float]:
+    """The rows of a volume-scaled costing: each step's flow primaries (materials,
+    process energy) as machine-level costing gives them, the machine-, floor- and
+    dry-room-driven ones from BatPaC's scaling (`scaled.primaries`) for the plant of
+    `lines` x the config's target, the line's share; the plant-wide items as rows of
+    their own. Returns (rows, plant primaries, floor m², dry room m²) of the line."""
+    from . import scaled
+
+    n = int(config.meta.get("lines", 1) or 1)
+    plant_gwh = config.capacity_gwh * n
+    flows = {p.name for p in categories.PRIMARIES if p.flow}
+    add = scaled.primaries(config.route, plant_gwh, dry, econ, share=1.0 / n)
+    names = categories.primary_names()
+    out = []
+    for step, prim in rows:
+        new = {k: (v if k in flows else 0.0) for k, v in prim.items()}
+        for k, v in add.pop(step, {}).items():
+            new[k] += v
+        out.append((step, new))
+    out.extend((k, {name: v.get(name, 0.0) for name in names}) for k, v in add.items())
+    total = {k: sum(p[k] for _, p in out) for k in names}
+    floor, dry_area = scaled.areas(config.route, plant_gwh)
+    return out, total, floor / n, dry_area / n
+
+
 def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
              costing: str = "batpac5", economics: Economics | None = None,
              *, prices: Mapping[str, float] | None = None) -> CostBreakdown:
@@ -309,7 +340,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
 
     `config`: a PlantConfig (levels, machines per option, dew-point class,
     capacity_gwh = good GWh/yr). `stats`: a LineStats whose observed yields and
-    availability replace the nominal ones (or the path of a stats.json). `costing`: "batpac5" or "annuity".
+    availability replace the nominal ones (or the path of a stats.json). `costing`: "batpac5" or
+    "annuity", or either with "-scaled" (BatPaC's step volume scaling, `ssbfab.scaled`).
     `economics`: overrides the route's economics. `prices`: USD per kg/m²/m³ of
     materials, overriding the data (for sweeps). Returns a CostBreakdown in USD of
     the economics' currency year, per kWh and per year."""
@@ -401,6 +433,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         rows.append((name, prim))
         for k in names:
             total_primary[k] += prim[k]
+    if categories.costing_parts(costing)[1]:
+        rows, total_primary, floor, dry_area = _scaled_rows(config, rows, dry, econ)
     r = categories.rollup(total_primary, econ, costing)
     per_year = r.categories
     return CostBreakdown(

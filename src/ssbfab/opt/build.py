@@ -95,6 +95,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_n": nb.c_n, "c_g": nb.c_g,
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
+        "c_w": {d: nb.c_w.get(d, 0.0) for d in st.classes},
     }
 
 
@@ -125,6 +126,7 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_x = _p(m.SEL, v["c_x"])
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
+    m.c_w = _p(m.D, v["c_w"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -237,5 +239,6 @@ def add_limits(m, st: Structure) -> None:
 def add_objective(m, st: Structure) -> None:
     """USD per kWh of good cells: the roll-up of `cost.evaluate` (same coefficients)."""
     terms = ([(m.c_n[k], m.n[k]) for k in m.SE] + [(m.c_g[k], m.g[k]) for k in m.SLD]
-             + [(m.c_x[k], m.x[k]) for k in m.SEL] + [(m.c_a[d], m.a[d]) for d in m.D])
+             + [(m.c_x[k], m.x[k]) for k in m.SEL] + [(m.c_a[d], m.a[d]) for d in m.D]
+             + [(m.c_w[d], m.w[d]) for d in m.D])  # plant costs of a scaled costing
     m.cost = pyo.Objective(expr=lin(terms, constant=m.c0), sense=pyo.minimize)

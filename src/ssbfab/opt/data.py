@@ -131,13 +131,21 @@ class Numbers:
     cells_per_year: float
     kwh_per_year: float
     infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
+    # per dry-room class chosen (w[d] = 1): the volume-scaled costing's plant costs,
+    # constants of the plan (`ssbfab.scaled`); 0 under machine-level costing
+    c_w: dict[str, float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             stats: LineStats | str | Path | None = None, costing: str = "batpac5",
             economics: Economics | None = None, prices: Mapping[str, float] | None = None,
-            derate: Mapping[str, float] | None = None) -> Numbers:
+            derate: Mapping[str, float] | None = None, lines: int = 1) -> Numbers:
     """All coefficients of the MILP for one scenario (see the module docstring).
+
+    Under a volume-scaled costing (`categories.costing_parts`) machines, floor and dry
+    room cost nothing in the objective: BatPaC's scaled step costs of the plant
+    (`lines` x `capacity_gwh`) are a constant per dry-room class (`c_w`), since the
+    volumes are fixed by the target and the route's nominal yields (`ssbfab.scaled`).
 
     `capacity_gwh`: the target, good GWh/yr; `stats`: observed availability and yields
     (`cost.observed`); `prices`: USD per kg/m²/m³ of materials; `derate[step]`: a
@@ -168,6 +176,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     per_kwh = 1.0 / kwh
     hours = cost.hours_per_year(econ)
     w = categories.weights(econ, costing)
+    is_scaled = categories.costing_parts(costing)[1]
     mat_per, credit, _ = cost.material_cost_per_started(route, prices)
     ratio = dict(graph.ratio)
     st = structure
@@ -249,7 +258,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             # nominal-rate units per machine-year, as a fraction of the cells target
             cap[key] = rate * a * hours / cells
             footprint[key] = o.footprint
-            c_n[key] = categories.machine_weight(o, econ, w) * per_kwh
+            c_n[key] = 0.0 if is_scaled else categories.machine_weight(o, econ, w) * per_kwh
             nlb[key] = o.min_count
             # machines that alone would carry the largest need of any open level
             need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
@@ -310,8 +319,15 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     floor_limit = plant.floor_area
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}
+    c_w: dict[str, float] = {d: 0.0 for d in st.classes}
     for d in st.classes:
-        c_a[d] = categories.dry_room_weight(graph.dry_rooms[d], econ, w) * per_kwh
+        c_a[d] = 0.0 if is_scaled else categories.dry_room_weight(graph.dry_rooms[d], econ, w) * per_kwh
+        if is_scaled:
+            from .. import scaled
+
+            dry = graph.dry_rooms[d] if graph.dry_steps else None
+            plant = scaled.primaries(route, capacity_gwh * lines, dry, econ, share=1.0 / lines)
+            c_w[d] = sum(w[k] * v for prim in plant.values() for k, v in prim.items()) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
@@ -322,7 +338,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
         nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
-        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
+        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w,
     )
 
 

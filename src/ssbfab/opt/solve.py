@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .. import cost
+from .. import categories, cost
 from ..config import PlantConfig, StepChoice
 from ..data.schema import Economics, Route
 from ..graph import LineGraph
-from .data import ANY, Numbers, Structure, numbers
+from .data import ANY, Numbers, Structure, _ceil, numbers
 from .plan import LineTry, Plan, SolveStatus, StepRow
 
 # numbers of lines tried beyond the fewest the machine limits allow (the search also
@@ -222,7 +222,7 @@ class OptModel:
             self._built_for = route
         t0 = time.perf_counter()
         nb = numbers(route, self.structure, capacity_gwh, stats=stats, costing=costing,
-                     economics=economics, prices=prices, derate=derate)
+                     economics=economics, prices=prices, derate=derate, lines=n)
         t_numbers = time.perf_counter() - t0
         derate_d = {k: float(v) for k, v in (derate or {}).items()}
         if nb.infeasible:
@@ -239,7 +239,7 @@ class OptModel:
         t_build = time.perf_counter() - t0 + t_numbers
         results, t_handoff, t_solve = self._run(time_limit, gap, threads)
         plan = self._read(route, nb, results, capacity_gwh, stats, costing, economics, prices,
-                          derate_d, t_build + t_handoff, t_solve)
+                          derate_d, t_build + t_handoff, t_solve, n)
         return replace(plan, lines=n), nb
 
     def _run(self, time_limit, gap, threads):
@@ -274,7 +274,7 @@ class OptModel:
 
     # ---------------------------------------------------------------- results
     def _read(self, route, nb: Numbers, results, capacity_gwh, stats, costing, economics, prices,
-              derate, build_s, solve_s) -> Plan:
+              derate, build_s, solve_s, n: int = 1) -> Plan:
         from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
         tc = results.termination_condition
@@ -305,7 +305,7 @@ class OptModel:
             return Plan(route.name, capacity_gwh, costing, derate=derate, status=status(
                 kind, f"HiGHS stopped ({tc.name}) without a feasible plan; not proven impossible"))
         results.solution_loader.load_vars()
-        config, objective = self._polish(route, nb, capacity_gwh, costing, derate)
+        config, objective = self._polish(route, nb, capacity_gwh, costing, derate, n)
         breakdown = cost.evaluate(config, stats, costing, economics, prices=prices)
         gap = None
         if bound is not None and math.isfinite(bound) and objective:
@@ -322,9 +322,12 @@ class OptModel:
         return Plan(route.name, capacity_gwh, costing, status=status(kind, reason, objective, gap),
                     config=config, cost=breakdown, rows=tuple(rows), derate=derate)
 
-    def _polish(self, route, nb: Numbers, capacity_gwh, costing, derate):
+    def _polish(self, route, nb: Numbers, capacity_gwh, costing, derate, n: int = 1):
         """Read levels, class and machines; put every machine at the chosen level and
-        dispatch by merit order; return the configuration and the objective there."""
+        dispatch by merit order; return the configuration and the objective there.
+        Under a volume-scaled costing machines cost nothing in the objective, so the
+        solver may leave spare ones: each option keeps only the machines its dispatched
+        share needs (the dispatch, hence the objective, does not change)."""
         import pyomo.environ as pyo
 
         m, st = self.model, self.structure
@@ -351,6 +354,9 @@ class OptModel:
                 for dd in st.flow_classes[s]:
                     m.g[s, key, dd].set_value(good if (key, dd) == (lv, d) else 0.0,
                                               skip_validation=True)
+        if categories.costing_parts(costing)[1]:
+            for s in st.steps:
+                _trim(machines[s], started[s], nb, s, levels[s])
         for s in st.multi:
             lv = levels[s]
             opts = [(e, machines[s][e] * nb.cap[(s, e)] / nb.inv_rf[(s, lv)],
@@ -375,12 +381,25 @@ class OptModel:
                 if o.is_batch and chosen.get(o.name):
                     lot = min(lot, o.batch_size)  # a lot never exceeds the batch it rides in
             steps[s.name] = StepChoice(level=levels[s.name], machines=chosen, lot_size=lot)
-        meta = {"sized_by": "optimize", "costing": costing}
+        meta = {"sized_by": "optimize", "costing": costing, "lines": n}
         if derate:
             meta["derate"] = dict(derate)
         config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
                              capacity_gwh=capacity_gwh, meta=meta)
         return config, objective
+
+
+def _trim(machines: dict[str, int], started: float, nb: Numbers, s: str, lv: str) -> None:
+    """Fewest machines at step `s` that carry what it starts per good cell at level
+    `lv` (derated, as the model's capacity row), option by option in merit order of
+    process energy (the dispatch's), never below an option's min_count."""
+    left = started
+    for e in sorted(machines, key=lambda e: nb.c_x.get((s, e, lv), 0.0)):
+        per = nb.cap[(s, e)] * nb.derate[s] / nb.inv_rf[(s, lv)]  # one machine, started units
+        k = machines[e]
+        need = min(k, max(nb.nlb[(s, e)], _ceil(max(left, 0.0) / per))) if per > 0 else k
+        machines[e] = need
+        left -= need * per
 
 
 _SCHEDULER: dict[str, int | None] = {"threads": None}  # HiGHS's thread pool is global to the process
