@@ -8,7 +8,7 @@ CAPACITY ?= 10
 ARGS   ?=
 FILE   ?= studies/roadmaps/transition.yaml
 
-.PHONY: run test test-slow validate simulate optimize roadmap bench lint mutation clean venv
+.PHONY: run test test-slow validate simulate optimize roadmap bench figures lint mutation clean venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ roadmap: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# README's cost-versus-size figure (docs/img/cost_vs_size.png and .csv; a few minutes)
+figures: $(STAMP)
+	$(PY) docs/cost_vs_size.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

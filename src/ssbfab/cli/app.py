@@ -30,6 +30,9 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+COSTING_HELP = ("batpac5 (BatPaC 5.0's financial rules) or annuity (capital recovery factor); "
+                "either with -scaled (batpac5-scaled): BatPaC 5.0's step volume scaling and "
+                "plant-wide items instead of whole machines")
 LinesOpt = Annotated[
     Path | None,
     typer.Option("--lines", help="Data folder with materials.yaml, dry_rooms.yaml, "

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from .app import (
+    COSTING_HELP,
     JsonOpt,
     LinesOpt,
     SetOpt,
@@ -43,7 +44,7 @@ def compare(
     warmup_days: Annotated[float, typer.Option("--warmup-days", help="Warm-up discarded")] = 20.0,
     reps: Annotated[int, typer.Option(help="Replications per simulation")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed")] = 1,
-    costing: Annotated[str, typer.Option(help="batpac5 or annuity")] = "batpac5",
+    costing: Annotated[str, typer.Option(help=COSTING_HELP)] = "batpac5",
     workers: Annotated[int | None, typer.Option(help="Processes for replications")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Output folder: new, empty, or an earlier run, which is replaced "
@@ -57,10 +58,10 @@ def compare(
     from rich.console import Console
 
     from ..comparison import compare as run_compare
+    from ..cost import check_costing
     from ..errors import InputError, NoPlanError
 
-    if costing not in ("batpac5", "annuity"):
-        raise InputError(f"--costing: expected batpac5 or annuity, found {costing!r}")
+    check_costing(costing)
     if reps < 1:
         raise InputError(f"--reps: expected at least 1, found {reps}")
     if days <= warmup_days:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from .app import (
+    COSTING_HELP,
     JsonOpt,
     LinesOpt,
     SetOpt,
@@ -33,7 +34,7 @@ def optimize(
     stats: Annotated[Path | None, typer.Option(
         "--stats", help="Statistics of a simulation (stats.json or the folder written by "
                         "`ssbfab simulate --out`): observed availability and yields")] = None,
-    costing: Annotated[str, typer.Option("--costing", help="batpac5 or annuity")] = "batpac5",
+    costing: Annotated[str, typer.Option("--costing", help=COSTING_HELP)] = "batpac5",
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time limit, s")] = 60.0,
     gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap")] = 1e-4,
     threads: Annotated[int | None, typer.Option("--threads", help="HiGHS threads")] = None,
