@@ -54,7 +54,7 @@ def build_highs(st: Structure, nb: Numbers):
         for lv in st.levels[s]:
             var(("z", s, lv), 0.0, nb.zub[(s, lv)], is_int=True)
     for d in st.classes:
-        var(("w", d), 0.0, 1.0, is_int=True)
+        var(("w", d), 0.0, 1.0, nb.c_w.get(d, 0.0), True)  # plant costs of a scaled costing
     for k in st.gkeys():
         var(("g",) + k, 0.0, nb.gub[k], nb.c_g[k])
     for s in st.steps:

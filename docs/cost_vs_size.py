@@ -4,7 +4,8 @@ Every shipped route is optimised (nominal data, no simulation) at each size unde
 machine-level costing (`batpac5`) and BatPaC 5.0's volume scaling (`batpac5-scaled`).
 The marker on each scaled curve is where scale stops paying: the smallest plant whose
 cost per kWh is within 2 % of the 50 GWh/yr plant's. Writes docs/img/cost_vs_size.png
-and the numbers beside it (cost_vs_size.csv). Run: `make figures`.
+and the numbers beside it (cost_vs_size.csv). Run: `make figures` (a few minutes);
+`--redraw` draws the figure again from the csv without solving.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def knee(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def draw(rows: list[dict]) -> Figure:
-    fig = Figure(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5.6))
     ax = fig.subplots()
     routes = list(dict.fromkeys(r["route"] for r in rows))
     colours = dict(zip(routes, [f"C{i}" for i in range(len(routes))], strict=False))
@@ -71,19 +72,24 @@ def draw(rows: list[dict]) -> Figure:
     ax.set_title("Cost per kWh against plant size: BatPaC 5.0 volume scaling (solid) "
                  "and whole machines (dotted)", fontsize=9)
     ax.plot([], [], "D", mfc="none", color="0.3", label=f"within {WITHIN:.0%} of 50 GWh/yr")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def main() -> None:
-    rows = curves()
-    OUT.mkdir(exist_ok=True)
-    with open(OUT / "cost_vs_size.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    if "--redraw" in sys.argv[1:]:
+        with open(OUT / "cost_vs_size.csv", newline="") as f:
+            rows = [{**r, "capacity_gwh": float(r["capacity_gwh"]),
+                     "cost_per_kwh": float(r["cost_per_kwh"])} for r in csv.DictReader(f)]
+    else:
+        rows = curves()
+        OUT.mkdir(exist_ok=True)
+        with open(OUT / "cost_vs_size.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
     draw(rows).savefig(OUT / "cost_vs_size.png", dpi=110, metadata={"Software": None})
     for name in dict.fromkeys(r["route"] for r in rows):
         pts = [(r["capacity_gwh"], r["cost_per_kwh"]) for r in rows

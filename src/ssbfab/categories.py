@@ -42,6 +42,10 @@ Conventions:
   Energies are variable costs here (they enter working capital).
 - `annuity`: capital × capital recovery factor (discount rate, life), fixed O&M as a
   fraction of capex per year, and an overhead on labour.
+
+Each comes volume-scaled too (`batpac5-scaled`, `annuity-scaled`): the same roll-up of
+primaries that `cost.evaluate` takes from BatPaC's step volume scaling (`ssbfab.scaled`)
+instead of whole machines; `costing_parts` splits the name.
 """
 
 from __future__ import annotations

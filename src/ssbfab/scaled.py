@@ -192,17 +192,17 @@ def _load(path: str, _mtime: int) -> Baseline:
     for rname, r in (raw.get("routes") or {}).items():
         uses = {}
         for sname, u in (r.get("steps") or {}).items():
-            w = ("routes", rname, "steps", sname)
+            rw: tuple = ("routes", rname, "steps", sname)
             as_ = tuple(u.get("as") or ())
             cov = u.get("covered_by")
             if bool(as_) == bool(cov):
-                bad(w, "expected either `as: [BatPaC steps]` or `covered_by: step`")
+                bad(rw, "expected either `as: [BatPaC steps]` or `covered_by: step`")
             for b in as_:
                 if b not in steps or b in plant:
-                    bad(w + ("as",), f"unknown line step {b!r} of the baseline")
+                    bad(rw + ("as",), f"unknown line step {b!r} of the baseline")
             vol = u.get("volume")
             if vol is not None and vol != "started" and vol not in KINDS:
-                bad(w + ("volume",), f"expected `started` or a volume kind, found {vol!r}")
+                bad(rw + ("volume",), f"expected `started` or a volume kind, found {vol!r}")
             uses[sname] = Use(sname, as_, cov, vol)
         routes[rname] = uses
     if problems:
@@ -259,7 +259,7 @@ def volumes(route: Route, plant_gwh: float) -> dict[str, float]:
     neg = refs["anode.area"].value * cells if "anode.area" in refs else pos
     out = {"cells": cells, "energy": plant_gwh * 1e6, "positive_area": pos,
            "negative_area": neg, "electrode_area": pos + neg,
-           "positive_mass": bought(cell.cathode.active),
+           "positive_mass": bought(cell.cathode.active or ""),
            "negative_mass": bought(cell.anode.active) if cell.anode and cell.anode.active else 0.0,
            "solvent_mass": sum(solvent_per_unit(route, s) * graph.node(s).per_cell
                                for s in graph.listed) * cells}

@@ -325,9 +325,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         if is_scaled:
             from .. import scaled
 
-            dry = graph.dry_rooms[d] if graph.dry_steps else None
-            plant = scaled.primaries(route, capacity_gwh * lines, dry, econ, share=1.0 / lines)
-            c_w[d] = sum(w[k] * v for prim in plant.values() for k, v in prim.items()) * per_kwh
+            klass = graph.dry_rooms[d] if graph.dry_steps else None
+            fixed = scaled.primaries(route, capacity_gwh * lines, klass, econ, share=1.0 / lines)
+            c_w[d] = sum(w[k] * v for prim in fixed.values() for k, v in prim.items()) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
