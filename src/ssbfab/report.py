@@ -294,7 +294,11 @@ def _header_html(meta: dict) -> str:
         ("Plant size", f"{cap:g} GWh of good cells per year, every route"
          if _finite(cap) else "each route's default plant size"),
         ("Costing convention", {"batpac5": "BatPaC 5.0 rules (batpac5)",
-                                "annuity": "capital recovery (annuity)"}.get(
+                                "annuity": "capital recovery (annuity)",
+                                "batpac5-scaled": "BatPaC 5.0 rules and step volume scaling "
+                                                  "(batpac5-scaled)",
+                                "annuity-scaled": "capital recovery, BatPaC 5.0 step volume "
+                                                  "scaling (annuity-scaled)"}.get(
                                     str(meta.get("costing")), str(meta.get("costing")))),
         ("Currency", f"{meta.get('currency', 'USD')} of {meta.get('currency_year', '?')}"),
         ("Seed", str(meta.get("seed"))),

@@ -21,7 +21,8 @@ class JobOptions(StrictModel):
     """Settings handed to the job of every scenario (units: GWh/yr, days, seconds)."""
 
     capacity_gwh: float | None = None  # good GWh/yr; default: the route's plant.default_capacity
-    costing: Literal["batpac5", "annuity"] = "batpac5"  # economics convention (lines/economics.yaml)
+    # economics convention (lines/economics.yaml), or its volume-scaled form (`ssbfab.scaled`)
+    costing: Literal["batpac5", "annuity", "batpac5-scaled", "annuity-scaled"] = "batpac5"
     dew_point_class: str | None = None  # force a dry-room class (default: the job chooses)
     replications: int | None = Field(None, ge=1)  # simulation replications (default: the simulator's)
     days: float | None = Field(None, gt=0)  # simulated days per replication
