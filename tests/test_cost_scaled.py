@@ -267,3 +267,53 @@ def test_objective_equals_evaluate_under_scaled_costing(costing):
     assert len(single) > 5
     for row in single:
         assert 0 <= row.slack < row.capacity_per_year / row.count, row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", route_files(), ids=lambda p: p.stem)
+def test_economies_of_scale_of_optimal_plans(path):
+    """The optimiser's plans under batpac5-scaled cost no more per kWh at a larger plant,
+    at every size of the issue (0.2 to 50 GWh/yr), and their objective is evaluate()'s."""
+    from ssbfab.opt import OptModel
+
+    route = resolve_route(str(path))
+    model = OptModel(route, "batpac5-scaled")
+    costs = []
+    for gwh in SIZES:
+        plan = model.solve(gwh)
+        assert plan.status.status == "optimal", (gwh, plan.status.reason)
+        assert plan.status.objective == pytest.approx(
+            evaluate(plan.config, costing="batpac5-scaled").cost_per_kwh, rel=1e-6)
+        costs.append(plan.cost.cost_per_kwh)
+    for small, large in zip(costs, costs[1:], strict=False):
+        assert large <= small * (1 + 1e-6)
+
+
+def test_cli_takes_the_scaled_costing():
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+
+    ok = CliRunner().invoke(app, ["optimize", LIQUID, "--capacity-gwh", "1", "--costing",
+                                  "batpac5-scaled", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert '"costing": "batpac5-scaled"' in ok.output
+    bad = CliRunner().invoke(app, ["compare", "--routes", LIQUID, "--costing", "scaled"])
+    assert bad.exit_code == 2
+    assert "unknown costing convention 'scaled'" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_a_bad_scaling_file_names_the_field(tmp_path):
+    from ssbfab.errors import SpecError
+
+    d = _lines_copy(tmp_path, lambda name, text: text.replace(
+        "stacking: {as: [stacking]}", "stacking: {as: [stackin]}", 1).replace(
+        'equipment: {value: "90 MUSD", exponent: 0.9}', 'equipment: {value: "90 m^2", exponent: 0.9}')
+        if name == scaled.FILE else text)
+    route = resolve_route(LIQUID, lines_dir=d)
+    with pytest.raises(SpecError) as e:
+        scaled.step_costs(route, 2.0)
+    text = str(e.value)
+    assert "routes.liquid-nmc811-graphite.steps.stacking.as" in text and "'stackin'" in text
+    assert "steps.positive_coating.equipment.value" in text and "batpac5_scaling.yaml" in text
