@@ -82,6 +82,7 @@ class Use:
     as_: tuple[str, ...]
     covered_by: str | None
     volume: str | None  # None: each BatPaC step's own kind; "started"; or a kind
+    dry_room: bool | None = None  # its BatPaC steps' floor is dry room (None: as the route's step)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ class StepCost:
     labour_h: float  # h/yr
     equipment: float  # USD
     area: float  # m² (of the dry room when in_dry_room)
-    in_dry_room: bool
+    in_dry_room: bool  # BatPaC counts its floor in its dry room's area (area 0 here)
+    # the route keeps the step dry where BatPaC does not (solid-state routes make and
+    # coat in the dry room): its area is dry room of the plant's class, not plain floor
+    dry_floor: bool = False
 
 
 def baseline_file(route: Route) -> Path:
@@ -203,7 +207,10 @@ def _load(path: str, _mtime: int) -> Baseline:
             vol = u.get("volume")
             if vol is not None and vol != "started" and vol not in KINDS:
                 bad(rw + ("volume",), f"expected `started` or a volume kind, found {vol!r}")
-            uses[sname] = Use(sname, as_, cov, vol)
+            dry = u.get("dry_room")
+            if dry is not None and not isinstance(dry, bool):
+                bad(rw + ("dry_room",), f"expected true or false, found {dry!r}")
+            uses[sname] = Use(sname, as_, cov, vol, dry)
         routes[rname] = uses
     if problems:
         raise SpecError(problems)
@@ -296,13 +303,14 @@ def step_costs(route: Route, plant_gwh: float) -> list[StepCost]:
     ah = cell.capacity / b.cell_ah
     out = []
 
-    def one(bs: BaselineStep, carrier: str, ratio: float, solvent: float | None) -> StepCost:
+    def one(bs: BaselineStep, carrier: str, ratio: float, solvent: float | None,
+            dry: bool = False) -> StepCost:
         f = ah ** bs.cell_ah_exponent if bs.cell_ah_exponent else 1.0
         eq = bs.equipment.at(ratio) * f
         if bs.solvent is not None and solvent is not None and bs.solvent.value > 0:
             eq *= (solvent / bs.solvent.value) ** bs.solvent.exponent
         return StepCost(bs.name, carrier, ratio, bs.labour_h.at(ratio) * f, eq,
-                        bs.area.at(ratio) * f, bs.in_dry_room)
+                        bs.area.at(ratio) * f, bs.in_dry_room, dry and not bs.in_dry_room)
 
     for name in graph.listed:
         u = uses[name]
@@ -321,7 +329,7 @@ def step_costs(route: Route, plant_gwh: float) -> list[StepCost]:
             # a coating's solvent per m²: the route's own where its step evaporates one
             sol = solvent_per_unit(route, name) if node.unit == "m2" else 0.0
             out.append(one(bs, name, v / b.volumes[bs.volume if kind == "started" else kind],
-                           sol or None))
+                           sol or None, node.dry_room if u.dry_room is None else u.dry_room))
     ratio_dry = max(vol["cells"] / b.volumes["cells"],
                     vol["electrode_area"] / b.volumes["electrode_area"])
     for bname in b.plant:
@@ -346,7 +354,9 @@ def primaries(route: Route, plant_gwh: float, dry: DryRoomClass | None,
     steps' floor in it), priced by the plant's class: its building at building_cost +
     the class's building_extra_cost, its equipment BatPaC's scaled 7.3 M$ times the
     class's equipment cost per m² over the baseline's (7.3 M$ / 61,000 m²), its
-    electricity the class's power (BatPaC has no dry-room energy term)."""
+    electricity the class's power (BatPaC has no dry-room energy term). A step the route
+    keeps in the dry room whose BatPaC step is not in BatPaC's (`StepCost.dry_floor`)
+    adds its scaled area to the dry room, at the class's cost per m²."""
     from .cost import hours_per_year
 
     b = baseline(route)
@@ -365,7 +375,13 @@ def primaries(route: Route, plant_gwh: float, dry: DryRoomClass | None,
                                     * econ.electricity_price * share)
             continue
         p["equipment_capex"] = p.get("equipment_capex", 0.0) + sc.equipment * share
-        if not sc.in_dry_room:
+        if sc.dry_floor and dry is not None:  # dry room of the class, at its cost per m²
+            p["building_capex"] = p.get("building_capex", 0.0) + sc.area * (
+                econ.building_cost + dry.building_extra_cost) * share
+            p["dry_room_capex"] = p.get("dry_room_capex", 0.0) + sc.area * dry.equipment_cost * share
+            p["dry_room_energy"] = p.get("dry_room_energy", 0.0) + (
+                sc.area * dry.power * hours_per_year(econ) * econ.electricity_price * share)
+        elif not sc.in_dry_room:
             p["building_capex"] = p.get("building_capex", 0.0) + sc.area * econ.building_cost * share
     return out
 
@@ -374,8 +390,8 @@ def areas(route: Route, plant_gwh: float) -> tuple[float, float]:
     """(plant floor, of which dry room) in m² under the scaled costing."""
     floor = dry = 0.0
     for sc in step_costs(route, plant_gwh):
-        if sc.name == "dry_room":
-            dry = sc.area
+        if sc.name == "dry_room" or sc.dry_floor:
+            dry += sc.area
         if not sc.in_dry_room:
             floor += sc.area
     return floor, dry
