@@ -317,6 +317,12 @@ def test_a_bad_scaling_file_names_the_field(tmp_path):
     text = str(e.value)
     assert "routes.liquid-nmc811-graphite.steps.stacking.as" in text and "'stackin'" in text
     assert "steps.positive_coating.equipment.value" in text and "batpac5_scaling.yaml" in text
+    # `ssbfab validate` checks the file and its route mappings, with the line
+    from ssbfab.data.loader import load_any
+
+    with pytest.raises(SpecError, match=r"batpac5_scaling\.yaml:\d+: routes\.liquid"):
+        load_any(d / scaled.FILE, d)
+    assert load_any(_lines_copy(tmp_path / "ok") / scaled.FILE) == "batpac5_scaling"
 
 
 # measured at 50 GWh/yr (docs/lines.md, "Where the conventions agree"): machine-level

@@ -176,6 +176,9 @@ def _load(path: str, _mtime: int) -> Baseline:
     steps = {}
     for name, s in (raw.get("steps") or {}).items():
         w = ("steps", name)
+        if not isinstance(s, dict):
+            bad(w, "expected a mapping {volume, labour, equipment, area}")
+            continue
         if s.get("volume") not in KINDS:
             bad(w + ("volume",), f"expected a volume kind ({', '.join(KINDS)}), found "
                 f"{s.get('volume')!r}")
@@ -188,15 +191,21 @@ def _load(path: str, _mtime: int) -> Baseline:
             bool(s.get("in_dry_room", False)),
             scaled(s["solvent"], "areal_mass", w + ("solvent",)) if "solvent" in s else None,
             quantity(s.get("cell_ah_exponent", 0), None, w + ("cell_ah_exponent",)))
-    plant = tuple(raw.get("plant") or ())
+    plant = tuple(raw.get("plant_wide") or ())
     for i, name in enumerate(plant):
         if name not in steps:
-            bad(("plant", i), f"unknown step {name!r}")
+            bad(("plant_wide", i), f"unknown step {name!r}")
     routes: dict[str, dict[str, Use]] = {}
     for rname, r in (raw.get("routes") or {}).items():
         uses = {}
-        for sname, u in (r.get("steps") or {}).items():
+        if not isinstance(r, dict) or not isinstance(r.get("steps"), dict):
+            bad(("routes", rname), "expected `steps:`, a mapping of the route's steps")
+            continue
+        for sname, u in r["steps"].items():
             rw: tuple = ("routes", rname, "steps", sname)
+            if not isinstance(u, dict):
+                bad(rw, "expected `{as: [BatPaC steps]}` or `{covered_by: step}`")
+                continue
             as_ = tuple(u.get("as") or ())
             cov = u.get("covered_by")
             if bool(as_) == bool(cov):
@@ -215,6 +224,19 @@ def _load(path: str, _mtime: int) -> Baseline:
     if problems:
         raise SpecError(problems)
     return Baseline(path, volumes, cell_ah, steps, plant, routes)
+
+
+def check_file(path: str | Path, lines_dir: str | Path) -> None:
+    """`ssbfab validate` of a scaling file: its own checks, and each mapped route's
+    mapping against that route's steps (the routes in `lines_dir`/routes)."""
+    from .data.loader import load_route, load_shared, route_files
+
+    path = Path(path)
+    b = _load(str(path), path.stat().st_mtime_ns)
+    shared = load_shared(lines_dir)
+    for f in route_files(lines_dir):
+        if f.stem in b.routes:
+            _uses(load_route(f, shared=shared), b)
 
 
 def _uses(route: Route, b: Baseline) -> dict[str, Use]:

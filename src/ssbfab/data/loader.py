@@ -207,6 +207,11 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
         shared = load_shared(d)
         load_reuse(path, {f.stem: load_route(f, shared=shared) for f in route_files(d)})
         return "reuse"
+    if "volumes" in raw and "routes" in raw:  # lines/batpac5_scaling.yaml
+        from ..scaled import check_file
+
+        check_file(path, d)
+        return "batpac5_scaling"
     if "currency_rates" in raw:
         files["economics"] = path
         _load_shared_files(files)
