@@ -252,7 +252,7 @@ def test_validate_every_shipped_file():
     result = _run("validate", *files)
     assert result.exit_code == 0, result.stdout + result.stderr
     for f in files:
-        assert re.search(rf"^ok  {re.escape(f)}  \((route|materials|dry_rooms|economics|reuse)\)$",
+        assert re.search(rf"^ok  {re.escape(f)}  \((route|materials|dry_rooms|economics|reuse|batpac5_scaling)\)$",
                          result.stdout, re.M), f
 
 

@@ -218,4 +218,5 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
         return "economics"
     raise SpecError(Problem(str(path), 1, "", "not an ssbfab file: expected a route (with `line:`), "
                             "materials (`materials:`), dry rooms (`classes:`) or economics "
-                            "(`currency_rates:`) or a reuse table (`conversions:`)"))
+                            "(`currency_rates:`), a reuse table (`conversions:`) or a BatPaC "
+                            "scaling table (`volumes:` and `routes:`)"))
