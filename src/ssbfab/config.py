@@ -48,7 +48,10 @@ class PlantConfig:
                                    {s: c.level for s, c in self.steps.items()})
 
     def good_cells_per_year(self) -> float:
-        return self.capacity_gwh * 1e6 / design(self.route).energy_kwh
+        """Good cells a year the target needs, each delivering the energy of the
+        chosen levels (`LineGraph.cell_energy`)."""
+        levels = {s: c.level for s, c in self.steps.items()}
+        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(levels)
 
     def to_dict(self) -> dict:
         return {

@@ -319,7 +319,9 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     graph = costed_graph(route)
     obs = observed(route, stats)
     yields = config_yields(config, obs)
-    cells = config.capacity_gwh * 1e6 / graph.energy_kwh
+    # cost per kWh divides by the energy the good cells deliver at the chosen levels
+    cells = config.capacity_gwh * 1e6 / graph.cell_energy(
+        {s: c.level for s, c in config.steps.items()})
     kwh = config.capacity_gwh * 1e6
     _, started = graph.flows(yields)
     mat_per, credit, _ = material_cost_per_started(route, prices)

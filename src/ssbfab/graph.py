@@ -22,7 +22,10 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 class is the last. The loader refuses a route that leaves none
                 (`checks.check_route`), so every command can run what it accepts;
 - flows         good(s) = Σ_c started(c)·ratio(s→c) (the final step: per_cell = 1
-                cell), started(s) = good(s) / yield(s), per good cell.
+                cell), started(s) = good(s) / yield(s), per good cell;
+- energy        a good cell delivers the design's energy × the `capacity_factor` of
+                the level chosen at the one step whose levels carry one (`energy_step`,
+                e.g. warm isostatic pressing; None: the design's energy).
 
 Mappings are read-only views; the graph is never changed after it is built.
 """
@@ -197,8 +200,28 @@ class LineGraph:
 
     @property
     def energy_kwh(self) -> float:
-        """Energy of one good cell, kWh (NaN for a bare line, which has no cell)."""
+        """Design energy of one good cell, kWh (NaN for a bare line, which has no cell)."""
         return self.cell.energy_kwh if self.cell is not None else math.nan
+
+    @property
+    def energy_step(self) -> str | None:
+        """The step whose levels change the delivered capacity (at most one: the
+        loader's `checks._check_capacity_step`), or None."""
+        for n in self.steps:
+            if any(lv.capacity_factor != 1.0 for lv in n.levels):
+                return n.name
+        return None
+
+    def cell_energy(self, levels: Mapping[str, str]) -> float:
+        """Energy a good cell delivers at these setting levels (step -> level), kWh: the
+        design's energy × the capacity_factor of the energy step's chosen level (its
+        first level when `levels` does not name it)."""
+        es = self.energy_step
+        e = self.energy_kwh
+        if es is None:
+            return e
+        node = self.node(es)
+        return e * node.level(levels.get(es, node.levels[0].name)).capacity_factor
 
     def node(self, name: str) -> StepNode:
         return self.steps[self._index[name]]

@@ -105,8 +105,24 @@ def check_route(route: Route) -> None:
         add(("dry_room_classes",), "no dry-room class is allowed")
     else:
         _check_moisture_classes(route, add)
+    _check_capacity_step(route, add)
     if problems:
         raise SpecError(problems)
+
+
+def _check_capacity_step(route: Route, add) -> None:
+    """At most one step may have levels that change the cell's delivered capacity: the
+    optimiser states the delivered energy as linear in that one step's level choice
+    (good cells per design cell = 1 / capacity_factor of the chosen level)."""
+    steps = [(i, s) for i, s in enumerate(route.line)
+             if any(lv.capacity_factor != 1.0 for lv in s.setting_levels)]
+    if len(steps) > 1:
+        i, s = steps[1]
+        j = next(k for k, lv in enumerate(s.levels) if lv.capacity_factor != 1.0)
+        add(("line", i, "levels", j, "capacity_factor"),
+            f"step {shorten(s.name)} has a level with a capacity_factor, but so has step "
+            f"{shorten(steps[0][1].name)}; expected at most one step per route whose levels "
+            "change the delivered capacity")
 
 
 def _check_moisture_classes(route: Route, add) -> None:

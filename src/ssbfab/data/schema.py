@@ -625,6 +625,12 @@ class Level(Strict):
     rate_factor: float = 1.0
     yield_: Fraction | None = Field(default=None, alias="yield")
     energy_factor: float = 1.0
+    # share of the cell design's capacity a good cell delivers when made at this level
+    # (e.g. a short warm-isostatic-pressing hold: 80 of 125 mAh/g); cost per kWh
+    # divides by the delivered energy
+    capacity_factor: Fraction = 1.0
+
+    _capacity = _range("capacity_factor", high=1.0)
 
     @field_validator("yield_")
     @classmethod

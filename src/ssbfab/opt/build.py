@@ -1,6 +1,8 @@
 """The Pyomo model, assembled by a short sequence of named functions.
 
     z[s,l]   ∈ {0,1}  setting level l chosen at step s             (Σ_l z = 1)
+                      (at the energy step, if any, the final step makes
+                      Σ_l z[l] / capacity_factor[l] good cells per design cell)
     w[d]     ∈ {0,1}  dry-room class d chosen for the plant        (Σ_d w = 1)
     g[s,l,d] ≥ 0      good output of s per good cell at level l, made in class d
                       (d = "any" where the step's yield does not depend on the class);
@@ -95,6 +97,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_n": nb.c_n, "c_g": nb.c_g,
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
+        "cells_at": nb.cells_at,
     }
 
 
@@ -125,6 +128,8 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_x = _p(m.SEL, v["c_x"])
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
+    es = st.energy_step
+    m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -175,7 +180,11 @@ def add_flow_balance(m, st: Structure) -> None:
     def balance(m, u):
         good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
-            return lin(good) == 1.0  # per good cell
+            es = st.energy_step
+            if es is None:
+                return lin(good) == 1.0  # per good cell
+            # per design cell: 1 / capacity_factor good cells at the energy step's level
+            return lin(good + [(-m.cells_at[lv], m.z[es, lv]) for lv in st.levels[es]]) == 0
         drawn = [(-m.draw[u, c, lv, d], m.g[c, lv, d]) for c in st.consumers[u]
                  for lv in st.levels[c] for d in st.flow_classes[c]]
         return lin(good + drawn) == 0

@@ -52,6 +52,8 @@ class Structure:
     # symmetry between them (identical machines *within* an option need nothing: their
     # count is one integer, not one binary per machine)
     twins: tuple[tuple[str, str, str], ...] = ()
+    # the step whose level sets the cell's delivered capacity (`LineGraph.energy_step`)
+    energy_step: str | None = None
 
     @classmethod
     def of(cls, route: Route) -> Structure:
@@ -72,6 +74,7 @@ class Structure:
             consumers={n.name: n.consumers for n in graph.steps},
             units={n.name: n.unit for n in listed},
             twins=tuple(_twins(listed)),
+            energy_step=graph.energy_step,
         )
 
     def gkeys(self) -> Iterator[tuple[str, str, str]]:
@@ -127,8 +130,11 @@ class Numbers:
     c_x: dict[tuple[str, str, str], float]  # per unit started on option e at level l (energy)
     c_a: dict[str, float]  # per m² of dry room of class d
     c0: float  # constant: scrap credit of material that ends in good cells
+    # good cells per design cell at each level of the energy step (1 / capacity_factor):
+    # flows are per design cell, and the final step makes Σ_l cells_at[l]·z[l] of them
+    cells_at: dict[str, float]
     # for reporting
-    cells_per_year: float
+    cells_per_year: float  # design cells per year (target / design energy)
     kwh_per_year: float
     infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
 
@@ -194,6 +200,10 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     def live(s_name: str) -> list[str]:
         return [lv for lv in st.levels[s_name] if zub[(s_name, lv)] > 0]
 
+    es = st.energy_step
+    cells_at = ({lv.name: 1.0 / lv.capacity_factor for lv in graph.node(es).levels
+                 if zub[(es, lv.name)] > 0} if es is not None else {})
+
     positive: dict[str, list[float]] = {n: [] for n in st.steps}
     for (s_name, lv, _), y in yields.items():
         if y > 0 and zub[(s_name, lv)] > 0:
@@ -209,7 +219,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                               f"in any allowed dry-room class ({', '.join(st.classes)})")
         cons = st.consumers[name]
         if not cons:
-            gmax[name] = gmin[name] = graph.node(name).per_cell
+            gmax[name] = graph.node(name).per_cell * max(cells_at.values(), default=1.0)
+            gmin[name] = graph.node(name).per_cell * min(cells_at.values(), default=1.0)
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
             gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
@@ -317,11 +328,18 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
     c0 = credit * w["materials"] * cells * per_kwh
+    if es is not None:
+        # the credit is per good cell, and their number follows the energy step's level
+        for gk in c_g:
+            if gk[0] == st.final:
+                c_g[gk] += c0
+        c0 = 0.0
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
         nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
+        cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
     )
 
@@ -330,8 +348,9 @@ def _open_levels(step: StepNode, st: Structure,
                  yields: Mapping[tuple[str, str, str], float]) -> dict[str, bool]:
     """A level is closed when another level of the step is at least as fast, yields at
     least as much in every class, and uses no more energy per unit (ties: the first
-    level stays open). Materials per unit started do not depend on the level, so the
-    other level is at least as good in every plan."""
+    level stays open) and delivers at least the same capacity. Materials per unit
+    started do not depend on the level, so the other level is at least as good in
+    every plan."""
     lvs = step.levels
     d_s = st.flow_classes[step.name]
     out = {}
@@ -340,10 +359,10 @@ def _open_levels(step: StepNode, st: Structure,
         for j, b in enumerate(lvs):
             if i == j:
                 continue
-            ge = (b.rate_factor >= a.rate_factor
+            ge = (b.rate_factor >= a.rate_factor and b.capacity_factor >= a.capacity_factor
                   and all(yields[(step.name, b.name, d)] >= yields[(step.name, a.name, d)] for d in d_s)
                   and b.energy_factor / b.rate_factor <= a.energy_factor / a.rate_factor)
-            strict = (b.rate_factor > a.rate_factor
+            strict = (b.rate_factor > a.rate_factor or b.capacity_factor > a.capacity_factor
                       or any(yields[(step.name, b.name, d)] > yields[(step.name, a.name, d)] for d in d_s)
                       or b.energy_factor / b.rate_factor < a.energy_factor / a.rate_factor)
             if ge and (strict or j < i):

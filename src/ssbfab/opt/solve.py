@@ -344,7 +344,8 @@ class OptModel:
         for s in reversed(st.steps):
             lv = levels[s]
             d = dpc if st.flow_classes[s][0] != ANY else ANY
-            good = 1.0 if not st.consumers[s] else sum(
+            final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
+            good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             started[s] = good * nb.inv_y[(s, lv, d)]
             for key in st.levels[s]:

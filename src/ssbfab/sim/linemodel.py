@@ -280,8 +280,11 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             sensitive_kg=node.sensitive_kg, h2s_cm3=h2s))
     if problems:
         raise InputError(problems)
+    levels = {n: c.level for n, c in config.steps.items()}
+    # a good cell delivers the design's energy × the chosen level's capacity_factor
+    cell_kwh = graph.cell_energy(levels) if graph.cell is not None else math.nan
     steps = _with_targets(steps, graph, float(config.capacity_gwh),
-                          route.economics.operating_hours_per_year)
+                          route.economics.operating_hours_per_year, cell_kwh)
     warnings = _check_buffers(steps, file, route, graph)
     steps = _quantise(steps, file, route, graph)
     warnings += [f"beyond the route's limits: {m}"
@@ -291,21 +294,21 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
         warmup_days=float(warmup_days),
         operating_hours_per_year=route.economics.operating_hours_per_year,
-        cell_energy_kwh=graph.energy_kwh, dew_point_class=config.dew_point_class,
-        capacity_gwh=float(config.capacity_gwh),
-        levels={n: c.level for n, c in config.steps.items()}, warnings=tuple(warnings))
+        cell_energy_kwh=cell_kwh, dew_point_class=config.dew_point_class,
+        capacity_gwh=float(config.capacity_gwh), levels=levels, warnings=tuple(warnings))
     _check_length(model, file)
     return model
 
 
 def _with_targets(steps: list[StepModel], graph: LineGraph, capacity_gwh: float,
-                  hours_per_year: float) -> list[StepModel]:
+                  hours_per_year: float, cell_kwh: float) -> list[StepModel]:
     """Each step's good output per operating hour that `capacity_gwh` good GWh/yr needs,
-    at the yields simulated (the line graph's flow per good cell × cells per hour)."""
+    at the yields simulated (the line graph's flow per good cell × cells per hour of
+    cells that deliver `cell_kwh` each)."""
     if not (capacity_gwh > 0 and math.isfinite(capacity_gwh)) or graph.cell is None:
         return steps
     good, _ = graph.flows({sm.name: sm.yield_ for sm in steps})
-    cells_per_h = capacity_gwh * 1e6 / graph.energy_kwh / hours_per_year
+    cells_per_h = capacity_gwh * 1e6 / cell_kwh / hours_per_year
     return [replace(sm, target_good_per_h=good[sm.name] * cells_per_h) for sm in steps]
 
 
