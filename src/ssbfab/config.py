@@ -226,6 +226,8 @@ class PlanFile(_PlanModel):
     capex_total: Any = None
     floor_area_m2: Any = None
     dry_room_area_m2: Any = None
+    dry_room_all_in: Any = None
+    h2s_m3_per_year: Any = None
     binding_steps: Any = None
     solver: Any = None
 

@@ -66,10 +66,20 @@ def hours_per_year(econ: Economics) -> float:
 def energy_per_unit(option: EquipmentOption, level: Level, econ: Economics,
                     rate_per_hour: float | None = None) -> float:
     """Process electricity in USD per unit of the step's unit started on this option
-    at this level: power (kW) × energy_factor / (rate × rate_factor) (units/h) × price.
-    `rate_per_hour` saves re-reading the option's rate (`graph.OptionNode.rate_per_hour`)."""
+    at this level: power (kW) × energy_factor × (1 - energy_recovery) / (rate ×
+    rate_factor) (units/h) × price; a regenerative cycler returns `energy_recovery` of
+    what it draws. `rate_per_hour` saves re-reading the option's rate
+    (`graph.OptionNode.rate_per_hour`)."""
     rate = option.rate_per_hour if rate_per_hour is None else rate_per_hour
-    return option.power * level.energy_factor / (rate * level.rate_factor) * econ.electricity_price
+    return (option.power * level.energy_factor * (1.0 - option.energy_recovery)
+            / (rate * level.rate_factor) * econ.electricity_price)
+
+
+def h2s_cost_per_started(graph: LineGraph, step: str, dew_point_class: str | None,
+                         econ: Economics) -> float:
+    """H2S abatement in USD per unit of `step` started in the class: m³ released
+    (`LineGraph.h2s`) × the economics' `h2s_abatement_cost` (USD/m³)."""
+    return graph.h2s(step, dew_point_class) * econ.h2s_abatement_cost
 
 
 def capacity_per_machine(option: EquipmentOption, level: Level, econ: Economics,
@@ -216,6 +226,10 @@ class CostBreakdown:
     started_per_year: dict[str, float]  # units started at each step per year
     capacity_per_year: dict[str, float]  # units each step can start per year (installed)
     shortfall: dict[str, float] = field(default_factory=dict)  # steps short of capacity
+    h2s_m3_per_year: float = 0.0  # H2S the line releases in its class, m³/yr (`LineGraph.h2s`)
+    # the dry room all-in, USD/kWh: its floor's building share (plain + extra cost per m²)
+    # + its dehumidification plant + its energy (a view across three categories)
+    dry_room_all_in: float = 0.0
     # (step, primary quantities) and the economics, rolled up per step on demand
     _step_primary: tuple = field(default=(), repr=False, compare=False)
     _economics: Economics | None = field(default=None, repr=False, compare=False)
@@ -266,6 +280,7 @@ class CostBreakdown:
             "dry_room_area_m2": self.dry_room_area_m2, "dew_point_class": self.dew_point_class,
             "good_kwh_per_year": self.good_kwh_per_year,
             "good_cells_per_year": self.good_cells_per_year,
+            "h2s_m3_per_year": self.h2s_m3_per_year, "dry_room_all_in": self.dry_room_all_in,
         }
 
 
@@ -364,6 +379,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     shortfall: dict[str, float] = {}
     floor = 0.0
     dry_area = 0.0
+    h2s_total = 0.0
     for node in graph.in_file_order():
         name = node.name
         choice = config.steps[name]
@@ -374,6 +390,9 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         avail = o_obs.availability if o_obs else None
         prim = {k: 0.0 for k in names}
         prim["materials"] = load * mat_per[name] + credit_by_step.get(name, 0.0) * cells
+        h2s_m3 = load * graph.h2s(name, dpc)
+        h2s_total += h2s_m3
+        prim["h2s_abatement"] = h2s_m3 * econ.h2s_abatement_cost
         disp = []
         area = 0.0
         cap_total = 0.0
@@ -405,6 +424,10 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
             total_primary[k] += prim[k]
     r = categories.rollup(total_primary, econ, costing)
     per_year = r.categories
+    dry_building = 0.0
+    if dry is not None:
+        per_building = categories.rollup({"building_capex": 1.0}, econ, costing).categories["building"]
+        dry_building = dry_area * (econ.building_cost + dry.building_extra_cost) * per_building
     return CostBreakdown(
         cost_per_kwh=r.total / kwh, currency="USD", currency_year=econ.currency_year,
         costing=costing, by_category={c: v / kwh for c, v in per_year.items()},
@@ -414,6 +437,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         capex_total=sum(total_primary[p.name] for p in categories.PRIMARIES if p.capital),
         floor_area_m2=floor, dry_room_area_m2=dry_area, dew_point_class=dpc,
         good_kwh_per_year=kwh, good_cells_per_year=cells, started_per_year=started_y,
-        capacity_per_year=capacity_y, shortfall=shortfall, _step_primary=tuple(rows),
+        capacity_per_year=capacity_y, shortfall=shortfall, h2s_m3_per_year=h2s_total,
+        dry_room_all_in=(dry_building + per_year["dry_room"] + per_year["dry_room_energy"]) / kwh,
+        _step_primary=tuple(rows),
         _economics=econ,
     )

@@ -23,6 +23,11 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 (`checks.check_route`), so every command can run what it accepts;
 - flows         good(s) = Σ_c started(c)·ratio(s→c) (the final step: per_cell = 1
                 cell), started(s) = good(s) / yield(s), per good cell;
+- h2s(s, d)     m³ of H2S released per unit of s started in dry-room class d: its
+                `moisture.h2s_release` (cm³/g at the reference dew point) × kg of
+                sensitive material per unit × ppmv(d) / ppmv(reference), ppmv by the
+                Magnus formula (`units.dew_point_to_ppmv`): linear in the water met,
+                the simulator's rule too (sim/model.py);
 - energy        a good cell delivers the design's energy × the `capacity_factor` of
                 the level chosen at the one step whose levels carry one (`energy_step`,
                 e.g. warm isostatic pressing; None: the design's energy).
@@ -119,6 +124,7 @@ class LineGraph:
     refs: Mapping[str, DesignRef]  # the cell's design references ({} for a bare line)
     design_bom: Mapping[str, float]  # material -> amount in one good cell, in its price basis
     prices: Mapping[str, tuple[float, str]]  # material -> (USD per basis unit, basis)
+    water_ratio: Mapping[str, float]  # allowed class -> ppmv at its dew point / ppmv at the H2S reference
     _index: Mapping[str, int]  # step name -> position in `steps`
 
     # ---------------------------------------------------------------- building
@@ -175,6 +181,7 @@ class LineGraph:
             cell=cell, refs=MappingProxyType(dict(refs)), design_bom=MappingProxyType(bom),
             prices=MappingProxyType({n: p for n, m in route.all_materials.items()
                                      if (p := m.price_per_unit) is not None}),
+            water_ratio=MappingProxyType(_water_ratios(route, allowed)),
             _index=MappingProxyType({n.name: i for i, n in enumerate(nodes)}),
         )
 
@@ -265,6 +272,17 @@ class LineGraph:
             y *= node.moisture[dew_point_class]
         return min(1.0, y)
 
+    def h2s(self, step: str, dew_point_class: str | None) -> float:
+        """m³ of H2S released per unit of `step` started in the class (module docstring);
+        0 for a step without `h2s_release` or when the class is unknown (None)."""
+        node = self.steps[self._index[step]]
+        mo = node.spec.moisture
+        if mo is None or not mo.h2s_release or dew_point_class is None \
+                or dew_point_class not in self.water_ratio:
+            return 0.0
+        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³
+        return mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
+
     def flows(self, yields: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(good, started): units of good output and units started at each step per good
         cell, in the step's unit, with the given yield of each step (a yield of 0 starts
@@ -301,6 +319,14 @@ def allowed_classes(route: Route) -> tuple[tuple[str, ...], tuple[str, ...],
         if lacking:
             excluded[c] = lacking
     return tuple(c for c in listed if c not in excluded), listed, excluded
+
+
+def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:
+    """ppmv at each allowed class's dew point over ppmv at the H2S reference dew point."""
+    dr = route.shared.dry_rooms
+    ref = units.dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    by_name = {c.name: c for c in dr.classes}
+    return {c: units.dew_point_to_ppmv(by_name[c].dew_point) / ref for c in allowed}
 
 
 def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, str], float]:

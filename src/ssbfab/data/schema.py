@@ -83,6 +83,9 @@ PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_ar
 PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
 Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
 GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
+VolumeFlow: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_flow")), QuantityKind("volume_flow")]  # m³/h
+VolumePerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_per_year")), QuantityKind("volume_per_year")]  # m³/yr
+PriceVolume: TypeAlias = Annotated[float, BeforeValidator(_parser("price_volume")), QuantityKind("price_volume")]  # USD/m³
 GasPerMass: TypeAlias = Annotated[float, BeforeValidator(_parser("gas_per_mass")), QuantityKind("gas_per_mass")]  # cm³/g
 Years: TypeAlias = Annotated[float, BeforeValidator(_parser("years")), QuantityKind("years")]
 
@@ -353,6 +356,11 @@ class Economics(Strict):
     labour_rate: PriceTime
     electricity_price: PriceEnergy
     building_cost: PriceArea
+    # argon delivered and purified (recirculating purifier's running and capital
+    # share folded in), per m³ an argon machine consumes
+    argon_price: PriceVolume = 0.0
+    # scrubbing, detection and ventilation per m³ of H2S the line can release
+    h2s_abatement_cost: PriceVolume = 0.0
     batpac5: BatPaC5
     annuity: Annuity
 
@@ -374,7 +382,8 @@ class Economics(Strict):
 
     _shifts = _range("shifts_per_day", high=4)
     _shift = _range("shift_length", high=24, unit="h")
-    _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
+    _nonneg = _range("labour_rate", "electricity_price", "building_cost", "argon_price",
+                     "h2s_abatement_cost", strict=False)
 
     @model_validator(mode="after")
     def _day_has_24_hours(self):
@@ -535,6 +544,13 @@ class EquipmentOption(Strict):
     maintenance: Maintenance | None = None
     min_count: int = 0
     max_count: int = 1000
+    # argon a machine consumes while the plant runs (purge, leaks, regeneration), m³/h
+    argon_flow: VolumeFlow = 0.0
+    # share of its process energy a machine returns (regenerative formation cyclers)
+    energy_recovery: Fraction = 0.0
+
+    _argon = _range("argon_flow", strict=False)
+    _recovery = _range("energy_recovery", strict=False, high=1.0)
 
     @field_validator("rate")
     @classmethod
@@ -801,8 +817,11 @@ class Plant(Strict):
     floor_area: M2  # site floor area available for the line (all environments)
     dry_room_area: M2  # largest dry room the site can hold
     default_capacity: GWhPerYear
+    # most H2S the site may release a year (permit), m³/yr at the room's conditions;
+    # None: no limit
+    h2s_limit: VolumePerYear | None = None
 
-    _pos = _range("floor_area", "default_capacity")
+    _pos = _range("floor_area", "default_capacity", "h2s_limit")
     _nonneg = _range("dry_room_area", strict=False)
 
 

@@ -31,6 +31,8 @@ bounds; identical options are ordered (`twin_order`).
 
 from __future__ import annotations
 
+import math
+
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
@@ -98,6 +100,8 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
         "cells_at": nb.cells_at,
+        "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
+                      for k, v in nb.h2s.items()},
     }
 
 
@@ -128,6 +132,8 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_x = _p(m.SEL, v["c_x"])
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
+    m.h2s_share = _p(m.SLD, v["h2s_share"])
+    m.h2s_limit = pyo.Param(mutable=True, initialize=nb.h2s_limit)
     es = st.energy_step
     m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
 
@@ -241,6 +247,8 @@ def add_limits(m, st: Structure) -> None:
         m.dry_room_area = pyo.Constraint(
             expr=lin((m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps for e in st.options[s])
             <= 1)
+    # the site's H2S permit, as a share of the limit (a limit of none: every share 0)
+    m.h2s_release = pyo.Constraint(expr=lin((m.h2s_share[k], m.g[k]) for k in m.SLD) <= 1)
 
 
 def add_objective(m, st: Structure) -> None:

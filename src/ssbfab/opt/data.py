@@ -130,6 +130,9 @@ class Numbers:
     c_x: dict[tuple[str, str, str], float]  # per unit started on option e at level l (energy)
     c_a: dict[str, float]  # per m² of dry room of class d
     c0: float  # constant: scrap credit of material that ends in good cells
+    # H2S released, m³/yr per unit of g[s,l,d], and the site's limit (m³/yr; inf: none)
+    h2s: dict[tuple[str, str, str], float]
+    h2s_limit: float
     # good cells per design cell at each level of the energy step (1 / capacity_factor):
     # flows are per design cell, and the final step makes Σ_l cells_at[l]·z[l] of them
     cells_at: dict[str, float]
@@ -246,6 +249,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     c_g: dict[tuple[str, str, str], float] = {}
     c_x: dict[tuple[str, str, str], float] = {}
     phi: dict[tuple[str, str], float] = {}
+    h2s_gk: dict[tuple[str, str, str], float] = {}
     short: list[tuple[float, str, str]] = []  # (most GWh/yr, step, message)
     for s_name in st.steps:
         node = graph.node(s_name)
@@ -290,7 +294,11 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                     c_x[(s_name, o.name, level.name)] = energy[(o.name, level.name)]
             for d in st.flow_classes[s_name]:
                 gk = (s_name, level.name, d)
-                unit = mat_per[s_name] * w["materials"] * cells * per_kwh
+                dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
+                h2s_gk[gk] = inv_y[gk] * graph.h2s(s_name, dd) * cells  # m³/yr per unit of g
+                unit = (mat_per[s_name] * w["materials"]
+                        + cost.h2s_cost_per_started(graph, s_name, dd, econ) * w["h2s_abatement"]
+                        ) * cells * per_kwh
                 if s_name not in st.multi:
                     unit += energy[(specs[0].name, level.name)]
                 c_g[gk] = inv_y[gk] * unit
@@ -327,6 +335,15 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
+    h2s_limit = plant.h2s_limit if plant.h2s_limit is not None else math.inf
+    # the least H2S any plan releases: each step's smallest start in its cleanest class
+    least_h2s = sum(min((smin[(s, lv)] * graph.h2s(s, d) for lv in live(s) for d in st.classes
+                         if math.isfinite(smin[(s, lv)])), default=0.0) for s in st.steps) * cells
+    if least_h2s > h2s_limit * (1 + 1e-9):
+        infeasible.append(f"the H2S release limit of the route's plant (plant.h2s_limit, "
+                          f"{h2s_limit:,.4g} m³/yr) is too small: any plan for {capacity_gwh:g} "
+                          f"GWh/yr releases at least {least_h2s:,.4g} m³/yr, even in the driest "
+                          "allowed dry-room class")
     c0 = credit * w["materials"] * cells * per_kwh
     if es is not None:
         # the credit is per good cell, and their number follows the energy step's level
@@ -340,6 +357,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
         cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
+        h2s=h2s_gk, h2s_limit=h2s_limit,
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
     )
 

@@ -145,7 +145,8 @@ class OptModel:
         p = base.plant
         assert p is not None  # the optimiser plans routes with a plant (not bare lines)
         if site:
-            share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n}
+            share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n,
+                     "h2s_limit": p.h2s_limit / n if p.h2s_limit is not None else None}
         else:
             # lifted: the area of every machine a line may have (max_count of each option),
             # so that the limit cannot bind; finite and of the data's order of magnitude
@@ -155,7 +156,8 @@ class OptModel:
 
             dry = [s for s in base.line if s.environment == "dry_room"]
             share = {"floor_area": max(p.floor_area, most(base.line)) * 1.01,
-                     "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01}
+                     "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01,
+                     "h2s_limit": None}
         line = base.model_copy(update={"plant": p.model_copy(update=share)})
         if len(self._lines) > 64:
             self._lines.clear()
