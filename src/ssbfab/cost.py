@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from . import categories
 from .categories import COSTINGS
-from .data.schema import Economics, EquipmentOption, Level, Route
+from .data.schema import Economics, EquipmentOption, Level, Material, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph
 from .stats import LineStats
@@ -73,6 +73,14 @@ def energy_per_unit(option: EquipmentOption, level: Level, econ: Economics,
     rate = option.rate_per_hour if rate_per_hour is None else rate_per_hour
     return (option.power * level.energy_factor * (1.0 - option.energy_recovery)
             / (rate * level.rate_factor) * econ.electricity_price)
+
+
+def rework_cost_per_started(graph: LineGraph, step: str, level: str,
+                            dew_point_class: str | None) -> float:
+    """Rework in USD per unit of `step` started: units reworked per unit started
+    (`LineGraph.rework_per_started`) × the step's `rework.cost` (USD/kg)."""
+    rw = graph.node(step).spec.rework
+    return 0.0 if rw is None else graph.rework_per_started(step, level, dew_point_class) * rw.cost
 
 
 def h2s_cost_per_started(graph: LineGraph, step: str, dew_point_class: str | None,
@@ -124,15 +132,23 @@ def material_cost_per_started(route: Route, prices: Mapping[str, float] | None =
         if m not in pr:
             raise InputError(Problem(route.file, None, f"materials.{m}.price",
                                      f"material {m!r} is bought at step {s!r} but has no price"))
-        c = rate * pr[m][0] * (1.0 - mats[m].scrap_credit)
+        c = rate * (pr[m][0] - credit_per_unit(mats[m], pr[m][0]))
         detail[(s, m)] = c
         per[s] += c
         bought.add(m)
     credit = 0.0
     for m in bought:
-        if mats[m].scrap_credit and m in graph.design_bom:
-            credit += mats[m].scrap_credit * pr[m][0] * graph.design_bom[m]
+        back = credit_per_unit(mats[m], pr[m][0])
+        if back and m in graph.design_bom:
+            credit += back * graph.design_bom[m]
     return per, credit, detail
+
+
+def credit_per_unit(material: Material, price: float) -> float:
+    """USD given back per basis unit of `material` that ends up scrapped: its
+    `scrap_credit` share of `price` plus its `recycling_credit` (USD/kg; the loader
+    allows one only on a material priced per kg)."""
+    return material.scrap_credit * price + material.recycling_credit
 
 
 # ----------------------------------------------------------------------------- stats
@@ -363,14 +379,14 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for (s, m), rate in graph.material_rates.items():
             by_m.setdefault(m, []).append((s, started[s] * rate))
         for m, uses in by_m.items():
-            sc = mats[m].scrap_credit
-            if not sc or m not in graph.design_bom:
+            back = credit_per_unit(mats[m], pr[m][0])
+            if not back or m not in graph.design_bom:
                 continue
             total = sum(q for _, q in uses)
             for s, q in uses:
                 share = q / total if total > 0 else 1.0 / len(uses)
                 credit_by_step[s] = credit_by_step.get(s, 0.0) + \
-                    sc * pr[m][0] * graph.design_bom[m] * share
+                    back * graph.design_bom[m] * share
 
     rows: list[tuple[str, dict[str, float]]] = []
     total_primary = {k: 0.0 for k in names}
@@ -390,6 +406,9 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         avail = o_obs.availability if o_obs else None
         prim = {k: 0.0 for k in names}
         prim["materials"] = load * mat_per[name] + credit_by_step.get(name, 0.0) * cells
+        rw = node.spec.rework
+        if rw is not None:  # off-spec powder re-milled / re-annealed, per kg reworked
+            prim["rework"] = load * graph.rework_per_started(name, choice.level, dpc) * rw.cost
         h2s_m3 = load * graph.h2s(name, dpc)
         h2s_total += h2s_m3
         prim["h2s_abatement"] = h2s_m3 * econ.h2s_abatement_cost

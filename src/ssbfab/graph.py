@@ -12,9 +12,13 @@ into frozen, typed data. Every rule of the line is stated here, once:
 - rate(s, m)    material m bought per unit of s started, net of recovery, in m's
                 price basis (kg, m² or m³); a step that makes a material (`makes:`)
                 buys its recipe's raw materials by mass fraction per kg started;
-- yield(s,l,d)  min(1, y_l · f · φ_s(d)): the level's yield, an observed factor f
-                (1 unless statistics give one) and, for a moisture-sensitive step,
-                φ_s(d) = its `moisture.yield_factor` in dry-room class d;
+- yield(s,l,d)  min(1, f · R_s(y_l · φ_s(d))): the level's yield, for a
+                moisture-sensitive step × φ_s(d) = its `moisture.yield_factor` in
+                dry-room class d, or 1 - loss(ppmv(d) × exposure) for a step with a
+                `moisture.dose` curve (the nominal dose; the simulator uses the dose
+                each lot meets) (the first-pass yield y1), with the rework of the step
+                R_s(y1) = y1 + (1 - y1)·share·yield_rework (the scrap reworked and
+                recovered), × an observed factor f (1 unless statistics give one);
 - classes       the dry-room classes the route may use: its `dry_room_classes`
                 (default: all of dry_rooms.yaml) that every moisture-sensitive step
                 has a `yield_factor` for (docs/lines.md: "a class absent here is not
@@ -45,7 +49,7 @@ from types import MappingProxyType
 
 from .cell import CellResult, DesignRef, design
 from .data import units
-from .data.schema import DryRoomClass, EquipmentOption, Level, Route, Step
+from .data.schema import DryRoomClass, EquipmentOption, Level, Moisture, Route, Step
 from .errors import InputError, Problem, closest
 
 
@@ -166,7 +170,7 @@ class LineGraph:
                 options=tuple(OptionNode(o.name, o, o.rate_per_hour, o.availability)
                               for o in s.options),
                 moisture=MappingProxyType({} if mo is None else
-                                          {c: mo.yield_factor[c] for c in allowed}),
+                                          {c: moisture_factor(mo, route, c) for c in allowed}),
                 sensitive_kg=sensitive[name]))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
@@ -259,18 +263,34 @@ class LineGraph:
 
     def yield_at(self, step: str, level: str, dew_point_class: str | None,
                  factor: float = 1.0) -> float:
-        """Yield of `step` at `level` in a dry-room class (fraction): min(1, level yield
-        × `factor` × the step's moisture yield_factor in that class). The class does
+        """Yield of `step` at `level` in a dry-room class (fraction): min(1, `factor` ×
+        the first-pass yield (level yield × the step's moisture yield_factor in that
+        class) with the step's rework recovered). The class does
         not matter for a step that is not moisture-sensitive, nor when it is None (not
         known, e.g. statistics that do not say); a class the route may not use is an
         InputError."""
+        y = self.first_pass_yield(step, level, dew_point_class)
+        rw = self.steps[self._index[step]].spec.rework
+        if rw is not None:
+            y += (1.0 - y) * rw.share * rw.yield_
+        return min(1.0, y * factor)
+
+    def first_pass_yield(self, step: str, level: str, dew_point_class: str | None) -> float:
+        """Yield before rework (fraction): level yield × moisture yield_factor in the class."""
         node = self.steps[self._index[step]]
-        y = node.level_yield[level] * factor
+        y = node.level_yield[level]
         if node.sensitive and dew_point_class is not None:
             if dew_point_class not in node.moisture:
                 self.check_class(dew_point_class)  # not an allowed class: raises
             y *= node.moisture[dew_point_class]
         return min(1.0, y)
+
+    def rework_per_started(self, step: str, level: str, dew_point_class: str | None) -> float:
+        """Units reworked per unit of `step` started: (1 - first-pass yield) × share."""
+        rw = self.steps[self._index[step]].spec.rework
+        if rw is None:
+            return 0.0
+        return (1.0 - self.first_pass_yield(step, level, dew_point_class)) * rw.share
 
     def h2s(self, step: str, dew_point_class: str | None) -> float:
         """m³ of H2S released per unit of `step` started in the class (module docstring);
@@ -315,10 +335,31 @@ def allowed_classes(route: Route) -> tuple[tuple[str, ...], tuple[str, ...],
     excluded: dict[str, tuple[str, ...]] = {}
     for c in listed:
         lacking = tuple(s.name for s in route.line
-                        if s.moisture is not None and c not in s.moisture.yield_factor)
+                        if s.moisture is not None and s.moisture.yield_factor is not None
+                        and c not in s.moisture.yield_factor)
         if lacking:
             excluded[c] = lacking
     return tuple(c for c in listed if c not in excluded), listed, excluded
+
+
+def nominal_dose(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """Water dose (ppmv·h) a lot meets at its nominal exposure in a dry-room class:
+    ppmv at the class's dew point (Magnus formula over ice, `units.dew_point_to_ppmv`)
+    × `dose.exposure` hours × `dose.open_share`. 0 for a step without a dose curve."""
+    if moisture.dose is None:
+        return 0.0
+    cls = next(c for c in route.shared.dry_rooms.classes if c.name == dew_point_class)
+    d = moisture.dose
+    return units.dew_point_to_ppmv(cls.dew_point) * d.exposure * d.open_share
+
+
+def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """φ(d): the yield factor of a moisture-sensitive step in class d: its
+    `yield_factor` entry, or 1 - loss(dose) at the nominal dose in that class."""
+    if moisture.dose is None:
+        assert moisture.yield_factor is not None  # one of the two (the schema says so)
+        return moisture.yield_factor[dew_point_class]
+    return 1.0 - moisture.dose.loss_at(nominal_dose(moisture, route, dew_point_class))
 
 
 def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:

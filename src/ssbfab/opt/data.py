@@ -298,7 +298,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                 h2s_gk[gk] = inv_y[gk] * graph.h2s(s_name, dd) * cells  # m³/yr per unit of g
                 unit = (mat_per[s_name] * w["materials"]
                         + cost.h2s_cost_per_started(graph, s_name, dd, econ) * w["h2s_abatement"]
-                        ) * cells * per_kwh
+                        + cost.rework_cost_per_started(graph, s_name, level.name, dd)
+                        * w["rework"]) * cells * per_kwh
                 if s_name not in st.multi:
                     unit += energy[(specs[0].name, level.name)]
                 c_g[gk] = inv_y[gk] * unit
