@@ -110,3 +110,16 @@ def test_simulated_rework_matches_the_expected_share(tmp_path, shared):
     assert e["reworked"] / done == pytest.approx(0.3 * 0.5 * 0.8, rel=0.03)
     assert e["good"] / done == pytest.approx(0.7 + 0.12, rel=0.01)
     assert model.steps[0].effective_yield == pytest.approx(0.82, rel=1e-12)
+
+
+def test_stats_carry_the_reworked_units(tmp_path, shared):
+    from ssbfab.sim import simulate
+
+    route = load_line(tmp_path, _rework_line(70, 50, 80, 100.0), name="rework-stats", shared=shared)
+    res = simulate(config_with(route), days=days_for(route, 500), warmup_days=days_for(route, 10),
+                   reps=2, workers=1)
+    st = res.stats.steps["a"]
+    for started, good, reworked in zip(st.per_rep["started"], st.per_rep["good"],
+                                       st.per_rep["reworked"], strict=True):
+        assert 0 < reworked < good <= started
+        assert reworked / started == pytest.approx(0.3 * 0.5 * 0.8, rel=0.25)

@@ -45,7 +45,8 @@ SMALL_RUN_OPERATIONS = 100_000
 STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
                 "throughput_per_h", "wip_mean", "availability_operating", "shortfall",
                 "water_dose")
-STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped")  # StepStats.per_rep
+# StepStats.per_rep; `reworked`: units of scrap reworked back into good output (part of good)
+STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped", "reworked")
 LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
                     "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "excursions",
                     "events", "operations")  # LineStats.per_rep
@@ -191,6 +192,7 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
                           if sm.target_good_per_h > 0 else math.nan),
             "water_dose": s["water_dose"],  # ppmv·h per lot (NaN: no dose curve)
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
+            "reworked": s["reworked"],
         }
     cells = raw["steps"][-1]["good"] * per_year
     return {
