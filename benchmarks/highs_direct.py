@@ -10,6 +10,8 @@ and small synthetic lines before any figure is printed (a constraint added to
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ssbfab.opt.data import Numbers, Structure
@@ -87,7 +89,12 @@ def build_highs(st: Structure, nb: Numbers):
         cs = [("g", u, lv, d) for lv in st.levels[u] for d in st.flow_classes[u]]
         vs = [1.0] * len(cs)
         if not st.consumers[u]:
-            r.add(cs, vs, 1.0, 1.0)
+            es = st.energy_step
+            if es is None:
+                r.add(cs, vs, 1.0, 1.0)
+            else:  # good cells per design cell follow the energy step's level
+                r.add(cs + [("z", es, lv) for lv in st.levels[es]],
+                      vs + [-nb.cells_at[lv] for lv in st.levels[es]], 0.0, 0.0)
             continue
         for c in st.consumers[u]:
             for lv in st.levels[c]:
@@ -141,6 +148,11 @@ def build_highs(st: Structure, nb: Numbers):
     if st.dry_steps:
         r.add([("n",) + k for k in dry_n], [nb.footprint[k] / nb.dry_limit for k in dry_n],
               -inf, 1.0)
+
+    keys = list(st.gkeys())  # h2s_release: shares of the site's limit (none: all 0)
+    lim = nb.h2s_limit
+    r.add([("g",) + k for k in keys],
+          [nb.h2s[k] / lim if math.isfinite(lim) else 0.0 for k in keys], -inf, 1.0)
 
     col = r.col
     for key in bounds:  # a variable no row uses comes last, as in Pyomo

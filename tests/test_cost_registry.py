@@ -26,7 +26,8 @@ BATPAC = dict(equipment_life=9.0, building_life=21.0, variable_overhead_of_labou
 ANNUITY = dict(discount_rate=0.07, equipment_life=11.0, building_life=27.0,
                fixed_om_of_capex=0.031, overhead_of_labour=0.43)
 P = dict(materials=1.3e8, process_energy=7.1e6, equipment_capex=4.1e8, building_capex=2.3e8,
-         labour=3.7e7, dry_room_capex=5.3e7, dry_room_energy=2.9e6)
+         labour=3.7e7, dry_room_capex=5.3e7, dry_room_energy=2.9e6, inert_gas=1.9e6,
+         h2s_abatement=2.3e5, rework=4.1e5)
 
 
 def _economics(shared, profit=False):
@@ -49,6 +50,8 @@ def test_batpac5_rollup_by_hand(shared):
     rnd = 0.41 * dep
     expect = dict(materials=P["materials"], equipment=eq, building=bld, dry_room=dry,
                   dry_room_energy=P["dry_room_energy"], process_energy=P["process_energy"],
+                  inert_gas=P["inert_gas"], h2s_abatement=P["h2s_abatement"],
+                  rework=P["rework"],
                   labour=P["labour"], overheads=vo + gsa + rnd)
     assert list(r.categories) == list(expect)  # the report order
     for k, v in expect.items():
@@ -56,7 +59,8 @@ def test_batpac5_rollup_by_hand(shared):
     assert r.items == pytest.approx(dict(variable_overhead=vo, gsa=gsa, rnd=rnd), rel=1e-12)
     launch = 0.053 * P["materials"] + 0.11 * (P["labour"] + vo)
     working = 0.17 * (P["materials"] + P["labour"] + vo + P["process_energy"]
-                      + P["dry_room_energy"])
+                      + P["dry_room_energy"] + P["inert_gas"] + P["h2s_abatement"]
+                      + P["rework"])
     capex = P["equipment_capex"] + P["building_capex"] + P["dry_room_capex"]
     assert r.info == pytest.approx(dict(launch_usd=launch, working_capital_usd=working,
                                         investment_usd=capex + launch + working), rel=1e-12)

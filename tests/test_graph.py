@@ -305,12 +305,12 @@ def test_simulate_runs_and_a_plan_or_stats_in_the_missing_class_is_refused(tmp_p
 
 
 def _no_class_left(tmp_path: Path) -> tuple[Path, int, int]:
-    """The fixture with lpscl_classifying left with dp-40 only and cathode_mixing with
-    dp-60 only: no class is left. Returns the file, the line of the first of the two
+    """The fixture with lpscl_classifying left with dp-40 only and separator_coating
+    with dp-60 only: no class is left. Returns the file, the line of the first of the two
     yield_factors and that step's index in `line:`."""
     text = NO_DP60.read_text()
     old_a = 'yield_factor: {dp-40: "88 %", dp-50: "96 %"}'
-    old_b = 'yield_factor: {dp-40: "93 %", dp-50: "98 %", dp-60: "100 %"}'
+    old_b = 'yield_factor: {dp-40: "90 %", dp-50: "97 %", dp-60: "100 %"}'
     assert text.count(old_a) == 1 and text.count(old_b) == 1
     text = text.replace(old_a, 'yield_factor: {dp-40: "88 %"}')
     text = text.replace(old_b, 'yield_factor: {dp-60: "100 %"}')

@@ -34,9 +34,9 @@ SLOW = [pytest.param(s, 4, (2, 2), s % 3 == 0, s % 2 == 1, marks=pytest.mark.slo
 
 
 def brute_force(route, capacity_gwh):
+    """The cheapest configuration by enumeration: (cost per kWh, steps)."""
     econ = route.economics
     hours = econ.operating_days_per_year * econ.shifts_per_day * econ.shift_length
-    cells = capacity_gwh * 1e6 / design(route).energy_kwh
     names = [s.name for s in route.line]
     lots = {s.name: s.lot for s in route.line}
     rates = {}  # per machine at a level's rate factor = 1, units per year
@@ -49,6 +49,9 @@ def brute_force(route, capacity_gwh):
     for dpc in [c.name for c in route.dry_room_options]:
         for levels in itertools.product(*[[lv.name for lv in s.setting_levels] for s in route.line]):
             chosen = dict(zip(names, levels, strict=True))
+            # good cells deliver the design energy x the chosen level's capacity_factor
+            cf = math.prod(s.level(chosen[s.name]).capacity_factor for s in route.line)
+            cells = capacity_gwh * 1e6 / (design(route).energy_kwh * cf)
             req = flow.requirements(route, flow.nominal_yields(route, dpc, chosen))
             if any(not math.isfinite(v) for v in req.started.values()):
                 continue

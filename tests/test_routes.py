@@ -22,6 +22,7 @@ from ssbfab.cell import design
 from ssbfab.config import required_per_hour, size_for_capacity
 from ssbfab.data import load_any, load_route, resolve_route, route_files
 from ssbfab.errors import SpecError
+from ssbfab.graph import LineGraph
 
 FORMS = {
     "liquid-nmc811-graphite": "liquid",
@@ -255,9 +256,10 @@ def test_a_500_gwh_plant_cannot_fit(routes, name):
     r = routes[name]
     best_class = r.dry_room_options[-1].name
     yields = {s.name: max(lv.yield_ for lv in s.setting_levels) for s in r.line}
+    graph = LineGraph.of(r)
     for s in r.line:
-        if s.moisture is not None:
-            yields[s.name] *= s.moisture.yield_factor[best_class]
+        if s.moisture is not None:  # a table or a dose curve: the graph's factor
+            yields[s.name] *= graph.node(s.name).moisture[best_class]
     need = required_per_hour(r, 500.0, yields)
     area_bound = 0.0
     short = []

@@ -3,7 +3,8 @@
 Material bought per accepted cell = design amount / (yields from where it enters
 the line to the end), net of recovery (`flow.requirements`). Materials the line
 makes itself (a step with `makes:`) are not bought: their raw materials are, by the
-recipe's mass fractions. Scrapped material earns its `scrap_credit` share back.
+recipe's mass fractions. Scrapped material earns its `scrap_credit` share back and
+its `recycling_credit` per kg (`cost.credit_per_unit`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class BomLine:
 
 def bill_of_materials(route: Route, yields: Mapping[str, float],
                       cell: CellResult | None = None) -> list[BomLine]:
+    from .cost import credit_per_unit  # cost reads the graph; imported on use
+
     cell = cell or design(route)
     req = flow.requirements(route, yields, cell.refs)
     mats = route.all_materials
@@ -42,7 +45,7 @@ def bill_of_materials(route: Route, yields: Mapping[str, float],
             raise ValueError(f"material {name!r} is bought but has no price")
         price, unit = m.price_per_unit
         design_q = cell.design_bom[name].value if name in cell.design_bom else 0.0
-        credit = m.scrap_credit * req.scrapped.get(name, 0.0) * price
+        credit = credit_per_unit(m, price) * req.scrapped.get(name, 0.0)
         lines.append(BomLine(name, qty, unit, design_q, price, qty * price - credit))
     return lines
 

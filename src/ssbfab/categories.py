@@ -7,8 +7,9 @@ in USD/yr, capital in USD. Each says what drives it, and how much per unit of dr
 - per m² of machine floor (`per_floor_m2(economics)`);
 - per m² of dry room of the plant's class (`per_dry_room_m2(dry_room_class, economics)`);
 - or per unit started at a step, through the line's flows (`flow=True`): materials
-  (`cost.material_cost_per_started`) and process energy (`cost.energy_per_unit`,
-  shared among a step's options in merit order).
+  (`cost.material_cost_per_started`), process energy (`cost.energy_per_unit`,
+  shared among a step's options in merit order), H2S abatement
+  (`cost.h2s_cost_per_started`) and rework (`cost.rework_cost_per_started`).
 
 `cost.evaluate` sums the primaries over a plan's machines, floor and dry room; the
 optimiser prices its variables with the very same amounts (`machine_weight`,
@@ -179,6 +180,13 @@ PRIMARIES: tuple[Primary, ...] = (
             per_dry_room_m2=lambda c, e: c.equipment_cost),
     Primary("dry_room_energy", "USD/yr", "dry-room electricity",
             per_dry_room_m2=lambda c, e: c.power * _hours(e) * e.electricity_price),
+    # argon machines purge and leak all the hours the plant runs, busy or not
+    Primary("inert_gas", "USD/yr", "argon consumed and purified",
+            per_machine=lambda o, e: o.argon_flow * _hours(e) * e.argon_price),
+    # per m³ of H2S released by the units started (`LineGraph.h2s`), in the plant's class
+    Primary("h2s_abatement", "USD/yr", "H2S scrubbing, detection and ventilation", flow=True),
+    # per kg of off-spec output reworked (`cost.rework_cost_per_started`)
+    Primary("rework", "USD/yr", "rework of off-spec powder", flow=True),
 )
 
 # Tables and the report show the categories in this order; a line's rule may read
@@ -199,6 +207,9 @@ LINES: tuple[Line, ...] = (
          _both(_same("dry_room_energy"))),
     Line("process_energy", "category", "USD/yr", "process energy",
          _both(_same("process_energy"))),
+    Line("inert_gas", "category", "USD/yr", "argon", _both(_same("inert_gas"))),
+    Line("h2s_abatement", "category", "USD/yr", "H2S abatement", _both(_same("h2s_abatement"))),
+    Line("rework", "category", "USD/yr", "rework", _both(_same("rework"))),
     Line("labour", "category", "USD/yr", "labour", _both(_same("labour"))),
     Line("overheads", "category", "USD/yr", "overheads"),  # the sum of its items below
     # items of the overheads (USD/yr)
@@ -222,7 +233,7 @@ LINES: tuple[Line, ...] = (
     Line("working_capital_usd", "info", "USD", "working capital", {
         "batpac5": lambda p, v, e: e.batpac5.working_capital_of_variable_cost * (
             v["materials"] + v["labour"] + v["variable_overhead"] + v["process_energy"]
-            + v["dry_room_energy"])}),
+            + v["dry_room_energy"] + v["inert_gas"] + v["h2s_abatement"] + v["rework"])}),
     Line("investment_usd", "info", "USD", "investment", {
         "batpac5": lambda p, v, e: _capex(p) + v["launch_usd"] + v["working_capital_usd"],
         "annuity": lambda p, v, e: _capex(p)}),

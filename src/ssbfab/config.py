@@ -48,7 +48,10 @@ class PlantConfig:
                                    {s: c.level for s, c in self.steps.items()})
 
     def good_cells_per_year(self) -> float:
-        return self.capacity_gwh * 1e6 / design(self.route).energy_kwh
+        """Good cells a year the target needs, each delivering the energy of the
+        chosen levels (`LineGraph.cell_energy`)."""
+        levels = {s: c.level for s, c in self.steps.items()}
+        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(levels)
 
     def to_dict(self) -> dict:
         return {
@@ -223,6 +226,8 @@ class PlanFile(_PlanModel):
     capex_total: Any = None
     floor_area_m2: Any = None
     dry_room_area_m2: Any = None
+    dry_room_all_in: Any = None
+    h2s_m3_per_year: Any = None
     binding_steps: Any = None
     solver: Any = None
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import categories
 from .categories import COSTING_CHOICES
-from .data.schema import Economics, EquipmentOption, Level, Route
+from .data.schema import Economics, EquipmentOption, Level, Material, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph
 from .stats import LineStats
@@ -70,10 +70,28 @@ def hours_per_year(econ: Economics) -> float:
 def energy_per_unit(option: EquipmentOption, level: Level, econ: Economics,
                     rate_per_hour: float | None = None) -> float:
     """Process electricity in USD per unit of the step's unit started on this option
-    at this level: power (kW) × energy_factor / (rate × rate_factor) (units/h) × price.
-    `rate_per_hour` saves re-reading the option's rate (`graph.OptionNode.rate_per_hour`)."""
+    at this level: power (kW) × energy_factor × (1 - energy_recovery) / (rate ×
+    rate_factor) (units/h) × price; a regenerative cycler returns `energy_recovery` of
+    what it draws. `rate_per_hour` saves re-reading the option's rate
+    (`graph.OptionNode.rate_per_hour`)."""
     rate = option.rate_per_hour if rate_per_hour is None else rate_per_hour
-    return option.power * level.energy_factor / (rate * level.rate_factor) * econ.electricity_price
+    return (option.power * level.energy_factor * (1.0 - option.energy_recovery)
+            / (rate * level.rate_factor) * econ.electricity_price)
+
+
+def rework_cost_per_started(graph: LineGraph, step: str, level: str,
+                            dew_point_class: str | None) -> float:
+    """Rework in USD per unit of `step` started: units reworked per unit started
+    (`LineGraph.rework_per_started`) × the step's `rework.cost` (USD/kg)."""
+    rw = graph.node(step).spec.rework
+    return 0.0 if rw is None else graph.rework_per_started(step, level, dew_point_class) * rw.cost
+
+
+def h2s_cost_per_started(graph: LineGraph, step: str, dew_point_class: str | None,
+                         econ: Economics) -> float:
+    """H2S abatement in USD per unit of `step` started in the class: m³ released
+    (`LineGraph.h2s`) × the economics' `h2s_abatement_cost` (USD/m³)."""
+    return graph.h2s(step, dew_point_class) * econ.h2s_abatement_cost
 
 
 def capacity_per_machine(option: EquipmentOption, level: Level, econ: Economics,
@@ -118,15 +136,23 @@ def material_cost_per_started(route: Route, prices: Mapping[str, float] | None =
         if m not in pr:
             raise InputError(Problem(route.file, None, f"materials.{m}.price",
                                      f"material {m!r} is bought at step {s!r} but has no price"))
-        c = rate * pr[m][0] * (1.0 - mats[m].scrap_credit)
+        c = rate * (pr[m][0] - credit_per_unit(mats[m], pr[m][0]))
         detail[(s, m)] = c
         per[s] += c
         bought.add(m)
     credit = 0.0
     for m in bought:
-        if mats[m].scrap_credit and m in graph.design_bom:
-            credit += mats[m].scrap_credit * pr[m][0] * graph.design_bom[m]
+        back = credit_per_unit(mats[m], pr[m][0])
+        if back and m in graph.design_bom:
+            credit += back * graph.design_bom[m]
     return per, credit, detail
+
+
+def credit_per_unit(material: Material, price: float) -> float:
+    """USD given back per basis unit of `material` that ends up scrapped: its
+    `scrap_credit` share of `price` plus its `recycling_credit` (USD/kg; the loader
+    allows one only on a material priced per kg)."""
+    return material.scrap_credit * price + material.recycling_credit
 
 
 # ----------------------------------------------------------------------------- stats
@@ -220,6 +246,10 @@ class CostBreakdown:
     started_per_year: dict[str, float]  # units started at each step per year
     capacity_per_year: dict[str, float]  # units each step can start per year (installed)
     shortfall: dict[str, float] = field(default_factory=dict)  # steps short of capacity
+    h2s_m3_per_year: float = 0.0  # H2S the line releases in its class, m³/yr (`LineGraph.h2s`)
+    # the dry room all-in, USD/kWh: its floor's building share (plain + extra cost per m²)
+    # + its dehumidification plant + its energy (a view across three categories)
+    dry_room_all_in: float = 0.0
     # (step, primary quantities) and the economics, rolled up per step on demand
     _step_primary: tuple = field(default=(), repr=False, compare=False)
     _economics: Economics | None = field(default=None, repr=False, compare=False)
@@ -270,6 +300,7 @@ class CostBreakdown:
             "dry_room_area_m2": self.dry_room_area_m2, "dew_point_class": self.dew_point_class,
             "good_kwh_per_year": self.good_kwh_per_year,
             "good_cells_per_year": self.good_cells_per_year,
+            "h2s_m3_per_year": self.h2s_m3_per_year, "dry_room_all_in": self.dry_room_all_in,
         }
 
 
@@ -351,7 +382,9 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     graph = costed_graph(route)
     obs = observed(route, stats)
     yields = config_yields(config, obs)
-    cells = config.capacity_gwh * 1e6 / graph.energy_kwh
+    # cost per kWh divides by the energy the good cells deliver at the chosen levels
+    cells = config.capacity_gwh * 1e6 / graph.cell_energy(
+        {s: c.level for s, c in config.steps.items()})
     kwh = config.capacity_gwh * 1e6
     _, started = graph.flows(yields)
     mat_per, credit, _ = material_cost_per_started(route, prices)
@@ -378,14 +411,14 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for (s, m), rate in graph.material_rates.items():
             by_m.setdefault(m, []).append((s, started[s] * rate))
         for m, uses in by_m.items():
-            sc = mats[m].scrap_credit
-            if not sc or m not in graph.design_bom:
+            back = credit_per_unit(mats[m], pr[m][0])
+            if not back or m not in graph.design_bom:
                 continue
             total = sum(q for _, q in uses)
             for s, q in uses:
                 share = q / total if total > 0 else 1.0 / len(uses)
                 credit_by_step[s] = credit_by_step.get(s, 0.0) + \
-                    sc * pr[m][0] * graph.design_bom[m] * share
+                    back * graph.design_bom[m] * share
 
     rows: list[tuple[str, dict[str, float]]] = []
     total_primary = {k: 0.0 for k in names}
@@ -394,6 +427,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     shortfall: dict[str, float] = {}
     floor = 0.0
     dry_area = 0.0
+    h2s_total = 0.0
     for node in graph.in_file_order():
         name = node.name
         choice = config.steps[name]
@@ -404,6 +438,12 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         avail = o_obs.availability if o_obs else None
         prim = {k: 0.0 for k in names}
         prim["materials"] = load * mat_per[name] + credit_by_step.get(name, 0.0) * cells
+        rw = node.spec.rework
+        if rw is not None:  # off-spec powder re-milled / re-annealed, per kg reworked
+            prim["rework"] = load * graph.rework_per_started(name, choice.level, dpc) * rw.cost
+        h2s_m3 = load * graph.h2s(name, dpc)
+        h2s_total += h2s_m3
+        prim["h2s_abatement"] = h2s_m3 * econ.h2s_abatement_cost
         disp = []
         area = 0.0
         cap_total = 0.0
@@ -437,6 +477,10 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         rows, total_primary, floor, dry_area = _scaled_rows(config, rows, dry, econ)
     r = categories.rollup(total_primary, econ, costing)
     per_year = r.categories
+    dry_building = 0.0
+    if dry is not None:
+        per_building = categories.rollup({"building_capex": 1.0}, econ, costing).categories["building"]
+        dry_building = dry_area * (econ.building_cost + dry.building_extra_cost) * per_building
     return CostBreakdown(
         cost_per_kwh=r.total / kwh, currency="USD", currency_year=econ.currency_year,
         costing=costing, by_category={c: v / kwh for c, v in per_year.items()},
@@ -446,6 +490,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         capex_total=sum(total_primary[p.name] for p in categories.PRIMARIES if p.capital),
         floor_area_m2=floor, dry_room_area_m2=dry_area, dew_point_class=dpc,
         good_kwh_per_year=kwh, good_cells_per_year=cells, started_per_year=started_y,
-        capacity_per_year=capacity_y, shortfall=shortfall, _step_primary=tuple(rows),
+        capacity_per_year=capacity_y, shortfall=shortfall, h2s_m3_per_year=h2s_total,
+        dry_room_all_in=(dry_building + per_year["dry_room"] + per_year["dry_room_energy"]) / kwh,
+        _step_primary=tuple(rows),
         _economics=econ,
     )

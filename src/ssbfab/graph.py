@@ -12,9 +12,13 @@ into frozen, typed data. Every rule of the line is stated here, once:
 - rate(s, m)    material m bought per unit of s started, net of recovery, in m's
                 price basis (kg, m² or m³); a step that makes a material (`makes:`)
                 buys its recipe's raw materials by mass fraction per kg started;
-- yield(s,l,d)  min(1, y_l · f · φ_s(d)): the level's yield, an observed factor f
-                (1 unless statistics give one) and, for a moisture-sensitive step,
-                φ_s(d) = its `moisture.yield_factor` in dry-room class d;
+- yield(s,l,d)  min(1, f · R_s(y_l · φ_s(d))): the level's yield, for a
+                moisture-sensitive step × φ_s(d) = its `moisture.yield_factor` in
+                dry-room class d, or 1 - loss(ppmv(d) × exposure) for a step with a
+                `moisture.dose` curve (the nominal dose; the simulator uses the dose
+                each lot meets) (the first-pass yield y1), with the rework of the step
+                R_s(y1) = y1 + (1 - y1)·share·yield_rework (the scrap reworked and
+                recovered), × an observed factor f (1 unless statistics give one);
 - classes       the dry-room classes the route may use: its `dry_room_classes`
                 (default: all of dry_rooms.yaml) that every moisture-sensitive step
                 has a `yield_factor` for (docs/lines.md: "a class absent here is not
@@ -22,7 +26,15 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 class is the last. The loader refuses a route that leaves none
                 (`checks.check_route`), so every command can run what it accepts;
 - flows         good(s) = Σ_c started(c)·ratio(s→c) (the final step: per_cell = 1
-                cell), started(s) = good(s) / yield(s), per good cell.
+                cell), started(s) = good(s) / yield(s), per good cell;
+- h2s(s, d)     m³ of H2S released per unit of s started in dry-room class d: its
+                `moisture.h2s_release` (cm³/g at the reference dew point) × kg of
+                sensitive material per unit × ppmv(d) / ppmv(reference), ppmv by the
+                Magnus formula (`units.dew_point_to_ppmv`): linear in the water met,
+                the simulator's rule too (sim/model.py);
+- energy        a good cell delivers the design's energy × the `capacity_factor` of
+                the level chosen at the one step whose levels carry one (`energy_step`,
+                e.g. warm isostatic pressing; None: the design's energy).
 
 Mappings are read-only views; the graph is never changed after it is built.
 """
@@ -37,7 +49,7 @@ from types import MappingProxyType
 
 from .cell import CellResult, DesignRef, design
 from .data import units
-from .data.schema import DryRoomClass, EquipmentOption, Level, Route, Step
+from .data.schema import DryRoomClass, EquipmentOption, Level, Moisture, Route, Step
 from .errors import InputError, Problem, closest
 
 
@@ -116,6 +128,7 @@ class LineGraph:
     refs: Mapping[str, DesignRef]  # the cell's design references ({} for a bare line)
     design_bom: Mapping[str, float]  # material -> amount in one good cell, in its price basis
     prices: Mapping[str, tuple[float, str]]  # material -> (USD per basis unit, basis)
+    water_ratio: Mapping[str, float]  # allowed class -> ppmv at its dew point / ppmv at the H2S reference
     _index: Mapping[str, int]  # step name -> position in `steps`
 
     # ---------------------------------------------------------------- building
@@ -157,7 +170,7 @@ class LineGraph:
                 options=tuple(OptionNode(o.name, o, o.rate_per_hour, o.availability)
                               for o in s.options),
                 moisture=MappingProxyType({} if mo is None else
-                                          {c: mo.yield_factor[c] for c in allowed}),
+                                          {c: moisture_factor(mo, route, c) for c in allowed}),
                 sensitive_kg=sensitive[name]))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
@@ -172,6 +185,7 @@ class LineGraph:
             cell=cell, refs=MappingProxyType(dict(refs)), design_bom=MappingProxyType(bom),
             prices=MappingProxyType({n: p for n, m in route.all_materials.items()
                                      if (p := m.price_per_unit) is not None}),
+            water_ratio=MappingProxyType(_water_ratios(route, allowed)),
             _index=MappingProxyType({n.name: i for i, n in enumerate(nodes)}),
         )
 
@@ -197,8 +211,28 @@ class LineGraph:
 
     @property
     def energy_kwh(self) -> float:
-        """Energy of one good cell, kWh (NaN for a bare line, which has no cell)."""
+        """Design energy of one good cell, kWh (NaN for a bare line, which has no cell)."""
         return self.cell.energy_kwh if self.cell is not None else math.nan
+
+    @property
+    def energy_step(self) -> str | None:
+        """The step whose levels change the delivered capacity (at most one: the
+        loader's `checks._check_capacity_step`), or None."""
+        for n in self.steps:
+            if any(lv.capacity_factor != 1.0 for lv in n.levels):
+                return n.name
+        return None
+
+    def cell_energy(self, levels: Mapping[str, str]) -> float:
+        """Energy a good cell delivers at these setting levels (step -> level), kWh: the
+        design's energy × the capacity_factor of the energy step's chosen level (its
+        first level when `levels` does not name it)."""
+        es = self.energy_step
+        e = self.energy_kwh
+        if es is None:
+            return e
+        node = self.node(es)
+        return e * node.level(levels.get(es, node.levels[0].name)).capacity_factor
 
     def node(self, name: str) -> StepNode:
         return self.steps[self._index[name]]
@@ -229,18 +263,45 @@ class LineGraph:
 
     def yield_at(self, step: str, level: str, dew_point_class: str | None,
                  factor: float = 1.0) -> float:
-        """Yield of `step` at `level` in a dry-room class (fraction): min(1, level yield
-        × `factor` × the step's moisture yield_factor in that class). The class does
+        """Yield of `step` at `level` in a dry-room class (fraction): min(1, `factor` ×
+        the first-pass yield (level yield × the step's moisture yield_factor in that
+        class) with the step's rework recovered). The class does
         not matter for a step that is not moisture-sensitive, nor when it is None (not
         known, e.g. statistics that do not say); a class the route may not use is an
         InputError."""
+        y = self.first_pass_yield(step, level, dew_point_class)
+        rw = self.steps[self._index[step]].spec.rework
+        if rw is not None:
+            y += (1.0 - y) * rw.share * rw.yield_
+        return min(1.0, y * factor)
+
+    def first_pass_yield(self, step: str, level: str, dew_point_class: str | None) -> float:
+        """Yield before rework (fraction): level yield × moisture yield_factor in the class."""
         node = self.steps[self._index[step]]
-        y = node.level_yield[level] * factor
+        y = node.level_yield[level]
         if node.sensitive and dew_point_class is not None:
             if dew_point_class not in node.moisture:
                 self.check_class(dew_point_class)  # not an allowed class: raises
             y *= node.moisture[dew_point_class]
         return min(1.0, y)
+
+    def rework_per_started(self, step: str, level: str, dew_point_class: str | None) -> float:
+        """Units reworked per unit of `step` started: (1 - first-pass yield) × share."""
+        rw = self.steps[self._index[step]].spec.rework
+        if rw is None:
+            return 0.0
+        return (1.0 - self.first_pass_yield(step, level, dew_point_class)) * rw.share
+
+    def h2s(self, step: str, dew_point_class: str | None) -> float:
+        """m³ of H2S released per unit of `step` started in the class (module docstring);
+        0 for a step without `h2s_release` or when the class is unknown (None)."""
+        node = self.steps[self._index[step]]
+        mo = node.spec.moisture
+        if mo is None or not mo.h2s_release or dew_point_class is None \
+                or dew_point_class not in self.water_ratio:
+            return 0.0
+        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³
+        return mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
 
     def flows(self, yields: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(good, started): units of good output and units started at each step per good
@@ -274,10 +335,39 @@ def allowed_classes(route: Route) -> tuple[tuple[str, ...], tuple[str, ...],
     excluded: dict[str, tuple[str, ...]] = {}
     for c in listed:
         lacking = tuple(s.name for s in route.line
-                        if s.moisture is not None and c not in s.moisture.yield_factor)
+                        if s.moisture is not None and s.moisture.yield_factor is not None
+                        and c not in s.moisture.yield_factor)
         if lacking:
             excluded[c] = lacking
     return tuple(c for c in listed if c not in excluded), listed, excluded
+
+
+def nominal_dose(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """Water dose (ppmv·h) a lot meets at its nominal exposure in a dry-room class:
+    ppmv at the class's dew point (Magnus formula over ice, `units.dew_point_to_ppmv`)
+    × `dose.exposure` hours × `dose.open_share`. 0 for a step without a dose curve."""
+    if moisture.dose is None:
+        return 0.0
+    cls = next(c for c in route.shared.dry_rooms.classes if c.name == dew_point_class)
+    d = moisture.dose
+    return units.dew_point_to_ppmv(cls.dew_point) * d.exposure * d.open_share
+
+
+def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """φ(d): the yield factor of a moisture-sensitive step in class d: its
+    `yield_factor` entry, or 1 - loss(dose) at the nominal dose in that class."""
+    if moisture.dose is None:
+        assert moisture.yield_factor is not None  # one of the two (the schema says so)
+        return moisture.yield_factor[dew_point_class]
+    return 1.0 - moisture.dose.loss_at(nominal_dose(moisture, route, dew_point_class))
+
+
+def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:
+    """ppmv at each allowed class's dew point over ppmv at the H2S reference dew point."""
+    dr = route.shared.dry_rooms
+    ref = units.dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    by_name = {c.name: c for c in dr.classes}
+    return {c: units.dew_point_to_ppmv(by_name[c].dew_point) / ref for c in allowed}
 
 
 def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, str], float]:

@@ -215,6 +215,9 @@ class StepStats:
     # share of the good output per hour that the configuration's target needs from the
     # step (at nominal yields downstream) that it did not make: max(0, 1 - made / needed)
     shortfall: Estimate = NOT_MEASURED
+    # mean water dose a lot met at a step with a dose curve (`moisture.dose`), ppmv·h:
+    # the room's ppmv over its exposure, buffer waits and excursions included
+    water_dose: Estimate = NOT_MEASURED
     level: str | None = None  # the setting level simulated (None: not recorded)
     nominal_yield: float = math.nan  # the yield scrap was drawn with (level x moisture factor)
     lot_size: float = math.nan  # units of the step's unit per lot
@@ -284,7 +287,7 @@ class LineStats:
                     "yield": est(s.yield_), "throughput_per_h": est(s.throughput_per_h),
                     "wip_mean": est(s.wip_mean),
                     "availability_operating": est(s.availability_operating),
-                    "shortfall": est(s.shortfall),
+                    "shortfall": est(s.shortfall), "water_dose": est(s.water_dose),
                     **{k: getattr(s, k) for k in _STEP_VALUES},
                     "per_rep": {k: list(v) for k, v in s.per_rep.items()},
                 }
@@ -345,7 +348,8 @@ class LineStats:
                 throughput_per_h=est(s.throughput_per_h), wip_mean=est(s.wip_mean),
                 availability_operating=est(first(s.availability_operating,
                                                  old.availability_operating.get(s.step))),
-                shortfall=est(s.shortfall), level=first(s.level, old.levels.get(s.step)),
+                shortfall=est(s.shortfall), water_dose=est(s.water_dose),
+                level=first(s.level, old.levels.get(s.step)),
                 nominal_yield=num(first(s.nominal_yield, old.nominal_yield.get(s.step))),
                 lot_size=num(first(s.lot_size, old.lots.get(s.step))),
                 per_rep=reps(s.per_rep or old_steps.get(s.step) or {}),
@@ -510,6 +514,7 @@ class StatsStep(_StatsModel):
     # absent from a file of an earlier ssbfab (it kept them under `extra`)
     availability_operating: FractionEst | None = None
     shortfall: FractionEst | None = None
+    water_dose: NonNegativeEst | None = None
     level: str | None = None
     nominal_yield: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     lot_size: Annotated[float, Field(gt=0)] | None = None

@@ -74,7 +74,7 @@ def check_route(route: Route) -> None:
             if s.unit != "kg":
                 add(("line", i, "unit"), "a step that makes a material works in kg")
         if s.moisture is not None:
-            for c in s.moisture.yield_factor:
+            for c in s.moisture.yield_factor or {}:
                 if c not in class_names:
                     add(("line", i, "moisture", "yield_factor", c),
                         f"unknown dry-room class {shorten(c)}{closest(c, class_names)}")
@@ -105,8 +105,46 @@ def check_route(route: Route) -> None:
         add(("dry_room_classes",), "no dry-room class is allowed")
     else:
         _check_moisture_classes(route, add)
+    _check_capacity_step(route, add)
+    _check_recycling_credits(route, problems)
     if problems:
         raise SpecError(problems)
+
+
+def _check_recycling_credits(route: Route, problems: list[Problem]) -> None:
+    """A recycling credit is USD per kg of scrapped material: the material needs a
+    price per kg, and credit + scrap credit may not exceed it (else the plant would be
+    paid to scrap)."""
+    for name, m in route.all_materials.items():
+        if not m.recycling_credit:
+            continue
+        own = name in route.materials and "recycling_credit" in route.materials[name].model_fields_set
+        file = route.file if own else route.shared.files.get("materials", "materials.yaml")
+        line = route.line_of("materials", name, "recycling_credit") if own else None
+        field = f"materials.{name}.recycling_credit"
+        p = m.price_per_unit
+        if p is None or p[1] != "kg":
+            problems.append(Problem(file, line, field, "a recycling credit (USD/kg) needs a "
+                                    f"price per kg for material {shorten(name)}"))
+        elif m.recycling_credit + m.scrap_credit * p[0] > p[0] * (1 + 1e-12):
+            problems.append(Problem(file, line, field, f"recycling_credit {m.recycling_credit:g} "
+                                    f"USD/kg plus the scrap credit exceeds the price {p[0]:g} "
+                                    "USD/kg; expected at most the price"))
+
+
+def _check_capacity_step(route: Route, add) -> None:
+    """At most one step may have levels that change the cell's delivered capacity: the
+    optimiser states the delivered energy as linear in that one step's level choice
+    (good cells per design cell = 1 / capacity_factor of the chosen level)."""
+    steps = [(i, s) for i, s in enumerate(route.line)
+             if any(lv.capacity_factor != 1.0 for lv in s.setting_levels)]
+    if len(steps) > 1:
+        i, s = steps[1]
+        j = next(k for k, lv in enumerate(s.levels) if lv.capacity_factor != 1.0)
+        add(("line", i, "levels", j, "capacity_factor"),
+            f"step {shorten(s.name)} has a level with a capacity_factor, but so has step "
+            f"{shorten(steps[0][1].name)}; expected at most one step per route whose levels "
+            "change the delivered capacity")
 
 
 def _check_moisture_classes(route: Route, add) -> None:
@@ -116,7 +154,8 @@ def _check_moisture_classes(route: Route, add) -> None:
     if allowed or not listed:
         return
     sensitive = [(i, s.name, list(s.moisture.yield_factor))
-                 for i, s in enumerate(route.line) if s.moisture is not None]
+                 for i, s in enumerate(route.line)
+                 if s.moisture is not None and s.moisture.yield_factor is not None]
     first = next(i for i, _, has in sensitive if set(listed) - set(has))
     has = "; ".join(f"{name!r} has {', '.join(classes) or 'no class'}"
                     for _, name, classes in sensitive)

@@ -83,6 +83,11 @@ PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_ar
 PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
 Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
 GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
+VolumeFlow: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_flow")), QuantityKind("volume_flow")]  # m³/h
+VolumePerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_per_year")), QuantityKind("volume_per_year")]  # m³/yr
+PriceMass: TypeAlias = Annotated[float, BeforeValidator(_parser("price_mass")), QuantityKind("price_mass")]  # USD/kg
+PriceVolume: TypeAlias = Annotated[float, BeforeValidator(_parser("price_volume")), QuantityKind("price_volume")]  # USD/m³
+WaterDose: TypeAlias = Annotated[float, BeforeValidator(_parser("water_dose")), QuantityKind("water_dose")]  # ppmv·h
 GasPerMass: TypeAlias = Annotated[float, BeforeValidator(_parser("gas_per_mass")), QuantityKind("gas_per_mass")]  # cm³/g
 Years: TypeAlias = Annotated[float, BeforeValidator(_parser("years")), QuantityKind("years")]
 
@@ -213,6 +218,8 @@ class Material(Strict):
     recipe: dict[str, Mol] | None = None  # mol of each raw material per mol of product
     moisture_sensitive: bool = False
     scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
+    # USD per kg a recycler pays for the material in scrapped output (on top of scrap_credit)
+    recycling_credit: PriceMass = 0.0
     description: str | None = None
 
     # (USD per basis unit, basis), read at validation with the data set's exchange rates
@@ -241,6 +248,10 @@ class Material(Strict):
         if not 0 <= v <= 1:
             raise ValueError(f"must lie in [0, 1], found {v:g}")
         return v
+
+    # checked against the price once a route's entry is merged with the shared one
+    # (`checks._check_recycling_credits`)
+    _recycling = _range("recycling_credit", strict=False, unit="USD/kg")
 
     @property
     def price_per_unit(self) -> tuple[float, str] | None:
@@ -353,6 +364,11 @@ class Economics(Strict):
     labour_rate: PriceTime
     electricity_price: PriceEnergy
     building_cost: PriceArea
+    # argon delivered and purified (recirculating purifier's running and capital
+    # share folded in), per m³ an argon machine consumes
+    argon_price: PriceVolume = 0.0
+    # scrubbing, detection and ventilation per m³ of H2S the line can release
+    h2s_abatement_cost: PriceVolume = 0.0
     batpac5: BatPaC5
     annuity: Annuity
 
@@ -374,7 +390,8 @@ class Economics(Strict):
 
     _shifts = _range("shifts_per_day", high=4)
     _shift = _range("shift_length", high=24, unit="h")
-    _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
+    _nonneg = _range("labour_rate", "electricity_price", "building_cost", "argon_price",
+                     "h2s_abatement_cost", strict=False)
 
     @model_validator(mode="after")
     def _day_has_24_hours(self):
@@ -535,6 +552,13 @@ class EquipmentOption(Strict):
     maintenance: Maintenance | None = None
     min_count: int = 0
     max_count: int = 1000
+    # argon a machine consumes while the plant runs (purge, leaks, regeneration), m³/h
+    argon_flow: VolumeFlow = 0.0
+    # share of its process energy a machine returns (regenerative formation cyclers)
+    energy_recovery: Fraction = 0.0
+
+    _argon = _range("argon_flow", strict=False)
+    _recovery = _range("energy_recovery", strict=False, high=1.0)
 
     @field_validator("rate")
     @classmethod
@@ -625,6 +649,12 @@ class Level(Strict):
     rate_factor: float = 1.0
     yield_: Fraction | None = Field(default=None, alias="yield")
     energy_factor: float = 1.0
+    # share of the cell design's capacity a good cell delivers when made at this level
+    # (e.g. a short warm-isostatic-pressing hold: 80 of 125 mAh/g); cost per kWh
+    # divides by the delivered energy
+    capacity_factor: Fraction = 1.0
+
+    _capacity = _range("capacity_factor", high=1.0)
 
     @field_validator("yield_")
     @classmethod
@@ -660,13 +690,93 @@ class Excursion(Strict):
     _frac = _range("extra_loss", strict=False, high=1.0)
 
 
+class Rework(Strict):
+    """Off-spec output sent back through a re-mill or re-anneal (a side process with
+    no machine of the line): `share` of a step's scrap is reworked, `yield` of that
+    comes back as good output, at `cost` per kg reworked."""
+
+    share: Fraction  # of the step's first-pass scrap, [0, 100 %]
+    yield_: Fraction = Field(alias="yield")  # of what is reworked, (0, 100 %]
+    cost: PriceMass  # USD per kg reworked (energy, labour and media of the side process)
+
+    _share = _range("share", strict=False, high=1.0)
+    _yield = _range("yield_", high=1.0)
+    _cost = _range("cost", strict=False, unit="USD/kg")
+
+
+class DosePoint(Strict):
+    dose: WaterDose  # ppmv·h of water met
+    loss: Fraction  # share of the step's output lost at that dose, [0, 100 %]
+
+    _dose = _range("dose", strict=False, unit="ppmv*h")
+    _loss = _range("loss", strict=False, high=1.0)
+
+
+class Dose(Strict):
+    """Moisture damage as a function of the water a lot meets: dose = ppmv of the room
+    × hours exposed (ppmv·h); loss = the curve through `points` (piecewise linear,
+    flat beyond the last point, 0 below the first at dose 0)."""
+
+    exposure: Hours  # nominal hours a lot is exposed at this step: processing + its inputs' wait
+    open_share: Fraction = 1.0  # share of those hours the material is open to the room's air
+    points: list[DosePoint]
+
+    _exposure = _range("exposure", strict=False, unit="h")
+    _open = _range("open_share", strict=False, high=1.0)
+
+    @field_validator("points")
+    @classmethod
+    def _monotone(cls, v):
+        if not v:
+            raise ValueError("expected at least one point {dose, loss}")
+        for i in range(1, len(v)):
+            if not v[i].dose > v[i - 1].dose:
+                raise FieldProblem(f"{i}.dose", f"doses must increase: {v[i].dose:g} ppmv*h "
+                                                f"after {v[i - 1].dose:g} ppmv*h")
+            if v[i].loss < v[i - 1].loss:
+                raise FieldProblem(f"{i}.loss", f"a loss curve must not fall as the dose "
+                                                f"grows: {v[i].loss * 100:g} % after "
+                                                f"{v[i - 1].loss * 100:g} %")
+        return v
+
+    @property
+    def curve(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(doses, losses) of the curve with its start at dose 0 (loss 0 unless the
+        first point is at dose 0): the simulator interpolates the same points."""
+        pts = [(p.dose, p.loss) for p in self.points]
+        if pts[0][0] > 0:
+            pts.insert(0, (0.0, 0.0))
+        return tuple(d for d, _ in pts), tuple(x for _, x in pts)
+
+    def loss_at(self, dose: float) -> float:
+        """Share lost at `dose` (ppmv·h): linear between the points of `curve`, flat
+        beyond the last (numpy.interp, as the simulator)."""
+        import numpy as np
+
+        xs, fs = self.curve
+        return float(np.interp(dose, xs, fs))
+
+
 class Moisture(Strict):
-    yield_factor: dict[str, Fraction]  # per dry-room class; classes absent are not allowed
+    # per dry-room class; classes absent are not allowed (or `dose`, for every class)
+    yield_factor: dict[str, Fraction] | None = None
+    dose: Dose | None = None  # a loss curve of the water dose, instead of yield_factor
     excursion: Excursion
     h2s_release: GasPerMass = 0.0  # cm³ H2S per g of material exposed at the reference dew point
 
     _yields = _range("yield_factor", high=1.0)  # a yield: (0, 100 %]
     _nonneg = _range("h2s_release", strict=False)
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if (self.yield_factor is None) == (self.dose is None):
+            raise FieldProblem("dose" if self.dose is not None else "yield_factor",
+                               "give either `yield_factor` (per dry-room class) or `dose` "
+                               "(a loss curve of the water dose), not both and not neither")
+        if self.dose is not None and self.excursion.extra_loss:
+            raise FieldProblem("excursion", "with `dose`, an excursion's damage is the water "
+                                            "it adds to the dose; expected no extra_loss")
+        return self
 
 
 def _positive_if_amount(v: str | None) -> str | None:
@@ -705,6 +815,7 @@ class Step(Strict):
     levels: list[Level] = Field(default_factory=list)
     options: list[EquipmentOption]
     moisture: Moisture | None = None
+    rework: Rework | None = None  # off-spec output reworked (kg steps)
     lot_size: str  # an amount of the step's unit, e.g. "500 m^2"
     buffer: int = 4  # lots that fit in the buffer after this step
 
@@ -760,6 +871,9 @@ class Step(Strict):
                 raise FieldProblem(
                     "lot_size", f"lot_size {shorten(self.lot_size)} is larger than the batch "
                                 f"{shorten(opt.batch)} of option {shorten(opt.name)}; expected lot <= batch")
+        if self.rework is not None and self.unit != "kg":
+            raise FieldProblem("rework", f"rework applies to powder steps in kg; this step "
+                                         f"works in {self.unit}")
         if self.moisture is not None and self.environment != "dry_room":
             raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
                                            f"environment; this step's environment is "
@@ -795,8 +909,11 @@ class Plant(Strict):
     floor_area: M2  # site floor area available for the line (all environments)
     dry_room_area: M2  # largest dry room the site can hold
     default_capacity: GWhPerYear
+    # most H2S the site may release a year (permit), m³/yr at the room's conditions;
+    # None: no limit
+    h2s_limit: VolumePerYear | None = None
 
-    _pos = _range("floor_area", "default_capacity")
+    _pos = _range("floor_area", "default_capacity", "h2s_limit")
     _nonneg = _range("dry_room_area", strict=False)
 
 

@@ -69,6 +69,9 @@ CANONICAL: dict[str, str] = {
     "pressure": "MPa",
     "energy_per_year": "GWh/yr",
     "gas_per_mass": "cm**3/g",
+    "volume_flow": "m**3/h",
+    "water_dose": "ppmv*h",
+    "volume_per_year": "m**3/yr",
     "amount": "mol",
     "years": "year",
 }
@@ -308,6 +311,9 @@ _EXAMPLES = {
     "pressure": "300 MPa",
     "energy_per_year": "10 GWh/yr",
     "gas_per_mass": "0.1 cm^3/g",
+    "volume_flow": "2 m^3/h",
+    "water_dose": "63.5 ppmv*h",
+    "volume_per_year": "50 m^3/yr",
     "amount": "2.5 mol",
     "years": "10 yr",
 }

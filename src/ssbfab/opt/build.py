@@ -1,6 +1,8 @@
 """The Pyomo model, assembled by a short sequence of named functions.
 
     z[s,l]   ∈ {0,1}  setting level l chosen at step s             (Σ_l z = 1)
+                      (at the energy step, if any, the final step makes
+                      Σ_l z[l] / capacity_factor[l] good cells per design cell)
     w[d]     ∈ {0,1}  dry-room class d chosen for the plant        (Σ_d w = 1)
     g[s,l,d] ≥ 0      good output of s per good cell at level l, made in class d
                       (d = "any" where the step's yield does not depend on the class);
@@ -28,6 +30,8 @@ bounds; identical options are ordered (`twin_order`).
 """
 
 from __future__ import annotations
+
+import math
 
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
@@ -96,6 +100,9 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
         "c_w": {d: nb.c_w.get(d, 0.0) for d in st.classes},
+        "cells_at": nb.cells_at,
+        "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
+                      for k, v in nb.h2s.items()},
     }
 
 
@@ -127,6 +134,10 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
     m.c_w = _p(m.D, v["c_w"])
+    m.h2s_share = _p(m.SLD, v["h2s_share"])
+    m.h2s_limit = pyo.Param(mutable=True, initialize=nb.h2s_limit)
+    es = st.energy_step
+    m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -177,7 +188,11 @@ def add_flow_balance(m, st: Structure) -> None:
     def balance(m, u):
         good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
-            return lin(good) == 1.0  # per good cell
+            es = st.energy_step
+            if es is None:
+                return lin(good) == 1.0  # per good cell
+            # per design cell: 1 / capacity_factor good cells at the energy step's level
+            return lin(good + [(-m.cells_at[lv], m.z[es, lv]) for lv in st.levels[es]]) == 0
         drawn = [(-m.draw[u, c, lv, d], m.g[c, lv, d]) for c in st.consumers[u]
                  for lv in st.levels[c] for d in st.flow_classes[c]]
         return lin(good + drawn) == 0
@@ -234,6 +249,8 @@ def add_limits(m, st: Structure) -> None:
         m.dry_room_area = pyo.Constraint(
             expr=lin((m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps for e in st.options[s])
             <= 1)
+    # the site's H2S permit, as a share of the limit (a limit of none: every share 0)
+    m.h2s_release = pyo.Constraint(expr=lin((m.h2s_share[k], m.g[k]) for k in m.SLD) <= 1)
 
 
 def add_objective(m, st: Structure) -> None:

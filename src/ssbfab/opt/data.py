@@ -52,6 +52,8 @@ class Structure:
     # symmetry between them (identical machines *within* an option need nothing: their
     # count is one integer, not one binary per machine)
     twins: tuple[tuple[str, str, str], ...] = ()
+    # the step whose level sets the cell's delivered capacity (`LineGraph.energy_step`)
+    energy_step: str | None = None
 
     @classmethod
     def of(cls, route: Route) -> Structure:
@@ -72,6 +74,7 @@ class Structure:
             consumers={n.name: n.consumers for n in graph.steps},
             units={n.name: n.unit for n in listed},
             twins=tuple(_twins(listed)),
+            energy_step=graph.energy_step,
         )
 
     def gkeys(self) -> Iterator[tuple[str, str, str]]:
@@ -127,8 +130,14 @@ class Numbers:
     c_x: dict[tuple[str, str, str], float]  # per unit started on option e at level l (energy)
     c_a: dict[str, float]  # per m² of dry room of class d
     c0: float  # constant: scrap credit of material that ends in good cells
+    # H2S released, m³/yr per unit of g[s,l,d], and the site's limit (m³/yr; inf: none)
+    h2s: dict[tuple[str, str, str], float]
+    h2s_limit: float
+    # good cells per design cell at each level of the energy step (1 / capacity_factor):
+    # flows are per design cell, and the final step makes Σ_l cells_at[l]·z[l] of them
+    cells_at: dict[str, float]
     # for reporting
-    cells_per_year: float
+    cells_per_year: float  # design cells per year (target / design energy)
     kwh_per_year: float
     infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
     # per dry-room class chosen (w[d] = 1): the volume-scaled costing's plant costs,
@@ -203,6 +212,10 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     def live(s_name: str) -> list[str]:
         return [lv for lv in st.levels[s_name] if zub[(s_name, lv)] > 0]
 
+    es = st.energy_step
+    cells_at = ({lv.name: 1.0 / lv.capacity_factor for lv in graph.node(es).levels
+                 if zub[(es, lv.name)] > 0} if es is not None else {})
+
     positive: dict[str, list[float]] = {n: [] for n in st.steps}
     for (s_name, lv, _), y in yields.items():
         if y > 0 and zub[(s_name, lv)] > 0:
@@ -218,7 +231,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                               f"in any allowed dry-room class ({', '.join(st.classes)})")
         cons = st.consumers[name]
         if not cons:
-            gmax[name] = gmin[name] = graph.node(name).per_cell
+            gmax[name] = graph.node(name).per_cell * max(cells_at.values(), default=1.0)
+            gmin[name] = graph.node(name).per_cell * min(cells_at.values(), default=1.0)
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
             gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
@@ -244,6 +258,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     c_g: dict[tuple[str, str, str], float] = {}
     c_x: dict[tuple[str, str, str], float] = {}
     phi: dict[tuple[str, str], float] = {}
+    h2s_gk: dict[tuple[str, str, str], float] = {}
     short: list[tuple[float, str, str]] = []  # (most GWh/yr, step, message)
     for s_name in st.steps:
         node = graph.node(s_name)
@@ -288,7 +303,12 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                     c_x[(s_name, o.name, level.name)] = energy[(o.name, level.name)]
             for d in st.flow_classes[s_name]:
                 gk = (s_name, level.name, d)
-                unit = mat_per[s_name] * w["materials"] * cells * per_kwh
+                dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
+                h2s_gk[gk] = inv_y[gk] * graph.h2s(s_name, dd) * cells  # m³/yr per unit of g
+                unit = (mat_per[s_name] * w["materials"]
+                        + cost.h2s_cost_per_started(graph, s_name, dd, econ) * w["h2s_abatement"]
+                        + cost.rework_cost_per_started(graph, s_name, level.name, dd)
+                        * w["rework"]) * cells * per_kwh
                 if s_name not in st.multi:
                     unit += energy[(specs[0].name, level.name)]
                 c_g[gk] = inv_y[gk] * unit
@@ -332,12 +352,29 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     amax = max(1.0, min(dry_limit, area_max))
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
+    h2s_limit = plant.h2s_limit if plant.h2s_limit is not None else math.inf
+    # the least H2S any plan releases: each step's smallest start in its cleanest class
+    least_h2s = sum(min((smin[(s, lv)] * graph.h2s(s, d) for lv in live(s) for d in st.classes
+                         if math.isfinite(smin[(s, lv)])), default=0.0) for s in st.steps) * cells
+    if least_h2s > h2s_limit * (1 + 1e-9):
+        infeasible.append(f"the H2S release limit of the route's plant (plant.h2s_limit, "
+                          f"{h2s_limit:,.4g} m³/yr) is too small: any plan for {capacity_gwh:g} "
+                          f"GWh/yr releases at least {least_h2s:,.4g} m³/yr, even in the driest "
+                          "allowed dry-room class")
     c0 = credit * w["materials"] * cells * per_kwh
+    if es is not None:
+        # the credit is per good cell, and their number follows the energy step's level
+        for gk in c_g:
+            if gk[0] == st.final:
+                c_g[gk] += c0
+        c0 = 0.0
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
         nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
+        cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
+        h2s=h2s_gk, h2s_limit=h2s_limit,
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w,
     )
 
@@ -346,8 +383,9 @@ def _open_levels(step: StepNode, st: Structure,
                  yields: Mapping[tuple[str, str, str], float]) -> dict[str, bool]:
     """A level is closed when another level of the step is at least as fast, yields at
     least as much in every class, and uses no more energy per unit (ties: the first
-    level stays open). Materials per unit started do not depend on the level, so the
-    other level is at least as good in every plan."""
+    level stays open) and delivers at least the same capacity. Materials per unit
+    started do not depend on the level, so the other level is at least as good in
+    every plan."""
     lvs = step.levels
     d_s = st.flow_classes[step.name]
     out = {}
@@ -356,10 +394,10 @@ def _open_levels(step: StepNode, st: Structure,
         for j, b in enumerate(lvs):
             if i == j:
                 continue
-            ge = (b.rate_factor >= a.rate_factor
+            ge = (b.rate_factor >= a.rate_factor and b.capacity_factor >= a.capacity_factor
                   and all(yields[(step.name, b.name, d)] >= yields[(step.name, a.name, d)] for d in d_s)
                   and b.energy_factor / b.rate_factor <= a.energy_factor / a.rate_factor)
-            strict = (b.rate_factor > a.rate_factor
+            strict = (b.rate_factor > a.rate_factor or b.capacity_factor > a.capacity_factor
                       or any(yields[(step.name, b.name, d)] > yields[(step.name, a.name, d)] for d in d_s)
                       or b.energy_factor / b.rate_factor < a.energy_factor / a.rate_factor)
             if ge and (strict or j < i):

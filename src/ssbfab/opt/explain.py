@@ -29,6 +29,9 @@ def describe_row(name: str, model) -> str:
         return f"the site floor area limit ({model.floor_limit.value:,.0f} m²)"
     if comp == "dry_room_area":
         return f"the dry-room area limit ({model.dry_limit.value:,.0f} m²)"
+    if comp == "h2s_release":
+        return (f"the site's H2S release limit (plant.h2s_limit, "
+                f"{model.h2s_limit.value:,.4g} m³/yr)")
     if comp == "capacity":
         return f"the capacity of step {idx[0]!r} (its installed machines must cover its input)"
     if comp == "dispatch_capacity":

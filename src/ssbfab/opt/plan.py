@@ -144,6 +144,9 @@ class Plan:
             "capex_total": self.capex_total,
             "floor_area_m2": self.floor_area_m2,
             "dry_room_area_m2": self.dry_room_area_m2,
+            # the dry room all-in (USD/kWh) and the H2S all the lines release (m³/yr)
+            "dry_room_all_in": self.cost.dry_room_all_in if self.cost else None,
+            "h2s_m3_per_year": self.lines * self.cost.h2s_m3_per_year if self.cost else None,
             "binding_steps": self.binding_steps,
             "solver": self.status.to_dict(),
             "line_search": [t.to_dict() for t in self.line_search],

@@ -145,7 +145,8 @@ class OptModel:
         p = base.plant
         assert p is not None  # the optimiser plans routes with a plant (not bare lines)
         if site:
-            share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n}
+            share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n,
+                     "h2s_limit": p.h2s_limit / n if p.h2s_limit is not None else None}
         else:
             # lifted: the area of every machine a line may have (max_count of each option),
             # so that the limit cannot bind; finite and of the data's order of magnitude
@@ -155,7 +156,8 @@ class OptModel:
 
             dry = [s for s in base.line if s.environment == "dry_room"]
             share = {"floor_area": max(p.floor_area, most(base.line)) * 1.01,
-                     "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01}
+                     "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01,
+                     "h2s_limit": None}
         line = base.model_copy(update={"plant": p.model_copy(update=share)})
         if len(self._lines) > 64:
             self._lines.clear()
@@ -347,7 +349,8 @@ class OptModel:
         for s in reversed(st.steps):
             lv = levels[s]
             d = dpc if st.flow_classes[s][0] != ANY else ANY
-            good = 1.0 if not st.consumers[s] else sum(
+            final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
+            good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             started[s] = good * nb.inv_y[(s, lv, d)]
             for key in st.levels[s]:

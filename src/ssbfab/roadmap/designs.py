@@ -40,8 +40,8 @@ class LineDesign:
     equipment_by_step: dict[str, float]  # USD of machines per step
     building_usd: float  # floor × building cost + the dry room's extra building cost
     dry_room_usd: float  # dehumidification plant
-    fixed_usd_per_year: float  # labour + overheads + dry-room energy (annuity convention)
-    process_energy_usd_per_gwh: float
+    fixed_usd_per_year: float  # labour + overheads + dry-room energy + argon (annuity convention)
+    process_energy_usd_per_gwh: float  # process energy, H2S abatement and rework per GWh
     materials_usd_per_gwh: float  # at the data's prices
     materials_share: dict[str, float]  # share of the materials cost per material
     base_prices: dict[str, float]  # USD per basis unit (kg, m², m³) of each material
@@ -141,7 +141,11 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
     equipment = {s: p["equipment_capex"] for s, p in ann.primary_by_step.items()}
     kwh = ann.good_kwh_per_year
     gwh = kwh / 1e6
-    fixed = (prim["labour"] + prim["dry_room_energy"] + ann.per_year["overheads"])
+    # argon flows per installed machine (fixed); H2S abatement and rework go with the
+    # units started, like process energy (variable per GWh)
+    fixed = (prim["labour"] + prim["dry_room_energy"] + prim["inert_gas"]
+             + ann.per_year["overheads"])
+    variable = prim["process_energy"] + prim["h2s_abatement"] + prim["rework"]
     cell = cell_design(route)
     bom = bill_of_materials(route, config.yields(), cell)
     total_m = sum(b.cost_per_cell for b in bom)
@@ -150,7 +154,7 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
         route=route.name, size_gwh=size_gwh, costing=costing,
         cost_per_kwh=shown.cost_per_kwh, equipment_by_step=equipment,
         building_usd=prim["building_capex"], dry_room_usd=prim["dry_room_capex"],
-        fixed_usd_per_year=fixed, process_energy_usd_per_gwh=prim["process_energy"] / gwh,
+        fixed_usd_per_year=fixed, process_energy_usd_per_gwh=variable / gwh,
         materials_usd_per_gwh=prim["materials"] / gwh,
         materials_share={b.material: b.cost_per_cell / total_m for b in bom} if total_m else {},
         base_prices={m: p for m, (p, _) in prices.items()},

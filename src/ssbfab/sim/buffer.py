@@ -61,7 +61,7 @@ def to_quanta(amount: float, quantum: float) -> int:
 
 class Buffer:
     __slots__ = ("env", "capacity", "level", "takers", "givers", "chunks", "area", "last",
-                 "unit", "name")
+                 "unit", "name", "last_entered")
 
     def __init__(self, env, capacity: int | float, unit: float, name: str = ""):
         """`capacity` and every amount below in whole quanta (all ints, or all floats
@@ -71,7 +71,10 @@ class Buffer:
         self.level = 0.0 if isinstance(capacity, float) else 0
         self.takers: deque = deque()  # (amount, event)
         self.givers: deque = deque()  # (amount, birth, event)
-        self.chunks: deque = deque()  # [amount, birth]
+        self.chunks: deque = deque()  # [amount, birth, time it entered the buffer]
+        # amount-weighted entry time of the last take (a waiting taker's event carries
+        # it as `.entered`): how long a lot's input waited here (moisture dose)
+        self.last_entered = 0.0
         self.area = 0.0  # quanta·h
         self.last = 0.0
         self.unit = unit
@@ -109,7 +112,7 @@ class Buffer:
         self.area += self.level * (now - self.last)
         self.last = now
         self.level += amount
-        self.chunks.append([amount, birth])
+        self.chunks.append([amount, birth, now])
         if self.takers:
             self._settle()
         return True
@@ -122,21 +125,28 @@ class Buffer:
 
     # ---------------------------------------------------------------- internals
     def _pop(self, amount) -> float:
-        """Remove `amount` from the FIFO chunks; amount-weighted mean birth."""
+        """Remove `amount` from the FIFO chunks; amount-weighted mean birth (and entry
+        time, in `last_entered`)."""
         chunks = self.chunks
         rem = amount
-        wsum = 0.0
+        wsum = esum = 0.0
         while rem:
             c = chunks[0]
             if c[0] <= rem:
                 rem -= c[0]
                 wsum += c[0] * c[1]
+                esum += c[0] * c[2]
                 chunks.popleft()
             else:
                 c[0] -= rem
                 wsum += rem * c[1]
+                esum += rem * c[2]
                 rem = 0
-        return wsum / amount if amount > 0 else self.env._now
+        if amount > 0:
+            self.last_entered = esum / amount
+            return wsum / amount
+        self.last_entered = self.env._now
+        return self.env._now
 
     def _settle(self) -> None:
         """Serve waiting takers and givers, first come first served, until neither can move."""
@@ -151,7 +161,9 @@ class Buffer:
                 self.area += self.level * (now - self.last)
                 self.last = now
                 self.level -= amount
-                ev.succeed(self._pop(amount))
+                birth = self._pop(amount)
+                ev.entered = self.last_entered
+                ev.succeed(birth)
                 moved = True
             givers = self.givers
             while givers and (self.level + givers[0][0] <= self.capacity or self.takers):
@@ -160,7 +172,7 @@ class Buffer:
                 self.area += self.level * (now - self.last)
                 self.last = now
                 self.level += amount
-                self.chunks.append([amount, birth])
+                self.chunks.append([amount, birth, now])
                 ev.succeed()
                 moved = True
 

@@ -74,7 +74,7 @@ class StepModel:
     unit: str
     lot: float  # units started per lot (the step's unit)
     pieces: int  # pieces per lot over which scrap is drawn binomially
-    yield_: float  # at the level and dew-point class
+    yield_: float  # first pass, at the level and dew-point class (before rework)
     level: str
     machines: tuple[MachineSpec, ...]  # one entry per machine
     option_label: str  # option names joined by '+'
@@ -88,12 +88,29 @@ class StepModel:
     # good output per operating hour the configuration's target needs from this step, at
     # the nominal yields downstream (step unit/h; NaN without a target or a cell)
     target_good_per_h: float = math.nan
+    rework_share: float = 0.0  # of the scrap, sent to rework (`Step.rework`)
+    rework_yield: float = 0.0  # of the reworked, back as good output
+    # moisture damage by dose (`moisture.dose`): the loss curve ((ppmv·h, share), ...),
+    # the share of the time the material is open to the air, whether the wait of its
+    # inputs in dry-room buffers counts, and the factor at the nominal dose (targets)
+    dose_doses: tuple[float, ...] = ()  # ppmv·h (`Dose.curve`)
+    dose_losses: tuple[float, ...] = ()
+    open_share: float = 1.0
+    dose_from_inputs: bool = False
+    nominal_dose_factor: float = 1.0
     # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
     # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
     quantum: float = 1.0  # units of this step's output per quantum
     piece_quanta: int | float = 0  # quanta per piece (lot / pieces)
     capacity_quanta: int | float = 0  # the buffer after this step (0: the final step's sink)
     input_quanta: tuple[int | float, ...] = ()  # per input, quanta of its buffer taken per lot
+
+    @property
+    def effective_yield(self) -> float:
+        """Good output per unit started at the nominal dose, with the rework recovered
+        (`LineGraph.yield_at`)."""
+        y = self.yield_ * self.nominal_dose_factor
+        return y + (1.0 - y) * self.rework_share * self.rework_yield
 
     @property
     def is_source(self) -> bool:
@@ -110,6 +127,8 @@ class DryRoomModel:
     threshold: float  # degC above which sulfide exposure is counted
     water_ratio: float  # ppmv at the set point / ppmv at the H2S reference dew point
     water_ratio_peak: float  # the same during an excursion
+    ppmv: float = math.nan  # water at the set point (Magnus formula over ice)
+    ppmv_peak: float = math.nan  # water during an excursion
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,18 @@ def compile_config(config: PlantConfig, days: float = 365.0,
                 f"{', '.join(lv.name for lv in s.setting_levels)}")
             continue
         # a class the route may not use is reported once, above
-        y = graph.yield_at(name, level.name, dpc) if class_ok or not node.sensitive else math.nan
+        y = (graph.first_pass_yield(name, level.name, dpc) if class_ok or not node.sensitive
+             else math.nan)
+        dose = s.moisture.dose if s.moisture is not None else None
+        dose_kw: dict = {}
+        if dose is not None and class_ok:
+            # the simulator draws the loss from the dose each lot meets: its base yield
+            # is the level's, and the nominal factor only sets the targets
+            factor = node.moisture[dpc]
+            y = min(1.0, node.level_yield[level.name])
+            xs, fs = dose.curve
+            dose_kw = dict(dose_doses=xs, dose_losses=fs, open_share=dose.open_share, nominal_dose_factor=factor,
+                           dose_from_inputs=any(graph.node(u).dry_room for u in node.inputs))
         lot = float(choice.lot_size)
         if not (lot > 0 and math.isfinite(lot)):
             bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
@@ -277,11 +307,16 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             inputs=inputs, buffer_capacity=cap, environment=s.environment,
             excursion_effect=(mo.excursion.effect if mo is not None else ""),
             extra_loss=(mo.excursion.extra_loss if mo is not None else 0.0),
-            sensitive_kg=node.sensitive_kg, h2s_cm3=h2s))
+            sensitive_kg=node.sensitive_kg, h2s_cm3=h2s,
+            rework_share=s.rework.share if s.rework else 0.0,
+            rework_yield=s.rework.yield_ if s.rework else 0.0, **dose_kw))
     if problems:
         raise InputError(problems)
+    levels = {n: c.level for n, c in config.steps.items()}
+    # a good cell delivers the design's energy × the chosen level's capacity_factor
+    cell_kwh = graph.cell_energy(levels) if graph.cell is not None else math.nan
     steps = _with_targets(steps, graph, float(config.capacity_gwh),
-                          route.economics.operating_hours_per_year)
+                          route.economics.operating_hours_per_year, cell_kwh)
     warnings = _check_buffers(steps, file, route, graph)
     steps = _quantise(steps, file, route, graph)
     warnings += [f"beyond the route's limits: {m}"
@@ -291,21 +326,21 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
         warmup_days=float(warmup_days),
         operating_hours_per_year=route.economics.operating_hours_per_year,
-        cell_energy_kwh=graph.energy_kwh, dew_point_class=config.dew_point_class,
-        capacity_gwh=float(config.capacity_gwh),
-        levels={n: c.level for n, c in config.steps.items()}, warnings=tuple(warnings))
+        cell_energy_kwh=cell_kwh, dew_point_class=config.dew_point_class,
+        capacity_gwh=float(config.capacity_gwh), levels=levels, warnings=tuple(warnings))
     _check_length(model, file)
     return model
 
 
 def _with_targets(steps: list[StepModel], graph: LineGraph, capacity_gwh: float,
-                  hours_per_year: float) -> list[StepModel]:
+                  hours_per_year: float, cell_kwh: float) -> list[StepModel]:
     """Each step's good output per operating hour that `capacity_gwh` good GWh/yr needs,
-    at the yields simulated (the line graph's flow per good cell × cells per hour)."""
+    at the yields simulated (the line graph's flow per good cell × cells per hour of
+    cells that deliver `cell_kwh` each)."""
     if not (capacity_gwh > 0 and math.isfinite(capacity_gwh)) or graph.cell is None:
         return steps
-    good, _ = graph.flows({sm.name: sm.yield_ for sm in steps})
-    cells_per_h = capacity_gwh * 1e6 / graph.energy_kwh / hours_per_year
+    good, _ = graph.flows({sm.name: sm.effective_yield for sm in steps})
+    cells_per_h = capacity_gwh * 1e6 / cell_kwh / hours_per_year
     return [replace(sm, target_good_per_h=good[sm.name] * cells_per_h) for sm in steps]
 
 
@@ -337,7 +372,9 @@ def _dry_room(route: Route, graph: LineGraph, dpc: str | None) -> DryRoomModel:
         rate=c.excursions.rate if present else 0.0, duration=c.excursions.duration,
         threshold=dr.sulfide_exposure_threshold,
         water_ratio=ppmv[f"classes.{c.name}.dew_point"] / ref,
-        water_ratio_peak=ppmv[f"classes.{c.name}.excursions.peak"] / ref)
+        water_ratio_peak=ppmv[f"classes.{c.name}.excursions.peak"] / ref,
+        ppmv=ppmv[f"classes.{c.name}.dew_point"],
+        ppmv_peak=ppmv[f"classes.{c.name}.excursions.peak"])
 
 
 def _check_buffers(steps: list[StepModel], file: str, route: Route,

@@ -16,7 +16,10 @@ Stations are pools of machines, one SimPy process per machine:
 - planned maintenance every `every` operating hours for `duration`, staggered
   across a station's machines so they do not all stop at once;
 - scrap per lot ~ Binomial(pieces, 1 - yield) with pieces of one unit (1 kg, 1 m²,
-  1 sheet, 1 cell); a lot's good output is lot - scrapped pieces;
+  1 sheet, 1 cell); a lot's good output is lot - scrapped pieces; a step with
+  `rework` sends Binomial(scrap, share) of them to rework (a side process without
+  time or machines here) and Binomial(that, rework yield) come back as good output,
+  counted as `reworked` (part of good);
 - a finished lot waits in its machine while the buffer after the step is full
   (the machine is blocked); the final step ships to an unlimited sink.
 
@@ -47,6 +50,7 @@ dict a replication returns.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -71,10 +75,13 @@ class Station:
     __slots__ = ("model", "acc", "out", "inputs", "pieces", "piece", "piece_q", "yield_",
                  "effect", "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area",
                  "wm_last", "loader_busy", "loader_q", "machines", "units_exc", "units_norm",
-                 "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink")
+                 "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink",
+                 "reworked", "rework_rng", "rework_share", "rework_yield",
+                 "dose_xs", "dose_fs", "open_share", "dose_inputs", "dose_sum", "dose_lots")
 
     # set by `run_replication` from the replication's streams
     scrap_rng: np.random.Generator
+    rework_rng: np.random.Generator
     draw_scrap: Callable[[], int]
 
     def __init__(self, model: StepModel):
@@ -89,6 +96,15 @@ class Station:
         self.effect = model.excursion_effect
         self.extra_loss = model.extra_loss
         self.started = self.good = self.scrapped = 0  # pieces
+        self.reworked = 0  # pieces of scrap reworked back into good output (part of good)
+        self.rework_share = model.rework_share
+        self.rework_yield = model.rework_yield
+        self.dose_xs = model.dose_doses  # empty: no dose curve
+        self.dose_fs = model.dose_losses
+        self.open_share = model.open_share
+        self.dose_inputs = model.dose_from_inputs  # the inputs' wait in the dry room counts
+        self.dose_sum = 0.0  # ppmv·h over the lots finished in the measured window
+        self.dose_lots = 0
         self.lots = 0  # lots started since time 0 (station operations, for the benchmark)
         self.wm = 0  # pieces in machines (started, not yet in the buffer)
         self.wm_area = 0.0  # piece·h
@@ -106,9 +122,10 @@ class Station:
 
 class DryRoom:
     __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations",
-                 "events", "hours_sq", "hours_max", "exposure_sq", "exposure_max")
+                 "events", "hours_sq", "hours_max", "exposure_sq", "exposure_max",
+                 "water_t", "water_w", "water_s")
 
-    def __init__(self, env):
+    def __init__(self, env, ppmv: float = 0.0):
         self.active = False
         self.count = 0  # excursions begun so far
         self.calm = env.event()  # fires when the current excursion ends
@@ -121,6 +138,22 @@ class DryRoom:
         self.events = 0
         self.hours_sq = self.hours_max = self.exposure_sq = self.exposure_max = 0.0
         self.stations: list[tuple[Station, float]] = []  # dry-room stations, kg per unit
+        # the room's water integral W(t) = ∫ ppmv dt, piecewise linear: breakpoints at
+        # the starts and ends of excursions (time, W, ppmv from then on)
+        self.water_t = [0.0]
+        self.water_w = [0.0]
+        self.water_s = [ppmv]
+
+    def set_water(self, now: float, ppmv: float) -> None:
+        """From `now` on the room holds `ppmv` (an excursion begins or ends)."""
+        self.water_w.append(self.water(now))
+        self.water_t.append(now)
+        self.water_s.append(ppmv)
+
+    def water(self, t: float) -> float:
+        """∫_0^t ppmv dt (ppmv·h): a lot's dose over [a, b] is water(b) - water(a)."""
+        i = bisect.bisect_right(self.water_t, t) - 1
+        return self.water_w[i] + self.water_s[i] * (t - self.water_t[i])
 
     def add(self, hours: float, exposure: float) -> None:
         """Account one excursion's hours and kg·h of exposure in the measured window."""
@@ -162,17 +195,23 @@ def _transition(env, acc, ms, state):
 
 
 def _take_inputs(env, st: Station, ms):
-    """Take one lot's inputs (waiting as starved if needed); the lot's birth time."""
-    birth = INF
+    """Take one lot's inputs (waiting as starved if needed); the lot's birth time and
+    the earliest time its inputs entered their buffers (the longest wait)."""
+    birth = entered = INF
     for buf, need in st.inputs:
         b = buf.take(need)
+        e = buf.last_entered
         if b is None:
             if ms[0] != STARVED:
                 _transition(env, st.acc, ms, STARVED)
-            b = yield buf.wait_take(need)
+            ev = buf.wait_take(need)
+            b = yield ev
+            e = ev.entered
         if b < birth:
             birth = b
-    return birth
+        if e < entered:
+            entered = e
+    return birth, entered
 
 
 def _interrupted(env, st: Station, spec: MachineSpec, ms, rem, ttf, ttm, draw_ttf, draw_repair):
@@ -198,13 +237,32 @@ def _interrupted(env, st: Station, spec: MachineSpec, ms, rem, ttf, ttm, draw_tt
         _transition(env, acc, ms, BUSY)
 
 
-def _complete(st: Station, ms, scrap_hit: bool) -> int:
-    """Draw a finished lot's scrap and count it; its good pieces."""
+def _dose_loss(st: Station, dr: DryRoom, since: float, now: float) -> float:
+    """Share of a lot lost to the water it met since `since` (the loss curve at the
+    dose = open share × ∫ ppmv dt); the dose is tallied for the statistics."""
+    import numpy as np
+
+    dose = st.open_share * (dr.water(now) - dr.water(since))
+    st.dose_sum += dose
+    st.dose_lots += 1
+    return float(np.interp(dose, st.dose_xs, st.dose_fs))
+
+
+def _complete(st: Station, ms, scrap_hit: bool, loss: float = 0.0) -> int:
+    """Draw a finished lot's scrap and count it; its good pieces. `loss`: the share a
+    moisture dose took (a step with a dose curve), on top of the level's scrap."""
     P = st.pieces
-    if scrap_hit and st.extra_loss > 0:
+    if loss > 0:
+        sc = int(st.scrap_rng.binomial(P, 1.0 - st.yield_ * (1.0 - loss)))
+    elif scrap_hit and st.extra_loss > 0:
         sc = int(st.scrap_rng.binomial(P, 1.0 - st.yield_ * (1.0 - st.extra_loss)))
     else:
         sc = st.draw_scrap()
+    if sc and st.rework_share > 0:  # of the scrap, a share is reworked, a yield of it back
+        back = int(st.rework_rng.binomial(int(st.rework_rng.binomial(sc, st.rework_share)),
+                                          st.rework_yield))
+        st.reworked += back
+        sc -= back
     good = P - sc
     st.good += good
     st.scrapped += sc
@@ -241,18 +299,23 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
     effect = st.effect
     out = st.out  # None: the final step ships to the sink
     no_scrap = st.yield_ >= 1.0 and not effect
+    dosed = bool(st.dose_xs)
     ttf = draw_ttf()
     while True:
         if n_inputs == 1:
             birth = in_buf.take(in_need)
+            entered = in_buf.last_entered
             if birth is None:
                 if ms[0] != STARVED:
                     _transition(env, acc, ms, STARVED)
-                birth = yield in_buf.wait_take(in_need)
+                ev = in_buf.wait_take(in_need)
+                birth = yield ev
+                entered = ev.entered
         elif n_inputs:
-            birth = yield from _take_inputs(env, st, ms)
+            birth, entered = yield from _take_inputs(env, st, ms)
         else:
-            birth = env._now
+            birth = entered = env._now
+        since = entered if st.dose_inputs else env._now  # the lot meets the room from then
         if effect:
             if effect == "stop" and dr.active:
                 yield from _wait_calm(env, st, ms, dr)
@@ -282,7 +345,8 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
             st.good += L
             ms[2] = 0
         else:
-            good = _complete(st, ms, effect != "" and (a0 or dr.active or dr.count != c0))
+            loss = _dose_loss(st, dr, since, env._now) if dosed else 0.0
+            good = _complete(st, ms, effect != "" and (a0 or dr.active or dr.count != c0), loss)
         if out is None:
             now = env._now
             if now > ctx.warmup:
@@ -327,17 +391,22 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
             else:
                 st.loader_busy = True
         births = []
+        sinces = []
         for _ in range(k):
             if n_inputs == 1:
                 birth = in_buf.take(in_need)
+                entered = in_buf.last_entered
                 if birth is None:
                     if ms[0] != STARVED:
                         _transition(env, acc, ms, STARVED)
-                    birth = yield in_buf.wait_take(in_need)
+                    ev = in_buf.wait_take(in_need)
+                    birth = yield ev
+                    entered = ev.entered
             elif n_inputs:
-                birth = yield from _take_inputs(env, st, ms)
+                birth, entered = yield from _take_inputs(env, st, ms)
             else:
-                birth = env._now
+                birth = entered = env._now
+            sinces.append(entered if st.dose_inputs else env._now)
             now = env._now
             st.wm_area += st.wm * (now - st.wm_last)
             st.wm_last = now
@@ -367,7 +436,9 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
             ttf, ttm = yield from _interrupted(env, st, spec, ms, t, ttf, ttm, draw_ttf,
                                                draw_repair)
         hit = effect != "" and (a0 or dr.active or dr.count != c0)
-        goods = [_complete(st, ms, hit) for _ in births]
+        now = env._now
+        goods = [_complete(st, ms, hit, _dose_loss(st, dr, since, now) if st.dose_xs else 0.0)
+                 for since in sinces]
         ms[3] = sum(goods)
         for good, birth in zip(goods, births, strict=True):
             if out is None:
@@ -394,6 +465,7 @@ def dry_room_process(env, dr: DryRoom, m, rng, ctx: Context):
     counts_exposure = m.peak > m.threshold and not (m.dew_point > m.threshold)
     while True:
         yield env.timeout(gap())
+        dr.set_water(env._now, m.ppmv_peak)
         dr.active = True
         dr.count += 1
         dr.events += 1
@@ -404,6 +476,7 @@ def dry_room_process(env, dr: DryRoom, m, rng, ctx: Context):
         now = env._now
         dr.add(now - max(dr.since, ctx.warmup),
                dr.sensitive_area(now) - dr.snap if counts_exposure else 0.0)
+        dr.set_water(now, m.ppmv)
         dr.active = False
         calm, dr.calm = dr.calm, env.event()
         calm.succeed()
@@ -425,7 +498,8 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
     rep_seq = streams.replication_seed(seed, rep)
     seqs = rep_seq.spawn(len(model.steps) + 1)
     ctx = Context(model.warmup)
-    dr = DryRoom(env)
+    ppmv = model.dry_room.ppmv
+    dr = DryRoom(env, ppmv if math.isfinite(ppmv) else 0.0)
     stations = [Station(s) for s in model.steps]
     for st, sm in zip(stations, model.steps, strict=True):
         if math.isfinite(sm.buffer_capacity):
@@ -442,8 +516,10 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
 
     for i, (st, sm) in enumerate(zip(stations, model.steps, strict=True)):
         options = list(dict.fromkeys(m.option for m in sm.machines))
-        child = seqs[i].spawn(1 + 3 * len(options))
+        # the rework stream is spawned last, so the other streams stay as they were
+        child = seqs[i].spawn(1 + 3 * len(options) + (1 if sm.rework_share > 0 else 0))
         st.scrap_rng = np.random.Generator(np.random.PCG64(child[0]))
+        st.rework_rng = np.random.Generator(np.random.PCG64(child[-1]))
         st.draw_scrap = streams.scrap_counts(st.scrap_rng, st.pieces, st.yield_)
         draws = {}
         for j, opt in enumerate(options):
@@ -484,8 +560,10 @@ def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
         st.acc[:] = [0.0, 0.0, 0.0, 0.0]
         for ms in st.machines:
             ms[1] = now
-        st.started = st.good = st.scrapped = 0
+        st.started = st.good = st.scrapped = st.reworked = 0
         st.units_exc = st.units_norm = 0
+        st.dose_sum = 0.0
+        st.dose_lots = 0
         st.inproc_start = sum(ms[2] for ms in st.machines)
         st.held_start = sum(ms[3] for ms in st.machines)
         st.level_start = st.out.level if st.out is not None else 0
@@ -522,6 +600,7 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
         given = ((st.good - held + st.held_start) * int(sm.piece_quanta)
                  if out is not None else 0)
         exact = {"started": st.started, "good": st.good, "scrapped": st.scrapped,
+                 "reworked": st.reworked,
                  "inproc_end": sum(ms[2] for ms in st.machines), "held_end": held,
                  "given": given, "taken": given - (level - int(st.level_start)),
                  "buffer_end": level}
@@ -531,6 +610,7 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
             "busy_h": acc[BUSY], "down_h": acc[DOWN], "blocked_h": acc[BLOCKED],
             "starved_h": acc[STARVED],
             "started": st.started * p, "good": st.good * p, "scrapped": st.scrapped * p,
+            "reworked": st.reworked * p,
             "inproc_start": st.inproc_start * p,
             "inproc_end": exact["inproc_end"] * p,
             "in_machines_end": st.wm * p,
@@ -541,6 +621,8 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
             "given": exact["given"] * u,
             "lots": st.lots,
             "units_exc": st.units_exc * p, "units_norm": st.units_norm * p,
+            # mean water dose of the lots finished (ppmv·h; NaN without a dose curve)
+            "water_dose": st.dose_sum / st.dose_lots if st.dose_lots else math.nan,
             "exact": exact,
         })
     m = model.dry_room

@@ -43,8 +43,10 @@ SMALL_RUN_OPERATIONS = 100_000
 
 # per step: the metrics estimated (mean and interval) and those also kept per replication
 STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
-                "throughput_per_h", "wip_mean", "availability_operating", "shortfall")
-STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped")  # StepStats.per_rep
+                "throughput_per_h", "wip_mean", "availability_operating", "shortfall",
+                "water_dose")
+# StepStats.per_rep; `reworked`: units of scrap reworked back into good output (part of good)
+STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped", "reworked")
 LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
                     "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "excursions",
                     "events", "operations")  # LineStats.per_rep
@@ -188,7 +190,9 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
             # share of the good output per hour the target needs that the step did not make
             "shortfall": (max(0.0, 1.0 - s["good"] / tw / sm.target_good_per_h)
                           if sm.target_good_per_h > 0 else math.nan),
+            "water_dose": s["water_dose"],  # ppmv·h per lot (NaN: no dose curve)
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
+            "reworked": s["reworked"],
         }
     cells = raw["steps"][-1]["good"] * per_year
     return {
@@ -278,7 +282,8 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
             blocked=e["blocked"], starved=e["starved"], yield_=e["yield"],
             throughput_per_h=e["throughput_per_h"], wip_mean=e["wip_mean"],
             availability_operating=e["availability_operating"], shortfall=e["shortfall"],
-            level=sm.level, nominal_yield=sm.yield_, lot_size=sm.lot, per_rep=col)
+            water_dose=e["water_dose"],
+            level=sm.level, nominal_yield=sm.effective_yield, lot_size=sm.lot, per_rep=col)
     # the bottleneck works the largest share of its time: least blocked and starved
     active = {n: 1.0 - s.blocked.mean - s.starved.mean for n, s in steps.items()}
     bottleneck = max(active, key=lambda n: active[n])
