@@ -1,0 +1,436 @@
+"""Progressive hedging of a roadmap's scenario tree with mpi-sppy, on MPI ranks.
+
+The driver (`run_ph`, called by `solve_stochastic(..., solver="ph")`) writes the problem
+(the scenarios' PlanningData, the tree, the jobs) to a temporary folder and starts
+
+    mpiexec -n RANKS python -m ssbfab.roadmap.ph PROBLEM.pkl RESULT.pkl
+
+Every rank builds the planner's MILP of its own scenarios (`model.build_model`); mpi-sppy
+runs PH on them: the integer decisions of each tree node are its non-anticipative
+variables, the proximal term is linearised (HiGHS solves MILPs, not MIQPs), rho is
+proportional to each decision's objective coefficient (mpi-sppy's CoeffRho). CVaR adds
+its free variable eta to the root node and a shortfall per scenario, as in the
+extensive form. When PH stops (converged, or at its iteration limit) the consensus
+decisions are rounded to whole lines, fixed in every scenario, and every scenario is
+re-solved: that plan is the answer, and its objective (E[NPV] + weight·CVaR, exact) the
+inner bound; the outer bound is the best of PH's trivial bound (no non-anticipativity)
+and its Lagrangian bound from the final weights; the gap is their distance.
+
+A job whose first stage is split by what is known (EVPI of one input: scenarios with a
+different value of that input may decide differently from the start) gets an artificial
+root holding only eta (fixed at 0 without risk), so that mpi-sppy's single-root tree
+describes it.
+
+Rank layout: mpi-sppy's own (contiguous scenarios per rank, in tree order). Across nodes
+of a cluster, `mpiexec -hosts a,b -n 8 ...` (MPICH) runs it unchanged; see
+docs/roadmap.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Hashable
+from pathlib import Path
+
+import pyomo.environ as pyo
+
+from .stochastic import (
+    Case,
+    Job,
+    JobResult,
+    Problem,
+    decision_keys,
+    decisions,
+    first_stage_key,
+    restrict,
+    risk_objective,
+    scenario_report,
+    solve_alone,
+    value_expr,
+)
+
+MARK = "@ssbfab "  # lines the driver forwards as progress
+
+PH_OPTIONS = {
+    "iterations": 60,  # PH iteration limit
+    "convthresh": 1e-4,  # mpi-sppy's convergence metric (mean |x - xbar|) to stop at
+    "rho_multiplier": 0.2,  # rho = multiplier x |objective coefficient| (MUSD per line)
+    "default_rho": 1.0,
+}
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+def mpi_available(python: str | None = None) -> str:
+    """'' when the `mpi` extra is importable by `python` (default: this one), else why."""
+    python = python or sys.executable
+    code = "import mpi4py, mpisppy; from mpi4py import MPI"
+    try:
+        r = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return "" if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def find_mpiexec(python: str | None = None) -> str | None:
+    """mpiexec next to the Python (the mpich wheel installs it there), else on PATH."""
+    here = Path(python or sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], None],
+           mpiexec: str | None = None, options: dict | None = None
+           ) -> tuple[dict[str, JobResult], list]:
+    """Run the jobs (and the wait-and-see solves) with PH on `ranks` MPI processes."""
+    from ..errors import InputError
+
+    if ranks < 1:
+        raise InputError(f"--ranks: expected at least 1, found {ranks}")
+    if ranks > len(problem.cases):
+        raise InputError(f"--ranks: {ranks} ranks for {len(problem.cases)} scenarios; "
+                         f"expected at most one rank per scenario")
+    why = mpi_available()
+    if why:
+        raise InputError("--solver ph needs mpi-sppy, mpi4py and an MPI runtime: "
+                         "pip install 'ssbfab[mpi]' (" + why + ")")
+    exe = mpiexec or find_mpiexec()
+    if exe is None:
+        raise InputError("--solver ph: no mpiexec found (pip install 'ssbfab[mpi]' brings "
+                         "one with the mpich wheel)")
+    with tempfile.TemporaryDirectory(prefix="ssbfab-ph-") as tmp:
+        src, out = Path(tmp) / "problem.pkl", Path(tmp) / "result.pkl"
+        src.write_bytes(pickle.dumps((problem, jobs, {**PH_OPTIONS, **(options or {})})))
+        cmd = [exe, "-n", str(ranks), sys.executable, "-m", "ssbfab.roadmap.ph", str(src),
+               str(out)]
+        say(f"progressive hedging: {' '.join(cmd[:3])} ... ({len(jobs)} jobs)")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2])]
+            + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+        log: list[str] = []
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env) as proc:
+            for line in proc.stdout:
+                if line.startswith(MARK):
+                    say(line[len(MARK):].rstrip())
+                else:
+                    log.append(line.rstrip())
+            rc = proc.wait()
+        if rc != 0 or not out.exists():
+            tail = "\n".join(log[-30:])
+            raise RuntimeError(f"progressive hedging failed (mpiexec exit {rc}):\n{tail}")
+        return pickle.loads(out.read_bytes())
+
+
+# ----------------------------------------------------------------------------- the tree
+
+
+def ph_tree(problem: Problem, job: Job) -> tuple[list[int], list[list[Hashable]], bool]:
+    """The levels of the job's tree that PH must hold together: (stages, their node per
+    scenario, artificial root?). Trailing stages in which every scenario is alone carry
+    no non-anticipativity and are left to recourse."""
+    groups = job.groups
+    keep = 0
+    for t, gs in enumerate(groups):
+        if len(set(gs)) < len(gs):
+            keep = t + 1
+    stages = list(range(keep))
+    levels = [groups[t] for t in stages]
+    artificial = bool(levels) and len(set(levels[0])) > 1
+    if artificial:
+        levels = [["root"] * len(problem.cases)] + levels
+        stages = [-1] + stages  # the artificial root decides only eta
+    return stages, levels, artificial
+
+
+def tree_names(levels: list[list[Hashable]]) -> tuple[list[int], list[list[str]], list[str]]:
+    """mpi-sppy's names (ROOT, ROOT_0, ROOT_0_1, ... and the leaves) for nested levels:
+    (scenario order, node names per scenario in that order, all node names)."""
+    S = len(levels[0])
+    order: list[int] = []
+    names: dict[int, list[str]] = {}
+    alln: list[str] = []
+
+    def walk(members: list[int], level: int, name: str, path: list[str]) -> None:
+        alln.append(name)
+        path = [*path, name]
+        if level + 1 == len(levels):
+            for k, i in enumerate(members):
+                order.append(i)
+                names[i] = path
+                if len(levels) > 1:
+                    alln.append(f"{name}_{k}")  # leaves are named in a multistage tree
+            return
+        kids: dict[Hashable, list[int]] = {}
+        for i in members:
+            kids.setdefault(levels[level + 1][i], []).append(i)
+        for k, idx in enumerate(kids.values()):
+            walk(idx, level + 1, f"{name}_{k}", path)
+
+    walk(list(range(S)), 0, "ROOT", [])
+    return order, [names[i] for i in order], alln
+
+
+# ----------------------------------------------------------------------------- the ranks
+
+
+def _say(comm, msg: str) -> None:
+    if comm.Get_rank() == 0:
+        print(MARK + msg, flush=True)
+
+
+def _scenario_model(problem: Problem, i: int, job: Job, stages: list[int], node_names,
+                    node_keys: dict[str, list], node_prob: dict[str, float],
+                    artificial: bool):
+    """Scenario i's MILP with its mpi-sppy node list (minimising minus the value)."""
+    from mpisppy.scenario_tree import ScenarioNode
+
+    case = problem.cases[i]
+    m = build(case)
+    why = restrict(m, case.data, problem, job)
+    if why:
+        raise _Infeasible(f"scenario {case.name}: {why}")
+    dec = decisions(m)
+    v = value_expr(m, case.data)
+    m.obj.deactivate()
+    m.eta = pyo.Var()  # MUSD: CVaR's value at risk (a root decision)
+    w, a = problem.weight, problem.alpha
+    if w > 0:
+        m.shortfall = pyo.Var(domain=pyo.NonNegativeReals)
+        m.tail = pyo.Constraint(expr=m.shortfall >= m.eta - v)
+        m.ph_obj = pyo.Objective(expr=-(v + w * (m.eta - m.shortfall / (1 - a))))
+    else:
+        m.eta.fix(0.0)
+        m.ph_obj = pyo.Objective(expr=-v)
+    m.zero = pyo.Expression(expr=0.0)
+    nodes = []
+    for level, name in enumerate(node_names):
+        t = stages[level]
+        vars_ = [m.eta] if level == 0 and (w > 0 or artificial) else []
+        if t >= 0:
+            keys = node_keys[name]
+            missing = [k for k in keys if k not in dec]
+            if missing:  # decisions a sibling can make and this scenario cannot: zero
+                pad = pyo.Var(range(len(missing)), bounds=(0, 0))
+                m.add_component(f"pad_{level}", pad)
+                pad.fix(0)
+            slot = {k: j for j, k in enumerate(missing)}
+            vars_ += [dec[k][1] if k in dec else m.component(f"pad_{level}")[slot[k]]
+                      for k in keys]
+        parent = node_names[level - 1] if level else None
+        cond = node_prob[name] / node_prob[parent] if parent else 1.0
+        nodes.append(ScenarioNode(name, cond, level + 1, m.zero, vars_, m,
+                                  parent_name=parent))
+    m._mpisppy_node_list = nodes
+    m._mpisppy_probability = case.probability
+    m._ssbfab_value = v
+    m._ssbfab_dec = dec
+    return m
+
+
+class _Infeasible(Exception):
+    pass
+
+
+def build(case: Case):
+    from .model import build_model
+
+    m = build_model(case.data)
+    assert set(decisions(m)) == decision_keys(case.data), \
+        "decision_keys() no longer mirrors build_model's decisions"
+    return m
+
+
+def _ph_job(problem: Problem, job: Job, comm, opts: dict) -> JobResult:
+    """One job with PH on all ranks; every rank returns the same JobResult."""
+    import mpisppy.opt.ph
+    import mpisppy.utils.sputils as sputils
+    from mpisppy.extensions.coeff_rho import CoeffRho
+
+    t0 = time.perf_counter()
+    stages, levels, artificial = ph_tree(problem, job)
+    cases = problem.cases
+    probs = [c.probability for c in cases]
+    if not levels:  # no non-anticipativity at all: every scenario on its own
+        return _alone_job(problem, job, comm, t0)
+    order, node_names, alln = tree_names(levels)
+    # probability of each node; the union of the decisions it holds, in a fixed order
+    node_prob: dict[str, float] = {}
+    node_keys: dict[str, list] = {}
+    stage_of = problem.stage_of
+    for pos, i in enumerate(order):
+        keys = decision_keys(cases[i].data, with_period=True)
+        for level, name in enumerate(node_names[pos]):
+            node_prob[name] = node_prob.get(name, 0.0) + probs[i]
+            t = stages[level]
+            if t >= 0:
+                mine = node_keys.setdefault(name, {})
+                for k, p in keys.items():
+                    if stage_of[p] == t:
+                        mine[k] = None
+    node_keys = {n: sorted(ks, key=repr) for n, ks in node_keys.items()}
+    snames = [f"s{i}" for i in order]
+    pos_of = {f"s{i}": pos for pos, i in enumerate(order)}
+
+    def creator(sname: str):
+        i = int(sname[1:])
+        return _scenario_model(problem, i, job, stages, node_names[pos_of[sname]], node_keys,
+                               node_prob, artificial)
+
+    gap = problem.gap
+    options = {
+        "solver_name": "appsi_highs", "PHIterLimit": int(opts["iterations"]),
+        "defaultPHrho": float(opts["default_rho"]), "convthresh": float(opts["convthresh"]),
+        "verbose": False, "display_timing": False, "display_progress": False,
+        "display_convergence_detail": False, "toc": False, "smoothed": 0,
+        "asynchronousPH": False, "tee-rank0-solves": False,
+        "linearize_proximal_terms": True, "proximal_linearization_tolerance": 1e-2,
+        "linearize_binary_proximal_terms": False, "turn_off_names_check": True,
+        "time_limit": None,
+        "coeff_rho_options": {"multiplier": float(opts["rho_multiplier"])},
+        "solver_options_layers": [sputils.solver_options_layer(
+            "default", {"mip_rel_gap": gap, "threads": 1,
+                        "time_limit": float(problem.time_limit)})],
+    }
+    try:
+        ph = mpisppy.opt.ph.PH(options, snames, creator, None,
+                               all_nodenames=alln if len(levels) > 1 else None,
+                               mpicomm=comm, extensions=CoeffRho)
+    except _Infeasible as exc:
+        return JobResult(job.label, False, "infeasible", None, None, None, reason=str(exc))
+    conv, _, trivial = ph.ph_main()
+    iters = int(getattr(ph, "_PHIter", opts["iterations"]))
+    bound = None
+    try:
+        bound = ph.post_solve_bound(solver_options={"mip_rel_gap": gap, "threads": 1},
+                                    verbose=False)
+    except Exception:  # noqa: BLE001 - a bound is optional; the plan is what matters
+        bound = None
+    return _evaluate(problem, job, ph, comm, t0, trivial, bound, conv, iters)
+
+
+def _evaluate(problem: Problem, job: Job, ph, comm, t0: float, trivial, bound, conv,
+              iters: int) -> JobResult:
+    """Fix the rounded consensus in every local scenario, re-solve each, gather."""
+    from .solve import _solve
+
+    local = {}
+    for sname, s in ph.local_scenarios.items():
+        i = int(sname[1:])
+        for (ndn, j), var in s._mpisppy_data.nonant_indices.items():
+            x = s._mpisppy_model.xbars[(ndn, j)].value
+            if var is s.eta:
+                continue
+            if not var.fixed:
+                var.fix(round(x) if var.is_integer() else x)
+        # mpi-sppy's W and prox terms live on the objective it was given; the value
+        # alone is what the held plan is judged by (risk is computed from the values)
+        for obj in list(s.component_objects(pyo.Objective, active=True)):
+            obj.deactivate()
+        s.eval_obj = pyo.Objective(expr=-s._ssbfab_value)
+        status, ok, g = _solve(s, problem.time_limit, problem.gap)
+        rep = None
+        if ok and job.label == "rp":
+            rep = scenario_report(problem, problem.cases[i], s, status, g)
+        first = {}
+        if ok:
+            stage_of = problem.stage_of
+            first = {k: round(pyo.value(var)) for k, (p, var) in s._ssbfab_dec.items()
+                     if stage_of[p] == 0}
+        local[i] = (ok, status, 1e6 * pyo.value(s._ssbfab_value) if ok else None, g, rep,
+                    first)
+    gathered = comm.allgather(local)
+    allres = {}
+    for part in gathered:
+        allres.update(part)
+    S = len(problem.cases)
+    probs = [c.probability for c in problem.cases]
+    dt = time.perf_counter() - t0
+    if not all(allres[i][0] for i in range(S)):
+        bad = next(problem.cases[i].name for i in range(S) if not allres[i][0])
+        return JobResult(job.label, False, "infeasible", None, None, None, solve_s=dt,
+                         reason=f"the rounded PH consensus is infeasible in scenario {bad}",
+                         extra={"iterations": iters, "convergence": conv})
+    values = [allres[i][2] for i in range(S)]
+    inner = risk_objective(values, probs, problem.alpha, problem.weight)
+    outers = [-1e6 * b for b in (trivial, bound) if b is not None and math.isfinite(b)]
+    outer = min(outers) if outers else None
+    gap = (max(0.0, outer - inner) / max(abs(inner), 1e-9)) if outer is not None else None
+    firsts = {first_stage_key(allres[i][5]) for i in range(S)}
+    assert len(firsts) == 1 or job.label.startswith("evpi:"), "first stage differs"
+    reps = [allres[i][4] for i in range(S)] if job.label == "rp" else None
+    status = "converged" if conv is not None and conv < 1e-3 else "iteration_limit"
+    return JobResult(job.label, True, status, gap, inner, values, allres[0][5], dt,
+                     reports=reps, extra={"iterations": iters, "convergence": conv,
+                                          "outer_bound": outer, "inner_bound": inner})
+
+
+def _alone_job(problem: Problem, job: Job, comm, t0: float) -> JobResult:
+    """A job without non-anticipativity: the scenarios solved one by one across ranks."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    local = {}
+    for i, c in enumerate(problem.cases):
+        if i % size == rank:
+            local[i] = solve_alone(c, problem, fix=job.fix)
+    allres = {}
+    for part in comm.allgather(local):
+        allres.update(part)
+    S = len(problem.cases)
+    dt = time.perf_counter() - t0
+    if not all(allres[i][0] for i in range(S)):
+        return JobResult(job.label, False, "infeasible", None, None, None, solve_s=dt)
+    values = [allres[i][2] for i in range(S)]
+    probs = [c.probability for c in problem.cases]
+    gaps = [allres[i][4] for i in range(S) if allres[i][4] is not None]
+    return JobResult(job.label, True, "optimal", max(gaps) if gaps else None,
+                     risk_objective(values, probs, problem.alpha, problem.weight), values,
+                     allres[0][3], dt)
+
+
+def _wait_and_see(problem: Problem, comm) -> list:
+    rank, size = comm.Get_rank(), comm.Get_size()
+    local = {i: solve_alone(c, problem) for i, c in enumerate(problem.cases)
+             if i % size == rank}
+    allres = {}
+    for part in comm.allgather(local):
+        allres.update(part)
+    return [allres[i] for i in range(len(problem.cases))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of every MPI rank: `python -m ssbfab.roadmap.ph PROBLEM RESULT`."""
+    from mpi4py import MPI
+
+    argv = sys.argv[1:] if argv is None else argv
+    src, out = Path(argv[0]), Path(argv[1])
+    comm = MPI.COMM_WORLD
+    problem, jobs, opts = pickle.loads(src.read_bytes())
+    results: dict[str, JobResult] = {}
+    for job in jobs:
+        _say(comm, f"progressive hedging: {job.label} on {comm.Get_size()} ranks")
+        results[job.label] = _ph_job(problem, job, comm, opts)
+        r = results[job.label]
+        _say(comm, f"  {job.label}: {r.status}, objective "
+                   f"{(r.objective or float('nan')) / 1e6:,.1f} MUSD, gap "
+                   f"{'-' if r.gap is None else f'{r.gap:.2%}'}, {r.solve_s:.1f} s"
+                   + (f", {r.extra.get('iterations')} iterations" if r.extra else ""))
+        if job.label == "rp" and not r.ok:
+            break
+    _say(comm, "wait-and-see: each scenario alone, across ranks")
+    ws = _wait_and_see(problem, comm)
+    if comm.Get_rank() == 0:
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps((results, ws)))
+        tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
