@@ -292,6 +292,9 @@ def test_vss_and_evpi_are_nonnegative_on_random_trees(tmp_path, seed):
     assert r.vss >= -tol and r.evpi >= -tol
     for name, x in r.evpi_by_input.items():
         assert -tol <= x <= r.evpi + tol, name  # knowing one input is worth at most all
+    for key, x in (("vss", r.vss), ("evpi", r.evpi)):  # the certain range holds the value
+        lo, hi = v["ranges"][key]
+        assert lo - tol <= x <= hi + tol, key
 
 
 def test_non_anticipativity_holds_and_later_stages_adapt(tmp_path):

@@ -21,9 +21,10 @@ different value of that input may decide differently from the start) gets an art
 root holding only eta (fixed at 0 without risk), so that mpi-sppy's single-root tree
 describes it.
 
-Rank layout: mpi-sppy's own (contiguous scenarios per rank, in tree order). Across nodes
-of a cluster, `mpiexec -hosts a,b -n 8 ...` (MPICH) runs it unchanged; see
-docs/roadmap.md.
+Rank layout: mpi-sppy's own (contiguous scenarios per rank, in tree order). Across the
+nodes of a cluster: `SSBFAB_MPIEXEC` gives the launcher (e.g. "mpiexec -f hosts" or
+"srun --mpi=pmi2"; `-n RANKS` is appended) and `SSBFAB_PH_DIR` a folder every node sees;
+see docs/roadmap.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,6 +59,8 @@ from .stochastic import (
 )
 
 MARK = "@ssbfab "  # lines the driver forwards as progress
+MPIEXEC_ENV = "SSBFAB_MPIEXEC"  # launcher command, e.g. "mpiexec -f hosts" or "srun --mpi=pmi2"
+DIR_ENV = "SSBFAB_PH_DIR"  # where the problem file goes (shared by all nodes on a cluster)
 
 PH_OPTIONS = {
     "iterations": 60,  # PH iteration limit
@@ -101,16 +105,18 @@ def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], N
     if why:
         raise InputError("--solver ph needs mpi-sppy, mpi4py and an MPI runtime: "
                          "pip install 'ssbfab[mpi]' (" + why + ")")
-    exe = mpiexec or find_mpiexec()
-    if exe is None:
+    launcher = shlex.split(mpiexec or os.environ.get(MPIEXEC_ENV, "")) or \
+        ([find_mpiexec()] if find_mpiexec() else [])
+    if not launcher:
         raise InputError("--solver ph: no mpiexec found (pip install 'ssbfab[mpi]' brings "
-                         "one with the mpich wheel)")
-    with tempfile.TemporaryDirectory(prefix="ssbfab-ph-") as tmp:
+                         f"one with the mpich wheel, or set {MPIEXEC_ENV})")
+    # the ranks read the problem from this folder: on a cluster, a shared file system
+    with tempfile.TemporaryDirectory(prefix="ssbfab-ph-", dir=os.environ.get(DIR_ENV)) as tmp:
         src, out = Path(tmp) / "problem.pkl", Path(tmp) / "result.pkl"
         src.write_bytes(pickle.dumps((problem, jobs, {**PH_OPTIONS, **(options or {})})))
-        cmd = [exe, "-n", str(ranks), sys.executable, "-m", "ssbfab.roadmap.ph", str(src),
-               str(out)]
-        say(f"progressive hedging: {' '.join(cmd[:3])} ... ({len(jobs)} jobs)")
+        cmd = [*launcher, "-n", str(ranks), sys.executable, "-m", "ssbfab.roadmap.ph",
+               str(src), str(out)]
+        say(f"progressive hedging: {' '.join(launcher)} -n {ranks} ... ({len(jobs)} jobs)")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).resolve().parents[2])]
             + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
@@ -368,8 +374,9 @@ def _evaluate(problem: Problem, job: Job, ph, comm, t0: float, trivial, bound, c
     reps = [allres[i][4] for i in range(S)] if job.label == "rp" else None
     status = "converged" if conv is not None and conv < 1e-3 else "iteration_limit"
     return JobResult(job.label, True, status, gap, inner, values, allres[0][5], dt,
-                     reports=reps, extra={"iterations": iters, "convergence": conv,
-                                          "outer_bound": outer, "inner_bound": inner})
+                     reports=reps, bound=outer,
+                     extra={"iterations": iters, "convergence": conv, "outer_bound": outer,
+                            "inner_bound": inner})
 
 
 def _alone_job(problem: Problem, job: Job, comm, t0: float) -> JobResult:
@@ -384,14 +391,17 @@ def _alone_job(problem: Problem, job: Job, comm, t0: float) -> JobResult:
         allres.update(part)
     S = len(problem.cases)
     dt = time.perf_counter() - t0
-    if not all(allres[i][0] for i in range(S)):
+    res = [allres[i] for i in range(S)]
+    if not all(x.ok for x in res):
         return JobResult(job.label, False, "infeasible", None, None, None, solve_s=dt)
-    values = [allres[i][2] for i in range(S)]
     probs = [c.probability for c in problem.cases]
-    gaps = [allres[i][4] for i in range(S) if allres[i][4] is not None]
+    gaps = [x.gap for x in res if x.gap is not None]
+    a, w = problem.alpha, problem.weight
+    bound = None if any(x.bound is None for x in res) else \
+        risk_objective([x.bound for x in res], probs, a, w)
     return JobResult(job.label, True, "optimal", max(gaps) if gaps else None,
-                     risk_objective(values, probs, problem.alpha, problem.weight), values,
-                     allres[0][3], dt)
+                     risk_objective([x.value for x in res], probs, a, w),
+                     [x.value for x in res], res[0].first, dt, bound=bound)
 
 
 def _wait_and_see(problem: Problem, comm) -> list:

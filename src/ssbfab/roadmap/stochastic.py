@@ -106,6 +106,7 @@ class JobResult:
     reason: str = ""
     reports: list[dict] | None = None  # per scenario (RP only): path and costs
     extra: dict = field(default_factory=dict)  # solver details (PH: iterations, bounds)
+    bound: float | None = None  # USD: the solver's bound on the objective (>= objective)
 
 
 def decisions(m) -> dict[Key, tuple[int, Any]]:
@@ -285,29 +286,45 @@ def solve_job_extensive(problem: Problem, job: Job, report: bool = False) -> Job
     if report:
         reports = [scenario_report(problem, c, m, status, gap)
                    for c, m in zip(problem.cases, blocks, strict=True)]
-    return JobResult(job.label, True, status, gap,
-                     risk_objective(values, probs, problem.alpha, problem.weight), values,
-                     first, dt, reports=reports)
+    obj = risk_objective(values, probs, problem.alpha, problem.weight)
+    return JobResult(job.label, True, status, gap, obj, values, first, dt, reports=reports,
+                     bound=upper_bound(1e6 * pyo.value(ef.obj), gap))
 
 
-def solve_alone(case: Case, problem: Problem, fix: dict[Key, int] | None = None
-                ) -> tuple[bool, str, float | None, dict[Key, int], float | None]:
-    """One scenario planned alone (deterministic): (ok, status, value USD, first-stage
-    decisions, gap)."""
+@dataclass
+class Alone:
+    """One scenario planned on its own."""
+
+    ok: bool
+    status: str
+    value: float | None = None  # USD
+    first: dict[Key, int] = field(default_factory=dict)
+    gap: float | None = None
+    bound: float | None = None  # USD: the solver's bound on the value
+
+
+def solve_alone(case: Case, problem: Problem, fix: dict[Key, int] | None = None) -> Alone:
+    """One scenario planned alone (deterministic), optionally with a first stage held."""
     from .solve import _solve
 
     m = build_model(case.data)
     if fix is not None:
         why = restrict(m, case.data, problem, Job("fixed", [], fix=fix))
         if why:
-            return False, "infeasible", None, {}, None
+            return Alone(False, "infeasible")
     status, ok, gap = _solve(m, problem.time_limit, problem.gap)
     if not ok:
-        return False, status, None, {}, None
+        return Alone(False, status)
     stage_of = problem.stage_of
     first = {k: round(pyo.value(var)) for k, (p, var) in decisions(m).items()
              if stage_of[p] == 0}
-    return True, status, 1e6 * pyo.value(value_expr(m, case.data)), first, gap
+    value = 1e6 * pyo.value(value_expr(m, case.data))
+    return Alone(True, status, value, first, gap, upper_bound(value, gap))
+
+
+def upper_bound(value: float, gap: float | None) -> float | None:
+    """The solver's bound on a maximised value, from its relative gap (to the incumbent)."""
+    return None if gap is None else value + gap * abs(value)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -511,10 +528,10 @@ def solve_stochastic(lr: LoadedRoadmap | str, solver: str = "extensive", ranks: 
     ev_case = Case("expected value", 1.0, scenario_data(lr, designs, ev_state),
                    {k.split(".")[1]: v for k, v in ev_state.items() if k.endswith(".yield")})
     say("expected-value plan")
-    ev_ok, ev_status, ev_value, ev_first, _ = solve_alone(ev_case, problem)
+    ev = solve_alone(ev_case, problem)
     jobs = [Job("rp", rp_groups(tree))]
-    if ev_ok:
-        jobs.append(Job("eev", rp_groups(tree), fix=ev_first))
+    if ev.ok:
+        jobs.append(Job("eev", rp_groups(tree), fix=ev.first))
     for name in tree.inputs:
         g = informed_groups(tree, name)
         if _partition(g) != _partition(jobs[0].groups):
@@ -528,8 +545,7 @@ def solve_stochastic(lr: LoadedRoadmap | str, solver: str = "extensive", ranks: 
         results, ws = run_ph(problem, jobs, ranks, say, mpiexec=mpiexec)
     else:
         results, ws = _run_extensive(problem, jobs, say)
-    return _answers(lr, tree, problem, results, ws, ev_ok, ev_status, ev_value, ev_first,
-                    solver, ranks)
+    return _answers(lr, tree, problem, results, ws, ev, solver, ranks)
 
 
 def _partition(groups: list[list[Hashable]]) -> list[tuple]:
@@ -561,7 +577,7 @@ def _run_extensive(problem: Problem, jobs: list[Job], say) -> tuple[dict[str, Jo
         if same:
             r = results["rp"]
             results[job.label] = JobResult(job.label, True, r.status, r.gap, r.objective,
-                                           r.values, r.first, 0.0, reason=same)
+                                           r.values, r.first, 0.0, reason=same, bound=r.bound)
             continue
         say(f"extensive form: {job.label}")
         results[job.label] = solve_job_extensive(problem, job)
@@ -590,9 +606,8 @@ def _key_size(k: Key) -> float:
     return float(coh.split(":")[2])
 
 
-def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult], ws: list,
-             ev_ok: bool, ev_status: str, ev_value, ev_first, solver: str, ranks: int
-             ) -> StochasticResult:
+def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
+             ws: list[Alone], ev: Alone, solver: str, ranks: int) -> StochasticResult:
     rp = results["rp"]
     if not rp.ok:
         raise NoPlanError(f"{lr.file}: {_why(lr, problem, rp)}")
@@ -600,25 +615,30 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult], ws
     a, w = problem.alpha, problem.weight
     notes: list[str] = []
     # EVPI from each scenario's own optimum
-    ws_values = [x[2] for x in ws]
-    if any(v is None for v in ws_values):
-        bad = [c.name for c, x in zip(problem.cases, ws, strict=True) if not x[0]]
+    if not all(x.ok for x in ws):
+        bad = [c.name for c, x in zip(problem.cases, ws, strict=True) if not x.ok]
         raise NoPlanError(f"{lr.file}: scenario {bad[0]} alone has no feasible roadmap")
-    ws_obj = risk_objective(ws_values, probs, a, w)
+    ws_obj = risk_objective([x.value for x in ws], probs, a, w)
+    ws_up = None if any(x.bound is None for x in ws) else \
+        risk_objective([x.bound for x in ws], probs, a, w)
+    ws_job = JobResult("ws", True, "optimal", None, ws_obj, [x.value for x in ws], bound=ws_up)
     evpi = ws_obj - rp.objective
+    ranges: dict[str, Any] = {"evpi": _range_of(ws_job, rp), "evpi_by_input": {}}
     by_input = {}
     for name in tree.inputs:
         r = results.get(f"evpi:{name}")
         by_input[name] = 0.0 if r is None else (r.objective - rp.objective if r.ok else None)
+        ranges["evpi_by_input"][name] = [0.0, 0.0] if r is None else _range_of(r, rp)
     eev = results.get("eev")
     vss = None
-    if not ev_ok:
-        notes.append(f"the expected-value plan is {ev_status}: no VSS")
+    if not ev.ok:
+        notes.append(f"the expected-value plan is {ev.status}: no VSS")
     elif eev is None or not eev.ok:
         notes.append("the expected-value plan's first stage is infeasible in some scenario "
                      f"({eev.reason if eev else ''}): its VSS is unbounded")
     else:
         vss = rp.objective - eev.objective
+        ranges["vss"] = _range_of(rp, eev)
     reserve = None
     if problem.reserve:
         f, nf = results["reserve:force"], results["reserve:forbid"]
@@ -628,6 +648,8 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult], ws
                    "without": nf.objective if nf.ok else None,
                    "value": (f.objective - nf.objective) if f.ok and nf.ok else None,
                    "in_solution": _reserve_holds(problem, rp.first, "force")}
+        if f.ok and nf.ok:
+            ranges["reserve_value"] = _range_of(f, nf)
         if not f.ok:
             notes.append(f"forcing the reserve line is infeasible: {f.reason}")
     gaps = [r.gap for r in results.values() if r.ok and r.gap is not None]
@@ -643,7 +665,9 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult], ws
             inputs[c.input] = c.value[1] if isinstance(c.value, tuple) else c.value
         scen.append({**rep, "branches": list(s.nodes[1:]), "inputs": _plain(inputs)})
     values = {"rp": rp.objective, "eev": eev.objective if eev and eev.ok else None,
-              "ws": ws_obj, "ev": ev_value, "ev_first_stage": _lines_of(ev_first),
+              "ws": ws_obj, "ev": ev.value, "ev_first_stage": _lines_of(ev.first),
+              "rp_first_stage": _lines_of(rp.first),
+              "ranges": ranges,
               "jobs": {k: {"objective": r.objective, "status": r.status, "gap": r.gap,
                            "solve_s": r.solve_s, **({"note": r.reason} if r.reason else {})}
                        for k, r in results.items()}}
@@ -662,6 +686,14 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult], ws
         reserve=reserve, first_stage=first_stage,
         allsolid_cheaper=allsolid_cheaper(lr, scen), solver=solver_doc, values=values,
         notes=notes)
+
+
+def _range_of(hi: JobResult, lo: JobResult) -> list[float | None]:
+    """[least, most] of hi − lo given both solvers' bounds (maximised objectives):
+    the difference is certain to lie in it; its width is what the gaps leave open."""
+    least = hi.objective - lo.bound if lo.bound is not None else None
+    most = hi.bound - lo.objective if hi.bound is not None else None
+    return [least, most]
 
 
 def _why(lr, problem: Problem, rp: JobResult) -> str:
@@ -718,6 +750,6 @@ def allsolid_cheaper(lr, scenarios: list[dict]) -> list[dict]:
 
 
 __all__ = ["solve_stochastic", "StochasticResult", "Problem", "Job", "JobResult", "Case",
-           "build_extensive", "solve_job_extensive", "cvar", "risk_objective", "make_problem",
+           "Alone", "build_extensive", "solve_job_extensive", "cvar", "risk_objective", "make_problem",
            "rp_groups", "informed_groups", "decisions", "restrict", "value_expr",
            "scenario_report"]
