@@ -482,3 +482,22 @@ def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):
     assert ph.objective_value == pytest.approx(ef.objective_value, abs=tol)
     assert ph.vss == pytest.approx(ef.vss, abs=2 * tol + 1e-6 * abs(ef.objective_value))
     assert ph.evpi == pytest.approx(ef.evpi, abs=2 * tol + 1e-6 * abs(ef.objective_value))
+
+
+def test_ph_tree_names_follow_mpi_sppy_and_split_roots_get_an_artificial_root(tmp_path):
+    from ssbfab.roadmap.ph import ph_tree, tree_names
+
+    # scenarios 0..3 interleaved: nodes a = {0, 2}, b = {1, 3} at the second stage
+    order, names, alln = tree_names([["r"] * 4, ["a", "b", "a", "b"]])
+    assert order == [0, 2, 1, 3]
+    assert names == [["ROOT", "ROOT_0"], ["ROOT", "ROOT_0"], ["ROOT", "ROOT_1"],
+                     ["ROOT", "ROOT_1"]]
+    assert alln == ["ROOT", "ROOT_0", "ROOT_0_0", "ROOT_0_1", "ROOT_1", "ROOT_1_0", "ROOT_1_1"]
+    lr = load_roadmap(tiny(tmp_path, TREE_3))
+    problem, tree, _ = make_problem(lr, DESIGNS)
+    stages, levels, artificial = ph_tree(problem, Job("rp", rp_groups(tree)))
+    assert stages == [0, 1] and not artificial  # the last stage is recourse only
+    from ssbfab.roadmap.stochastic import informed_groups
+
+    stages, levels, artificial = ph_tree(problem, Job("e", informed_groups(tree, "prices.Li2S")))
+    assert artificial and stages == [-1, 0, 1] and len(set(levels[1])) == 2

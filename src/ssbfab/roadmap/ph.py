@@ -10,10 +10,11 @@ runs PH on them: the integer decisions of each tree node are its non-anticipativ
 variables, the proximal term is linearised (HiGHS solves MILPs, not MIQPs), rho is
 proportional to each decision's objective coefficient (mpi-sppy's CoeffRho). CVaR adds
 its free variable eta to the root node and a shortfall per scenario, as in the
-extensive form. When PH stops (converged, or at its iteration limit) the consensus
-decisions are rounded to whole lines, fixed in every scenario, and every scenario is
-re-solved: that plan is the answer, and its objective (E[NPV] + weight·CVaR, exact) the
-inner bound; the outer bound is the best of PH's trivial bound (no non-anticipativity)
+extensive form. When PH stops (converged, or at its iteration limit) a few whole-line
+plans are held in every scenario and every scenario re-solved: the consensus rounded, and
+plans taking each node's decisions from one of its scenarios; the best is the answer,
+and its objective (E[NPV] + weight·CVaR, exact) the inner bound (the forced-reserve
+case also tries the stochastic first stage plus one reserve line, and keeps the better); the outer bound is the best of PH's trivial bound (no non-anticipativity)
 and its Lagrangian bound from the final weights; the gap is their distance.
 
 A job whose first stage is split by what is known (EVPI of one input: scenarios with a
@@ -313,70 +314,110 @@ def _ph_job(problem: Problem, job: Job, comm, opts: dict) -> JobResult:
         return JobResult(job.label, False, "infeasible", None, None, None, reason=str(exc))
     conv, _, trivial = ph.ph_main()
     iters = int(getattr(ph, "_PHIter", opts["iterations"]))
+    members: dict[str, list[str]] = {}
+    for pos, names in enumerate(node_names):
+        for ndn in names:
+            members.setdefault(ndn, []).append(snames[pos])
+    cands = _candidates(ph, comm, members)  # before the bound's solves overwrite them
     bound = None
     try:
         bound = ph.post_solve_bound(solver_options={"mip_rel_gap": gap, "threads": 1},
                                     verbose=False)
     except Exception:  # noqa: BLE001 - a bound is optional; the plan is what matters
         bound = None
-    return _evaluate(problem, job, ph, comm, t0, trivial, bound, conv, iters)
+    return _evaluate(problem, job, ph, comm, t0, trivial, bound, conv, iters, cands)
+
+
+def _gather(comm, local: dict) -> dict:
+    out: dict = {}
+    for part in comm.allgather(local):
+        out.update(part)
+    return out
+
+
+def _candidates(ph, comm, members: dict[str, list[str]], n_more: int = 3) -> list[dict]:
+    """Plans to try, node by node: the consensus (xbar) rounded to whole lines, and
+    plans that take each node's decisions from one of its scenarios (the 1st, 2nd, ...),
+    whose own solutions are whole already. Each is non-anticipative by construction."""
+    mine, bars = {}, {}
+    for sname, s in ph.local_scenarios.items():
+        mine[sname] = {nj: var.value for nj, var in s._mpisppy_data.nonant_indices.items()}
+        bars.update({nj: s._mpisppy_model.xbars[nj].value
+                     for nj in s._mpisppy_data.nonant_indices})
+    own, xbar = _gather(comm, mine), _gather(comm, bars)
+    out = [{nj: round(v) for nj, v in xbar.items()}]
+    for j in range(n_more):
+        out.append({(ndn, i): round(own[members[ndn][j % len(members[ndn])]][(ndn, i)])
+                    for (ndn, i) in xbar})
+    unique = []
+    for c in out:
+        if c not in unique:
+            unique.append(c)
+    return unique
 
 
 def _evaluate(problem: Problem, job: Job, ph, comm, t0: float, trivial, bound, conv,
-              iters: int) -> JobResult:
-    """Fix the rounded consensus in every local scenario, re-solve each, gather."""
+              iters: int, cands: list[dict]) -> JobResult:
+    """Hold each candidate plan in every local scenario, re-solve each scenario, gather,
+    and keep the best (the objective computed exactly from the scenarios' values)."""
     from .solve import _solve
 
-    local = {}
+    S = len(problem.cases)
+    probs = [c.probability for c in problem.cases]
+    stage_of = problem.stage_of
+    held = {}  # scenario -> the nonants a candidate may fix (not eta, not fixed already)
     for sname, s in ph.local_scenarios.items():
-        i = int(sname[1:])
-        for (ndn, j), var in s._mpisppy_data.nonant_indices.items():
-            x = s._mpisppy_model.xbars[(ndn, j)].value
-            if var is s.eta:
-                continue
-            if not var.fixed:
-                var.fix(round(x) if var.is_integer() else x)
         # mpi-sppy's W and prox terms live on the objective it was given; the value
-        # alone is what the held plan is judged by (risk is computed from the values)
+        # alone is what a held plan is judged by (risk is computed from the values)
         for obj in list(s.component_objects(pyo.Objective, active=True)):
             obj.deactivate()
         s.eval_obj = pyo.Objective(expr=-s._ssbfab_value)
-        status, ok, g = _solve(s, problem.time_limit, problem.gap)
-        rep = None
-        if ok and job.label == "rp":
-            rep = scenario_report(problem, problem.cases[i], s, status, g)
-        first = {}
-        if ok:
-            stage_of = problem.stage_of
-            first = {k: round(pyo.value(var)) for k, (p, var) in s._ssbfab_dec.items()
-                     if stage_of[p] == 0}
-        local[i] = (ok, status, 1e6 * pyo.value(s._ssbfab_value) if ok else None, g, rep,
-                    first)
-    gathered = comm.allgather(local)
-    allres = {}
-    for part in gathered:
-        allres.update(part)
-    S = len(problem.cases)
-    probs = [c.probability for c in problem.cases]
+        held[sname] = [(nj, var) for nj, var in s._mpisppy_data.nonant_indices.items()
+                       if var is not s.eta and not var.fixed]
+    best = None
+    tried = 0
+    for cand in cands:
+        local = {}
+        for sname, s in ph.local_scenarios.items():
+            i = int(sname[1:])
+            for nj, var in held[sname]:
+                var.fix(cand[nj])
+            status, ok, g = _solve(s, problem.time_limit, problem.gap)
+            rep, first, value = None, {}, None
+            if ok:
+                value = 1e6 * pyo.value(s._ssbfab_value)
+                first = {k: round(pyo.value(var)) for k, (p, var) in s._ssbfab_dec.items()
+                         if stage_of[p] == 0}
+                if job.label == "rp":
+                    rep = scenario_report(problem, problem.cases[i], s, status, g)
+            for _, var in held[sname]:
+                var.unfix()
+            local[i] = (ok, value, rep, first)
+        res = _gather(comm, local)
+        tried += 1
+        if not all(res[i][0] for i in range(S)):
+            continue
+        values = [res[i][1] for i in range(S)]
+        f = risk_objective(values, probs, problem.alpha, problem.weight)
+        if best is None or f > best[0]:
+            best = (f, values, res)
     dt = time.perf_counter() - t0
-    if not all(allres[i][0] for i in range(S)):
-        bad = next(problem.cases[i].name for i in range(S) if not allres[i][0])
+    extra = {"iterations": iters, "convergence": conv, "plans_tried": tried}
+    if best is None:
         return JobResult(job.label, False, "infeasible", None, None, None, solve_s=dt,
-                         reason=f"the rounded PH consensus is infeasible in scenario {bad}",
-                         extra={"iterations": iters, "convergence": conv})
-    values = [allres[i][2] for i in range(S)]
-    inner = risk_objective(values, probs, problem.alpha, problem.weight)
+                         reason="no plan from the PH consensus is feasible in every scenario",
+                         extra=extra)
+    inner, values, res = best
     outers = [-1e6 * b for b in (trivial, bound) if b is not None and math.isfinite(b)]
     outer = min(outers) if outers else None
     gap = (max(0.0, outer - inner) / max(abs(inner), 1e-9)) if outer is not None else None
-    firsts = {first_stage_key(allres[i][5]) for i in range(S)}
+    firsts = {first_stage_key(res[i][3]) for i in range(S)}
     assert len(firsts) == 1 or job.label.startswith("evpi:"), "first stage differs"
-    reps = [allres[i][4] for i in range(S)] if job.label == "rp" else None
+    reps = [res[i][2] for i in range(S)] if job.label == "rp" else None
     status = "converged" if conv is not None and conv < 1e-3 else "iteration_limit"
-    return JobResult(job.label, True, status, gap, inner, values, allres[0][5], dt,
+    return JobResult(job.label, True, status, gap, inner, values, res[0][3], dt,
                      reports=reps, bound=outer,
-                     extra={"iterations": iters, "convergence": conv, "outer_bound": outer,
-                            "inner_bound": inner})
+                     extra={**extra, "outer_bound": outer, "inner_bound": inner})
 
 
 def _alone_job(problem: Problem, job: Job, comm, t0: float) -> JobResult:
@@ -385,7 +426,7 @@ def _alone_job(problem: Problem, job: Job, comm, t0: float) -> JobResult:
     local = {}
     for i, c in enumerate(problem.cases):
         if i % size == rank:
-            local[i] = solve_alone(c, problem, fix=job.fix)
+            local[i] = solve_alone(c, problem, job)
     allres = {}
     for part in comm.allgather(local):
         allres.update(part)
@@ -414,6 +455,25 @@ def _wait_and_see(problem: Problem, comm) -> list:
     return [allres[i] for i in range(len(problem.cases))]
 
 
+def _rp_plus_pilot(problem: Problem, job: Job, rp: JobResult | None) -> Job | None:
+    """For the forced-reserve case: the stochastic plan's first stage with one reserve
+    line added in the earliest first-stage period that can start it (None if the RP has
+    one already or cannot be extended)."""
+    if job.reserve != "force" or rp is None or not rp.ok or problem.reserve is None:
+        return None
+    route, size = problem.reserve
+    stage_of = problem.stage_of
+    keys = decision_keys(problem.cases[0].data, with_period=True)
+    new = sorted((p, k) for k, p in keys.items() if k[0] == "build" and stage_of[p] == 0
+                 and k[1].startswith(f"new:{route}:{size:g}:"))
+    if not new or any(v and k[0] == "build" and k[1].startswith(f"new:{route}:{size:g}:")
+                      for k, v in rp.first.items()):
+        return None
+    fix = dict(rp.first)
+    fix[new[0][1]] = fix.get(new[0][1], 0) + 1
+    return Job(job.label, job.groups, fix=fix, reserve="force")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of every MPI rank: `python -m ssbfab.roadmap.ph PROBLEM RESULT`."""
     from mpi4py import MPI
@@ -425,8 +485,22 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, JobResult] = {}
     for job in jobs:
         _say(comm, f"progressive hedging: {job.label} on {comm.Get_size()} ranks")
-        results[job.label] = _ph_job(problem, job, comm, opts)
-        r = results[job.label]
+        r = _ph_job(problem, job, comm, opts)
+        alt = _rp_plus_pilot(problem, job, results.get("rp"))
+        if alt is not None:  # PH finds a forced line hard to agree on: try the RP with it
+            r2 = _ph_job(problem, alt, comm, opts)
+            if r2.ok and (not r.ok or r2.objective > r.objective):
+                # r2's bound is for its held first stage only; the forced case's own
+                # PH run gives the bound (if it has one)
+                outer = r.extra.get("outer_bound") if r.ok else None
+                gap = None if outer is None else \
+                    max(0.0, outer - r2.objective) / max(abs(r2.objective), 1e-9)
+                r2.bound, r2.gap = outer, gap
+                r2.extra = {**r2.extra, "outer_bound": outer,
+                            "plan": "the stochastic first stage plus one reserve line"}
+                r2.solve_s += r.solve_s
+                r = r2
+        results[job.label] = r
         _say(comm, f"  {job.label}: {r.status}, objective "
                    f"{(r.objective or float('nan')) / 1e6:,.1f} MUSD, gap "
                    f"{'-' if r.gap is None else f'{r.gap:.2%}'}, {r.solve_s:.1f} s"

@@ -303,13 +303,14 @@ class Alone:
     bound: float | None = None  # USD: the solver's bound on the value
 
 
-def solve_alone(case: Case, problem: Problem, fix: dict[Key, int] | None = None) -> Alone:
-    """One scenario planned alone (deterministic), optionally with a first stage held."""
+def solve_alone(case: Case, problem: Problem, job: Job | None = None) -> Alone:
+    """One scenario planned alone (deterministic), optionally under a job's first-stage
+    restrictions (a first stage held, the reserve forced or forbidden)."""
     from .solve import _solve
 
     m = build_model(case.data)
-    if fix is not None:
-        why = restrict(m, case.data, problem, Job("fixed", [], fix=fix))
+    if job is not None:
+        why = restrict(m, case.data, problem, job)
         if why:
             return Alone(False, "infeasible")
     status, ok, gap = _solve(m, problem.time_limit, problem.gap)
@@ -614,6 +615,7 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
     probs = [c.probability for c in problem.cases]
     a, w = problem.alpha, problem.weight
     notes: list[str] = []
+    _no_worse_than_rp(problem, results, notes)
     # EVPI from each scenario's own optimum
     if not all(x.ok for x in ws):
         bad = [c.name for c, x in zip(problem.cases, ws, strict=True) if not x.ok]
@@ -686,6 +688,25 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
         reserve=reserve, first_stage=first_stage,
         allsolid_cheaper=allsolid_cheaper(lr, scen), solver=solver_doc, values=values,
         notes=notes)
+
+
+def _no_worse_than_rp(problem: Problem, results: dict[str, JobResult], notes: list[str]
+                      ) -> None:
+    """The stochastic plan is feasible for a job that knows more (EVPI of an input) and
+    for a reserve case its first stage satisfies: such a job is worth at least the RP.
+    A heuristic solve (PH) that found less takes the RP's plan instead, and says so."""
+    rp = results["rp"]
+    for label, r in list(results.items()):
+        fits = label.startswith("evpi:") or (label.startswith("reserve:") and _reserve_holds(
+            problem, rp.first, label.split(":")[1]))
+        if fits and (not r.ok or r.objective < rp.objective):
+            notes.append(f"{label}: the solver's plan ({'none' if not r.ok else r.status}) was "
+                         f"worse than the stochastic plan, which is feasible for it; using it")
+            results[label] = JobResult(label, True, r.status if r.ok else rp.status, r.gap,
+                                       rp.objective, rp.values, rp.first, r.solve_s,
+                                       reason="the stochastic plan", extra=r.extra,
+                                       bound=r.bound if r.ok and r.bound is not None
+                                       and r.bound >= rp.objective else rp.bound)
 
 
 def _range_of(hi: JobResult, lo: JobResult) -> list[float | None]:
