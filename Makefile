@@ -7,8 +7,9 @@ MPI_STAMP := $(VENV)/.mpi-stamp
 ROUTE  ?= sulfide-lpscl
 CAPACITY ?= 10
 ARGS   ?=
+FILE   ?= studies/roadmaps/transition.yaml
 
-.PHONY: run test test-slow validate simulate optimize bench lint clean venv
+.PHONY: run test test-slow validate simulate optimize roadmap bench lint mutation clean venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +48,22 @@ simulate: $(STAMP)
 optimize: $(STAMP)
 	$(VENV)/bin/ssbfab optimize $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
 
+roadmap: $(STAMP)
+	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(ARGS)
+
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m mypy src/ssbfab
+
+# Mutation testing of the core modules with mutmut (not part of `make test`; see
+# docs/mutation.md): MODULE=cell (flow, cost, opt.data, opt.build, sim.model, loop)
+# runs one module; FRESH=1 forgets the results kept from the last run.
+MODULE ?=
+mutation: $(STAMP)
+	$(PY) tests/mutation.py $(MODULE) $(if $(FRESH),--fresh)
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache

@@ -10,8 +10,11 @@ Targets (issue 4):
 
 Both builds start from the same `opt.data.numbers` (counted in both) and hand HiGHS
 the same matrix in the same order, so the solves follow the same path and the ratio
-measures the cost of building through Pyomo. Each figure is printed with its target
-and the ratio to it.
+measures the cost of building through Pyomo. The direct build (highs_direct.py, beside
+this file) is a copy of the model kept only for this measurement: `self_check` first
+confirms it is still the same model (columns, rows, integers and optimum on every
+shipped route and three small synthetic lines) and stops the benchmark otherwise.
+Each figure is printed with its target and the ratio to it.
 
 Run: `make bench` (all benchmarks) or `.venv/bin/python benchmarks/bench_opt.py`.
 """
@@ -32,6 +35,47 @@ CELLS_PER_HOUR = 5000.0
 
 def _verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
+
+
+def self_check() -> None:
+    """The direct build must be the Pyomo model: same numbers of columns, rows and
+    integer columns, and the same optimum at a 1e-9 gap, on the shipped routes at
+    10 GWh/yr and three small synthetic lines with scrap credits."""
+    from highs_direct import build_highs, solve_highs
+    from pyomo.environ import Var
+
+    from ssbfab.data import load_shared, resolve_route, route_files
+    from ssbfab.opt import OptModel
+    from ssbfab.opt.data import Structure, numbers
+    from ssbfab.opt.synthetic import capacity_for, synthetic_route
+
+    shared = load_shared()
+    with tempfile.TemporaryDirectory() as d:
+        cases = [(resolve_route(str(p), shared=shared), 10.0) for p in route_files()]
+        for seed in range(3):
+            r = synthetic_route(d, 6, 3, (1, 5), 3, seed, scrap_credit=True, shared=shared)
+            cases.append((r, capacity_for(r, 500)))
+    t0 = time.perf_counter()
+    for route, cap in cases:
+        st = Structure.of(route)
+        h, _ = build_highs(st, numbers(route, st, cap))
+        _, direct_obj, _ = solve_highs(h, gap=1e-9)
+        om = OptModel(route)
+        plan = om.solve(cap, gap=1e-9)
+        m = om.model
+        pyomo = (m.nvariables(), m.nconstraints(),
+                 sum(1 for v in m.component_data_objects(Var) if v.is_integer()))
+        direct = (h.getNumCol(), h.getNumRow(),
+                  sum(1 for t in h.getLp().integrality_ if int(t) != 0))
+        same_obj = abs(plan.status.objective - direct_obj) <= 1e-9 * max(1.0, abs(direct_obj))
+        if pyomo != direct or not same_obj:
+            raise SystemExit(
+                f"self-check FAILED on {route.name}: Pyomo (columns, rows, integers) {pyomo}, "
+                f"optimum {plan.status.objective!r}; highs_direct {direct}, optimum "
+                f"{direct_obj!r}. highs_direct.py no longer mirrors ssbfab.opt.build: "
+                "add the new rows/columns there too")
+    print(f"self-check: highs_direct builds the Pyomo model ({len(cases)} cases: same "
+          f"columns, rows, integers and optimum; {time.perf_counter() - t0:.1f} s)\n")
 
 
 def shipped_routes() -> None:
@@ -59,10 +103,11 @@ def shipped_routes() -> None:
 
 
 def synthetic_line() -> None:
+    from highs_direct import build_highs, solve_highs
+
     from ssbfab.data import load_shared
     from ssbfab.opt import OptModel
     from ssbfab.opt.data import Structure, numbers
-    from ssbfab.opt.direct import build_highs, solve_highs
     from ssbfab.opt.synthetic import capacity_for, synthetic_route
 
     with tempfile.TemporaryDirectory() as d:
@@ -126,6 +171,7 @@ def synthetic_line() -> None:
 
 def main() -> None:
     print(f"ssbfab optimiser benchmark ({os.cpu_count()} cores)\n")
+    self_check()
     shipped_routes()
     synthetic_line()
 

@@ -84,7 +84,7 @@ def main() -> None:
     res = run_model(model, reps=1, seed=1, workers=1)
     wall = time.perf_counter() - t0
     events = res.stats.events
-    ops = res.stats.extra["operations"]
+    ops = res.stats.operations
     print(f"  simulated: {res.stats.good_gwh_per_year.mean:.2f} GWh/yr, "
           f"bottleneck {res.stats.bottleneck}")
     line("full model: 1 replication-year wall", wall, "s", 20.0, "lower")

@@ -8,6 +8,7 @@ LINES = ROOT / "lines"
 
 # Tests read the project's own data, whatever the caller's environment says.
 os.environ.pop("SSBFAB_LINES", None)
+os.environ.pop("SSBFAB_SOURCES", None)
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +28,17 @@ def sulfide(shared):
     from ssbfab.data import resolve_route
 
     return resolve_route("sulfide-lpscl", LINES, shared=shared)
+
+
+@pytest.fixture(autouse=True)
+def _route_cache_per_test_under_mutmut():
+    """Under mutation testing, forget the per-route cache of `ssbfab.cost` before each
+    test: mutmut runs, for a mutant, only the tests it saw calling the mutated function,
+    and a cached route would hide those calls from every test after the first."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        from ssbfab import cost
+
+        cache = getattr(cost, "_CACHE", None)
+        if cache is not None:
+            cache.clear()
+    yield

@@ -77,3 +77,25 @@ def config_with(route, machines: dict[str, int] | None = None, lots: dict | None
     for name, lot in (lots or {}).items():
         steps[name] = replace(steps[name], lot_size=float(lot))
     return replace(cfg, steps=steps)
+
+
+
+
+def inside(values, truth: float, checks: int = 1, slack: float = 0.0,
+           false_alarm: float = 1e-3) -> bool:
+    """Whether `truth` lies in a Student-t interval over the per-replication `values`
+    (a step's or the line's `per_rep`) at a two-sided false-alarm rate of `false_alarm / checks`:
+    a test that makes `checks` such checks fails by chance less than `false_alarm` of
+    the time (Bonferroni), whatever random streams it gets. `slack` adds a known bias
+    allowance (same unit as the values). The replications are independent and each is
+    a long run, so their means are close to normal."""
+    import math
+
+    from scipy.stats import t
+
+    vals = [float(v) for v in values]
+    n = len(vals)
+    m = sum(vals) / n
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1))
+    half = t.ppf(1 - false_alarm / checks / 2, n - 1) * sd / math.sqrt(n)
+    return m - half - slack <= truth <= m + half + slack

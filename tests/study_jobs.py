@@ -1,8 +1,12 @@
-"""Jobs used by the study tests (imported by Dask workers through PYTHONPATH/sys.path).
+"""Jobs used by the study tests, registered by name with `register_jobs()` (Dask
+workers import this module through PYTHONPATH to unpickle them).
 
 `logged_materials` appends the Li2S price it ran with to a log file before doing the
 materials job, so a test can count how often each scenario was computed.
 `buggy` raises a programming error for one Li2S price.
+
+`python -m study_jobs ARGS` runs `ssbfab ARGS` with these jobs registered: the way a
+command line gets jobs of its own (a scenario file only names them).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from ssbfab.study.jobs import materials
+from ssbfab.study.jobs import materials, register
 
 
 def logged_materials(route, options, seed):
@@ -31,3 +35,17 @@ def buggy(route, options, seed):
     if route.all_materials["Li2S"].price.startswith("2e6"):
         return {}["no such key"]  # a bug, not a bad scenario
     return materials(route, options, seed)
+
+
+def register_jobs() -> None:
+    register("logged_materials", logged_materials)
+    register("buggy", buggy)
+
+
+if __name__ == "__main__":
+    import study_jobs  # this module under its importable name, for the workers
+
+    study_jobs.register_jobs()
+    from ssbfab.cli import main
+
+    main()

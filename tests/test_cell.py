@@ -26,6 +26,14 @@ def solid_density(parts):
     return 1.0 / sum(w / rho for w, rho in parts)
 
 
+def pouch_volume_l(w, h, ratio, stack, seal=0.003, tab=0.010, film=0.15e-3):
+    """Outer volume (L) of a pouch with tabs at both ends of the height: the anode sheet
+    is the cathode's W x H grown by a uniform overhang d, (W+2d)(H+2d) = ratio·W·H."""
+    d = (-(w + h) + ((w + h) ** 2 + 4 * (ratio - 1) * w * h) ** 0.5) / 4
+    assert (w + 2 * d) * (h + 2 * d) == pytest.approx(ratio * w * h, rel=1e-12)
+    return (w + 2 * d + 2 * seal) * (h + 2 * d + 2 * tab) * (stack + 2 * film) * 1000
+
+
 @pytest.fixture(scope="module")
 def liquid(shared, lines_dir):
     return resolve_route("liquid-nmc811-graphite", lines_dir, shared=shared)
@@ -71,7 +79,12 @@ def test_liquid_baseline_cell_by_hand(liquid):
     pores = 0.25 * 66.5e-6 * a_c + 0.30 * t_a * a_a + 0.50 * 15e-6 * a_a
     mass = (m_c * a_c + m_a * a_a + al * 15e-6 * 2700 + cu * 10e-6 * 8960 + sep_mass
             + 1200 * pores + 0.025 + 0.012)
-    volume_l = (66.5e-6 * a_c + 15e-6 * al + t_a * a_a + 10e-6 * cu + 15e-6 * a_a) * 1.25 * 1000
+    # the stack: one cathode, anode and separator layer per coated cathode face (a_c / W·H
+    # faces of 0.10 m x 0.30 m), a foil per two faces; the pouch of the route file
+    faces = a_c / 0.03
+    stack = faces * (66.5e-6 + 15e-6 / 2 + t_a + 10e-6 / 2 + 15e-6)
+    assert c.stack_thickness_m == pytest.approx(stack, rel=REL)
+    volume_l = pouch_volume_l(0.10, 0.30, 1.04, stack)
     energy = 68 * 3.67
     assert c.energy_wh == pytest.approx(energy, rel=REL)
     assert c.mass_kg == pytest.approx(mass, rel=REL)
@@ -85,7 +98,7 @@ def test_liquid_baseline_cell_by_hand(liquid):
     assert (b["Cu_foil"].unit, b["Cu_foil"].value) == ("m2", pytest.approx(cu, rel=REL))
     assert (b["electrolyte_LiPF6"].unit, b["electrolyte_LiPF6"].value) == (
         "m3", pytest.approx(pores, rel=REL))
-    # sheets: double-sided 0.30 m x 0.10 m electrodes
+    # sheets: double-sided 0.10 m x 0.30 m electrodes
     assert c.refs["cathode.sheets"].value == pytest.approx(a_c / (2 * 0.03), rel=REL)
 
 
@@ -158,7 +171,9 @@ def test_halide_cell_by_hand(halide):
     sep_mass = 30e-6 * 0.95 * rho_s * a_a
     mass = (m_c * a_c + m_a * a_a + sep_mass + (a_c / 2) * 12e-6 * 2700
             + (a_a / 2) * 8e-6 * 8960 + 0.025 + 0.008)
-    volume_l = (100e-6 * a_c + 12e-6 * a_c / 2 + t_a * a_a + 8e-6 * a_a / 2 + 30e-6 * a_a) * 1.20e3
+    # 0.10 m x 0.25 m sheets in the route file's pouch
+    stack = a_c / 0.025 * (100e-6 + 12e-6 / 2 + t_a + 8e-6 / 2 + 30e-6)
+    volume_l = pouch_volume_l(0.10, 0.25, 1.02, stack)
     energy = 70 * 3.55
     assert c.mass_kg == pytest.approx(mass, rel=REL)
     assert c.volume_l == pytest.approx(volume_l, rel=REL)
@@ -184,14 +199,15 @@ def test_oxide_cell_with_metal_anode_by_hand(oxide):
     llzo = 30e-6 * 0.95 * 5100.0 * a_a
     mass = (m_c * a_c + li + llzo + (a_c / 2) * 12e-6 * 2700 + (a_a / 2) * 8e-6 * 8960
             + 0.022 + 0.008)
-    volume_l = (80e-6 * a_c + 12e-6 * a_c / 2 + 20e-6 * a_a + 8e-6 * a_a / 2 + 30e-6 * a_a) * 1.15e3
+    stack = a_c / 0.025 * (80e-6 + 12e-6 / 2 + 20e-6 + 8e-6 / 2 + 30e-6)
+    volume_l = pouch_volume_l(0.10, 0.25, 1.02, stack)
     assert c.cathode_area_m2 == pytest.approx(a_c, rel=REL)
     assert c.design_bom["Li_metal"].value == pytest.approx(li, rel=REL)
     assert c.design_bom["LLZO"].value == pytest.approx(llzo, rel=REL)
     assert c.mass_kg == pytest.approx(mass, rel=REL)
     assert c.volume_l == pytest.approx(volume_l, rel=REL)
     assert c.wh_per_kg == pytest.approx(60 * 3.7 / mass, rel=REL)
-    # separator sheets: one per cathode face, each the anode's size (0.25 x 0.10 m x 1.02)
+    # separator sheets: one per cathode face, each the anode's size (0.10 x 0.25 m x 1.02)
     assert c.refs["separator.sheets"].value == pytest.approx(a_a / (0.025 * 1.02), rel=REL)
     assert c.refs["separator.sheets"].value == pytest.approx(2 * c.refs["cathode.sheets"].value)
 
@@ -325,3 +341,63 @@ def test_small_line_mass_balance_of_started_units(small):
     assert req.good["coating"] == pytest.approx(c.cathode_area_m2 * req.started["assembly"])
     assert req.good["mixing"] == pytest.approx(c.refs["cathode.mass"].value / c.cathode_area_m2
                                                * req.started["coating"])
+
+
+# ----------------------------------------------------------------------------- pouch geometry
+
+
+def _pouch_cell(shared, tmp_path, width, height, extra):
+    """SMALL_LINE's cell with 0.08 m x 0.20 m-class sheets, an overhang of exactly 1 mm
+    per edge ((0.082 x 0.202) / (0.08 x 0.20) = 1.03525) and the pouch lines `extra`."""
+    text = (textwrap.dedent(SMALL_LINE)
+            .replace('electrode_width: "0.1 m"', f'electrode_width: "{width} m"')
+            .replace('electrode_height: "0.1 m"', f'electrode_height: "{height} m"\n'
+                     '  anode_area_ratio: 1.03525' + extra))
+    p = tmp_path / f"pouch-{width}-{height}-{len(extra)}.yaml"
+    p.write_text(text)
+    return design(load_route(p, shared=shared))
+
+
+POUCH = '\n  pouch: {seal_margin: "4 mm", tab_margin: "12 mm", film_thickness: "0.2 mm"}'
+
+
+def test_cell_volume_from_the_pouch_outer_dimensions_by_hand(shared, tmp_path):
+    c = _pouch_cell(shared, tmp_path, 0.08, 0.20, POUCH)
+    # stack: per coated cathode face 50 um cathode + half of the 10 um Al foil + 20 um Li
+    # + 30 um separator; faces = cathode area / (0.08 x 0.20 m)
+    faces = c.cathode_area_m2 / 0.016
+    stack = faces * (50e-6 + 10e-6 / 2 + 20e-6 + 30e-6)
+    assert c.stack_thickness_m == pytest.approx(stack, rel=REL)
+    # outer: width 0.08 + 2 x 1 mm overhang + 2 x 4 mm seal = 0.090 m; height 0.20 + 2 x 1 mm
+    # + 2 x 12 mm tab zones = 0.226 m; thickness stack + 2 x 0.2 mm film
+    assert c.outer_m == pytest.approx((0.090, 0.226, stack + 0.0004), rel=1e-9)
+    assert c.volume_l == pytest.approx(0.090 * 0.226 * (stack + 0.0004) * 1000, rel=1e-9)
+    assert c.wh_per_l == pytest.approx(10 * 3.7 / (0.090 * 0.226 * (stack + 0.0004) * 1000),
+                                       rel=1e-9)
+
+    # the same sheets turned by 90°: the tab zones now run along the 0.08 m edges
+    t = _pouch_cell(shared, tmp_path, 0.20, 0.08, POUCH)
+    assert t.stack_thickness_m == pytest.approx(stack, rel=REL)
+    assert t.volume_l == pytest.approx(0.210 * 0.106 * (stack + 0.0004) * 1000, rel=1e-9)
+    assert t.volume_l > c.volume_l * 1.09  # 0.02226 against 0.02034 m² of footprint
+
+    # both tabs at one end: the other end is sealed like the sides
+    one = _pouch_cell(shared, tmp_path, 0.08, 0.20, POUCH[:-1] + ", tab_ends: 1}")
+    assert one.outer_m[1] == pytest.approx(0.202 + 0.012 + 0.004, rel=1e-9)
+    assert one.volume_l == pytest.approx(0.090 * 0.218 * (stack + 0.0004) * 1000, rel=1e-9)
+
+
+def test_a_flat_overhead_is_a_user_override_of_the_pouch(shared, tmp_path):
+    c = _pouch_cell(shared, tmp_path, 0.08, 0.20, POUCH + '\n  packaging_volume_overhead: "12 %"')
+    a_c = c.cathode_area_m2
+    layers = a_c * 50e-6 + a_c / 2 * 10e-6 + 1.03525 * a_c * (20e-6 + 30e-6)
+    assert c.volume_l == pytest.approx(layers * 1.12 * 1000, rel=1e-9)
+
+
+def test_shipped_cells_take_their_volume_from_the_pouch(shared, lines_dir):
+    for name in ("liquid-nmc811-graphite", "sulfide-lpscl", "polymer-peo"):
+        r = resolve_route(name, lines_dir, shared=shared)
+        assert r.cell.packaging_volume_overhead is None, name
+        c = design(r)
+        w, h, t = c.outer_m
+        assert c.volume_l == pytest.approx(w * h * t * 1000, rel=1e-12), name

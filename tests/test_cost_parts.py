@@ -117,15 +117,19 @@ line:
 """
 
 
-@pytest.fixture(scope="module")
-def route(tmp_path_factory):
-    d = tmp_path_factory.mktemp("parts_lines")
+def write_plant(d, route_text: str = ROUTE):
+    """The two-step plant's data files in folder `d`, loaded."""
     (d / "routes").mkdir()
     (d / "economics.yaml").write_text(ECONOMICS)
     (d / "dry_rooms.yaml").write_text(DRY_ROOMS)
     (d / "materials.yaml").write_text(MATERIALS)
-    (d / "routes" / "parts.yaml").write_text(textwrap.dedent(ROUTE))
+    (d / "routes" / "parts.yaml").write_text(textwrap.dedent(route_text))
     return resolve_route("parts", d, shared=load_shared(d))
+
+
+@pytest.fixture(scope="module")
+def route(tmp_path_factory):
+    return write_plant(tmp_path_factory.mktemp("parts_lines"))
 
 
 def config(route, dpc="dry", level="fast", small=2, large=1):
@@ -191,11 +195,11 @@ def _stats(route, avail, y_obs):
                                  e(0.9, 0.9, 0.9), e(1, 1, 1), e(1, 1, 1)),
         "cell_step": StepStats("cell_step", "assembler", 1, e(0.5, 0.5, 0.5), e(1, 1, 1),
                                e(0, 0, 0), e(0, 0, 0), e(y_obs, y_obs, y_obs), e(1, 1, 1),
-                               e(1, 1, 1)),
+                               e(1, 1, 1), level="fast"),
     }
     z = e(0, 0, 0)
     return LineStats("parts", 1, 1, 365, 0, steps, z, z, z, z, "", DryRoomStats(z, z, z), 0, 0.0,
-                     extra={"levels": {"cell_step": "fast"}, "dew_point_class": "dry"})
+                     dew_point_class="dry")
 
 
 def test_observed_availability_and_yield(route):

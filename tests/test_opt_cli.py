@@ -68,11 +68,26 @@ def test_stdout_is_one_json_document_even_from_the_solver():
     json.loads(p.stdout)
 
 
-def test_target_beyond_machine_limits_names_the_step():
+def test_target_beyond_one_lines_machine_limits_names_the_step(sulfide):
+    from ssbfab.opt import optimize
+
+    plan = optimize(sulfide, 5000.0, lines=1)
+    assert plan.config is None and plan.status.status == "infeasible"
+    assert "step 'ageing'" in plan.status.reason and "max_count" in plan.status.reason
+    assert "GWh/yr" in plan.status.reason
+
+
+def test_target_beyond_the_site_names_the_field_to_raise():
+    """More lines lift the machine limits; the site does not grow with them."""
+    path = default_lines_dir() / "routes" / "sulfide-lpscl.yaml"
+    lines = path.read_text().splitlines()
+    at = {k: 1 + next(i for i, ln in enumerate(lines) if ln.startswith(f"  {k}:"))
+          for k in ("floor_area", "dry_room_area")}
     r = run("sulfide-lpscl", "--capacity-gwh", "5000")
     assert r.exit_code == 3
-    assert "step 'ageing'" in r.stderr and "max_count" in r.stderr
-    assert "GWh/yr" in r.stderr
+    err = " ".join(r.stderr.split())
+    for k, n in at.items():
+        assert f"raise plant.{k} (" in err and f"sulfide-lpscl.yaml line {n}) from" in err, err
 
 
 def test_target_beyond_floor_area_names_the_limit(tmp_path):
@@ -97,7 +112,7 @@ def test_no_plan_found_by_the_solver_is_explained_by_its_iis(monkeypatch, sulfid
         return nb
 
     monkeypatch.setattr(solve, "numbers", unchecked)
-    plan = solve.optimize(sulfide, 1000.0)
+    plan = solve.optimize(sulfide, 1000.0, lines=1)
     assert plan.config is None and plan.status.status == "infeasible"
     assert "HiGHS IIS" in plan.status.reason and "max_count" in plan.status.reason
 

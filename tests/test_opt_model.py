@@ -1,7 +1,7 @@
 """Pieces of the MILP checked on their own: the exact machine-cost floor against
-enumeration, the Pyomo model against the direct highspy build (the benchmark's floor
-must be the same model), materials against the bill of materials, and the yield
-limit that leaves no plan."""
+enumeration, materials against the bill of materials, and the yield limit that
+leaves no plan. (That the benchmark's direct highspy build is the same model is
+checked by benchmarks/bench_opt.py itself, before it measures anything.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ssbfab import bom
 from ssbfab.cost import evaluate
 from ssbfab.data import load_route, resolve_route, route_files
 from ssbfab.opt import optimize
-from ssbfab.opt.data import Structure, min_cover_cost, numbers
+from ssbfab.opt.data import min_cover_cost
 from ssbfab.opt.synthetic import capacity_for, route_document, synthetic_route, write_route
 
 
@@ -44,55 +44,6 @@ def test_min_cover_cost_stays_a_lower_bound_when_it_stops_early():
     assert min_cover_cost(need, items, max_nodes=3) <= _enumerate(need, items) + 1e-12
 
 
-def _same_model_cases(tmp_path):
-    cases = [(resolve_route(p.stem), 10.0) for p in route_files()]
-    for seed in range(3):
-        r = synthetic_route(tmp_path, 6, 3, (1, 5), 3, seed, scrap_credit=True)
-        cases.append((r, capacity_for(r, 500)))
-    return cases
-
-
-def test_pyomo_and_direct_highspy_build_the_same_model(tmp_path):
-    import highspy  # noqa: F401  (the direct build needs it)
-    import pyomo.environ  # noqa: F401
-    from pyomo.contrib.solver.solvers.highs import Highs
-
-    from ssbfab.opt.build import build_model
-    from ssbfab.opt.direct import build_highs
-
-    for route, cap in _same_model_cases(tmp_path):
-        st = Structure.of(route)
-        nb = numbers(route, st, cap)
-        opt = Highs()
-        opt._active_config = opt.config
-        opt.set_instance(build_model(st, nb))
-        a = opt._solver_model.getLp()
-        h, _ = build_highs(st, nb)
-        b = h.getLp()
-        assert (a.num_col_, a.num_row_) == (b.num_col_, b.num_row_), route.name
-        for f in ("col_cost_", "col_lower_", "col_upper_", "row_lower_", "row_upper_"):
-            assert np.allclose(np.asarray(getattr(a, f)), np.asarray(getattr(b, f))), (route.name, f)
-        assert [int(v) for v in a.integrality_] == [int(v) for v in b.integrality_]
-        da, db = _dense(a), _dense(b)
-        assert np.allclose(da, db), route.name
-
-
-def _dense(lp):
-    import highspy
-
-    m = np.zeros((lp.num_row_, lp.num_col_))
-    mat = lp.a_matrix_
-    start, index, value = (np.asarray(mat.start_), np.asarray(mat.index_), np.asarray(mat.value_))
-    colwise = mat.format_ == highspy.MatrixFormat.kColwise
-    for j in range(len(start) - 1):
-        for k in range(start[j], start[j + 1]):
-            if colwise:
-                m[index[k], j] = value[k]
-            else:
-                m[j, index[k]] = value[k]
-    return m
-
-
 def test_materials_equal_the_bill_of_materials(tmp_path):
     """The cost's materials (linearised scrap credit) equal bom.py's per-material sum."""
     routes = [resolve_route(p.stem) for p in route_files()]
@@ -106,21 +57,24 @@ def test_materials_equal_the_bill_of_materials(tmp_path):
         assert evaluate(cfg).by_category["materials"] == pytest.approx(expect, rel=1e-9), r.name
 
 
-def test_no_class_where_every_sensitive_step_works_leaves_no_plan(tmp_path):
+def test_no_class_where_every_sensitive_step_works_is_refused_by_the_loader(tmp_path):
     """Two moisture-sensitive steps that each allow a different dry-room class only
-    (a class missing from `yield_factor` is not allowed): no plan, and the message
-    names both steps and classes."""
+    (a class missing from `yield_factor` is not allowed): no class is left, so the
+    loader refuses the route, naming both steps and classes, before any optimiser
+    runs (it used to load, and end in a no-plan answer)."""
+    from ssbfab.errors import SpecError
+
     doc = route_document(3, 1, 1, 2, 5)
     for name, cls in (("s00", "dp-40"), ("s01", "dp-60")):
         step = next(s for s in doc["line"] if s["name"] == name)
         step["environment"] = "dry_room"
         step["moisture"] = {"yield_factor": {cls: "100 %"},
                             "excursion": {"effect": "loss", "extra_loss": "5 %"}}
-    route = load_route(write_route(tmp_path, doc))
-    plan = optimize(route, capacity_for(route, 500))
-    assert plan.config is None and plan.status.status == "infeasible"
-    for word in ("s00", "s01", "dp-40", "dp-60", "dry-room class"):
-        assert word in plan.status.reason
+    with pytest.raises(SpecError) as err:
+        load_route(write_route(tmp_path, doc))
+    reason = str(err.value)
+    for word in ("s00", "s01", "dp-40", "dp-60", "dry-room class", "moisture.yield_factor"):
+        assert word in reason
 
 
 def test_a_time_limit_returns_a_status_not_an_exception(tmp_path):

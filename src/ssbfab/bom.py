@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from . import flow
 from .cell import CellResult, design
 from .data.schema import Route
+from .graph import LineGraph, recipe_mass_fractions
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,11 @@ def made_materials(route: Route) -> list[MadeMaterial]:
     """Each material the line makes itself, with the mass and cost share of its raws."""
     out = []
     mats = route.all_materials
-    for s in route.line:
+    for node in LineGraph.of(route).in_file_order():
+        s = node.spec
         if not s.makes:
             continue
-        fr = flow.recipe_mass_fractions(route, s.makes)
+        fr = recipe_mass_fractions(route, s.makes)
         prices = {}
         for raw in fr:
             pu = mats[raw].price_per_unit

@@ -12,7 +12,18 @@ Rules (all per cell; "area" of an electrode counts each coated side):
 - anode and separator area      A_a = A_s = A_c · anode_area_ratio (overhang)
 - foils                         foil area = coated area / 2 (double-sided sheets)
 - liquid                        fill · (pore volume of cathode, anode, separator)
-- volume                        Σ layer volumes · (1 + packaging_volume_overhead)
+- stack thickness               Σ over layers of thickness × number of layers
+                                (a layer's volume / the face area of its sheets)
+- stack footprint               the anode sheet: the cathode sheet W × H grown by a
+                                uniform overhang δ on every edge, (W+2δ)(H+2δ) = ratio·W·H
+- cell volume                   outer width × outer height × outer thickness, with
+                                width = W + 2δ + 2·seal_margin,
+                                height = H + 2δ + tab_ends·tab_margin
+                                         + (2 - tab_ends)·seal_margin,
+                                thickness = stack thickness + 2·film_thickness
+                                (BatPaC's way: the cell's outer dimensions); a given
+                                packaging_volume_overhead overrides this with
+                                Σ layer volumes · (1 + overhead)
 - sheets                        cathode and anode sheets are double-sided (A/2 per
                                 sheet face area); separator sheets are single, one per
                                 cathode face
@@ -28,6 +39,7 @@ a component's ref ("separator.separator_film") is in its purchase basis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .data.schema import CellDesign, Layer, Route
@@ -56,6 +68,8 @@ class CellResult:
     energy_wh: float
     mass_kg: float
     volume_l: float
+    outer_m: tuple[float, float, float]  # width, height, thickness of the cell (m)
+    stack_thickness_m: float  # the electrode stack inside the pouch
     cathode_area_m2: float
     anode_area_m2: float
     separator_area_m2: float
@@ -145,12 +159,14 @@ def _layer(route: Route, layer: Layer, name: str, mass: float, area: float,
 
 
 def _foil(route: Route, material: str, thickness: float | None, area: float,
-          buy: _Purchases, path: tuple) -> DesignRef:
-    """Buy a current-collector foil of `area` m² and `thickness` m."""
+          buy: _Purchases, path: tuple) -> float:
+    """Buy a current-collector foil of `area` m² and `thickness` m; its thickness (m),
+    which a collector must have."""
     if thickness is None:
         raise CellDesignError("collector_thickness is required with a collector", path)
     mass = area * thickness * _density(route, material, path)
-    return buy.add(material, mass, area, path)
+    buy.add(material, mass, area, path)
+    return thickness
 
 
 def design(route: Route) -> CellResult:
@@ -165,11 +181,13 @@ def design(route: Route) -> CellResult:
         raise CellDesignError("this line file has no cell design", ())
     buy = _Purchases(route)
     refs: dict[str, DesignRef] = {"cell": DesignRef(1.0, "cell")}
-    volume = 0.0  # m³ of the electrode stack
+    volume = 0.0  # m³ of the electrode stack's layers
+    thick = 0.0  # m: the stack's thickness, layer by layer
     pores = 0.0  # m³ of pore space a liquid can fill
 
     # cathode
     c = d.cathode
+    assert c.thickness is not None  # CellDesign requires the cathode's thickness
     if c.active not in c.components:
         raise CellDesignError(f"active material {c.active!r} is not among the components",
                               ("cathode", "active"))
@@ -185,16 +203,19 @@ def design(route: Route) -> CellResult:
     refs["cathode.area"] = DesignRef(a_c, "m2")
     refs["cathode.sheets"] = DesignRef(a_c / (2 * sheet_area), "sheet")
     volume += c.thickness * a_c
+    thick += c.thickness * a_c / sheet_area  # one cathode layer per coated side
     pores += c.porosity * c.thickness * a_c
     if c.collector:
         foil = a_c / 2
-        _foil(route, c.collector, c.collector_thickness, foil, buy, ("cathode", "collector"))
+        t_f = _foil(route, c.collector, c.collector_thickness, foil, buy, ("cathode", "collector"))
         refs["collector.cathode"] = DesignRef(foil, "m2")
-        volume += c.collector_thickness * foil
+        volume += t_f * foil
+        thick += t_f * foil / sheet_area
 
     # anode
     ratio = d.anode_area_ratio
     a_a = a_c * ratio
+    anode_face = sheet_area * ratio  # anode and separator sheets carry the overhang
     if d.anode is not None:
         an = d.anode
         if an.active not in an.components:
@@ -207,34 +228,40 @@ def design(route: Route) -> CellResult:
         t_a = an.thickness if an.thickness is not None else m_a / ((1 - an.porosity) * rho_a)
         _layer(route, an, "anode", m_a * a_a, a_a, buy, refs)
         volume += t_a * a_a
+        thick += t_a * a_a / anode_face
         pores += an.porosity * t_a * a_a
         collector, collector_t = an.collector, an.collector_thickness
     else:
         mt = d.metal_anode
+        assert mt is not None  # CellDesign: exactly one of anode and metal_anode
         rho = _density(route, mt.material, ("metal_anode", "material"))
         an_mass = mt.thickness * a_a * rho
         refs[f"anode.{mt.material}"] = buy.add(mt.material, an_mass, a_a,
                                                ("metal_anode", "material"))
         refs["anode.mass"] = DesignRef(an_mass, "kg")
         volume += mt.thickness * a_a
+        thick += mt.thickness * a_a / anode_face
         collector, collector_t = mt.collector, mt.collector_thickness
     refs["anode.area"] = DesignRef(a_a, "m2")
     refs["anode.sheets"] = DesignRef(a_a / (2 * sheet_area * ratio), "sheet")
     if collector:
         foil = a_a / 2
         path = ("anode" if d.anode is not None else "metal_anode", "collector")
-        _foil(route, collector, collector_t, foil, buy, path)
+        t_f = _foil(route, collector, collector_t, foil, buy, path)
         refs["collector.anode"] = DesignRef(foil, "m2")
-        volume += collector_t * foil
+        volume += t_f * foil
+        thick += t_f * foil / anode_face
 
     # separator / solid electrolyte layer: one per cathode face, with the anode's overhang
     s = d.separator
+    assert s.thickness is not None  # CellDesign requires the separator's thickness
     a_s = a_a
     rho_s = _solid_density(route, s, ("separator",))
     _layer(route, s, "separator", s.thickness * (1 - s.porosity) * rho_s * a_s, a_s, buy, refs)
     refs["separator.area"] = DesignRef(a_s, "m2")
     refs["separator.sheets"] = DesignRef(a_s / (sheet_area * ratio), "sheet")
     volume += s.thickness * a_s
+    thick += s.thickness * a_s / anode_face
     pores += s.porosity * s.thickness * a_s
 
     # liquid electrolyte (liquid and semi-solid cells) fills part of the pore space
@@ -254,15 +281,33 @@ def design(route: Route) -> CellResult:
     for n, q in buy.qty.items():
         refs[f"material.{n}"] = DesignRef(q, buy.unit[n])
 
-    volume *= 1 + d.packaging_volume_overhead
+    outer = _outer(d, thick)
+    if d.packaging_volume_overhead is not None:  # the user's flat factor wins
+        volume *= 1 + d.packaging_volume_overhead
+    else:
+        volume = outer[0] * outer[1] * outer[2]
     energy = d.capacity * d.nominal_voltage
     return CellResult(
         route=route.name, capacity_ah=d.capacity, nominal_v=d.nominal_voltage, energy_wh=energy,
-        mass_kg=buy.mass, volume_l=volume * 1000.0, cathode_area_m2=a_c, anode_area_m2=a_a,
+        mass_kg=buy.mass, volume_l=volume * 1000.0, outer_m=outer, stack_thickness_m=thick,
+        cathode_area_m2=a_c, anode_area_m2=a_a,
         separator_area_m2=a_s, cathode_areal_capacity_mah_cm2=q_c / 10.0,
         sheets=refs["sheets"].value,
         design_bom={n: DesignRef(q, buy.unit[n]) for n, q in buy.qty.items()}, refs=refs,
     )
+
+
+def _outer(d: CellDesign, stack_thickness: float) -> tuple[float, float, float]:
+    """Outer width, height and thickness of the pouch cell (m) around a stack of
+    `stack_thickness` m (see the module docstring)."""
+    w, h = d.electrode_width, d.electrode_height
+    r = max(d.anode_area_ratio, 1.0)  # the larger sheet sets the stack's footprint
+    # uniform overhang δ on every edge: 4δ² + 2(W+H)δ - (r-1)WH = 0
+    delta = (math.sqrt((w + h) ** 2 + 4 * (r - 1) * w * h) - (w + h)) / 4
+    p = d.pouch
+    width = w + 2 * delta + 2 * p.seal_margin
+    height = h + 2 * delta + p.tab_ends * p.tab_margin + (2 - p.tab_ends) * p.seal_margin
+    return width, height, stack_thickness + 2 * p.film_thickness
 
 
 def design_refs(route: Route) -> dict[str, DesignRef]:

@@ -8,15 +8,18 @@ The simulator runs a configuration; the optimiser returns one (inside its Plan);
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from . import flow
 from .cell import design
-from .data.schema import Route
-from .errors import InputError, Problem, closest
+from .data.schema import Route, Strict
+from .errors import InputError, NoPlanError, Problem, closest
+from .graph import LineGraph
 
 
 @dataclass(frozen=True)
@@ -61,75 +64,167 @@ class PlantConfig:
         }
 
     @classmethod
-    def from_dict(cls, route: Route, data: dict, file: str = "<plan>") -> PlantConfig:
-        """Read a plan; every name is checked against the route (exit 2 on error)."""
+    def from_dict(cls, route: Route, data: dict, file: str = "<plan>",
+                  marks: dict | None = None, root: tuple = ()) -> PlantConfig:
+        """Read a plan: its shape is checked by `PlanFile`, then every name against the
+        route; an InputError names `file`, the line (from `marks`, under `root`) and
+        the field."""
+        from pydantic import ValidationError
+
+        from .data.problems import _validation_problems
+        from .data.yamlio import line_of
+
+        marks = marks or {}
+        try:
+            plan = PlanFile.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(_validation_problems(exc, file, marks, root, model=PlanFile,
+                                                  data=data)) from None
         problems: list[Problem] = []
 
-        def bad(field_: str, msg: str):
-            problems.append(Problem(file, None, field_, msg))
+        def bad(path: tuple, msg: str):
+            full = root + path
+            problems.append(Problem(file, line_of(marks, full), ".".join(map(str, full)), msg))
 
-        if not isinstance(data, dict) or "steps" not in data:
-            raise InputError(Problem(file, None, "", "expected a plan with `steps`"))
-        if data.get("route") not in (None, route.name):
-            bad("route", f"plan is for route {data.get('route')!r}, not {route.name!r}")
-        classes = [c.name for c in route.dry_room_options]
-        dpc = data.get("dew_point_class", classes[0] if classes else "")
-        if classes and dpc not in classes:
-            bad("dew_point_class", f"unknown dry-room class {dpc!r}{closest(str(dpc), classes)}")
-        names = {s.name for s in route.line}
+        if plan.route not in (None, route.name):
+            bad(("route",), f"plan is for route {plan.route!r}, not {route.name!r}")
+        graph = LineGraph.of(route)
+        dpc = plan.dew_point_class or (graph.classes[0] if graph.classes else "")
+        why = graph.class_problem(dpc) if graph.classes else None
+        if why is not None:
+            bad(("dew_point_class",), why)
+        names = set(graph.listed)
         given: dict[str, StepChoice] = {}
-        for i, row in enumerate(data["steps"]):
-            name = row.get("step")
+        meant: set[str] = set()  # steps an unknown name was taken for ("did you mean")
+        for i, row in enumerate(plan.steps):
+            name = row.step
             if name not in names:
-                bad(f"steps[{i}].step", f"unknown step {name!r}{closest(str(name), names)}")
+                hint = closest(name, names)
+                meant.update(n for n in names if hint.endswith(f"{n!r}?)"))
+                bad(("steps", i, "step"), f"unknown step {name!r}{hint}; "
+                    f"expected one of: {', '.join(graph.order)}")
+                continue
+            if name in given:
+                bad(("steps", i, "step"), f"step {name!r} is listed twice")
                 continue
             step = route.step(name)
-            level = row.get("level", step.setting_levels[0].name)
-            if level not in [lv.name for lv in step.setting_levels]:
-                bad(f"steps[{i}].level", f"unknown level {level!r} of step {name!r}"
-                    f"{closest(str(level), [lv.name for lv in step.setting_levels])}")
-            machines = row.get("machines", {})
-            for opt, n in machines.items():
-                if opt not in [o.name for o in step.options]:
-                    bad(f"steps[{i}].machines.{opt}", f"unknown option {opt!r} of step {name!r}"
-                        f"{closest(opt, [o.name for o in step.options])}")
-                elif not isinstance(n, int) or n < 0:
-                    bad(f"steps[{i}].machines.{opt}", f"expected a whole number >= 0, found {n!r}")
-            if sum(v for v in machines.values() if isinstance(v, int)) == 0:
-                bad(f"steps[{i}].machines", f"step {name!r} must produce but has zero machines")
-            lot = float(row.get("lot_size", step.lot))
-            if lot <= 0:
-                bad(f"steps[{i}].lot_size", f"lot size must be positive, found {lot}")
+            levels = [lv.name for lv in step.setting_levels]
+            level = row.level if row.level is not None else levels[0]
+            if level not in levels:
+                bad(("steps", i, "level"), f"unknown level {level!r} of step {name!r}"
+                    f"{closest(level, levels)}; expected one of: {', '.join(levels)}")
+            options = {o.name: o for o in step.options}
+            for opt, n in row.machines.items():
+                if opt not in options:
+                    bad(("steps", i, "machines", opt), f"unknown option {opt!r} of step "
+                        f"{name!r}{closest(opt, options)}; expected one of: "
+                        f"{', '.join(options)}")
+                elif n > options[opt].max_count:
+                    bad(("steps", i, "machines", opt), f"{n} machines, but the route allows "
+                        f"at most {options[opt].max_count} of {opt!r} (max_count)")
+            total = sum(row.machines.values())
+            if total == 0:
+                bad(("steps", i, "machines"), f"step {name!r} must produce but has zero "
+                    "machines; expected a mapping option -> count, e.g. "
+                    f"{{\"{step.options[0].name}\": 1}}")
+            if row.count is not None and row.count != total:
+                bad(("steps", i, "count"), f"count {row.count} differs from the machines' "
+                    f"sum ({total}); edit `machines`, which the simulator reads")
+            lot = step.lot if row.lot_size is None else row.lot_size
             for o in step.options:
-                if o.is_batch and machines.get(o.name, 0) and lot > o.batch_size:
-                    bad(f"steps[{i}].lot_size", f"lot of {lot:g} {step.unit} is larger than "
-                        f"the batch of {o.name!r} ({o.batch_size:g} {step.unit})")
-            given[name] = StepChoice(level=level, machines=dict(machines), lot_size=lot)
-        for name in names - set(given):
-            bad("steps", f"the plan has no entry for step {name!r}")
-        cap = data.get("capacity_gwh")
-        if route.cell is None and cap is None:
+                if o.is_batch and row.machines.get(o.name, 0) and lot > o.batch_size:
+                    bad(("steps", i, "lot_size"), f"lot of {lot:g} {step.unit} is larger "
+                        f"than the batch of {o.name!r} ({o.batch_size:g} {step.unit})")
+            given[name] = StepChoice(level=level, machines=dict(row.machines), lot_size=lot)
+        for name in graph.order:
+            if name not in given and name not in meant:
+                bad(("steps",), f"the plan has no entry for step {name!r}")
+        # a plan of several identical lines lists one line's machines: its target is the line's
+        cap = plan.capacity_gwh if plan.line_capacity_gwh is None else plan.line_capacity_gwh
+        if (plan.lines is not None and plan.line_capacity_gwh is not None
+                and plan.capacity_gwh is not None
+                and not math.isclose(plan.lines * plan.line_capacity_gwh, plan.capacity_gwh,
+                                     rel_tol=1e-9)):
+            bad(("line_capacity_gwh",), f"{plan.lines} lines of {plan.line_capacity_gwh:g} "
+                f"GWh/yr are not the plant's capacity_gwh of {plan.capacity_gwh:g}")
+        if cap is None:
+            if route.cell is not None:
+                bad(("capacity_gwh",), "required for a route with a cell design; expected "
+                    "the target in good GWh per year, e.g. 2.0")
             cap = math.nan  # a bare line has no cell energy, hence no GWh target
-        elif not isinstance(cap, (int, float)) or cap <= 0:
-            bad("capacity_gwh", f"expected a positive number, found {cap!r}")
         if problems:
             raise InputError(problems)
-        ordered = {s.name: given[s.name] for s in route.line}
+        ordered = {name: given[name] for name in graph.listed}
         return cls(route=route, steps=ordered, dew_point_class=dpc, capacity_gwh=float(cap),
-                   meta=dict(data.get("meta", {})))
+                   meta=dict(plan.meta))
 
     @classmethod
     def read(cls, route: Route, path: str | Path) -> PlantConfig:
+        """Read a plan.json (as `optimize --out` writes it, or an optimiser result with
+        the configuration under `plan`)."""
+        from .io import read_json
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(Problem(str(path), None, "", "file not found")) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(Problem(str(path), exc.lineno, "", f"not valid JSON: {exc.msg}")) from None
+        if path.is_dir() and (path / "plan.json").is_file():
+            path = path / "plan.json"  # the folder `optimize --out` wrote
+        data, marks = read_json(path, "a plan written by `ssbfab optimize --out`")
+        root: tuple = ()
         if isinstance(data, dict) and "plan" in data and "steps" not in data:
-            data = data["plan"]  # a full optimiser result with the configuration inside
-        return cls.from_dict(route, data, str(path))
+            data, root = data["plan"], ("plan",)  # the configuration inside a full result
+        return cls.from_dict(route, data, str(path), marks, root)
+
+
+# ----------------------------------------------------------------------------- plan.json schema
+# The decisions the simulator reads are checked strictly (whole counts, finite
+# positive numbers); what the optimiser writes beside them for people (costs, rows'
+# required and installed capacity, solver) is accepted and not read back.
+
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _PlanModel(Strict):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+class PlanStep(_PlanModel):
+    step: str
+    level: str | None = None  # default: the step's first level
+    machines: dict[str, Count] = Field(default_factory=dict)
+    # absent: the step's lot; given, a positive number (null is refused: the default
+    # applies only when the key is absent, pydantic does not validate defaults)
+    lot_size: Positive = None  # type: ignore[assignment]
+    count: Count | None = None  # written by the optimiser; must match `machines`
+    option: Any = None
+    required_per_year: Any = None
+    capacity_per_year: Any = None
+    unit: Any = None
+    slack: Any = None
+    binding: Any = None
+    limit: Any = None
+
+
+class PlanFile(_PlanModel):
+    steps: list[PlanStep]
+    route: str | None = None
+    route_file: str | None = None
+    capacity_gwh: Positive | None = None  # good GWh/yr; none for a bare line
+    lines: Annotated[int, Field(ge=1)] | None = None  # identical lines of the plant
+    line_capacity_gwh: Positive | None = None  # good GWh/yr of the one line the steps list
+    line_search: Any = None
+    dew_point_class: str | None = None  # default: the route's first allowed class
+    meta: dict[str, Any] = Field(default_factory=dict)
+    costing: Any = None
+    cost_per_kwh: Any = None
+    currency: Any = None
+    currency_year: Any = None
+    breakdown: Any = None
+    overhead_items: Any = None
+    capex_total: Any = None
+    floor_area_m2: Any = None
+    dry_room_area_m2: Any = None
+    binding_steps: Any = None
+    solver: Any = None
 
 
 def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float]) -> dict[str, float]:
@@ -141,26 +236,136 @@ def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float
     return {s: req.started[s] * cells_per_year / hours for s in req.started}
 
 
+# A target above this is not one plant (about a third of the world's cell output in
+# 2024, twenty 50 GWh/yr gigafactories): a typo such as 1e12, refused as bad input.
+MAX_CAPACITY_GWH = 1000.0
+
+
+def check_capacity(capacity_gwh: object, field_: str = "capacity_gwh") -> float:
+    """A target of good GWh per year: a finite number in (0, MAX_CAPACITY_GWH]."""
+    if isinstance(capacity_gwh, bool) or not isinstance(capacity_gwh, (int, float)):
+        raise InputError(Problem("arguments", None, field_,
+                                 f"expected a number of GWh per year, found {capacity_gwh!r}"))
+    v = float(capacity_gwh)
+    if not (math.isfinite(v) and 0 < v <= MAX_CAPACITY_GWH):
+        raise InputError(Problem(
+            "arguments", None, field_,
+            f"expected a finite number of GWh per year above 0 and at most "
+            f"{MAX_CAPACITY_GWH:,.0f} (one plant), found {v:g}"))
+    return v
+
+
 def size_for_capacity(route: Route, capacity_gwh: float | None = None,
-                      dew_point_class: str | None = None) -> PlantConfig:
+                      dew_point_class: str | None = None,
+                      within_limits: bool = True) -> PlantConfig:
     """A simple configuration: per step the first level, the option with the least
-    capex per unit of capacity, and enough machines to meet the target at nominal
-    availability. Used before (and as a check on) the optimiser."""
-    capacity_gwh = capacity_gwh if capacity_gwh is not None else route.plant.default_capacity
-    classes = route.dry_room_options
-    dpc = dew_point_class or classes[-1].name  # the driest allowed class: safest yields
-    levels = {s.name: s.setting_levels[0].name for s in route.line}
+    capex per unit of capacity, and enough machines to meet the target (good GWh per
+    year) at nominal availability. Used before (and as a check on) the optimiser.
+
+    The route's limits are the optimiser's: an option at its `max_count` hands the
+    rest of the need to the next cheapest option, and the machines must fit the
+    plant's `floor_area` and `dry_room_area`. A target they cannot hold raises
+    `NoPlanError` naming the step, option or area and the data field to raise; with
+    `within_limits=False` the line is sized anyway (the cheapest option alone where
+    the options run out) and `meta["beyond_limits"]` says what it exceeds."""
+    if capacity_gwh is None:
+        assert route.plant is not None, "a bare line (form: line) has no default capacity"
+        capacity_gwh = route.plant.default_capacity
+    capacity_gwh = check_capacity(capacity_gwh)
+    graph = LineGraph.of(route)
+    dpc = dew_point_class or graph.driest or ""  # the driest allowed class: safest yields
+    if dew_point_class is not None and graph.dry_steps:
+        graph.check_class(dew_point_class)
+    steps_ = graph.in_file_order()
+    levels = {n.name: n.levels[0].name for n in steps_}
     yields = flow.nominal_yields(route, dpc, levels)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}
-    for s in route.line:
-        lv = s.level(levels[s.name])
-        best = min(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
-        per_machine = best.rate_per_hour * lv.rate_factor * best.availability
-        n = max(best.min_count, 1, math.ceil(need[s.name] / per_machine - 1e-9))
+    short: list[str] = []
+    for node in steps_:
+        s = node.spec
+        lv = node.level(levels[s.name])
+
+        def per_machine(o, lv=lv) -> float:
+            return o.rate_per_hour * lv.rate_factor * o.availability
+
+        order = sorted(s.options, key=lambda o: o.capex / (o.rate_per_hour * o.availability))
+        best = order[0]
+        alone = max(best.min_count, 1, math.ceil(need[s.name] / per_machine(best) - 1e-9))
+        machines = {best.name: alone}
+        if alone > best.max_count:
+            machines, rest = {}, need[s.name]
+            for o in order:
+                n = min(o.max_count, max(o.min_count, math.ceil(rest / per_machine(o) - 1e-9)))
+                if n > 0:
+                    machines[o.name] = n
+                    rest -= n * per_machine(o)
+                if rest <= 1e-9 * need[s.name]:
+                    break
+            if rest > 1e-9 * need[s.name]:
+                room = sum(o.max_count * per_machine(o) for o in s.options)
+                short.append(_machine_limit(route, s, capacity_gwh, need[s.name], room))
+                machines = {best.name: alone}  # beyond the limits: the cheapest option alone
         lot = s.lot
-        if best.is_batch:
-            lot = min(lot, best.batch_size)
-        steps[s.name] = StepChoice(level=lv.name, machines={best.name: n}, lot_size=lot)
-    return PlantConfig(route=route, steps=steps, dew_point_class=dpc, capacity_gwh=capacity_gwh,
-                       meta={"sized_by": "size_for_capacity"})
+        for o in s.options:
+            if o.is_batch and o.name in machines:
+                lot = min(lot, o.batch_size)
+        steps[s.name] = StepChoice(level=lv.name, machines=machines, lot_size=lot)
+    config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
+                         capacity_gwh=capacity_gwh, meta={"sized_by": "size_for_capacity"})
+    over = short + area_limit_problems(config)
+    if over and within_limits:
+        raise NoPlanError(
+            f"{route.name} at {capacity_gwh:g} GWh/yr: sized with the cheapest option per "
+            f"step, the line exceeds the route's limits:\n  - " + "\n  - ".join(over)
+            + "\n(`ssbfab optimize` searches every option and may find a line that fits)")
+    if over:
+        config.meta["beyond_limits"] = over
+    return config
+
+
+def _where(route: Route, *path) -> str:
+    line = route.line_of(*path)
+    return f"{route.file}:{line}" if line else route.file
+
+
+def _machine_limit(route: Route, step, capacity_gwh: float, need: float, room: float) -> str:
+    """Why a step's options at their max_count cannot start `need` units per hour."""
+    i = [s.name for s in route.line].index(step.name)
+    hours = route.economics.operating_hours_per_year
+    fields = ", ".join(
+        f"line.{step.name}.options.{o.name}.max_count = {o.max_count} "
+        f"({_where(route, 'line', i, 'options', j, 'max_count')})"
+        for j, o in enumerate(step.options))
+    return (f"step {step.name!r} must start {need * hours:,.0f} {step.unit}/yr, but all the "
+            f"machines its options allow ({fields}) start at most {room * hours:,.0f} "
+            f"{step.unit}/yr at nominal availability, i.e. at most "
+            f"{capacity_gwh * room / need:,.4g} GWh/yr; raise max_count or add an option")
+
+
+def area_limit_problems(config: PlantConfig) -> list[str]:
+    """The plant's floor and dry-room areas the configuration's machines exceed (as the
+    optimiser counts them: machine footprints, the dry room holding its steps' machines)."""
+    route = config.route
+    plant = route.plant
+    if plant is None:
+        return []
+    floor = dry = 0.0
+    for s in route.line:
+        c = config.steps.get(s.name)
+        if c is None:
+            continue
+        area = sum(n * s.option(o).footprint for o, n in c.machines.items())
+        floor += area
+        if s.environment == "dry_room":
+            dry += area
+    out = []
+    for field_, what, used, limit in (("floor_area", "floor", floor, plant.floor_area),
+                                      ("dry_room_area", "dry room", dry, plant.dry_room_area)):
+        if used > limit * (1 + 1e-9):
+            most = (f", i.e. roughly {config.capacity_gwh * limit / used:,.3g} GWh/yr"
+                    if math.isfinite(config.capacity_gwh) else "")
+            out.append(f"its machines need {used:,.0f} m² of {what}, but plant.{field_} is "
+                       f"{limit:,.0f} m² ({_where(route, 'plant', field_)}){most}; raise "
+                       f"plant.{field_}")
+    return out

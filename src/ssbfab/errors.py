@@ -47,7 +47,24 @@ class NoPlanError(Exception):
     exit_code = 3
 
 
+# Names longer than this are not typos of a name: matching them would only cost time.
+_LONGEST_NAME = 200
+
+
 def closest(name: str, candidates: Iterable[str]) -> str:
     """' (did you mean X?)' for a typo, or '' when nothing is close."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    if len(name) > _LONGEST_NAME:
+        return ""
+    names = [c for c in candidates if len(c) <= _LONGEST_NAME]
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """repr of a value from the input, cut to about `limit` characters, so that a long
+    value (a whole mapping, a million-character string) cannot flood a message."""
+    if isinstance(value, str) and len(value) > limit:
+        # cut before repr: the repr of a huge string is itself huge
+        return repr(value[:limit]) + f" ... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."

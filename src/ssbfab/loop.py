@@ -10,8 +10,14 @@ by the shortfall it saw, so the next plan buys capacity exactly where the line
 starved. When the optimiser answers with a plan it has already simulated, the
 bottleneck is derated a little further until it buys something new. A plan is
 accepted when the simulated mean good output is at least (1 - tol) of the target;
-if the plans still oscillate or the iteration limit is reached, the cheapest plan
-that met the target is kept, and the result says why.
+if the plans still oscillate, the loop stalls or the iteration limit is reached first,
+the result keeps the plan that came closest to the target, and says why.
+
+Stalling: an iteration makes progress when its simulated good output exceeds the
+best so far by more than PROGRESS_TOL of the target, or its cost per kWh falls below
+the cheapest so far by more than PROGRESS_TOL. After STALL_ITERATIONS iterations in a
+row without progress the loop stops early: more derating would only buy machines
+that the simulation shows do not help.
 """
 
 from __future__ import annotations
@@ -20,9 +26,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .data.schema import Route
 from .stats import LineStats
+
+if TYPE_CHECKING:
+    from .opt.plan import Plan
+
+PROGRESS_TOL = 1e-3  # relative: of the target output, and of the cheapest cost so far
+STALL_ITERATIONS = 3  # iterations in a row without progress before the loop stops
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class Iteration:
     meets_target: bool
     opt_s: float
     sim_s: float
-    plan: object = field(repr=False, compare=False, default=None)
+    plan: Plan | None = field(repr=False, compare=False, default=None)
     stats: LineStats | None = field(repr=False, compare=False, default=None)
 
     def row(self) -> dict:
@@ -91,10 +104,18 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     the target (good GWh/yr, mean over replications, within `tol`)."""
     from .cost import evaluate
     from .errors import NoPlanError
-    from .opt import optimize
+    from .opt import OptModel
     from .sim import simulate
 
     say = progress or (lambda msg: None)
+    # one model for the whole loop: each iteration pushes new statistics and derates
+    # into it and re-solves (only numbers change between iterations)
+    model = OptModel(route, costing)
+
+    def optimize(stats, derate):
+        return model.solve(capacity_gwh, stats=stats, derate=derate, time_limit=time_limit,
+                           gap=gap)
+
     derate: dict[str, float] = {}
     stats: LineStats | None = None
     iterations: list[Iteration] = []
@@ -102,13 +123,13 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     nominal_cost = float("nan")
     reason = ""
     notes: list[str] = []
+    stalled = 0  # iterations in a row without progress (see the module's docstring)
     for k in range(max_iter):
         say(f"{route.name}: optimise (iteration {k})")
         t0 = time.perf_counter()
-        plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate or None,
-                        time_limit=time_limit, gap=gap)
+        plan = optimize(stats, derate or None)
         opt_s = time.perf_counter() - t0
-        if plan.config is None:
+        if plan.config is None or plan.cost is None:  # (a plan has both, or neither)
             if k == 0:
                 raise NoPlanError(f"{route.name}: {plan.status.reason}")
             reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
@@ -126,13 +147,12 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             say(f"{route.name}: same plan as iteration {seen_plans[key]}; derating {b} "
                 f"to {derate[b]:.3f}")
             t0 = time.perf_counter()
-            plan = optimize(route, capacity_gwh, stats=stats, costing=costing, derate=derate,
-                            time_limit=time_limit, gap=gap)
+            plan = optimize(stats, derate)
             opt_s += time.perf_counter() - t0
             if plan.config is None:
                 break
             key = _plan_key(plan.config)
-        if plan.config is None:
+        if plan.config is None or plan.cost is None:
             reason = f"re-optimisation found no plan at iteration {k}: {plan.status.reason}"
             break
         if key in seen_plans:
@@ -159,25 +179,37 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
                            seed=seed, workers=workers)
             new_stats = sim.stats
         sim_s = time.perf_counter() - t0
+        # the simulator runs one line of the plan; a plant of N identical lines makes N times
+        # its output, so the plant's target is compared with N × one line
+        n = plan.lines
         achieved = new_stats.good_gwh_per_year
-        ratio = achieved.mean / capacity_gwh
+        ratio = n * achieved.mean / capacity_gwh
         cost = evaluate(plan.config, new_stats, costing=costing)
         it = Iteration(
             index=k, cost_per_kwh=cost.cost_per_kwh,
             optimiser_cost_per_kwh=plan.cost.cost_per_kwh, target_gwh=capacity_gwh,
-            sim_gwh_mean=achieved.mean, sim_gwh_low=achieved.ci95_low,
-            sim_gwh_high=achieved.ci95_high, ratio=ratio, bottleneck=new_stats.bottleneck,
+            sim_gwh_mean=n * achieved.mean, sim_gwh_low=n * achieved.ci95_low,
+            sim_gwh_high=n * achieved.ci95_high, ratio=ratio, bottleneck=new_stats.bottleneck,
             derate=dict(derate), machines=sum(c.count for c in plan.config.steps.values()),
             meets_target=ratio >= 1.0 - tol, opt_s=opt_s, sim_s=sim_s, plan=plan,
             stats=new_stats,
         )
         iterations.append(it)
-        say(f"{route.name}: iteration {k}: {achieved.mean:.3f} GWh/yr simulated "
+        say(f"{route.name}: iteration {k}: {n * achieved.mean:.3f} GWh/yr simulated "
             f"({100 * ratio:.1f} % of target), {cost.cost_per_kwh:.1f} $/kWh")
         if it.meets_target:
             reason = f"simulated output is {100 * ratio:.1f} % of the target"
             return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations,
                               it, nominal_cost)
+        stalled = 0 if _progress(it, iterations[:-1], capacity_gwh) else stalled + 1
+        if stalled >= STALL_ITERATIONS:
+            best_gwh = max(i.sim_gwh_mean for i in iterations[:-STALL_ITERATIONS])
+            reason = (f"stopped early at iteration {k}: {STALL_ITERATIONS} iterations in a row "
+                      f"made no progress (simulated output never rose above {best_gwh:.3f} "
+                      f"GWh/yr by more than {100 * PROGRESS_TOL:g} % of the target, nor did the "
+                      "cost per kWh fall)")
+            say(f"{route.name}: {reason}")
+            break
         # Feed back: observed availability and yields (via stats), and the shortfall
         # at the bottleneck as a derate of that step's capacity.
         stats = new_stats
@@ -186,18 +218,24 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
             derate[b] = derate.get(b, 1.0) * max(ratio, 0.5)
     else:
         reason = f"iteration limit ({max_iter}) reached"
-    meeting = [it for it in iterations if it.meets_target]
-    if meeting:
-        best = min(meeting, key=lambda it: it.cost_per_kwh)
-        reason += f"; kept the cheapest plan that met the target (iteration {best.index})"
-        return LoopResult(route.name, capacity_gwh, True, _with(reason, notes), iterations, best,
-                          nominal_cost)
+    # every iteration that met the target has returned above: none here did
     best = max(iterations, key=lambda it: it.ratio) if iterations else None
     if best is not None:
         reason += (f"; no plan met the target; the best reached {100 * best.ratio:.1f} % "
                    f"(iteration {best.index}, bottleneck {best.bottleneck})")
     return LoopResult(route.name, capacity_gwh, False, _with(reason, notes), iterations, best,
                       nominal_cost)
+
+
+def _progress(it: Iteration, before: list[Iteration], capacity_gwh: float) -> bool:
+    """Whether `it` improved on every earlier iteration: more simulated good output
+    (by more than PROGRESS_TOL of the target), or a lower cost per kWh."""
+    if not before:
+        return True
+    best_gwh = max(i.sim_gwh_mean for i in before)
+    best_cost = min(i.cost_per_kwh for i in before)
+    return (it.sim_gwh_mean > best_gwh + PROGRESS_TOL * capacity_gwh
+            or it.cost_per_kwh < best_cost * (1.0 - PROGRESS_TOL))
 
 
 def _warmup_for(stats: LineStats, warmup_days: float, route: Route) -> float | None:

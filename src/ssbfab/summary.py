@@ -8,16 +8,19 @@ from . import bom, flow
 from .cell import design
 from .data.loader import load_shared, resolve_route, route_files
 from .data.schema import Route
+from .graph import LineGraph
 
 
 def default_yields(route: Route) -> dict[str, float]:
     """Nominal yields at each step's first level in the driest allowed dry room."""
-    classes = route.dry_room_options
-    return flow.nominal_yields(route, classes[-1].name if classes else None)
+    return flow.nominal_yields(route, LineGraph.of(route).driest)
 
 
-def cell_report(name: str, lines: Path | None = None, route: Route | None = None) -> dict:
-    route = route or resolve_route(name, lines)
+def cell_report(name: str, lines: Path | None = None, route: Route | None = None,
+                overrides=None) -> dict:
+    """Cell design and bill of materials; `overrides` (path -> value, as `--set`)
+    change inputs for this report."""
+    route = route or resolve_route(name, lines, overrides=overrides)
     c = design(route)
     lines_ = bom.bill_of_materials(route, default_yields(route), c)
     return {
@@ -44,8 +47,8 @@ def cell_report(name: str, lines: Path | None = None, route: Route | None = None
     }
 
 
-def materials_report(name: str, lines: Path | None = None) -> dict:
-    route = resolve_route(name, lines)
+def materials_report(name: str, lines: Path | None = None, overrides=None) -> dict:
+    route = resolve_route(name, lines, overrides=overrides)
     return {
         "route": route.name,
         "materials": [
@@ -57,11 +60,11 @@ def materials_report(name: str, lines: Path | None = None) -> dict:
     }
 
 
-def route_summaries(lines: Path | None = None) -> list[dict]:
-    shared = load_shared(lines)
+def route_summaries(lines: Path | None = None, overrides=None) -> list[dict]:
+    shared = load_shared(lines, overrides)
     out = []
     for f in route_files(lines):
-        route = resolve_route(str(f), lines, shared=shared)
+        route = resolve_route(str(f), lines, shared=shared, overrides=overrides)
         if route.cell is None:
             continue
         rep = cell_report(route.name, lines, route=route)
@@ -70,5 +73,6 @@ def route_summaries(lines: Path | None = None) -> list[dict]:
             "path": str(f), "energy_kwh": rep["energy_wh"] / 1000.0,
             "wh_per_kg": rep["wh_per_kg"], "wh_per_l": rep["wh_per_l"],
             "materials_cost_per_kwh": rep["materials_cost_per_kwh"], "currency": "USD",
+            "currency_year": rep["currency_year"],
         })
     return out

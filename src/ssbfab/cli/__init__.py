@@ -9,7 +9,7 @@ command prints exactly one JSON document on stdout and nothing else there.
 from __future__ import annotations
 
 # importing a command module registers its commands on `app`
-from . import compare, data, opt, sim, study  # noqa: F401
+from . import compare, data, opt, roadmap, sim, study  # noqa: F401
 from .app import app
 
 

@@ -1,15 +1,35 @@
 """`ssbfab compare`: the main job — every route through the closed loop, one table,
-result files and a report."""
+result files and a report.
+
+Exit codes: 0 every route has a plan the simulation confirmed; 2 bad input (checked,
+with `--out`, before anything runs); 3 some route has no plan; 5 some route has a
+plan the simulation did not confirm (3 wins when both happen). With 3 and 5 every
+result file is still written. 130 interrupted (nothing written).
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import (
+    JsonOpt,
+    LinesOpt,
+    SetOpt,
+    WideOpt,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    overrides_from,
+    table,
+)
+
+NOT_CONFIRMED_EXIT = 5  # some route's plan was not confirmed by simulation
 
 
 @app.command()
@@ -26,15 +46,18 @@ def compare(
     costing: Annotated[str, typer.Option(help="batpac5 or annuity")] = "batpac5",
     workers: Annotated[int | None, typer.Option(help="Processes for replications")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder (default: results/<date-time>/)")] = None,
+        "--out", help="Output folder: new, empty, or an earlier run, which is replaced "
+                      "whole (default: results/<date-time>/)")] = None,
     json_: JsonOpt = False,
+    set_: SetOpt = None,
+    wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
     """Compare routes: cost per good kWh confirmed by simulation, with a report."""
     from rich.console import Console
 
     from ..comparison import compare as run_compare
-    from ..errors import InputError
+    from ..errors import InputError, NoPlanError
 
     if costing not in ("batpac5", "annuity"):
         raise InputError(f"--costing: expected batpac5 or annuity, found {costing!r}")
@@ -42,9 +65,10 @@ def compare(
         raise InputError(f"--reps: expected at least 1, found {reps}")
     if days <= warmup_days:
         raise InputError(f"--days ({days:g}) must be longer than --warmup-days ({warmup_days:g})")
-    if capacity_gwh is not None and capacity_gwh <= 0:
+    if capacity_gwh is not None and not capacity_gwh > 0:
         raise InputError(f"--capacity-gwh: expected a positive number, found {capacity_gwh:g}")
     out = out or Path("results") / time.strftime("%Y%m%d-%H%M%S")
+    overrides = overrides_from(set_)
     console = Console(stderr=True)
     names = [r.strip() for r in routes.split(",")] if routes else None
     t0 = time.perf_counter()
@@ -55,37 +79,95 @@ def compare(
 
         result = run_compare(names, capacity_gwh, days=days, warmup_days=warmup_days, reps=reps,
                              seed=seed, costing=costing, workers=workers, out=out, lines=lines,
-                             progress=progress)
+                             progress=progress, overrides=overrides)
+    code = (NoPlanError.exit_code if result.without_plan
+            else NOT_CONFIRMED_EXIT if result.not_confirmed else 0)
     t = result.table
     if json_:
         import json
 
         emit_json({"out": str(result.out), "wall_s": time.perf_counter() - t0,
+                   "exit_code": code, "without_plan": result.without_plan,
+                   "not_confirmed": result.not_confirmed,
                    "routes": json.loads(t.to_json(orient="records"))})
-        return
+    else:
+        _print(result, wide)
+    if result.without_plan:
+        err(f"no plan: {', '.join(result.without_plan)} (see report.html); exit code {code}")
+    if result.not_confirmed:
+        err(f"not confirmed by simulation: {', '.join(result.not_confirmed)}; exit code {code}")
+    if code:
+        raise typer.Exit(code)
+
+
+def _print(result, wide: bool) -> None:
+    t = result.table
+    m = result.meta
     nan = float("nan")
 
-    def f(r, key, fmt):
-        v = r.get(key, nan)
-        return "-" if v != v else format(v, fmt)
+    def num(v, fmt: str) -> str:
+        return format(v, fmt) if isinstance(v, (int, float)) and math.isfinite(v) else "-"
 
-    cats = [c for c in t.columns if c.startswith("cost_") and c != "cost_per_kwh"]
-    table(f"ssbfab compare: {t['capacity_gwh'].iloc[0]:g} GWh/yr of good cells per route, "
-          f"{costing} costing, seed {seed} (USD per kWh of good cells)",
-          ["route", "$/kWh"] + [c.removeprefix("cost_") for c in cats],
-          [[r["route"], f(r, "cost_per_kwh", ".1f"), *[f(r, c, ".1f") for c in cats]]
-           for _, r in t.iterrows()])
-    table("simulated plant", ["route", "Wh/kg", "Wh/L", "good GWh/yr [95 % CI]", "sim/target",
-                              "yield", "capex M$", "dry room m² (class)", "sulfide kg·h",
-                              "H2S L", "iterations", "converged"],
-          [[r["route"], f(r, "wh_per_kg", ".0f"), f(r, "wh_per_l", ".0f"),
-            f"{f(r, 'sim_gwh_mean', '.3f')} [{f(r, 'sim_gwh_ci95_low', '.3f')}, "
-            f"{f(r, 'sim_gwh_ci95_high', '.3f')}]",
-            f(r, "sim_to_target_ratio", ".3f"), f(r, "overall_yield", ".3f"),
-            f(r, "capex_total_musd", ",.0f"),
-            f"{f(r, 'dry_room_area_m2', ',.0f')} ({r.get('dew_point_class', '-')})",
-            f(r, "sulfide_exposure_kg_h", ".3g"), f(r, "h2s_estimate", ".3g"),
-            str(r["iterations"]), "yes" if r["converged"] else "NO"] for _, r in t.iterrows()],
-          caption=f"results in {result.out}/ (report.html)")
-    for _, r in t[~t["converged"]].iterrows():
-        print(f"not converged: {r['route']}: {r['reason']}")
+    def f(r, key, fmt):
+        return num(r.get(key, nan), fmt)
+
+    def total(r, *keys):
+        vals = [r.get(f"cost_{k}", nan) for k in keys]
+        return sum(vals) if all(math.isfinite(v) for v in vals) else nan
+
+    cur = m.get("currency", "USD")
+    if wide:
+        cats = [c.removeprefix("cost_") for c in t.columns
+                if c.startswith("cost_") and c != "cost_per_kwh"]
+        heads = [c.replace("_", " ").replace("dry room ", "dry-room\n") for c in cats]
+        cells = [[f(r, f"cost_{c}", ",.1f") for c in cats] for _, r in t.iterrows()]
+        note = ""
+    else:  # the two smallest pairs merged, so that the table fits 100 columns
+        heads = ["materials", "equipment", "buildings", "energy", "labour", "overheads"]
+        cells = [[f(r, "cost_materials", ",.1f"), f(r, "cost_equipment", ",.1f"),
+                  num(total(r, "building", "dry_room"), ",.1f"),
+                  num(total(r, "process_energy", "dry_room_energy"), ",.1f"),
+                  f(r, "cost_labour", ",.1f"), f(r, "cost_overheads", ",.1f")]
+                 for _, r in t.iterrows()]
+        note = ("; buildings = building + dry room, energy = process + dry-room energy "
+                "(--wide: every category)")
+    cap = m.get("capacity_gwh")
+    size = "each route's default size" if cap is None else f"{cap:g} GWh/yr"
+    table(f"ssbfab compare: {size} of good cells per route, {m.get('costing')} costing, "
+          f"seed {m.get('seed')}: {cur} of {m.get('currency_year')} per kWh of good cells",
+          ["route", "total"] + heads,
+          [[r["route"], f(r, "cost_per_kwh", ",.1f"), *c] for (_, r), c in zip(
+              t.iterrows(), cells, strict=True)],
+          caption="-: no plan, or not computable" + note, wide=wide)
+    heads = ["route", "good\nGWh/yr", "± 95 %", "sim/\ntarget", "yield %", "capex\nM$",
+             "dry room\nm²", "class", "confirmed"]
+    rows = []
+    for _, r in t.iterrows():
+        lo, hi = r.get("sim_gwh_ci95_low", nan), r.get("sim_gwh_ci95_high", nan)
+        half = (hi - lo) / 2 if isinstance(lo, float) and isinstance(hi, float) else nan
+        rows.append([r["route"], f(r, "sim_gwh_mean", ".3f"), num(half, ".3f"),
+                     f(r, "sim_to_target_ratio", ".3f"),
+                     num(100 * r.get("overall_yield", nan), ".1f"),
+                     f(r, "capex_total_musd", ",.0f"), f(r, "dry_room_area_m2", ",.0f"),
+                     r["dew_point_class"] if isinstance(r.get("dew_point_class"), str) else "-",
+                     "yes" if r["converged"] else "NO"])
+    if wide:
+        heads += ["Wh/kg", "Wh/L", "sulfide\nkg·h/yr", "H2S\nL/yr", "iterations"]
+        for row, (_, r) in zip(rows, t.iterrows(), strict=True):
+            row += [f(r, "wh_per_kg", ".0f"), f(r, "wh_per_l", ".0f"),
+                    f(r, "sulfide_exposure_kg_h", ",.1f"), f(r, "h2s_estimate", ",.0f"),
+                    str(r["iterations"])]
+    table("simulated plant", heads, rows, wide=wide,
+          caption="good GWh/yr: mean over replications ± half its 95 % interval; confirmed: "
+                  "the simulation met the target" + ("" if wide else
+                                                     " (--wide: energy densities, sulfide "
+                                                     "exposure, H2S, iterations)"))
+    if not wide:
+        table("cells and dry-room safety", ["route", "Wh/kg", "Wh/L", "sulfide kg·h/yr",
+                                            "H2S L/yr", "iterations"],
+              [[r["route"], f(r, "wh_per_kg", ".0f"), f(r, "wh_per_l", ".0f"),
+                f(r, "sulfide_exposure_kg_h", ",.1f"), f(r, "h2s_estimate", ",.0f"),
+                str(r["iterations"])] for _, r in t.iterrows()])
+    print(f"results in {result.out}/ (report.html)")
+    for _, r in t[~t["converged"].astype(bool)].iterrows():
+        print(f"not confirmed: {r['route']}: {r['reason']}")

@@ -7,44 +7,52 @@ from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import JsonOpt, LinesOpt, SetOpt, app, emit_json, handle_errors, overrides_from, table
 
 
 @app.command()
 @handle_errors
-def routes(json_: JsonOpt = False, lines: LinesOpt = None):
+def routes(json_: JsonOpt = False, set_: SetOpt = None, lines: LinesOpt = None):
     """List the shipped routes with kWh per cell, Wh/kg, Wh/L and materials cost per kWh."""
     from ..summary import route_summaries
 
-    rows = route_summaries(lines)
+    rows = route_summaries(lines, overrides_from(set_))
     if json_:
         emit_json(rows)
         return
-    table("ssbfab routes", ["route", "form", "electrolyte", "kWh/cell", "Wh/kg", "Wh/L",
-                            "materials $/kWh"],
-          [[r["name"], r["form"], r["electrolyte"], f"{r['energy_kwh']:.3f}",
-            f"{r['wh_per_kg']:.0f}", f"{r['wh_per_l']:.0f}",
-            f"{r['materials_cost_per_kwh']:.1f}"] for r in rows],
+    table("ssbfab routes", ["route", "form", "kWh/cell", "Wh/kg", "Wh/L", "materials $/kWh",
+                            "electrolyte"],
+          [[r["name"], r["form"], f"{r['energy_kwh']:.3f}", f"{r['wh_per_kg']:.0f}",
+            f"{r['wh_per_l']:.0f}", f"{r['materials_cost_per_kwh']:.1f}", r["electrolyte"]]
+           for r in rows],
+          names=2,
           caption="materials cost at nominal yields, default levels, driest allowed dry room; "
-                  f"{rows[0]['currency'] if rows else 'USD'} of the economics' currency year")
+                  + (f"{rows[0]['currency']} of {rows[0]['currency_year']}" if rows else ""))
+
+
+_CELL_ROWS = [  # key in cell_report, label with unit, decimals
+    ("capacity_ah", "capacity, Ah", 1), ("nominal_v", "nominal voltage, V", 2),
+    ("energy_wh", "energy, Wh", 1), ("mass_kg", "mass, kg", 4), ("volume_l", "volume, L", 4),
+    ("wh_per_kg", "specific energy, Wh/kg", 1), ("wh_per_l", "energy density, Wh/L", 1),
+    ("cathode_area_m2", "cathode area, m²", 3),
+    ("cathode_areal_capacity_mah_cm2", "cathode areal capacity, mAh/cm²", 2),
+    ("materials_cost_per_kwh", "materials cost, USD/kWh", 2),
+]
 
 
 @app.command()
 @handle_errors
 def cell(route: Annotated[str, typer.Argument(help="Route name or path to a route file")],
-         json_: JsonOpt = False, lines: LinesOpt = None):
+         json_: JsonOpt = False, set_: SetOpt = None, lines: LinesOpt = None):
     """Cell design of a route: capacity, energy, mass, volume and the bill of materials."""
     from ..summary import cell_report
 
-    doc = cell_report(route, lines)
+    doc = cell_report(route, lines, overrides=overrides_from(set_))
     if json_:
         emit_json(doc)
         return
-    keys = ["capacity_ah", "nominal_v", "energy_wh", "mass_kg", "volume_l", "wh_per_kg",
-            "wh_per_l", "cathode_area_m2", "cathode_areal_capacity_mah_cm2",
-            "materials_cost_per_kwh"]
-    table(f"cell: {doc['route']}", ["quantity", "value"],
-          [[k, f"{doc[k]:.4g}"] for k in keys])
+    table(f"cell: {doc['route']}", ["quantity", "value", "key in --json"],
+          [[label, f"{doc[k]:,.{d}f}", k] for k, label, d in _CELL_ROWS])
     table("bill of materials (bought per good cell)", ["material", "quantity", "unit",
                                                         "in cell", "$/kWh"],
           [[b["material"], f"{b['quantity']:.4g}", b["unit"], f"{b['design_quantity']:.4g}",
@@ -54,11 +62,11 @@ def cell(route: Annotated[str, typer.Argument(help="Route name or path to a rout
 @app.command()
 @handle_errors
 def materials(route: Annotated[str, typer.Argument(help="Route name or path to a route file")],
-              json_: JsonOpt = False, lines: LinesOpt = None):
+              json_: JsonOpt = False, set_: SetOpt = None, lines: LinesOpt = None):
     """Materials the line makes itself, with the mass and cost share of their raws."""
     from ..summary import materials_report
 
-    doc = materials_report(route, lines)
+    doc = materials_report(route, lines, overrides=overrides_from(set_))
     if json_:
         emit_json(doc)
         return

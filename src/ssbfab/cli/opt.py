@@ -1,7 +1,7 @@
 """`ssbfab optimize`: the cheapest plant per good kWh for a route and a target.
 
 Exit codes: 0 a plan (optimal, or the best found within the time limit), 2 bad
-input, 3 no plan exists (the message names the step and the limit).
+input (nothing is solved), 3 no plan exists (the message names the step and the limit).
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LinesOpt, app, emit_json, handle_errors, table
+from .app import (
+    JsonOpt,
+    LinesOpt,
+    SetOpt,
+    WideOpt,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    overrides_from,
+    table,
+)
 
 
 @app.command()
@@ -28,12 +39,15 @@ def optimize(
     threads: Annotated[int | None, typer.Option("--threads", help="HiGHS threads")] = None,
     json_: JsonOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Folder to write plan.json to")] = None,
+    set_: SetOpt = None,
+    wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
     """Choose machines, setting levels and dry-room class that minimise cost per good kWh."""
     from ..cost import check_costing
     from ..data.loader import resolve_route
     from ..errors import InputError, NoPlanError, Problem
+    from ..io import check_out_dir
 
     check_costing(costing)
     if not gap >= 0:
@@ -42,12 +56,19 @@ def optimize(
         raise InputError(Problem("arguments", None, "--time-limit", f"expected seconds > 0, found {time_limit}"))
     if threads is not None and threads < 1:
         raise InputError(Problem("arguments", None, "--threads", f"expected at least 1, found {threads}"))
-    r = resolve_route(route, lines)
+    if out is not None:
+        check_out_dir(out)
+    r = resolve_route(route, lines, overrides=overrides_from(set_))
     line_stats = None
     if stats is not None:
         from ..stats import LineStats
 
-        line_stats = LineStats.read(stats)
+        line_stats = LineStats.read(stats, route=r)
+        observed = [s for s in r.order if s in line_stats.steps]
+        nominal = [s for s in r.order if s not in line_stats.steps]
+        if nominal:
+            err(f"note: simulated statistics for {len(observed)} of {len(r.order)} steps "
+                f"({', '.join(observed)}); nominal data for {', '.join(nominal)}")
     from ..opt import optimize as run
 
     plan = run(r, capacity_gwh, stats=line_stats, costing=costing, time_limit=time_limit,
@@ -62,28 +83,51 @@ def optimize(
     if json_:
         emit_json(doc)
         return
-    _print(plan, out)
+    _print(plan, out, wide)
 
 
-def _print(plan, out) -> None:
+def _print(plan, out, wide: bool) -> None:
+    from ..categories import line
+
     c = plan.cost
     s = plan.status
-    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells, dry room "
+    rows = []
+    for r in plan.rows:
+        # one line per option in a cell, so that no option name is cut or joined
+        opts = [o for o, n in r.machines.items() if n] or [r.option]
+        limit = r.limit
+        for o in opts:  # "max_count <option>": the mark goes on that option's line
+            limit = limit.replace(f" {o}", "")
+        row = [r.step, "\n".join(opts), r.level, "\n".join(str(r.machines.get(o, r.count))
+                                                         for o in opts),
+               f"{100 * r.required_per_year / r.capacity_per_year:.1f}"
+               if r.capacity_per_year else "-", limit or "-"]
+        if wide:
+            row += [f"{r.required_per_year:,.0f}", f"{r.capacity_per_year:,.0f}", r.unit]
+        rows.append(row)
+    lines = (f" as {plan.lines} identical lines of {plan.line_capacity_gwh:g} GWh/yr (machines "
+             "per line)" if plan.lines > 1 else "")
+    table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells{lines}, dry room "
           f"{plan.dew_point_class}",
-          ["step", "option", "count", "level", "required/yr", "capacity/yr", "unit", "slack %",
-           "binding"],
-          [[r.step, r.option, r.count, r.level, f"{r.required_per_year:,.4g}",
-            f"{r.capacity_per_year:,.4g}", r.unit,
-            f"{100 * r.slack / r.capacity_per_year:.1f}" if r.capacity_per_year else "-",
-            r.limit] for r in plan.rows])
-    rows = [[k, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"] for k, v in c.by_category.items()]
-    rows += [[f"  ({k})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}"]
+          ["step", "option", "level", "count", "load %", "binding"]
+          + (["required/yr", "capacity/yr", "unit"] if wide else []),
+          rows, names=3, wide=wide,
+          caption="load: units the step must start per year over what its machines can "
+                  "start" + ("" if wide else "; --wide for both, per year"))
+    # labels from the cost registry; `field` is the key in plan.json and comparison.csv
+    rows = [[line(k).label, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
+            for k, v in c.by_category.items()]
+    rows += [[f"  ({line(k).label})", f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
              for k, v in c.overhead_items.items()]
-    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0"])
+    rows.append(["total", f"{c.cost_per_kwh:.2f}", "100.0", "cost_per_kwh"])
     table(f"cost per kWh of good cells ({plan.costing}, {c.currency} {c.currency_year})",
-          ["category", f"{c.currency}/kWh", "%"], rows,
-          caption=f"capex {c.capex_total / 1e6:,.0f} M{c.currency}; floor {c.floor_area_m2:,.0f} m², "
-                  f"dry room {c.dry_room_area_m2:,.0f} m²; solver {s.status}"
+          ["category", f"{c.currency}/kWh", "%", "field"], rows,
+          caption=f"{plan.lines} line{'s' if plan.lines > 1 else ''}: capex "
+                  f"{plan.capex_total / 1e6:,.0f} M{c.currency}; floor {plan.floor_area_m2:,.0f} m², "
+                  f"dry room {plan.dry_room_area_m2:,.0f} m² (lines tried: "
+                  + ", ".join(f"{t.lines} {t.cost_per_kwh:.2f}" if t.cost_per_kwh is not None
+                              else f"{t.lines} {t.status}" for t in plan.line_search)
+                  + f"); solver {s.status}"
                   f"{'' if s.gap is None else f', gap {s.gap:.2g}'}, build {s.build_s:.2f} s, "
                   f"solve {s.solve_s:.2f} s")
     if out is not None:

@@ -1,10 +1,13 @@
 """`ssbfab sweep` and `ssbfab study summarize`: what-if studies from the command line.
 
-Exit codes: 2 for a bad scenario file (nothing runs), 1 when a scenario hit a bug
-(all other results are kept; the traceback is shown at the end), 130 when
-interrupted (rows written so far are kept; rerun the same command to continue).
-A scenario that fails for a reason of its own (bad override value, no plan) is a
-row with its error and does not change the exit code.
+Exit codes of `sweep` (docs/studies.md): 0 when every scenario of the study has a
+result; 4 when some failed for a reason of their own (a bad override value, no plan
+for the target, a loop that did not confirm it), every row written; 1 when a
+scenario hit a bug (all other results are kept; the traceback is shown at the end);
+2 for a bad scenario file, an unreadable store or a study above the work limit
+without --yes (nothing runs); 130 when interrupted (rows written so far are kept;
+rerun the same command to continue). 3 keeps its meaning for the other commands
+(no feasible plan); a sweep records such a scenario as failed and exits 4.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from typing import Annotated
 import typer
 
 from .app import JsonOpt, app, emit_json, handle_errors, table
+
+SOME_FAILED = 4  # exit code: some scenarios failed for a reason of their own, all rows written
+BUG = 1  # exit code: some scenario hit a bug
 
 study_app = typer.Typer(help="Analyse what-if studies written by `ssbfab sweep`.",
                         no_args_is_help=True)
@@ -35,12 +41,17 @@ def sweep(
         "--out", help="Output folder holding results.duckdb (default: results/<study>/)")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Check the file and print the scenario count; run nothing")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Start a study of more scenarios than the work limit (2,000)")] = False,
 ):
-    """Run every scenario of a study that the results store does not hold yet."""
+    """Run every scenario of a study that the results store does not hold yet.
+
+    Exit codes: 0 all scenarios have a result, 4 some failed (all rows written),
+    1 a bug in some scenario, 2 bad input (nothing runs), 130 interrupted."""
     from rich.console import Console
 
     from ..errors import InputError
-    from ..study.runner import default_out
+    from ..study.runner import MAX_SCENARIOS, default_out
     from ..study.runner import sweep as run
     from ..study.scenarios import load_study
 
@@ -52,10 +63,14 @@ def sweep(
     study = load_study(scenarios)
     out = out or default_out(study)
     n_routes = len(study.spec.routes)
+    limit = None if yes else MAX_SCENARIOS
     if dry_run:
-        console.print(f"study {study.name}: {len(study.points)} design points x {n_routes} "
-                      f"routes = {len(study.points) * n_routes} scenarios ({study.spec.job}); "
+        console.print(f"study {study.name}: {study.n_points:,} design points x {n_routes} "
+                      f"routes = {study.n_scenarios:,} scenarios ({study.spec.job}); "
                       f"results would go to {out / 'results.duckdb'}")
+        if study.n_scenarios > MAX_SCENARIOS:
+            console.print(f"more than the work limit of {MAX_SCENARIOS:,} scenarios: the sweep "
+                          "starts only with --yes")
         for w in study.warnings:
             console.print(f"[yellow]warning[/]: {w}")
         return
@@ -65,7 +80,7 @@ def sweep(
     def on_event(kind: str, **info) -> None:
         if kind == "start":
             console.print(f"study [bold]{study.name}[/]: {info['total']} scenarios "
-                          f"({len(study.points)} points x {n_routes} routes, job "
+                          f"({study.n_points:,} points x {n_routes} routes, job "
                           f"{study.spec.job}); {info['skipped']} already done (skipped); "
                           f"{info['todo']} to run"
                           + (f" on {info['workers']}" if info["todo"] else ""))
@@ -89,7 +104,8 @@ def sweep(
                                            f"({row['route']}, {row['label']}):[/]\n{row['error']}")
 
     try:
-        report = run(study, out=out, workers=workers, scheduler=scheduler, on_event=on_event)
+        report = run(study, out=out, workers=workers, scheduler=scheduler, on_event=on_event,
+                     max_scenarios=limit)
     except KeyboardInterrupt:
         _stop(state)
         console.print(f"interrupted: finished scenarios are in {out / 'results.duckdb'}; "
@@ -108,7 +124,12 @@ def sweep(
                           "(column `error` of the store)")
         console.print("[red]some scenarios hit a bug (status 'error'); they are recorded and "
                       "a rerun will compute them again[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(BUG)
+    failed = report.statuses.get("failed", 0)
+    if failed:
+        console.print(f"{failed} of {report.total} scenarios failed (status 'failed', reason in "
+                      f"column `error`; a rerun skips them): exit code {SOME_FAILED}")
+        raise typer.Exit(SOME_FAILED)
 
 
 def _progress(console):
@@ -140,7 +161,8 @@ def summarize_cmd(
         "--figures/--no-figures", help="Write PNG figures and CSV tables to DIR/summary/")] = True,
     json_: JsonOpt = False,
 ):
-    """P10/P50/P90 cost per route, tornado, crossovers and cost against plant size."""
+    """Cost per route (P10/P50/P90 for sampled designs, the range for grids and
+    one-at-a-time designs), tornado, crossovers, sensitivity and cost against plant size."""
     import math
 
     from ..study.summarize import summarize
@@ -157,12 +179,22 @@ def summarize_cmd(
             return "" if math.isnan(v) else f"{v:.4g}"
         return str(v)
 
+    captions = {"range": "lowest and highest cost over the points studied, USD per good kWh "
+                         "(a grid's points are chosen, not drawn: no percentiles)",
+                "sensitivity": "partial rank correlation with cost per kWh, other inputs held; "
+                               "p_value: chance of so large a value with no effect",
+                "counts": None}
     for s in summaries:
         for name, t in s.tables().items():
             if t is None or t.empty:
                 continue
+            if name == "crossovers":  # a sentence each: the table is in --json and the CSV
+                print(f"{s.study}: crossovers against {t['baseline'].iloc[0]}")
+                for f in t["finding"].drop_duplicates():
+                    print(f"  {f}")
+                continue
             table(f"{s.study}: {name}", [str(c) for c in t.columns],
                   [[fmt(v) for v in row] for row in t.itertuples(index=False)],
-                  caption=None if name in ("counts", "sensitivity") else "costs in USD per good kWh")
+                  caption=captions.get(name, "costs in USD per good kWh"))
         if s.figures:
             print(f"{s.study}: {len(s.figures)} files in {Path(out) / 'summary' / s.study}")

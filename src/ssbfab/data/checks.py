@@ -3,9 +3,11 @@ references, dry-room classes. Each problem names file, line and field."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
-from ..errors import Problem, SpecError, closest
+from ..errors import Problem, SpecError, closest, shorten
+from ..graph import allowed_classes
 from . import units
 from .schema import Material, Route, _toposort
 from .sources import _NUMBER_TEXT
@@ -19,7 +21,7 @@ def _check_recipes(materials: dict[str, Material], file: str, marks) -> None:
             if raw not in materials:
                 problems.append(Problem(file, line_of(marks, ("materials", name, "recipe", raw)),
                                         f"materials.{name}.recipe.{raw}",
-                                        f"unknown material {raw!r}{closest(raw, materials)}"))
+                                        f"unknown material {shorten(raw)}{closest(raw, materials)}"))
             elif materials[raw].molar_mass is None:
                 problems.append(Problem(file, line_of(marks, ("materials", raw)),
                                         f"materials.{raw}.molar_mass",
@@ -44,7 +46,7 @@ def check_route(route: Route) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
-            add(("line", i, "name"), f"duplicate step name {n!r} (first used by line[{seen[n]}] "
+            add(("line", i, "name"), f"duplicate step name {shorten(n)} (first used by line[{seen[n]}] "
                                      f"at line {route.line_of('line', seen[n], 'name')}); "
                                      "expected unique names")
         seen.setdefault(n, i)
@@ -52,30 +54,30 @@ def check_route(route: Route) -> None:
     class_names = [c.name for c in route.shared.dry_rooms.classes]
     for c in route.dry_room_classes or []:
         if c not in class_names:
-            add(("dry_room_classes",), f"unknown dry-room class {c!r}{closest(c, class_names)}; "
+            add(("dry_room_classes",), f"unknown dry-room class {shorten(c)}{closest(c, class_names)}; "
                                        f"known: {', '.join(class_names)}")
     for i, s in enumerate(route.line):
         for j, e in enumerate(s.inputs):
             if e.step not in seen:
-                add(("line", i, "inputs", j), f"unknown upstream step {e.step!r}{closest(e.step, seen)}")
+                add(("line", i, "inputs", j), f"unknown upstream step {shorten(e.step)}{closest(e.step, seen)}")
             elif e.step == s.name:
                 add(("line", i, "inputs", j), "a step cannot feed itself")
         for j, mu in enumerate(s.materials):
             if mu.material not in mats:
                 add(("line", i, "materials", j, "material"),
-                    f"unknown material {mu.material!r}{closest(mu.material, mats)}")
+                    f"unknown material {shorten(mu.material)}{closest(mu.material, mats)}")
         if s.makes is not None:
             if s.makes not in mats:
-                add(("line", i, "makes"), f"unknown material {s.makes!r}{closest(s.makes, mats)}")
+                add(("line", i, "makes"), f"unknown material {shorten(s.makes)}{closest(s.makes, mats)}")
             elif not mats[s.makes].recipe:
-                add(("line", i, "makes"), f"material {s.makes!r} has no recipe to make it from")
+                add(("line", i, "makes"), f"material {shorten(s.makes)} has no recipe to make it from")
             if s.unit != "kg":
                 add(("line", i, "unit"), "a step that makes a material works in kg")
         if s.moisture is not None:
             for c in s.moisture.yield_factor:
                 if c not in class_names:
                     add(("line", i, "moisture", "yield_factor", c),
-                        f"unknown dry-room class {c!r}{closest(c, class_names)}")
+                        f"unknown dry-room class {shorten(c)}{closest(c, class_names)}")
     if problems:
         raise SpecError(problems)
     # graph: cycles, dead ends, one final step
@@ -91,8 +93,8 @@ def check_route(route: Route) -> None:
     for n in sinks:
         if n != final:
             add(("line", names.index(n), "name"),
-                f"nothing uses the output of step {n!r}; every step but the last "
-                f"({final!r}) must feed another step")
+                f"nothing uses the output of step {shorten(n)}; every step but the last "
+                f"({shorten(final)}) must feed another step")
     if route.final_step.unit != "cell":
         add(("line", len(names) - 1, "unit"), "the last step (end-of-line test) must work in cells")
     if route.cell is not None:
@@ -101,8 +103,27 @@ def check_route(route: Route) -> None:
         _check_bare_amounts(route, add)
     if route.dry_room_classes is not None and not route.dry_room_options:
         add(("dry_room_classes",), "no dry-room class is allowed")
+    else:
+        _check_moisture_classes(route, add)
     if problems:
         raise SpecError(problems)
+
+
+def _check_moisture_classes(route: Route, add) -> None:
+    """A class absent from a moisture-sensitive step's `yield_factor` is not allowed for
+    the route (the line graph's rule): refuse a route that leaves no class at all."""
+    allowed, listed, _ = allowed_classes(route)
+    if allowed or not listed:
+        return
+    sensitive = [(i, s.name, list(s.moisture.yield_factor))
+                 for i, s in enumerate(route.line) if s.moisture is not None]
+    first = next(i for i, _, has in sensitive if set(listed) - set(has))
+    has = "; ".join(f"{name!r} has {', '.join(classes) or 'no class'}"
+                    for _, name, classes in sensitive)
+    add(("line", first, "moisture", "yield_factor"),
+        f"no dry-room class is allowed for this route: a class is allowed when it is in "
+        f"dry_room_classes ({', '.join(listed)}) and every moisture-sensitive step has a "
+        f"yield_factor for it, but {has}; expected one class that all of them list")
 
 
 def _find_cycle(route: Route, stuck: list[str]) -> list[str]:
@@ -143,16 +164,18 @@ def _check_design_refs(route: Route, add) -> None:
                 add(("line", i, "per_cell"), str(exc))
             else:
                 if unit != s.unit:
-                    add(("line", i, "per_cell"), f"per_cell {s.per_cell!r} is in {unit}; expected "
+                    add(("line", i, "per_cell"), f"per_cell {shorten(s.per_cell)} is in {unit}; expected "
                                                  f"an amount of the step's unit {s.unit}")
         elif s.per_cell not in refs:
-            add(("line", i, "per_cell"), f"unknown design reference {s.per_cell!r}"
+            add(("line", i, "per_cell"), f"unknown design reference {shorten(s.per_cell)}"
                 f"{closest(s.per_cell, refs)}")
         elif refs[s.per_cell].unit != s.unit:
             add(("line", i, "per_cell"),
-                f"design reference {s.per_cell!r} is in {refs[s.per_cell].unit}, but the step "
+                f"design reference {shorten(s.per_cell)} is in {refs[s.per_cell].unit}, but the step "
                 f"works in {s.unit}; expected a reference in {s.unit}"
                 f"{_refs_in(refs, s.unit)}")
+        else:
+            _positive_ref(("line", i, "per_cell"), s.per_cell, refs, add)
         for j, e in enumerate(s.inputs):
             if e.per_cell is None:
                 continue
@@ -164,74 +187,92 @@ def _check_design_refs(route: Route, add) -> None:
                     continue
                 if e.step in units_of and unit != units_of[e.step]:
                     add(("line", i, "inputs", j, "per_cell"),
-                        f"per_cell {e.per_cell!r} is in {unit}; expected an amount of upstream "
-                        f"step {e.step!r}'s unit {units_of[e.step]}")
+                        f"per_cell {shorten(e.per_cell)} is in {unit}; expected an amount of upstream "
+                        f"step {shorten(e.step)}'s unit {units_of[e.step]}")
             elif e.per_cell not in refs:
                 add(("line", i, "inputs", j, "per_cell"),
-                    f"unknown design reference {e.per_cell!r}{closest(e.per_cell, refs)}")
+                    f"unknown design reference {shorten(e.per_cell)}{closest(e.per_cell, refs)}")
             elif e.step in units_of and refs[e.per_cell].unit != units_of[e.step]:
                 add(("line", i, "inputs", j, "per_cell"),
-                    f"design reference {e.per_cell!r} is in {refs[e.per_cell].unit}, but "
-                    f"upstream step {e.step!r} works in {units_of[e.step]}; expected a "
+                    f"design reference {shorten(e.per_cell)} is in {refs[e.per_cell].unit}, but "
+                    f"upstream step {shorten(e.step)} works in {units_of[e.step]}; expected a "
                     f"reference in {units_of[e.step]}{_refs_in(refs, units_of[e.step])}")
+            else:
+                _positive_ref(("line", i, "inputs", j, "per_cell"), e.per_cell, refs, add)
         for j, mu in enumerate(s.materials):
             m = mats.get(mu.material)
-            basis = m.price_per_unit[1] if m is not None and m.price_per_unit else "kg"
+            basis = _basis(m)
             if _is_quantity(mu.amount):
                 problem = _per_unit_problem(mu.amount, basis, s.unit)
                 if problem:
                     add(("line", i, "materials", j, "amount"), problem)
             elif mu.amount not in refs:
                 add(("line", i, "materials", j, "amount"),
-                    f"unknown design reference {mu.amount!r}{closest(mu.amount, refs)}")
+                    f"unknown design reference {shorten(mu.amount)}{closest(mu.amount, refs)}")
             elif refs[mu.amount].unit != basis:
                 add(("line", i, "materials", j, "amount"),
-                    f"design reference {mu.amount!r} is in {refs[mu.amount].unit}, but "
-                    f"{mu.material!r} is priced per {basis}; expected a reference in {basis}"
+                    f"design reference {shorten(mu.amount)} is in {refs[mu.amount].unit}, but "
+                    f"{shorten(mu.material)} is priced per {basis}; expected a reference in {basis}"
                     f"{_refs_in(refs, basis)}")
             if m is not None and m.price is None and mu.material not in made:
                 add(("line", i, "materials", j, "material"),
-                    f"material {mu.material!r} is bought here but has no `price`; add one "
+                    f"material {shorten(mu.material)} is bought here but has no `price`; add one "
                     "in lines/materials.yaml or under the route's `materials:`")
         if s.makes and s.makes in mats:
             for raw in mats[s.makes].recipe or {}:
                 r = mats.get(raw)
                 if r is not None and (r.price_per_unit is None or r.price_per_unit[1] != "kg"):
-                    add(("line", i, "makes"), f"raw material {raw!r} of {s.makes!r} needs a "
+                    add(("line", i, "makes"), f"raw material {shorten(raw)} of {shorten(s.makes)} needs a "
                                               "price per kg (e.g. \"26 USD/kg\")")
+
+
+def _positive_ref(path: tuple, name: str, refs, add) -> None:
+    """A per_cell by design reference must come out positive (the flow divides by it): a
+    zero packaging mass named as a step's output per cell is not a step's output."""
+    if not refs[name].value > 0:
+        add(path, f"design reference {shorten(name)} is {refs[name].value:g} "
+                  f"{refs[name].unit} per cell; expected a positive amount per cell")
 
 
 def _check_bare_amounts(route: Route, add) -> None:
     """A bare line (no `cell:`) has no design references: every per_cell is a plain
     amount ("1 cell", "2 sheet", "0.05 kg") of the unit it counts."""
     units_of = {s.name: s.unit for s in route.line}
+    mats = route.all_materials
 
     def check(path: tuple, text: str, unit: str, what: str) -> None:
         if not _is_quantity(text):
-            add(path, f"{text!r} is a design reference, but this line file has no `cell:`; "
+            add(path, f"{shorten(text)} is a design reference, but this line file has no `cell:`; "
                       f"expected an amount of {what}'s unit {unit} (e.g. \"1 {unit}\")")
             return
         try:
-            amount, found = units.parse_amount(text)
+            _, found = units.parse_amount(text)
         except units.UnitParseError as exc:
             add(path, str(exc))
             return
         if found != unit:
-            add(path, f"{text!r} is in {found}; expected an amount of {what}'s unit {unit}")
-        elif amount <= 0:
-            add(path, f"expected a positive amount, found {text!r}")
+            add(path, f"{shorten(text)} is in {found}; expected an amount of {what}'s unit {unit}")
 
     for i, s in enumerate(route.line):
         check(("line", i, "per_cell"), s.per_cell, s.unit, "the step")
         for j, e in enumerate(s.inputs):
             if e.per_cell is not None and e.step in units_of:
                 check(("line", i, "inputs", j, "per_cell"), e.per_cell, units_of[e.step],
-                      f"upstream step {e.step!r}")
+                      f"upstream step {shorten(e.step)}")
         for j, mu in enumerate(s.materials):
             if not _is_quantity(mu.amount):
                 add(("line", i, "materials", j, "amount"),
-                    f"{mu.amount!r} is a design reference, but this line file has no `cell:`; "
+                    f"{shorten(mu.amount)} is a design reference, but this line file has no `cell:`; "
                     f"expected a quantity per {s.unit} (e.g. \"0.1 kg/{s.unit}\")")
+                continue
+            problem = _per_unit_problem(mu.amount, _basis(mats.get(mu.material)), s.unit)
+            if problem:
+                add(("line", i, "materials", j, "amount"), problem)
+
+
+def _basis(material: Material | None) -> str:
+    """What a material is counted in: its price basis (kg, m2, m3), kg if unpriced."""
+    return material.price_per_unit[1] if material is not None and material.price_per_unit else "kg"
 
 
 def _refs_in(refs, unit: str) -> str:
@@ -249,13 +290,15 @@ def _per_unit_problem(text: str, basis: str, step_unit: str) -> str | None:
     try:
         q = units._parse(text.strip())
     except Exception as exc:  # pint raises several types for unreadable text
-        return f"cannot read quantity {text!r}: {exc}"
+        return f"cannot read quantity {shorten(text)}: {exc}"
     try:
-        q.to(target)
+        value = q.to(target).magnitude
     except Exception:
-        return (f"{text!r} is not an amount of {basis} per {step_unit}; expected e.g. "
+        return (f"{shorten(text)} is not an amount of {basis} per {step_unit}; expected e.g. "
                 f"\"0.05 {basis.replace('2', '^2').replace('3', '^3')}/"
                 f"{step_unit.replace('2', '^2')}\" (the material is priced per {basis})")
+    if not 0 <= value < math.inf:
+        return f"expected a finite amount of at least 0, found {shorten(text)}"
     return None
 
 

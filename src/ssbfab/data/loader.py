@@ -2,8 +2,9 @@
 economics) into a checked `Route`; any ssbfab data file for `ssbfab validate`.
 
 Loading runs in two phases: the schema (pydantic) checks shape, units and ranges;
-`checks.check_route` then checks what needs the whole picture. Both report file, line,
-field, what was found and what was expected, through `SpecError`."""
+`checks.check_route` then checks what needs the whole picture; every source key a
+`source:` cites (`[key]`) must be an entry of the bibliography (`bibliography`). All
+report file, line, field, what was found and what was expected, through `SpecError`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import Problem, SpecError, closest
-from . import units
+from ..errors import Problem, SpecError, closest, shorten
+from .bibliography import check_citations
 from .checks import _check_recipes, check_route
 from .problems import _validation_problems
-from .schema import DryRooms, Economics, Material, Route, SharedData
+from .schema import RATES, DryRooms, Economics, Material, Route, SharedData
 from .sources import _unwrap_sources
 from .yamlio import line_of, load_yaml
 
@@ -73,21 +74,16 @@ def load_shared(lines_dir: str | Path | None = None, overrides=None) -> SharedDa
 def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
     problems: list[Problem] = []
     econ_raw, econ_marks = _read(files["economics"], overrides=overrides, kind="economics")
+    problems.extend(check_citations(econ_raw, str(files["economics"]), econ_marks))
     economics = _validate_or_collect(Economics, econ_raw, str(files["economics"]), econ_marks, problems)
-    if economics is not None:
-        # currencies must exist before any other file's prices can be read
-        try:
-            units.configure_currencies(economics.currency_rates)
-        except ValueError as exc:
-            # pint cannot redefine a unit: one process holds one table of rates
-            code = str(exc).split()[1] if str(exc).startswith("currency ") else ""
-            problems.append(Problem(
-                str(files["economics"]), line_of(econ_marks, ("currency_rates", code)),
-                f"currency_rates.{code}" if code else "currency_rates",
-                f"{exc}; expected the rate already in use (one table of exchange rates "
-                "per run)"))
-            raise SpecError(problems) from None
+    if economics is None:
+        # the other files' prices are read through its exchange rates: without them every
+        # foreign price would be reported as a currency without a rate
+        raise SpecError(problems)
+    # every other file's prices are read through this data set's own exchange rates
+    rates = {RATES: economics.currency_rates}
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
+    problems.extend(check_citations(mat_raw, str(files["materials"]), mat_marks))
     materials = None
     if "materials" not in mat_raw or not isinstance(mat_raw["materials"], dict):
         problems.append(Problem(str(files["materials"]), 1, "materials", "expected a mapping `materials:`"))
@@ -99,11 +95,14 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         materials = {}
         for name, m in mat_raw["materials"].items():
             obj = _validate_or_collect(Material, m, str(files["materials"]), mat_marks, problems,
-                                       root=("materials", name), inherit=mat_raw.get("source"))
+                                       root=("materials", name), inherit=mat_raw.get("source"),
+                                       context=rates)
             if obj is not None:
                 materials[name] = obj
     dry_raw, dry_marks = _read(files["dry_rooms"], overrides=overrides, kind="dry_rooms")
-    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems)
+    problems.extend(check_citations(dry_raw, str(files["dry_rooms"]), dry_marks))
+    dry = _validate_or_collect(DryRooms, dry_raw, str(files["dry_rooms"]), dry_marks, problems,
+                               context=rates)
     if problems:
         raise SpecError(problems)
     if materials is not None:
@@ -112,13 +111,13 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
                       files={k: str(v) for k, v in files.items()})
 
 
-def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None):
+def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None, context=None):
     sources: dict[str, str] = {}
     local: list[Problem] = []
     clean = _unwrap_sources(raw, root, inherit, file, marks, sources, local)
     problems.extend(local)
     try:
-        return model.model_validate(clean)
+        return model.model_validate(clean, context=context)
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, root, model=model, data=clean))
         return None
@@ -135,16 +134,17 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     path = Path(path)
     raw, marks = _read(path, overrides=overrides, kind="route", shared=shared)
     file = str(path)
-    problems: list[Problem] = []
+    problems: list[Problem] = check_citations(raw, file, marks)
     sources: dict[str, str] = {}
     clean = _unwrap_sources(raw, (), None, file, marks, sources, problems)
     route = None
     try:
-        route = Route.model_validate(clean)
+        route = Route.model_validate(clean, context={RATES: shared.economics.currency_rates})
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:
         raise SpecError(problems)
+    assert route is not None  # a failed validation leaves problems
     route._file = file
     route._marks = marks
     route._shared = shared
@@ -154,8 +154,19 @@ def load_route(path: str | Path, shared: SharedData | None = None,
 
 
 def route_files(lines_dir: str | Path | None = None) -> list[Path]:
+    """The route files of a lines folder (its routes/*.yaml); SpecError if it has none:
+    listing "no routes" for a wrong folder would pass for a successful run."""
     d = Path(lines_dir) if lines_dir else default_lines_dir()
-    return sorted((d / "routes").glob("*.yaml"))
+    folder = d / "routes"
+    if not folder.is_dir():
+        raise SpecError(Problem(str(d), None, "", "the folder has no routes/ subfolder; expected "
+                                "a lines folder with routes/<name>.yaml and the shared files "
+                                "(materials.yaml, dry_rooms.yaml, economics.yaml)"))
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise SpecError(Problem(str(folder), None, "", "no route files (*.yaml) in the folder; "
+                                "expected at least one route"))
+    return files
 
 
 def resolve_route(name_or_path: str, lines_dir: str | Path | None = None,
@@ -167,7 +178,7 @@ def resolve_route(name_or_path: str, lines_dir: str | Path | None = None,
     files = {f.stem: f for f in route_files(lines_dir)}
     if name_or_path not in files:
         raise SpecError(Problem(name_or_path, None, "route",
-                                f"no route named {name_or_path!r}{closest(name_or_path, files)}; "
+                                f"no route named {shorten(name_or_path)}{closest(name_or_path, files)}; "
                                 f"shipped routes: {', '.join(sorted(files))}"))
     return load_route(files[name_or_path], shared=shared, lines_dir=lines_dir,
                       overrides=overrides)
@@ -190,10 +201,16 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
         files["dry_rooms"] = path
         _load_shared_files(files)
         return "dry_rooms"
+    if "conversions" in raw:
+        from .reuse import load_reuse
+
+        shared = load_shared(d)
+        load_reuse(path, {f.stem: load_route(f, shared=shared) for f in route_files(d)})
+        return "reuse"
     if "currency_rates" in raw:
         files["economics"] = path
         _load_shared_files(files)
         return "economics"
     raise SpecError(Problem(str(path), 1, "", "not an ssbfab file: expected a route (with `line:`), "
                             "materials (`materials:`), dry rooms (`classes:`) or economics "
-                            "(`currency_rates:`)"))
+                            "(`currency_rates:`) or a reuse table (`conversions:`)"))

@@ -8,7 +8,8 @@ simulator or optimiser needs to know that a value was overridden.
 
 Where a path points:
 
-- `economics.<field>...`  → lines/economics.yaml (path relative to the file's root)
+- `economics.<field>...`  → lines/economics.yaml (path relative to the file's root;
+  `economics.currency_rates.CNY: "0.14 USD"` re-prices everything quoted in CNY)
 - `dry_rooms.<field>...`  → lines/dry_rooms.yaml (`dry_rooms.classes.dp-60.power`)
 - `materials.<name>.<field>` → lines/materials.yaml, and also the route's own
   `materials:` entry when the route overrides that field (otherwise the route's
@@ -39,8 +40,6 @@ _META_KEYS = ("source", "note")
 _FORBIDDEN = {
     "name": "names tie the data together (steps, options, levels, classes); override "
             "the fields of the item instead",
-    "currency_rates": "exchange rates are fixed for a process (pint cannot redefine a "
-                      "currency); override the price itself, in USD if need be",
 }
 
 

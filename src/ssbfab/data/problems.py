@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, closest
+from ..errors import Problem, closest, shorten
 from . import units
 from .schema import FieldProblem, QuantityKind, Strict
-from .yamlio import line_of
+from .yamlio import _dotted, line_of
 
 
 def _validation_problems(exc: ValidationError, file: str, marks, root: tuple = (),
@@ -54,34 +54,66 @@ def _validation_problems(exc: ValidationError, file: str, marks, root: tuple = (
             key = "yield"
         if err["type"] == "extra_forbidden":
             valid = _keys_of(_annotation_at(model, loc[:-1])) if model is not None else set()
-            msg = f"unknown key {key!r}{closest(key, valid)}"
+            msg = f"unknown key {shorten(key)}{closest(key, valid)}"
             if valid:
                 msg += f"; expected one of: {', '.join(sorted(valid))}"
         elif err["type"] == "missing":
-            msg = f"required field {key!r} is missing"
+            msg = f"required field {shorten(key)} is missing"
             hint = _describe(ann)
             if hint:
                 msg += f"; expected {hint}"
         elif err["type"] == "literal_error":
             allowed = [str(a) for a in typing.get_args(_strip(ann))] if ann is not None else []
             found = err.get("input")
-            msg = f"found {_short(found)}; expected one of: {', '.join(allowed) or err['msg']}"
+            msg = f"found {shorten(found)}; expected one of: {', '.join(allowed) or err['msg']}"
             if isinstance(found, str):
                 msg += closest(found, allowed)
+        elif err["type"] in _NUMBER_TYPES and "input" in err:
+            msg = _number_message(err["type"], err["input"])
+        elif err["type"] == "string_type" and isinstance(err.get("input"), (int, float)):
+            msg = _text_message(key, err["input"])
         elif "input" in err and err["type"] not in ("value_error", "assertion_error"):
-            msg = f"{msg}; found {_short(err['input'])}"
+            msg = f"{msg}; found {shorten(err['input'])}"
         step = _step_name(data, loc)
         if step:
-            msg += f" [step {step!r}]"
+            msg += f" [step {shorten(step)}]"
         full = root + tuple("yield" if x == "yield_" else x for x in loc)
-        problems.append(Problem(file, line_of(marks, full), ".".join(map(str, full)), msg))
+        problems.append(Problem(file, line_of(marks, full), _dotted(full), msg))
     return problems
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """repr of a found value, cut so that a whole mapping does not flood the message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + " ..."
+# Fields whose text is a quantity, and an example, for "found the bare number ..."
+_TEXT_QUANTITIES = {"lot_size": "500 cell", "batch": "200 cell", "rate": "60 sheet/min",
+                    "per_cell": "2 sheet", "amount": "0.12 kg/m^2", "price": "26 USD/kg"}
+
+
+def _text_message(key: str, found: Any) -> str:
+    what = (f"the boolean {str(found).lower()}" if isinstance(found, bool)
+            else f"the number {shorten(found)}")
+    if key in _TEXT_QUANTITIES:
+        return (f"expected a quantity with its unit, such as \"{_TEXT_QUANTITIES[key]}\", "
+                f"found {what}")
+    return f"expected a text, found {what}"
+
+
+# pydantic's error types for a value that is not the number a field wants
+_NUMBER_TYPES = {"int_type", "int_from_float", "int_parsing", "float_type", "float_parsing",
+                 "finite_number"}
+
+
+def _number_message(kind: str, found: Any) -> str:
+    """'expected a ..., found ...' for a number field given something else: strict fields
+    take no booleans ("buffer: true" is not 1) and no numbers written as text."""
+    want = "a whole number" if kind.startswith("int") else "a number"
+    if kind == "finite_number":
+        return f"expected a finite number, found {shorten(found)}"
+    if isinstance(found, bool):
+        return f"expected {want}, found the boolean {str(found).lower()}"
+    if isinstance(found, int):  # an int a float cannot hold
+        return f"the integer {shorten(found, 40)} is too large for a float; expected {want}"
+    if isinstance(found, str):
+        return f"expected {want} (unquoted), found the text {shorten(found)}"
+    return f"expected {want}, found {shorten(found)}"
 
 
 def _step_name(data: Any, loc: tuple) -> str | None:

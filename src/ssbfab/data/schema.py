@@ -11,8 +11,10 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -20,11 +22,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from ..errors import shorten
 from . import units
+from .sources import _NUMBER_TEXT
 from .yamlio import line_of
 
 # ----------------------------------------------------------------------------- types
@@ -34,38 +39,65 @@ class QuantityKind(str):
     """Marks a quantity field's kind in its type, for "expected ..." in error messages."""
 
 
-def _q(kind: str):
-    def parse(v: Any) -> float:
-        return units.parse_quantity(v, kind)
-
-    return Annotated[float, BeforeValidator(parse), QuantityKind(kind)]
+RATES = "currency_rates"  # key of the validation context: USD per unit of each currency
 
 
-Hours = _q("time")
-Kg = _q("mass")
-M2 = _q("area")
-Metres = _q("length")
-USD = _q("money")
-KW = _q("power")
-KWh = _q("energy")
-Ah = _q("charge")
-Volt = _q("voltage")
-Density = _q("density")  # kg/m³
-SpecificCapacity = _q("specific_capacity")  # mAh/g
-MolarMass = _q("molar_mass")  # g/mol
-Fraction = _q("fraction")
-DegC = _q("temperature")
-PerHour = _q("frequency")
-PriceTime = _q("price_time")  # USD/h
-PriceEnergy = _q("price_energy")  # USD/kWh
-MoneyPerAreaYear = _q("money_per_area_year")
-PowerPerArea = _q("power_per_area")  # kW/m²
-PriceArea = _q("price_area")  # USD/m²
-Mol = _q("amount")
-GWhPerYear = _q("energy_per_year")
-GasPerMass = _q("gas_per_mass")  # cm³/g
-Years = Annotated[float, BeforeValidator(lambda v: units.parse_quantity(v, "years")),
-                  QuantityKind("years")]
+def rates_of(info: ValidationInfo | None) -> Mapping[str, float]:
+    """The exchange rates of the data set being validated (`context={RATES: ...}`,
+    set by the loader from its economics file); USD only when none are given."""
+    ctx = info.context if info is not None else None
+    return (ctx or {}).get(RATES) or units.USD_ONLY
+
+
+def _parser(kind: str) -> Callable[[Any, ValidationInfo], float]:
+    """A before-validator that reads a quantity of `kind` into its canonical unit, at
+    the exchange rates of the data set being validated."""
+
+    def parse(v: Any, info: ValidationInfo) -> float:
+        return units.parse_quantity(v, kind, rates_of(info))
+
+    return parse
+
+
+# Written out one by one (not built by a function) so that a type checker sees each
+# quantity type as the float it is at run time.
+Hours: TypeAlias = Annotated[float, BeforeValidator(_parser("time")), QuantityKind("time")]
+Kg: TypeAlias = Annotated[float, BeforeValidator(_parser("mass")), QuantityKind("mass")]
+M2: TypeAlias = Annotated[float, BeforeValidator(_parser("area")), QuantityKind("area")]
+Metres: TypeAlias = Annotated[float, BeforeValidator(_parser("length")), QuantityKind("length")]
+USD: TypeAlias = Annotated[float, BeforeValidator(_parser("money")), QuantityKind("money")]
+KW: TypeAlias = Annotated[float, BeforeValidator(_parser("power")), QuantityKind("power")]
+KWh: TypeAlias = Annotated[float, BeforeValidator(_parser("energy")), QuantityKind("energy")]
+Ah: TypeAlias = Annotated[float, BeforeValidator(_parser("charge")), QuantityKind("charge")]
+Volt: TypeAlias = Annotated[float, BeforeValidator(_parser("voltage")), QuantityKind("voltage")]
+Density: TypeAlias = Annotated[float, BeforeValidator(_parser("density")), QuantityKind("density")]  # kg/m³
+SpecificCapacity: TypeAlias = Annotated[float, BeforeValidator(_parser("specific_capacity")), QuantityKind("specific_capacity")]  # mAh/g
+MolarMass: TypeAlias = Annotated[float, BeforeValidator(_parser("molar_mass")), QuantityKind("molar_mass")]  # g/mol
+Fraction: TypeAlias = Annotated[float, BeforeValidator(_parser("fraction")), QuantityKind("fraction")]
+DegC: TypeAlias = Annotated[float, BeforeValidator(_parser("temperature")), QuantityKind("temperature")]
+PerHour: TypeAlias = Annotated[float, BeforeValidator(_parser("frequency")), QuantityKind("frequency")]
+PriceTime: TypeAlias = Annotated[float, BeforeValidator(_parser("price_time")), QuantityKind("price_time")]  # USD/h
+PriceEnergy: TypeAlias = Annotated[float, BeforeValidator(_parser("price_energy")), QuantityKind("price_energy")]  # USD/kWh
+MoneyPerAreaYear: TypeAlias = Annotated[float, BeforeValidator(_parser("money_per_area_year")), QuantityKind("money_per_area_year")]
+PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_area")), QuantityKind("power_per_area")]  # kW/m²
+PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
+Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
+GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
+GasPerMass: TypeAlias = Annotated[float, BeforeValidator(_parser("gas_per_mass")), QuantityKind("gas_per_mass")]  # cm³/g
+Years: TypeAlias = Annotated[float, BeforeValidator(_parser("years")), QuantityKind("years")]
+
+
+def _dew_point(v: Any) -> float:
+    t = units.parse_quantity(v, "temperature")
+    low, high = units.DEW_POINT_RANGE_C
+    if not low <= t <= high:
+        raise ValueError(f"a dew point must lie between {low:g} degC and {high:g} degC (the "
+                         "range over which ssbfab turns a dew point into water content by "
+                         f"the Magnus formula over ice), found {t:g} degC")
+    return t
+
+
+DewPoint: TypeAlias = Annotated[float, BeforeValidator(_dew_point), QuantityKind("temperature")]
 
 
 class FieldProblem(ValueError):
@@ -85,10 +117,14 @@ def _yield(v: float) -> float:
 
 
 
-def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None):
+def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | None = None,
+           unit: str = ""):
     """A field validator: each value (or each value of a mapping) must be > low
-    (>= low if not strict) and <= high. Zero or negative sizes, rates and yields have
-    no meaning and would divide by zero downstream, so they stop at the loader."""
+    (>= low if not strict) and <= high, in `unit` (for the message). Zero or negative
+    sizes, rates and yields have no meaning and would divide by zero downstream, so
+    they stop at the loader."""
+    u = f" {unit}" if unit else ""
+
     def check(cls, v):
         for x in (v.values() if isinstance(v, dict) else [v]):
             if x is None or isinstance(x, str):
@@ -98,19 +134,70 @@ def _range(*fields: str, low: float = 0.0, strict: bool = True, high: float | No
                     want = f"{'(' if strict else '['}{low * 100:g}, {high * 100:g} %]"
                     found = f"{x * 100:g} %"
                 else:
-                    want = f"{'> ' if strict else '>= '}{low:g}" + (
-                        f" and <= {high:g}" if high is not None else "")
-                    found = f"{x:g}"
+                    want = f"{'> ' if strict else '>= '}{low:g}{u}" + (
+                        f" and <= {high:g}{u}" if high is not None else "")
+                    found = f"{x:g}{u}"
                 raise ValueError(f"must be {want}, found {found}")
         return v
 
     return field_validator(*fields)(check)
 
 
-class Strict(BaseModel):
-    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+# A plain integer must be exactly representable as a float: the simulator and the
+# optimiser compute in floats, where 2**53 + 1 silently becomes 2**53.
+_LARGEST_INT = 2**53
+# Control characters (NUL, escape, line separators ...) have no place in a name or a
+# value: they corrupt terminals, file names and reports. Descriptions may hold line
+# breaks and tabs.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+def _check_plain(value: Any, text: re.Pattern) -> None:
+    """Refuse integers beyond a float's exact range and strings with control characters,
+    in a field's value and in the keys and items of its mappings and lists (models
+    inside were checked by their own validator)."""
+    if isinstance(value, bool) or isinstance(value, BaseModel):
+        return
+    if isinstance(value, int):
+        if abs(value) > _LARGEST_INT:
+            raise ValueError(f"the integer {shorten(value, 40)} is too large; expected a "
+                             "number of at most 2^53 (9.0e15) in size, which a float holds "
+                             "exactly")
+    elif isinstance(value, str):
+        bad = text.search(value)
+        if bad:
+            raise ValueError(f"control character U+{ord(bad.group()):04X} at position "
+                             f"{bad.start()} of {shorten(value, 40)}; expected printable "
+                             "text")
+    elif isinstance(value, dict):
+        for k, x in value.items():
+            _check_plain(k, _CONTROL)
+            _check_plain(x, text)
+    elif isinstance(value, list):
+        for x in value:
+            _check_plain(x, text)
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored).
+
+    Numbers are checked here once for every field: `strict` keeps a boolean from
+    passing as a number (`buffer: true` is not 1) and a string from passing as one;
+    `allow_inf_nan=False` refuses .nan and .inf in every float (quantities too: their
+    parsed value is a float); `_plain` bounds integers and refuses control characters.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain(cls, v, info):
+        _check_plain(v, _CONTROL_IN_TEXT if info.field_name == "description" else _CONTROL)
+        if info.field_name == "name" and isinstance(v, str) and not v.strip():
+            raise ValueError("a name must not be empty")
+        return v
 
 
 # ----------------------------------------------------------------------------- shared data
@@ -128,14 +215,25 @@ class Material(Strict):
     scrap_credit: Fraction = 0.0  # fraction of price recovered for scrapped material
     description: str | None = None
 
+    # (USD per basis unit, basis), read at validation with the data set's exchange rates
+    _price: tuple[float, str] | None = PrivateAttr(default=None)
+
     _pos = _range("density", "specific_capacity", "molar_mass", "recipe")
 
     @field_validator("price")
     @classmethod
-    def _price_readable(cls, v):
-        if v is not None and _parse_price(v)[0] < 0:
-            raise ValueError(f"a price must not be negative, found {v!r}")
+    def _price_readable(cls, v, info: ValidationInfo):
+        if v is not None and _parse_price(v, rates_of(info))[0] < 0:
+            raise ValueError(f"a price must not be negative, found {shorten(v)}")
         return v
+
+    @model_validator(mode="after")
+    def _read_price(self, info: ValidationInfo):
+        # pydantic also runs this on a validated instance placed in another model
+        # (SharedData): its price was read with its own rates and stays as it is
+        if self.price is not None and self._price is None:
+            self._price = _parse_price(self.price, rates_of(info))
+        return self
 
     @field_validator("scrap_credit")
     @classmethod
@@ -146,31 +244,40 @@ class Material(Strict):
 
     @property
     def price_per_unit(self) -> tuple[float, str] | None:
-        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced."""
-        return _parse_price(self.price) if self.price is not None else None
+        """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced.
+        Converted with the exchange rates of the data set the material was loaded with."""
+        return self._price
+
+    def updated_by(self, other: Material) -> Material:
+        """This material with the fields `other` sets (a route's own entry over the
+        shared one); the fields are parsed already, so nothing is re-read."""
+        out = self.model_copy(update={k: getattr(other, k) for k in other.model_fields_set})
+        if "price" in other.model_fields_set:
+            out._price = other._price
+        return out
 
 
-def _parse_price(text: str) -> tuple[float, str]:
+def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
     for kind, basis in (("price_mass", "kg"), ("price_area", "m2"), ("price_volume", "m3")):
         try:
-            return units.parse_quantity(text, kind), basis
+            return units.parse_quantity(text, kind, rates), basis
         except units.UnitParseError as exc:
             if "no exchange rate" in str(exc) or "cannot read" in str(exc):
                 raise ValueError(str(exc)) from None
-    raise ValueError(f"price {text!r} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
+    raise ValueError(f"price {shorten(text)} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
 
 
 class Excursions(Strict):
     rate: PerHour  # excursions per hour (write "6 1/yr")
     duration: Hours  # mean duration
-    peak: DegC  # dew point reached during an excursion
+    peak: DewPoint  # dew point reached during an excursion
 
     _nonneg = _range("rate", "duration", strict=False)
 
 
 class DryRoomClass(Strict):
     name: str
-    dew_point: DegC
+    dew_point: DewPoint
     building_extra_cost: PriceArea  # over the plain building cost per m²
     equipment_cost: PriceArea  # dehumidification / HVAC capex per m²
     power: PowerPerArea  # continuous electric load per m² of dry room
@@ -181,8 +288,22 @@ class DryRoomClass(Strict):
 
 class DryRooms(Strict):
     classes: list[DryRoomClass]
-    sulfide_exposure_threshold: DegC  # dew point above which sulfide exposure is counted
-    h2s_reference_dew_point: DegC  # dew point at which h2s_release of a step is measured
+    sulfide_exposure_threshold: DewPoint  # dew point above which sulfide exposure is counted
+    h2s_reference_dew_point: DewPoint  # dew point at which h2s_release of a step is measured
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v):
+        if not v:
+            raise ValueError("expected at least one dry-room class, found an empty list")
+        seen: dict[str, int] = {}
+        for i, c in enumerate(v):
+            if c.name in seen:
+                raise FieldProblem(f"{i}.name", f"duplicate dry-room class name {shorten(c.name)} "
+                                                f"(first used by classes[{seen[c.name]}]); "
+                                                "expected unique names")
+            seen[c.name] = i
+        return v
 
 
 class BatPaC5(Strict):
@@ -200,7 +321,13 @@ class BatPaC5(Strict):
     warranty_of_price: Fraction
     include_profit_and_warranty: bool = False
 
-    _pos = _range("equipment_life", "building_life")
+    _lives = _range("equipment_life", "building_life", high=100.0, unit="yr")
+    # each is a share of a cost base (labour, depreciation, materials, price): 0-100 %
+    _shares = _range("variable_overhead_of_labour", "variable_overhead_of_depreciation",
+                     "gsa_of_labour_and_overhead", "gsa_of_depreciation", "rnd_of_depreciation",
+                     "launch_of_materials", "launch_of_labour_and_overhead",
+                     "working_capital_of_variable_cost", "profit_of_investment",
+                     "warranty_of_price", strict=False, high=1.0)
 
 
 class Annuity(Strict):
@@ -210,8 +337,9 @@ class Annuity(Strict):
     fixed_om_of_capex: Fraction  # per year, of equipment + building capex
     overhead_of_labour: Fraction
 
-    _pos = _range("equipment_life", "building_life")
-    _nonneg = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False)
+    _lives = _range("equipment_life", "building_life", high=100.0, unit="yr")
+    _shares = _range("discount_rate", "fixed_om_of_capex", "overhead_of_labour", strict=False,
+                     high=1.0)
 
 
 class Economics(Strict):
@@ -228,10 +356,35 @@ class Economics(Strict):
     batpac5: BatPaC5
     annuity: Annuity
 
-    _pos = _range("currency_rates", "shift_length")
-    _days = _range("operating_days_per_year", high=366)
+    _pos = _range("currency_rates")
+    _year = _range("currency_year", low=1900, strict=False, high=2100)
+    _days = _range("operating_days_per_year", high=366, unit="d")
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _codes(cls, v):
+        for code, rate in v.items():
+            if not (len(code) == 3 and code.isascii() and code.isupper() and code.isalpha()):
+                raise FieldProblem(code, f"expected a three-letter currency code such as CNY, "
+                                         f"found {shorten(code)}")
+            if code == "USD" and rate != 1.0:
+                raise FieldProblem(code, f"USD is the base currency: its rate is 1 USD, "
+                                         f"found {rate:g} USD")
+        return v
+
     _shifts = _range("shifts_per_day", high=4)
+    _shift = _range("shift_length", high=24, unit="h")
     _nonneg = _range("labour_rate", "electricity_price", "building_cost", strict=False)
+
+    @model_validator(mode="after")
+    def _day_has_24_hours(self):
+        if self.shifts_per_day * self.shift_length > 24 * (1 + 1e-9):
+            raise FieldProblem("shift_length", f"{self.shifts_per_day} shifts of "
+                                               f"{self.shift_length:g} h are "
+                                               f"{self.shifts_per_day * self.shift_length:g} h "
+                                               "a day; expected shifts_per_day x shift_length "
+                                               "<= 24 h")
+        return self
 
     @property
     def operating_hours_per_year(self) -> float:
@@ -259,7 +412,7 @@ class Layer(Strict):
     def _sum_to_one(cls, v):
         for name, w in v.items():
             if not 0 <= w <= 1:
-                raise ValueError(f"mass fraction of {name!r} must lie in 0-100 %, found {w * 100:g} %")
+                raise ValueError(f"mass fraction of {shorten(name)} must lie in 0-100 %, found {w * 100:g} %")
         total = sum(v.values())
         if abs(total - 1.0) > 1e-3:
             raise ValueError(f"mass fractions must add up to 100 %, found {total * 100:g} %")
@@ -296,6 +449,24 @@ class LiquidFill(Strict):
     _frac = _range("fraction_of_pores", high=1.0)
 
 
+class Pouch(Strict):
+    """The pouch around the electrode stack: what turns the stack into the cell's outer
+    dimensions (and so its volume). Tabs leave through the edges of length
+    `electrode_width`, at both ends of the height (`tab_ends: 2`) or at one (1)."""
+
+    seal_margin: Metres  # heat seal (and fold) on each edge without tabs
+    tab_margin: Metres  # tab lead-out and seal at each tab end
+    film_thickness: Metres  # the laminate, once on each face of the stack
+    tab_ends: Literal[1, 2] = 2
+
+    _nonneg = _range("seal_margin", "tab_margin", "film_thickness", strict=False)
+
+
+# the pouch of a cell design that gives none (docs/lines.md): illustrative EV pouch margins
+DEFAULT_POUCH = Pouch.model_validate({"seal_margin": "3 mm", "tab_margin": "10 mm",
+                                      "film_thickness": "0.15 mm"})
+
+
 class CellDesign(Strict):
     format: Literal["pouch"] = "pouch"
     capacity: Ah
@@ -310,7 +481,9 @@ class CellDesign(Strict):
     separator: Layer
     liquid: LiquidFill | None = None
     packaging: dict[str, Kg]  # fixed masses per cell (pouch film, tabs ...)
-    packaging_volume_overhead: Fraction = 0.1  # extra volume over the electrode stack
+    pouch: Pouch = DEFAULT_POUCH  # outer dimensions, hence the cell volume
+    # a user's flat override: volume = layer volumes x (1 + overhead), pouch ignored
+    packaging_volume_overhead: Fraction | None = None
     stack_pressure_hardware: dict[str, Kg] = Field(default_factory=dict)
 
     _pos = _range("capacity", "nominal_voltage", "electrode_width", "electrode_height",
@@ -369,7 +542,7 @@ class EquipmentOption(Strict):
         if v is not None:
             r, _ = units.parse_rate(v)
             if r <= 0:
-                raise ValueError(f"a rate must be positive, found {v!r}")
+                raise ValueError(f"a rate must be positive, found {shorten(v)}")
         return v
 
     @field_validator("batch")
@@ -378,7 +551,7 @@ class EquipmentOption(Strict):
         if v is not None:
             b, _ = units.parse_amount(v)
             if b <= 0:
-                raise ValueError(f"a batch must be positive, found {v!r}")
+                raise ValueError(f"a batch must be positive, found {shorten(v)}")
         return v
 
     @field_validator("cycle_time", "mtbf", "mttr")
@@ -433,13 +606,14 @@ class EquipmentOption(Strict):
         """Nominal output per hour of operating time (batch / cycle for batch machines)."""
         if self.rate is not None:
             return units.parse_rate(self.rate)[0]
+        assert self.cycle_time is not None  # the model check: a batch needs a cycle time
         return self.batch_size / self.cycle_time
 
     @property
     def availability(self) -> float:
         """Nominal fraction of time up: MTBF/(MTBF+MTTR) and planned maintenance."""
         a = 1.0
-        if self.mtbf:
+        if self.mtbf and self.mttr is not None:  # the model check: both or neither
             a *= self.mtbf / (self.mtbf + self.mttr)
         if self.maintenance:
             a *= self.maintenance.every / (self.maintenance.every + self.maintenance.duration)
@@ -474,7 +648,7 @@ class Level(Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.yield_ is None:
-            raise FieldProblem("yield", f"setting level {self.name!r} has no `yield` "
+            raise FieldProblem("yield", f"setting level {shorten(self.name)} has no `yield` "
                                         "(expected a fraction in (0, 100 %], e.g. \"95 %\")")
         return self
 
@@ -495,9 +669,19 @@ class Moisture(Strict):
     _nonneg = _range("h2s_release", strict=False)
 
 
+def _positive_if_amount(v: str | None) -> str | None:
+    """A per_cell written as an amount ("2 sheet") must be positive: the flow divides by
+    it. (A design reference is checked against the design in `checks`.)"""
+    if v is not None and _NUMBER_TEXT.match(v) and units.parse_amount(v)[0] <= 0:
+        raise ValueError(f"expected a positive amount per cell, found {shorten(v)}")
+    return v
+
+
 class InputEdge(Strict):
     step: str
     per_cell: str | None = None  # design reference, needed when the upstream feeds several steps
+
+    _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
 
 
 class MaterialUse(Strict):
@@ -536,11 +720,13 @@ class Step(Strict):
     def _yield_range(cls, v):
         return v if v is None else _yield(v)
 
+    _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
+
     @field_validator("lot_size")
     @classmethod
     def _lot_readable(cls, v):
         if units.parse_amount(v)[0] <= 0:
-            raise ValueError(f"lot_size must be positive, found {v!r}")
+            raise ValueError(f"lot_size must be positive, found {shorten(v)}")
         return v
 
     @field_validator("buffer")
@@ -559,7 +745,7 @@ class Step(Strict):
                                         "setting level under `levels`")
         amount, unit = units.parse_amount(self.lot_size)
         if unit != self.unit:
-            raise FieldProblem("lot_size", f"lot_size {self.lot_size!r} is in {unit}; "
+            raise FieldProblem("lot_size", f"lot_size {shorten(self.lot_size)} is in {unit}; "
                                            f"expected an amount of the step's unit {self.unit}")
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
@@ -568,16 +754,16 @@ class Step(Strict):
             if opt.unit != self.unit:
                 raise FieldProblem(
                     f"options.{i}.{'rate' if opt.rate else 'batch'}",
-                    f"option {opt.name!r} works in {opt.unit}, but the step's unit is {self.unit}")
+                    f"option {shorten(opt.name)} works in {opt.unit}, but the step's unit is {self.unit}")
             # a lot is processed whole: a batch machine must hold at least one lot
             if opt.is_batch and amount > opt.batch_size * (1 + 1e-9):
                 raise FieldProblem(
-                    "lot_size", f"lot_size {self.lot_size!r} is larger than the batch "
-                                f"{opt.batch!r} of option {opt.name!r}; expected lot <= batch")
+                    "lot_size", f"lot_size {shorten(self.lot_size)} is larger than the batch "
+                                f"{shorten(opt.batch)} of option {shorten(opt.name)}; expected lot <= batch")
         if self.moisture is not None and self.environment != "dry_room":
             raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
                                            f"environment; this step's environment is "
-                                           f"{self.environment!r}")
+                                           f"{shorten(self.environment)}")
         return self
 
     @property
@@ -589,7 +775,8 @@ class Step(Strict):
         """The step's levels; a step without levels has one, 'nominal', at its yield."""
         if self.levels:
             return list(self.levels)
-        return [Level(name="nominal", rate_factor=1.0, **{"yield": self.yield_})]
+        return [Level.model_validate({"name": "nominal", "rate_factor": 1.0,
+                                      "yield": self.yield_})]
 
     def option(self, name: str) -> EquipmentOption:
         for o in self.options:
@@ -623,6 +810,17 @@ class Route(Strict):
     cell: CellDesign | None = None  # a bare line file (form: line) has none
     plant: Plant | None = None  # required unless form: line (checked below)
     line: list[Step]
+
+    # A route is hashed by identity (its fields hold lists): what is compiled from a
+    # checked route (ssbfab.graph.LineGraph) is cached per route object.
+    __hash__ = object.__hash__
+
+    @field_validator("line")
+    @classmethod
+    def _some_steps(cls, v):
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
+        return v
 
     @model_validator(mode="after")
     def _route_needs_cell_and_plant(self):
@@ -663,12 +861,7 @@ class Route(Strict):
         merged = dict(self.shared.materials)
         for name, m in self.materials.items():
             base = merged.get(name)
-            if base is None:
-                merged[name] = m
-            else:
-                # fields are already parsed floats: copy them over, do not re-parse
-                merged[name] = base.model_copy(
-                    update={k: getattr(m, k) for k in m.model_fields_set})
+            merged[name] = m if base is None else base.updated_by(m)
         return merged
 
     @cached_property

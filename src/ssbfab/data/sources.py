@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, shorten
 from .yamlio import line_of
 
 _NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d|\.\d)")
@@ -51,7 +51,7 @@ def _record(value, path, src, file, marks, sources, problems) -> None:
     dotted = ".".join(map(str, path))
     if not src:
         problems.append(Problem(file, line_of(marks, path), dotted,
-                                f"the number {value!r} has no source; add `source:` here or on an "
+                                f"the number {shorten(value)} has no source; add `source:` here or on an "
                                 "enclosing mapping (a citation, or the word `illustrative`)"))
     else:
         sources[dotted] = src

@@ -8,12 +8,13 @@ the same tree to map each path (tuple of keys and indices) to its line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, shorten
 
 Path_ = tuple[Any, ...]
 
@@ -45,7 +46,7 @@ def loads_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Path_, int]
             raise SpecError(Problem(name, 1, "", "the file is empty; expected a YAML mapping"))
         marks: dict[Path_, int] = {}
         duplicates: list[Problem] = []
-        _walk(node, (), marks, duplicates, name)
+        _walk(node, (), marks, duplicates, name, [MAX_NODES], loader.construct_object)
         if duplicates:
             raise SpecError(duplicates)
         data = loader.construct_document(node)
@@ -84,32 +85,80 @@ def _hint(msg: str) -> str:
     return ""
 
 
-def _walk(node, path: Path_, marks, problems, name) -> None:
+# Limits on what a document may expand to. Aliases (*name) repeat anchored content
+# without repeating its text, so nine lines of nested aliases ("billion laughs") expand
+# to 10^9 nodes; the walk below is the first to expand them, and stops at the budget.
+# The shipped route files have under 1,000 nodes and nest at most 6 deep.
+MAX_NODES = 50_000
+MAX_DEPTH = 50
+# The largest float has 309 digits; a longer integer is no number ssbfab can use, and
+# past 4,300 digits Python refuses to read it at all (a ValueError, not a YAML error).
+MAX_INT_DIGITS = 309
+_STR, _INT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int"
+
+
+def _walk(node, path: Path_, marks, problems, name, budget: list[int], construct) -> None:
+    """Record the line of every path and the duplicate keys, within the node budget
+    (`budget[0]` nodes left) and MAX_DEPTH; construct each typed scalar (`construct`,
+    the loader's, which keeps it for the document) so that one that cannot be read
+    (a date 2022-13-45, `!!int abc`) is reported at its line."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(Problem(
+            name, node.start_mark.line + 1, "",
+            f"the document expands to more than {MAX_NODES:,} values (YAML aliases *name "
+            "repeat what an &anchor holds); expected a data file, not an alias bomb"))
+    if len(path) > MAX_DEPTH:
+        raise SpecError(Problem(
+            name, node.start_mark.line + 1, _dotted(path[:3]) + "...",
+            f"lists and mappings nested more than {MAX_DEPTH} deep; expected the shape of an "
+            "ssbfab data file"))
     marks.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return
+        where = (name, node.start_mark.line + 1, _dotted(path))
+        if node.tag == _INT and len(node.value) > MAX_INT_DIGITS:
+            problems.append(Problem(*where, f"a whole number of {len(node.value):,} characters "
+                                            "is too large for a float; expected at most "
+                                            f"{MAX_INT_DIGITS} digits"))
+            return
+        try:
+            construct(node)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            kind = node.tag.rsplit(":", 1)[-1]
+            problems.append(Problem(*where, f"cannot read {shorten(node.value)} as a YAML {kind}"
+                                            f" ({shorten(str(exc), 60)}); quote it to make it "
+                                            "a text, or correct it"))
+    elif isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(name, key_node.start_mark.line + 1,
-                                        ".".join(map(str, path)),
+                                        _dotted(path),
                                         "a key must be a plain name, found a list or mapping"))
                 continue
             key = key_node.value
             if key in seen:
                 problems.append(
-                    Problem(name, key_node.start_mark.line + 1, ".".join(map(str, path + (key,))),
-                            f"duplicate key {key!r} (first at line {seen[key]}); expected each "
+                    Problem(name, key_node.start_mark.line + 1, _dotted(path + (key,)),
+                            f"duplicate key {shorten(key)} (first at line {seen[key]}); expected each "
                             "key once in a mapping")
                 )
             seen.setdefault(key, key_node.start_mark.line + 1)
             marks[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), marks, problems, name)
+            _walk(value_node, path + (key,), marks, problems, name, budget, construct)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, path + (i,), marks, problems, name)
+            _walk(item, path + (i,), marks, problems, name, budget, construct)
 
 
-def line_of(marks: dict[Path_, int], path: Path_) -> int | None:
+def _dotted(path: Path_) -> str:
+    """A path as dotted text, each part cut (a key may be a million characters long)."""
+    return ".".join(p if len(p) <= 80 else p[:80] + "..." for p in map(str, path))
+
+
+def line_of(marks: Mapping[Path_, int], path: Path_) -> int | None:
     """Line of the deepest known prefix of `path`."""
     path = tuple(path)
     while path:

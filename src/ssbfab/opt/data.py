@@ -5,27 +5,32 @@ dry-room classes, which steps are moisture-sensitive or have several options); i
 is fixed when an `OptModel` is built. `Numbers` holds every coefficient, bound and
 big-M for one scenario (target, statistics, derates, prices, economics); a sweep
 re-solves by pushing new `Numbers` into the built model. The Pyomo model
-(`build.py`) and the direct highspy build of the benchmark (`direct.py`) both read
-these two objects, so they are the same model.
+(`build.py`) reads these two objects; so does the benchmark's direct highspy build
+(benchmarks/highs_direct.py), which is how it measures the same model.
 
 Scaling: flows are *per good cell* (the final step makes exactly 1), capacities are
 per machine as a fraction of the yearly target, and the objective is USD per kWh of
 good cells. All coefficients are then of order 1e-3..1e3, which keeps HiGHS's
 tolerances meaningful whatever the plant size.
 
-Every cost coefficient comes from `ssbfab.cost` (`machine_costs`, `energy_per_unit`,
-`material_cost_per_started`, `dry_room_costs`, `convention_weights`): the objective is
-the same roll-up as `evaluate`.
+Every cost coefficient comes from the cost registry (`ssbfab.categories`: the
+primaries' amounts per machine and per m² of dry room, `weights` of the convention)
+and from `ssbfab.cost` (`energy_per_unit`, `material_cost_per_started`): the objective
+is the same roll-up as `evaluate`. The steps, edges, yields and allowed dry-room classes
+come from the route's line graph (`ssbfab.graph.LineGraph`), as they do for the cost.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .. import cost
-from ..data.schema import Economics, Route
+from .. import categories, cost
+from ..data.schema import Economics, EquipmentOption, Route
+from ..graph import LineGraph, StepNode
+from ..stats import LineStats
 
 ANY = "any"  # the class index of a step whose yield does not depend on the dry room
 
@@ -50,26 +55,26 @@ class Structure:
 
     @classmethod
     def of(cls, route: Route) -> Structure:
-        classes = tuple(c.name for c in route.dry_room_options)
-        steps = tuple(route.order)
-        flow_classes = {}
-        for name in steps:
-            s = route.step(name)
-            sensitive = s.moisture is not None and len(classes) > 1
-            flow_classes[name] = classes if sensitive else (ANY,)
+        """The model's index sets for a route, from its line graph."""
+        graph = LineGraph.of(route)
+        classes = graph.classes
+        # a sensitive step's flow splits by class only when there is a class to choose
+        flow_classes = {n.name: classes if n.sensitive and len(classes) > 1 else (ANY,)
+                        for n in graph.steps}
+        listed = graph.in_file_order()
         return cls(
-            route=route.name, steps=steps, final=route.final_step.name,
-            levels={s.name: tuple(lv.name for lv in s.setting_levels) for s in route.line},
-            options={s.name: tuple(o.name for o in s.options) for s in route.line},
+            route=route.name, steps=graph.order, final=graph.final.name,
+            levels={n.name: tuple(lv.name for lv in n.levels) for n in listed},
+            options={n.name: tuple(o.name for o in n.options) for n in listed},
             classes=classes, flow_classes=flow_classes,
-            multi=frozenset(s.name for s in route.line if len(s.options) > 1),
-            dry_steps=tuple(n for n in steps if route.step(n).environment == "dry_room"),
-            consumers={n: tuple(route.consumers[n]) for n in steps},
-            units={s.name: s.unit for s in route.line},
-            twins=tuple(_twins(route)),
+            multi=frozenset(n.name for n in listed if len(n.options) > 1),
+            dry_steps=graph.dry_steps,
+            consumers={n.name: n.consumers for n in graph.steps},
+            units={n.name: n.unit for n in listed},
+            twins=tuple(_twins(listed)),
         )
 
-    def gkeys(self):
+    def gkeys(self) -> Iterator[tuple[str, str, str]]:
         """(step, level, class) of every flow variable."""
         for s in self.steps:
             for lv in self.levels[s]:
@@ -77,14 +82,14 @@ class Structure:
                     yield s, lv, d
 
 
-def _twins(route: Route):
-    for s in route.line:
+def _twins(steps: list[StepNode]) -> Iterator[tuple[str, str, str]]:
+    for node in steps:
         seen: dict[str, str] = {}
-        for o in s.options:
-            key = repr(sorted(o.model_dump(exclude={"name"}).items()))
+        for on in node.options:
+            key = repr(sorted(on.spec.model_dump(exclude={"name"}).items()))
             if key in seen:
-                yield s.name, seen[key], o.name  # a chain: n[a] >= n[b] >= n[c]
-            seen[key] = o.name
+                yield node.name, seen[key], on.name  # a chain: n[a] >= n[b] >= n[c]
+            seen[key] = on.name
 
 
 @dataclass
@@ -128,11 +133,15 @@ class Numbers:
     infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
 
 
-def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=None,
-            costing: str = "batpac5", economics: Economics | None = None,
-            prices: Mapping[str, float] | None = None,
+def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
+            stats: LineStats | str | Path | None = None, costing: str = "batpac5",
+            economics: Economics | None = None, prices: Mapping[str, float] | None = None,
             derate: Mapping[str, float] | None = None) -> Numbers:
     """All coefficients of the MILP for one scenario (see the module docstring).
+
+    `capacity_gwh`: the target, good GWh/yr; `stats`: observed availability and yields
+    (`cost.observed`); `prices`: USD per kg/m²/m³ of materials; `derate[step]`: a
+    factor on the step's capacity. Coefficients are per good cell and USD per kWh.
 
     Besides the coefficients, it presolves with the data: a setting level that is no
     faster, no better-yielding and no more frugal than another level of its step
@@ -146,7 +155,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
         raise InputError(Problem("arguments", None, "capacity_gwh", f"expected a positive number of "
                                  f"GWh/yr, found {capacity_gwh!r}"))
     econ = economics or route.economics
-    rd = cost._route_data(route)
+    graph = cost.costed_graph(route)
     obs = cost.observed(route, stats)
     derate = dict(derate or {})
     for k, v in derate.items():
@@ -154,14 +163,13 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
             raise InputError(Problem("arguments", None, f"derate.{k}", f"unknown step {k!r}"))
         if not (v > 0 and math.isfinite(v)):
             raise InputError(Problem("arguments", None, f"derate.{k}", f"a derate must be positive, found {v!r}"))
-    cells = capacity_gwh * 1e6 / rd.energy_kwh
+    cells = capacity_gwh * 1e6 / graph.energy_kwh
     kwh = capacity_gwh * 1e6
     per_kwh = 1.0 / kwh
     hours = cost.hours_per_year(econ)
-    w = cost.convention_weights(econ, costing)
+    w = categories.weights(econ, costing)
     mat_per, credit, _ = cost.material_cost_per_started(route, prices)
-    classes = {c.name: c for c in route.shared.dry_rooms.classes}
-    ratio = dict(rd.ratios)
+    ratio = dict(graph.ratio)
     st = structure
 
     # -- yields and energy per (step, level, class); dominated levels are closed
@@ -170,20 +178,20 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     inv_rf: dict[tuple[str, str], float] = {}
     zub: dict[tuple[str, str], float] = {}
     for s_name in st.steps:
-        s = route.step(s_name)
+        node = graph.node(s_name)
         f = obs[s_name].yield_factor if s_name in obs else 1.0
-        for lv in s.setting_levels:
-            inv_rf[(s_name, lv.name)] = 1.0 / lv.rate_factor
+        for level in node.levels:
+            inv_rf[(s_name, level.name)] = 1.0 / level.rate_factor
             for d in st.flow_classes[s_name]:
                 # a step that is not split by class still sees the one allowed class
                 dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
-                y = max(0.0, cost.step_yield(s, lv, dd, f))
-                yields[(s_name, lv.name, d)] = y
-                inv_y[(s_name, lv.name, d)] = 1.0 / y if y > 0 else 0.0
-        for lv, open_ in _open_levels(s, st, yields).items():
-            zub[(s_name, lv)] = 1.0 if open_ else 0.0
+                y = max(0.0, graph.yield_at(s_name, level.name, dd, f))
+                yields[(s_name, level.name, d)] = y
+                inv_y[(s_name, level.name, d)] = 1.0 / y if y > 0 else 0.0
+        for lvn, open_ in _open_levels(node, st, yields).items():
+            zub[(s_name, lvn)] = 1.0 if open_ else 0.0
 
-    def live(s_name):
+    def live(s_name: str) -> list[str]:
         return [lv for lv in st.levels[s_name] if zub[(s_name, lv)] > 0]
 
     positive: dict[str, list[float]] = {n: [] for n in st.steps}
@@ -201,7 +209,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
                               f"in any allowed dry-room class ({', '.join(st.classes)})")
         cons = st.consumers[name]
         if not cons:
-            gmax[name] = gmin[name] = rd.per_cell[name]
+            gmax[name] = gmin[name] = graph.node(name).per_cell
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
             gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
@@ -216,18 +224,6 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
                   if gub[(s_name, lv, d)] > 0]
             smax[(s_name, lv)] = gmax[s_name] / min(ys) if ys else 0.0
             smin[(s_name, lv)] = gmin[s_name] / max(ys) if ys else math.inf
-    # moisture: a class in which some sensitive step cannot work at all is out
-    if len(st.classes) > 1:
-        dead = {}
-        for d in st.classes:
-            bad = [s for s in st.steps if d in st.flow_classes[s]
-                   and all(yields[(s, lv, d)] <= 0 for lv in st.levels[s])]
-            if bad:
-                dead[d] = bad
-        if len(dead) == len(st.classes):
-            infeasible.append("no allowed dry-room class lets every moisture-sensitive step "
-                              "work: " + "; ".join(f"{d}: {', '.join(v)} yield 0"
-                                                   for d, v in dead.items()))
 
     # -- machines: capacity, costs, bounds; dominated options are closed
     cap: dict[tuple[str, str], float] = {}
@@ -241,65 +237,65 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     phi: dict[tuple[str, str], float] = {}
     short: list[tuple[float, str, str]] = []  # (most GWh/yr, step, message)
     for s_name in st.steps:
-        s = route.step(s_name)
+        node = graph.node(s_name)
         a_obs = obs[s_name].availability if s_name in obs else None
         dr = derate.get(s_name, 1.0)
         energy: dict[tuple[str, str], float] = {}
-        for o in s.options:
+        for on in node.options:
+            o = on.spec
             key = (s_name, o.name)
-            rate, avail = rd.option_rates[key]
-            a = avail if a_obs is None else a_obs
+            rate = on.rate_per_hour
+            a = on.availability if a_obs is None else a_obs
             # nominal-rate units per machine-year, as a fraction of the cells target
             cap[key] = rate * a * hours / cells
-            mc = cost.machine_costs(o, econ)
-            footprint[key] = mc.footprint
-            c_n[key] = (mc.capex * w["equipment_capex"]
-                        + mc.footprint * econ.building_cost * w["building_capex"]
-                        + mc.labour_per_year * w["labour"]) * per_kwh
+            footprint[key] = o.footprint
+            c_n[key] = categories.machine_weight(o, econ, w) * per_kwh
             nlb[key] = o.min_count
             # machines that alone would carry the largest need of any open level
             need = max((smax[(s_name, lv)] * inv_rf[(s_name, lv)] / dr for lv in live(s_name)),
                        default=0.0)
             nub[key] = _ceil(need / cap[key])
-            for lv in s.setting_levels:
-                energy[(o.name, lv.name)] = (cost.energy_per_unit(o, lv, econ, rate)
-                                             * w["process_energy"] * cells * per_kwh)
-        closed = _dominated_options(s, st, cap, c_n, footprint, energy, nub, live(s_name))
-        for o in s.options:
+            for level in node.levels:
+                energy[(o.name, level.name)] = (cost.energy_per_unit(o, level, econ, rate)
+                                                * w["process_energy"] * cells * per_kwh)
+        specs = [on.spec for on in node.options]
+        closed = _dominated_options(s_name, specs, cap, c_n, footprint, energy, nub,
+                                    live(s_name))
+        for o in specs:
             key = (s_name, o.name)
             nub[key] = 0 if o.name in closed else max(o.min_count, min(o.max_count, nub[key]))
-        open_opts = [o for o in s.options if nub[(s_name, o.name)] > 0] or list(s.options)
+        open_opts = [o for o in specs if nub[(s_name, o.name)] > 0] or specs
         best_cap = max(cap[(s_name, o.name)] for o in open_opts)
         items = [(cap[(s_name, o.name)], c_n[(s_name, o.name)], o.min_count,
-                  nub[(s_name, o.name)]) for o in s.options]
-        for lv in s.setting_levels:
-            need_lo = smin[(s_name, lv.name)] * inv_rf[(s_name, lv.name)] / dr
-            kmin[(s_name, lv.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
+                  nub[(s_name, o.name)]) for o in specs]
+        for level in node.levels:
+            need_lo = smin[(s_name, level.name)] * inv_rf[(s_name, level.name)] / dr
+            kmin[(s_name, level.name)] = _ceil(need_lo / best_cap) if math.isfinite(need_lo) else 0
             if s_name in st.multi:
-                phi[(s_name, lv.name)] = (min_cover_cost(need_lo, items)
-                                          if math.isfinite(need_lo) and zub[(s_name, lv.name)] else 0.0)
+                phi[(s_name, level.name)] = (min_cover_cost(need_lo, items)
+                                          if math.isfinite(need_lo) and zub[(s_name, level.name)] else 0.0)
             if s_name in st.multi:
-                for o in s.options:
-                    c_x[(s_name, o.name, lv.name)] = energy[(o.name, lv.name)]
+                for o in specs:
+                    c_x[(s_name, o.name, level.name)] = energy[(o.name, level.name)]
             for d in st.flow_classes[s_name]:
-                k = (s_name, lv.name, d)
+                gk = (s_name, level.name, d)
                 unit = mat_per[s_name] * w["materials"] * cells * per_kwh
                 if s_name not in st.multi:
-                    unit += energy[(s.options[0].name, lv.name)]
-                c_g[k] = inv_y[k] * unit
+                    unit += energy[(specs[0].name, level.name)]
+                c_g[gk] = inv_y[gk] * unit
         # a step that cannot cover even its smallest need with every machine allowed
-        room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in s.options) * dr
+        room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in specs) * dr
                 / inv_rf[(s_name, lv)] for lv in live(s_name)}
         if room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
             best = max(room, key=lambda lv: room[lv] / smin[(s_name, lv)])
-            unit = st.units[s_name]
-            opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in s.options)
+            step_unit = st.units[s_name]
+            opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in specs)
             most = capacity_gwh * room[best] / smin[(s_name, best)]
             short.append((most, s_name,
                           f"step {s_name!r} must start at least {smin[(s_name, best)] * cells:,.4g} "
-                          f"{unit}/yr for {capacity_gwh:g} GWh/yr (at its best level {best!r}, best "
+                          f"{step_unit}/yr for {capacity_gwh:g} GWh/yr (at its best level {best!r}, best "
                           f"yields downstream), but its machine limits ({opts}) allow at most "
-                          f"{room[best] * cells:,.4g} {unit}/yr, i.e. at most {most:,.4g} GWh/yr"))
+                          f"{room[best] * cells:,.4g} {step_unit}/yr, i.e. at most {most:,.4g} GWh/yr"))
     if short:  # the tightest step in full, the others by name
         short.sort()
         msg = short[0][2]
@@ -310,17 +306,16 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
 
     # -- dry room and plant area
     plant = route.plant
+    assert plant is not None  # a route with a cell design has its plant (the schema says so)
     floor_limit = plant.floor_area
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}
     for d in st.classes:
-        dc = cost.dry_room_costs(classes[d], econ)
-        c_a[d] = (dc.building_extra * w["building_capex"] + dc.equipment * w["dry_room_capex"]
-                  + dc.energy_per_year * w["dry_room_energy"]) * per_kwh
+        c_a[d] = categories.dry_room_weight(graph.dry_rooms[d], econ, w) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
-    infeasible.extend(_area_checks(route, st, smin, inv_rf, cap, footprint, derate,
-                                   floor_limit, dry_limit, cells, live))
+    infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
+                                   floor_limit, dry_limit, live))
     c0 = credit * w["materials"] * cells * per_kwh
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
@@ -331,12 +326,13 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *, stats=No
     )
 
 
-def _open_levels(step, st: Structure, yields) -> dict[str, bool]:
+def _open_levels(step: StepNode, st: Structure,
+                 yields: Mapping[tuple[str, str, str], float]) -> dict[str, bool]:
     """A level is closed when another level of the step is at least as fast, yields at
     least as much in every class, and uses no more energy per unit (ties: the first
     level stays open). Materials per unit started do not depend on the level, so the
     other level is at least as good in every plan."""
-    lvs = step.setting_levels
+    lvs = step.levels
     d_s = st.flow_classes[step.name]
     out = {}
     for i, a in enumerate(lvs):
@@ -357,14 +353,17 @@ def _open_levels(step, st: Structure, yields) -> dict[str, bool]:
     return out
 
 
-def _dominated_options(step, st: Structure, cap, c_n, footprint, energy, need_n, levels) -> set[str]:
-    """Options whose every machine can be swapped for one of another option that costs
-    no more, carries at least as much, takes no more floor and no more energy per unit
-    at any open level — provided that other option may alone carry the step (its
-    max_count covers the largest need) and the swapped option has no min_count."""
-    s = step.name
+def _dominated_options(s: str, opts: list[EquipmentOption], cap: Mapping[tuple[str, str], float],
+                       c_n: Mapping[tuple[str, str], float],
+                       footprint: Mapping[tuple[str, str], float],
+                       energy: Mapping[tuple[str, str], float],
+                       need_n: Mapping[tuple[str, str], int], levels: list[str]) -> set[str]:
+    """Options of step `s` whose every machine can be swapped for one of another option
+    that costs no more, carries at least as much, takes no more floor and no more
+    energy per unit at any open level — provided that other option may alone carry
+    the step (its max_count covers the largest need) and the swapped option has no
+    min_count."""
     closed: set[str] = set()
-    opts = step.options
     for i, a in enumerate(opts):
         if a.min_count > 0:
             continue
@@ -439,22 +438,25 @@ def _ceil(x: float) -> int:
     return int(math.ceil(x * (1 - 1e-9) - 1e-12)) if x > 0 else 0
 
 
-def _area_checks(route, st: Structure, smin, inv_rf, cap, footprint, derate,
-                 floor_limit, dry_limit, cells, live) -> list[str]:
-    """Lower bounds on floor and dry-room area (the least footprint that covers each
+def _area_checks(graph: LineGraph, st: Structure, smin: Mapping[tuple[str, str], float],
+                 inv_rf: Mapping[tuple[str, str], float], cap: Mapping[tuple[str, str], float],
+                 footprint: Mapping[tuple[str, str], float], derate: Mapping[str, float],
+                 floor_limit: float, dry_limit: float,
+                 live: Callable[[str], list[str]]) -> list[str]:
+    """Lower bounds on floor and dry-room area (m², the least footprint that covers each
     step's smallest need); a bound above the site's limit proves there is no plan."""
     least: dict[str, float] = {}
     for s in st.steps:
-        step = route.step(s)
+        options = graph.node(s).options
         dr = derate.get(s, 1.0)
-        forced = sum(o.min_count * footprint[(s, o.name)] for o in step.options)
+        forced = sum(o.spec.min_count * footprint[(s, o.name)] for o in options)
         best = math.inf
         for lv in live(s):
             need = smin[(s, lv)] * inv_rf[(s, lv)] / dr
             if not math.isfinite(need):
                 continue
-            if len(step.options) == 1:
-                e = step.options[0].name
+            if len(options) == 1:
+                e = options[0].name
                 a = _ceil(need / cap[(s, e)]) * footprint[(s, e)]
             else:  # fractional cover by the option with the least area per unit
                 a = need * min(footprint[(s, e)] / cap[(s, e)] for e in st.options[s])

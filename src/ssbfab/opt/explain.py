@@ -58,18 +58,45 @@ def describe_col(name: str, model, upper: bool) -> str:
     return f"{name} ({'upper' if upper else 'lower'} bound)"
 
 
+def _highs_handles(solver, model):
+    """(highspy model, row -> Pyomo constraint, column -> Pyomo variable) of a model
+    held by pyomo.contrib's persistent `highs`, or None.
+
+    pyomo.contrib.solver (6.9-6.10, the pinned range) has no public way to reach the
+    highspy model or its row and column numbering, so this is the one place that
+    reads the interface's own attributes (its column map is keyed by id() of each
+    variable). If a Pyomo release renames them, the diagnosis is lost (None: the
+    caller says so in general words), never the verdict."""
+    from pyomo.environ import Var
+
+    try:
+        h = solver._solver_model
+        rows = dict(solver._solver_con_to_pyomo_con_map)
+        col_of = solver._pyomo_var_to_solver_var_map
+        cols = {}
+        for v in model.component_data_objects(Var):
+            j = col_of.get(id(v))
+            if j is not None:
+                cols[j] = v
+    except AttributeError:
+        return None
+    return h, rows, cols
+
+
 def explain_iis(solver, model) -> str | None:
     """The IIS of an infeasible model held by a pyomo.contrib `highs` solver, in
     words; None when HiGHS cannot give one (e.g. only the integers make it infeasible)."""
     import highspy
-    from pyomo.environ import Var
 
-    h = solver._solver_model  # the persistent interface keeps the highspy model
+    handles = _highs_handles(solver, model)
+    if handles is None:
+        return None
+    h, row_con, by_index = handles
     # elastic LP then a deletion filter: a true irreducible set, in a fraction of a second
     # on these models; quietly (stdout may carry a JSON document)
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("iis_strategy", int(highspy._core.kIisStrategyFromLp)
-                     | int(highspy._core.kIisStrategyIrreducible))
+    h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
+                     | int(highspy.IisStrategy.kIisStrategyIrreducible))
     h.setOptionValue("iis_time_limit", 30.0)
     try:
         status, iis = h.getIis()
@@ -79,16 +106,10 @@ def explain_iis(solver, model) -> str | None:
         h.setOptionValue("output_flag", True)
     if status != highspy.HighsStatus.kOk or not getattr(iis, "valid_", False):
         return None
-    rows = [solver._solver_con_to_pyomo_con_map[i].name for i in iis.row_index_
-            if i in solver._solver_con_to_pyomo_con_map]
-    by_index = {}
-    for v in model.component_data_objects(Var):
-        j = solver._pyomo_var_to_solver_var_map.get(id(v))
-        if j is not None:
-            by_index[j] = v
-    c = highspy._core
-    lower, upper, boxed = (int(c.kIisBoundStatusLower), int(c.kIisBoundStatusUpper),
-                           int(c.kIisBoundStatusBoxed))
+    rows = [row_con[i].name for i in iis.row_index_ if i in row_con]
+    bound = highspy.IisBoundStatus
+    lower, upper, boxed = (int(bound.kIisBoundStatusLower), int(bound.kIisBoundStatusUpper),
+                           int(bound.kIisBoundStatusBoxed))
     cols = []
     for j, b in zip(iis.col_index_, iis.col_bound_, strict=False):
         v = by_index.get(j)

@@ -2,9 +2,13 @@
 
 A Plan is a value: a non-optimal solve gives a Plan whose `status` says why and
 whose `config` is None (or, after a time limit, the best plan found, with its gap).
-`to_dict()` is the plan.json document: it holds both the `ssbfab optimize --json`
-fields of each step and the PlantConfig fields (machines, lot_size), so that
-`PlantConfig.read(route, "plan.json")` and `ssbfab simulate --plan` read it.
+A plant is `lines` identical lines: `config`, `cost` and `rows` are those of one line
+(its target is `line_capacity_gwh`); the cost per kWh is the plant's, and the plant's
+capex and areas are `lines` times the line's (`capex_total`, `floor_area_m2`,
+`dry_room_area_m2`). `to_dict()` is the plan.json document: it holds both the
+`ssbfab optimize --json` fields of each step and the PlantConfig fields (machines,
+lot_size) of one line, so that `PlantConfig.read(route, "plan.json")` and `ssbfab
+simulate --plan` read one line back.
 """
 
 from __future__ import annotations
@@ -57,6 +61,18 @@ class StepRow:
 
 
 @dataclass(frozen=True)
+class LineTry:
+    """One number of lines the optimiser tried, and what came of it."""
+
+    lines: int
+    status: str
+    cost_per_kwh: float | None
+
+    def to_dict(self) -> dict:
+        return {"lines": self.lines, "status": self.status, "cost_per_kwh": self.cost_per_kwh}
+
+
+@dataclass(frozen=True)
 class Plan:
     route: str
     capacity_gwh: float
@@ -66,6 +82,26 @@ class Plan:
     cost: CostBreakdown | None = None
     rows: tuple[StepRow, ...] = ()
     derate: dict[str, float] = field(default_factory=dict)
+    lines: int = 1  # identical lines of the plant; config, cost and rows are one line's
+    line_search: tuple[LineTry, ...] = ()  # the numbers of lines tried, in order
+
+    @property
+    def line_capacity_gwh(self) -> float:
+        """Good GWh/yr of one line."""
+        return self.capacity_gwh / self.lines
+
+    @property
+    def capex_total(self) -> float | None:
+        """USD: equipment, building and dry room of all the lines."""
+        return self.lines * self.cost.capex_total if self.cost else None
+
+    @property
+    def floor_area_m2(self) -> float | None:
+        return self.lines * self.cost.floor_area_m2 if self.cost else None
+
+    @property
+    def dry_room_area_m2(self) -> float | None:
+        return self.lines * self.cost.dry_room_area_m2 if self.cost else None
 
     @property
     def ok(self) -> bool:
@@ -96,6 +132,8 @@ class Plan:
             "route": self.route,
             "route_file": self.config.route.file if self.config else None,
             "capacity_gwh": self.capacity_gwh,
+            "lines": self.lines,
+            "line_capacity_gwh": self.line_capacity_gwh,
             "costing": self.costing,
             "dew_point_class": self.dew_point_class,
             "cost_per_kwh": self.cost.cost_per_kwh if self.cost else None,
@@ -103,11 +141,12 @@ class Plan:
             "currency_year": self.cost.currency_year if self.cost else None,
             "breakdown": dict(self.cost.by_category) if self.cost else {},
             "overhead_items": dict(self.cost.overhead_items) if self.cost else {},
-            "capex_total": self.cost.capex_total if self.cost else None,
-            "floor_area_m2": self.cost.floor_area_m2 if self.cost else None,
-            "dry_room_area_m2": self.cost.dry_room_area_m2 if self.cost else None,
+            "capex_total": self.capex_total,
+            "floor_area_m2": self.floor_area_m2,
+            "dry_room_area_m2": self.dry_room_area_m2,
             "binding_steps": self.binding_steps,
             "solver": self.status.to_dict(),
+            "line_search": [t.to_dict() for t in self.line_search],
             "steps": [r.to_dict() for r in self.rows],
         }
         if self.config is not None:

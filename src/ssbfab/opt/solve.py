@@ -18,66 +18,229 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 from .. import cost
 from ..config import PlantConfig, StepChoice
 from ..data.schema import Economics, Route
-from .data import Numbers, Structure, numbers
-from .plan import Plan, SolveStatus, StepRow
+from ..graph import LineGraph
+from .data import ANY, Numbers, Structure, numbers
+from .plan import LineTry, Plan, SolveStatus, StepRow
+
+# numbers of lines tried beyond the fewest the machine limits allow (the search also
+# stops at the count whose machines carry the target at the worst yields)
+_MAX_LINE_SEARCH = 10
+_PAST_ENOUGH = 2  # numbers of lines tried past the count the machine limits call enough
 
 
 class OptModel:
-    """A built MILP for one route, for repeated solves (sweeps) without rebuilding."""
+    """A built MILP for one route, for repeated solves (sweeps, the closed loop)
+    without rebuilding.
+
+    `builds` counts the Pyomo models built so far: 1 after any number of solves that
+    only change numbers, one more for each solve whose route has another structure."""
 
     def __init__(self, route: Route, costing: str = "batpac5"):
         cost.check_costing(costing)
         self.route = route
         self.costing = costing
         self.structure = Structure.of(route)
+        self._built_for = route  # the (line) route the model's numbers were last set from
         self.model = None
+        self.builds = 0
         self._solver = None
+        # (id of the route, lines, site limits on) -> (route, the route of one line)
+        self._lines: dict[tuple[int, int, bool], tuple[Route, Route]] = {}
 
     # ---------------------------------------------------------------- solve
     def solve(self, capacity_gwh: float, *, stats=None, derate: Mapping[str, float] | None = None,
               economics: Economics | None = None, prices: Mapping[str, float] | None = None,
               route: Route | None = None, costing: str | None = None, time_limit: float = 60,
-              gap: float = 1e-4, threads: int | None = None) -> Plan:
-        """Optimise for `capacity_gwh` good GWh/yr, re-using the built model: only the
-        numbers change. `route` may be another version of the route with other data
-        (e.g. from a study's overrides); if its steps, options, levels or classes
-        differ, the model is rebuilt on this solve (its `build_s` shows it)."""
+              gap: float = 1e-4, threads: int | None = None, lines: int | None = None,
+              extra_lines: int = 2) -> Plan:
+        """Optimise a plant of `capacity_gwh` good GWh/yr built as N identical lines of
+        `capacity_gwh`/N each, re-using the built model: only the numbers change.
+
+        Each line keeps the per-line limits of the route (every option's `min_count` and
+        `max_count`) and gets 1/N of the site (`plant.floor_area`, `plant.dry_room_area`).
+        `lines` fixes N; by default N is the fewest lines that have a plan, or a few more
+        when that is cheaper: the cheapest of N..N+`extra_lines` (a plan with more lines
+        must be cheaper by more than the MIP `gap` to be preferred). The plan's config,
+        cost and rows are one line's; `Plan.lines` says how many (see `Plan`).
+
+        `route` may be another version of the route with other data (e.g. from a study's
+        overrides); if its steps, options, levels or classes differ, the model is rebuilt
+        on this solve (its `build_s` shows it). `time_limit` is in seconds per solve; the
+        line search solves once per number of lines it tries."""
+        from ..errors import InputError, Problem
+
+        if route is not None:
+            self.route = route  # another version of the route: the model's route from now on
+        base = self.route
+        costing = costing or self.costing
+        if lines is not None and (isinstance(lines, bool) or not isinstance(lines, int) or lines < 1):
+            raise InputError(Problem("arguments", None, "lines",
+                                     f"expected a whole number of lines >= 1, found {lines!r}"))
+        if isinstance(extra_lines, bool) or not isinstance(extra_lines, int) or extra_lines < 0:
+            raise InputError(Problem("arguments", None, "extra_lines",
+                                     f"expected a whole number >= 0, found {extra_lines!r}"))
+        one = dict(stats=stats, derate=derate, economics=economics, prices=prices,
+                   costing=costing, time_limit=time_limit, gap=gap, threads=threads)
+        tries: list[Plan] = []
+
+        def attempt(n: int, site: bool = True) -> tuple[Plan, Numbers]:
+            plan, nb = self._solve_line(self._line_route(base, n, site), capacity_gwh / n, n,
+                                        **one)
+            if site:
+                tries.append(plan)
+            return plan, nb
+
+        if lines is not None:
+            first = fewest = lines
+            window = range(lines, lines + 1)
+            plan, _ = attempt(lines)
+            found = plan.config is not None
+        else:
+            plan, nb = attempt(1)
+            found = plan.config is not None
+            first = fewest = 1
+            if not found:
+                # the per-line machine limits bound the number of lines from both sides:
+                # fewer than `lo` cannot carry the target even at the best yields, `hi`
+                # carry it at the worst ones, so beyond `hi` machines are not what fails
+                lo, hi = _line_count_bounds(base, self.structure, nb)
+                fewest = lo
+                # and a few more: more, smaller lines can round into a site that fewer
+                # could not fit
+                for n in range(max(2, lo), min(hi, lo + _MAX_LINE_SEARCH) + _PAST_ENOUGH + 1):
+                    plan, _ = attempt(n)
+                    if plan.config is not None:
+                        first, found = n, True
+                        break
+                    first = n
+            window = range(first, first + extra_lines + 1)
+        if not found:
+            return self._no_plan(base, capacity_gwh, fewest, tries, attempt, costing)
+        for n in window:
+            if n not in {p.lines for p in tries}:
+                attempt(n)
+        best: Plan | None = None
+        for p in sorted((p for p in tries if p.config is not None and p.lines in window),
+                        key=lambda p: p.lines):
+            if best is None or _cost_per_kwh(p) < _cost_per_kwh(best) * (1 - gap):
+                best = p
+        assert best is not None  # the window starts at a number of lines with a plan
+        return self._as_plant(best, base, capacity_gwh, tries)
+
+    def _line_route(self, base: Route, n: int, site: bool) -> Route:
+        """The route of one of `n` identical lines: 1/n of the site's floor and dry room
+        (`site=False`: no site limits, to tell whether they are what stops a plan)."""
+        if n == 1 and site:
+            return base
+        key = (id(base), n, site)
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        p = base.plant
+        assert p is not None  # the optimiser plans routes with a plant (not bare lines)
+        if site:
+            share = {"floor_area": p.floor_area / n, "dry_room_area": p.dry_room_area / n}
+        else:
+            # lifted: the area of every machine a line may have (max_count of each option),
+            # so that the limit cannot bind; finite and of the data's order of magnitude
+            # because the model's area rows are scaled by the limit
+            def most(steps):
+                return sum(o.footprint * o.max_count for s in steps for o in s.options)
+
+            dry = [s for s in base.line if s.environment == "dry_room"]
+            share = {"floor_area": max(p.floor_area, most(base.line)) * 1.01,
+                     "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01}
+        line = base.model_copy(update={"plant": p.model_copy(update=share)})
+        if len(self._lines) > 64:
+            self._lines.clear()
+        self._lines[key] = (base, line)
+        return line
+
+    def _as_plant(self, plan: Plan, base: Route, capacity_gwh: float, tries: list[Plan]) -> Plan:
+        """The chosen line's plan as the plant's: the route as given, the plant target,
+        the number of lines, and what the line search tried."""
+        n = plan.lines
+        assert plan.config is not None  # the chosen line count has a plan
+        meta = dict(plan.config.meta, lines=n, plant_capacity_gwh=capacity_gwh)
+        config = replace(plan.config, route=base, meta=meta)
+        status = replace(plan.status, build_s=sum(p.status.build_s for p in tries),
+                         solve_s=sum(p.status.solve_s for p in tries))
+        return replace(plan, capacity_gwh=capacity_gwh, config=config, status=status,
+                       line_search=tuple(_tried(p) for p in tries))
+
+    def _no_plan(self, base: Route, capacity_gwh: float, fewest: int, tries: list[Plan],
+                 attempt, costing: str) -> Plan:
+        """No number of lines tried has a plan: say why with the fewest lines the machine
+        limits allow and, when lifting the site's limits gives a plan, which site field
+        to raise and to what (the least area the cheapest such plan takes over the last
+        few numbers of lines tried)."""
+        last = next((p for p in tries if p.lines >= fewest), tries[-1])
+        n = last.lines
+        ns = sorted({p.lines for p in tries})
+        span = f"{_counts(ns)} line{'s' if ns != [1] else ''}"
+        why = last.status.reason.removeprefix(f"no plan for {last.capacity_gwh:g} GWh/yr: ")
+        share = ""
+        if n > 1:
+            p = base.plant
+            assert p is not None  # the optimiser plans routes with a plant (not bare lines)
+            share = (f"; with {n} lines of {capacity_gwh / n:g} GWh/yr, each with 1/{n} of the "
+                     f"site ({p.floor_area / n:,.0f} m² of floor, {p.dry_room_area / n:,.0f} m² "
+                     "of dry room)")
+        reason = f"no plan for {capacity_gwh:g} GWh/yr as {span}{share}: {why}"
+        free = [attempt(k, site=False)[0] for k in ns[-(_PAST_ENOUGH + 1):]]
+        fields = _site_fields(base, [f for f in free if f.config is not None])
+        if fields:
+            reason += "; " + fields
+        spent = tries + free
+        status = replace(last.status, reason=reason,
+                         build_s=sum(p.status.build_s for p in spent),
+                         solve_s=sum(p.status.solve_s for p in spent))
+        return Plan(base.name, capacity_gwh, costing, status=status, derate=dict(last.derate),
+                    lines=n, line_search=tuple(_tried(p) for p in tries))
+
+    def _solve_line(self, route: Route, capacity_gwh: float, n: int, *, stats, derate, economics,
+                    prices, costing, time_limit, gap, threads) -> tuple[Plan, Numbers]:
+        """One of `n` lines, of `capacity_gwh` GWh/yr under `route`'s limits (the route
+        of one line): its Plan and the numbers used."""
         # imported before the clock starts: a first import of Pyomo is not model building
         from pyomo.contrib.solver.solvers.highs import Highs  # noqa: F401
 
         from .build import build_model, set_parameters
 
-        route = route or self.route
-        costing = costing or self.costing
-        if route is not self.route:
+        if route is not self._built_for:
             structure = Structure.of(route)
             if structure != self.structure:
                 # other steps, options, levels or classes (or options no longer
                 # identical): a new model, built on this solve
                 self.structure, self.model, self._solver = structure, None, None
-            self.route = route
+            self._built_for = route
         t0 = time.perf_counter()
         nb = numbers(route, self.structure, capacity_gwh, stats=stats, costing=costing,
                      economics=economics, prices=prices, derate=derate)
         t_numbers = time.perf_counter() - t0
         derate_d = {k: float(v) for k, v in (derate or {}).items()}
         if nb.infeasible:
-            return Plan(route.name, capacity_gwh, costing, derate=derate_d, status=SolveStatus(
-                "infeasible", "; ".join(nb.infeasible), None, t_numbers, 0.0, None))
+            return Plan(route.name, capacity_gwh, costing, derate=derate_d, lines=n,
+                        status=SolveStatus("infeasible", "; ".join(nb.infeasible), None,
+                                           t_numbers, 0.0, None)), nb
         t0 = time.perf_counter()
         first = self.model is None
         if first:
             self.model = build_model(self.structure, nb)
+            self.builds += 1
         else:
             set_parameters(self.model, self.structure, nb)
         t_build = time.perf_counter() - t0 + t_numbers
         results, t_handoff, t_solve = self._run(time_limit, gap, threads)
-        return self._read(route, nb, results, capacity_gwh, stats, costing, economics, prices,
+        plan = self._read(route, nb, results, capacity_gwh, stats, costing, economics, prices,
                           derate_d, t_build + t_handoff, t_solve)
+        return replace(plan, lines=n), nb
 
     def _run(self, time_limit, gap, threads):
         from pyomo.common.timing import HierarchicalTimer
@@ -132,6 +295,9 @@ class OptModel:
                 "HiGHS proved that no combination of whole machines, levels and dry-room class "
                 "meets the target within the route's limits (the continuous relaxation is "
                 "feasible, so the conflict is in the rounding to whole machines)")
+            # the IIS search leaves HiGHS's copy of the model changed, and pushing new
+            # numbers into it then makes HiGHS warn on stdout: hand the model over afresh
+            self._solver = None
             return Plan(route.name, capacity_gwh, costing, derate=derate,
                         status=status("infeasible", f"no plan for {capacity_gwh:g} GWh/yr: {why}"))
         if not has_solution:
@@ -162,6 +328,7 @@ class OptModel:
         import pyomo.environ as pyo
 
         m, st = self.model, self.structure
+        assert m is not None  # polished after a solve, which builds the model
         levels = {s: max(st.levels[s], key=lambda lv: pyo.value(m.z[s, lv])) for s in st.steps}
         dpc = max(st.classes, key=lambda d: pyo.value(m.w[d]))
         machines = {s: {e: int(round(pyo.value(m.n[s, e]))) for e in st.options[s]}
@@ -173,10 +340,10 @@ class OptModel:
         for d in m.w:
             m.w[d].set_value(1.0 if d == dpc else 0.0, skip_validation=True)
         # flows exactly as the chosen levels and class give them
-        started = {}
+        started: dict[str, float] = {}  # units started per good cell
         for s in reversed(st.steps):
             lv = levels[s]
-            d = dpc if st.flow_classes[s][0] != "any" else "any"
+            d = dpc if st.flow_classes[s][0] != ANY else ANY
             good = 1.0 if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             started[s] = good * nb.inv_y[(s, lv, d)]
@@ -200,7 +367,8 @@ class OptModel:
                 m.a[d].set_value(area if d == dpc else 0.0, skip_validation=True)
         objective = pyo.value(m.cost)
         steps = {}
-        for s in route.line:
+        for node in LineGraph.of(route).in_file_order():
+            s = node.spec
             chosen = {e: v for e, v in machines[s.name].items() if v > 0}
             lot = s.lot
             for o in s.options:
@@ -215,7 +383,7 @@ class OptModel:
         return config, objective
 
 
-_SCHEDULER = {"threads": None}  # HiGHS's thread pool is global to the process
+_SCHEDULER: dict[str, int | None] = {"threads": None}  # HiGHS's thread pool is global to the process
 
 
 def _use_threads(threads: int | None) -> None:
@@ -230,6 +398,88 @@ def _use_threads(threads: int | None) -> None:
     _SCHEDULER["threads"] = threads
 
 
+def _line_count_bounds(route: Route, st: Structure, nb: Numbers) -> tuple[int, int]:
+    """(fewest, enough): the fewest identical lines whose machine limits (Σ max_count ×
+    capacity per step) can carry the target `nb` is for at the best yields downstream,
+    and a number of lines that carries it at the worst yields (each step at its best
+    open level), so that machine limits cannot be what stops a plan with that many."""
+    best = worst = math.inf  # largest share of the target one line can carry
+    for s in st.steps:
+        step = route.step(s)
+        per_level_best, per_level_worst = [], []
+        for lv in st.levels[s]:
+            if nb.zub[(s, lv)] <= 0:
+                continue
+            room = (sum(o.max_count * nb.cap[(s, o.name)] for o in step.options)
+                    * nb.derate[s] / nb.inv_rf[(s, lv)])
+            if 0 < nb.smin[(s, lv)] < math.inf:
+                per_level_best.append(room / nb.smin[(s, lv)])
+            if nb.smax[(s, lv)] > 0:
+                per_level_worst.append(room / nb.smax[(s, lv)])
+        best = min(best, max(per_level_best, default=math.inf))
+        worst = min(worst, max(per_level_worst, default=math.inf))
+
+    def count(share: float) -> int:
+        if share <= 0:
+            return 1  # a step with no machines at all: more lines do not help
+        return max(1, math.ceil((1 - 1e-9) / share)) if math.isfinite(share) else 1
+
+    lo = count(best)
+    return lo, max(lo, count(worst))
+
+
+def _site_fields(route: Route, free: list[Plan]) -> str:
+    """The site limits that every plan of `free` (the cheapest plans without site limits,
+    one per number of lines) exceeds, as fields to raise with the file and line they are
+    given on, and the least area those plans take."""
+    out = []
+    for name, what in (("floor_area", "floor"), ("dry_room_area", "dry room")):
+        limit = getattr(route.plant, name)
+        need = [(getattr(p, f"{name}_m2"), p.lines) for p in free]
+        if not need or min(need)[0] <= limit * (1 + 1e-9):
+            continue
+        area, n = min(need)
+        line = route.line_of("plant", name)
+        where = _shown(route.file) + (f" line {line}" if line else "")
+        out.append(f"raise plant.{name} ({where}) from {limit:,.0f} m² to at least "
+                   f"{area:,.0f} m²: the cheapest plan without the site limits takes that "
+                   f"much {what} with {n} line{'s' if n > 1 else ''}")
+    return "; ".join(out)
+
+
+def _counts(ns: list[int]) -> str:
+    """Sorted whole numbers in words: [1, 4, 5, 6] -> '1 or 4 to 6'."""
+    runs: list[list[int]] = []
+    for n in ns:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    words = [f"{r[0]}" if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _shown(file: str) -> str:
+    """A route file as a user would type it: relative to the working folder when inside it."""
+    if not file:
+        return "the route file"
+    try:
+        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return file
+
+
+def _tried(plan: Plan) -> LineTry:
+    return LineTry(plan.lines, plan.status.status,
+                   plan.cost.cost_per_kwh if plan.cost is not None else None)
+
+
+def _cost_per_kwh(plan: Plan) -> float:
+    """A plan's cost (currency/kWh): a plan with a config has its cost breakdown."""
+    assert plan.cost is not None
+    return plan.cost.cost_per_kwh
+
+
 def machines_items(machines: dict[str, dict[str, int]]):
     for s, per in machines.items():
         for e, v in per.items():
@@ -239,9 +489,10 @@ def machines_items(machines: dict[str, dict[str, int]]):
 def _rows(route: Route, st: Structure, nb: Numbers, config: PlantConfig,
           breakdown: cost.CostBreakdown, derate) -> list[StepRow]:
     out = []
-    for s in route.line:
+    for node in LineGraph.of(route).in_file_order():
+        s = node.spec
         ch = config.steps[s.name]
-        lv = s.level(ch.level)
+        lv = node.level(ch.level)
         required = breakdown.started_per_year[s.name]
         capacity = sum(ch.machines.get(e, 0) * nb.cap[(s.name, e)] * nb.derate[s.name]
                        for e in st.options[s.name]) * nb.cells_per_year * lv.rate_factor
@@ -266,14 +517,18 @@ def _rows(route: Route, st: Structure, nb: Numbers, config: PlantConfig,
 def optimize(route: Route, capacity_gwh: float, stats=None, costing: str = "batpac5",
              time_limit: float = 60, gap: float = 1e-4, threads: int | None = None,
              derate: Mapping[str, float] | None = None, *, economics: Economics | None = None,
-             prices: Mapping[str, float] | None = None) -> Plan:
-    """The cheapest plant per kWh of good cells for `capacity_gwh` good GWh/yr.
+             prices: Mapping[str, float] | None = None, lines: int | None = None,
+             extra_lines: int = 2) -> Plan:
+    """The cheapest plant per kWh of good cells for `capacity_gwh` good GWh/yr, as one
+    line or several identical lines (`lines` fixes their number; see `OptModel.solve`).
 
     `stats`: a LineStats (or None for nominal data) giving availability and yields;
     `derate[step]`: an extra factor (≤ 1 normally) on a step's capacity, e.g. for
-    blocking and starving seen in simulation; `time_limit` in seconds, `gap` the
-    relative MIP gap, `threads` for HiGHS. Returns a Plan; when there is no plan, its
-    status says why (naming the step and limit) and its config is None."""
+    blocking and starving seen in simulation; `time_limit` in seconds per solve, `gap`
+    the relative MIP gap, `threads` for HiGHS. Returns a Plan; when there is no plan,
+    its status says why (naming the step and limit, and the site field to raise when
+    the site is what is too small) and its config is None."""
     return OptModel(route, costing).solve(capacity_gwh, stats=stats, derate=derate,
                                           economics=economics, prices=prices,
-                                          time_limit=time_limit, gap=gap, threads=threads)
+                                          time_limit=time_limit, gap=gap, threads=threads,
+                                          lines=lines, extra_lines=extra_lines)

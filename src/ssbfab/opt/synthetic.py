@@ -13,6 +13,7 @@ hour (`capacity_for` gives the matching target in GWh/yr).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -75,12 +76,12 @@ def route_document(n_steps: int, n_options: int, n_levels: int | tuple[int, int]
         final = i == n_steps - 1
         unit = "cell" if final else str(rng.choice(["kg", "m2", "sheet", "cell"]))
         lo, hi, u = _AMOUNT[unit]
-        per = float(rng.uniform(lo, hi)) if unit != "sheet" else int(rng.integers(lo, hi))
+        per = float(rng.uniform(lo, hi)) if unit != "sheet" else int(rng.integers(int(lo), int(hi)))
         per_text = "cell" if unit == "cell" else f"{per:.4g} {u}"
         amount = 1.0 if unit == "cell" else float(f"{per:.4g}")
         nl = n_levels if isinstance(n_levels, int) else int(rng.integers(n_levels[0], n_levels[1] + 1))
         dry = bool(rng.random() < 0.5)
-        step = {"name": f"s{i:02d}", "unit": unit, "per_cell": per_text,
+        step: dict[str, Any] = {"name": f"s{i:02d}", "unit": unit, "per_cell": per_text,
                 "inputs": [f"s{j:02d}" for j, c in consumer.items() if c == i],
                 "environment": "dry_room" if dry else "ambient", "buffer": 4}
         mat, basis = _MATERIAL[unit]
@@ -105,7 +106,7 @@ def route_document(n_steps: int, n_options: int, n_levels: int | tuple[int, int]
         for k in range(n_options):
             m = float(rng.uniform(machines[0], machines[1]))
             rate = amount * cells_per_hour / m * float(rng.uniform(0.9, 1.1))
-            opt = {"name": f"o{k}", "capex": f"{rng.uniform(0.5, 10):.4g} MUSD",
+            opt: dict[str, Any] = {"name": f"o{k}", "capex": f"{rng.uniform(0.5, 10):.4g} MUSD",
                    "power": f"{rng.uniform(10, 300):.4g} kW",
                    "footprint": f"{rng.uniform(50, 500):.4g} m^2",
                    "operators_per_shift": round(float(rng.uniform(0.2, 2.0)), 3)}

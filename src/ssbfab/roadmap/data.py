@@ -64,6 +64,7 @@ class PlanningData:
     ramp: dict[tuple[str, int], float]  # (cohort, p) -> share of design output
     life_years: dict[str, float]  # route -> a line's life
     salvage_kind: str  # book_value | none
+    retire: str  # all | owned: which cohorts may retire early
     conversions: dict[str, list[tuple[str, int]]]  # source cohort -> [(target cohort, p)]
     crf: dict[str, tuple[float, float]]  # route -> (CRF equipment, CRF building), annuity
     # endogenous learning: route -> (breakpoints kWh, premium USD at each, initial kWh)
@@ -90,6 +91,15 @@ class PlanningData:
             return 0.0
         end = self.years[P - 1] + self.step
         used = end - c.vintage if c.kind == "owned" else (P - c.start) * self.step
+        return max(0.0, 1.0 - used / self.life_years[c.route])
+
+    def book_share(self, c: Cohort, p: int) -> float:
+        """Share of a cohort's capex on the books at the start of period p (what a line
+        retired then is sold or written off at, when salvage is counted)."""
+        if self.salvage_kind == "none":
+            return 0.0
+        t = self.years[p]
+        used = t - c.vintage if c.kind == "owned" else (p - c.start) * self.step
         return max(0.0, 1.0 - used / self.life_years[c.route])
 
     @property
@@ -127,7 +137,8 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     def prices_at(p: int) -> dict[str, float]:
         from ..data.schema import _parse_price
 
-        return {m: interpolate({y: _parse_price(t)[0] for y, t in path.items()}, years[p])
+        rates = next(iter(lr.routes.values())).economics.currency_rates
+        return {m: interpolate({y: _parse_price(t, rates)[0] for y, t in path.items()}, years[p])
                 for m, path in rm.prices.items()}
 
     def ramp_share(r: str, age_years: float) -> float:
@@ -138,16 +149,22 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
                     / rp.years_to_mature) for k in range(L)]
         return sum(vals) / L
 
+    def may_start(r: str, size: float, year: int) -> bool:
+        """Pilot-size lines are started (built or converted to) from pilot_from until
+        volume production begins; larger lines from volume_from on."""
+        e = rm.routes[r]
+        if size <= e.pilot_size:
+            return e.pilot_from <= year < max(e.volume_from, e.pilot_from + 1)
+        return year >= e.volume_from
+
     cohorts: list[Cohort] = []
     for r in routes:
-        e = rm.routes[r]
         for k in sizes[r]:
             for b in range(P):
                 start = b + lead(r)
                 if start > P - 1:
                     continue
-                first_year = e.volume_from if k > e.pilot_size else e.pilot_from
-                if years[b] < first_year:
+                if not may_start(r, k, years[b]):
                     continue
                 cohorts.append(Cohort(f"new:{r}:{k:g}:{years[b]}", "new", r, k, b, start,
                                       start + life(r) - 1, vintage=years[start]))
@@ -169,7 +186,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
             if src.route != a:
                 continue
             for p in range(max(src.start, 0), min(src.last, P - 1) + 1):
-                if years[p] < rm.routes[b_route].pilot_from:
+                if not may_start(b_route, src.size, years[p]):
                     continue
                 start = p + down
                 if start > P - 1:
@@ -195,6 +212,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         if c.kind == "new":
             capex[c.key] = d.capex_usd * exo(c.route, c.decided)
         elif c.kind == "conv":
+            assert c.source is not None  # a converted cohort names its source route
             old = designs[(c.source, c.size)]
             conv = lr.conversions[(c.source, c.route)]
             capex[c.key] = conversion_capex(old, d, conv) * exo(c.route, c.decided)
@@ -242,6 +260,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         budget={p: interpolate(rm.budget, years[p]) for p in range(P)} if rm.budget else {},
         capex=capex, new_capex=new_capex, fixed=fixed, variable=variable, ramp=ramp,
         life_years={r: rm.routes[r].life for r in routes}, salvage_kind=rm.salvage,
+        retire=rm.retire,
         conversions=conversions, crf=crf, learning_curve=curve, notes=notes)
 
 

@@ -122,7 +122,7 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
         from ..loop import run_loop
 
         res = run_loop(route, size_gwh, costing=costing, **confirm)
-        if res.plan is None:
+        if res.plan is None or res.final is None:
             raise NoPlanError(f"{route.name} at {size_gwh:g} GWh/yr: {res.reason}")
         config, stats = res.plan.config, res.stats
         how = (f"simulation: {res.final.ratio:.3f} of target over the loop's replications"

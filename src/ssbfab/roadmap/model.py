@@ -24,6 +24,7 @@ back to the roadmap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
@@ -50,13 +51,24 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     coh = {c.key: c for c in d.cohorts if c.decided < P and (c.start < P)}
     m.C = pyo.Set(initialize=list(coh), ordered=True)
     new = [k for k, c in coh.items() if c.kind == "new"]
-    m.build = pyo.Var(new, domain=pyo.NonNegativeIntegers)
+    # no more lines of a route than its segments' largest demand could use
+    def most(k):
+        c = coh[k]
+        peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
+                   for p in periods)
+        return math.ceil(peak / (c.size * min(d.ramp.get((k, p), 1.0) for p in periods
+                                              if (k, p) in d.ramp)) - 1e-9)
+
+    m.build = pyo.Var(new, domain=pyo.NonNegativeIntegers, bounds=lambda m, k: (0, most(k)))
     # conversion arcs: (source cohort, target cohort, period)
     arcs = [(s, t, p) for s, lst in d.conversions.items() if s in coh
             for t, p in lst if t in coh and p < P]
     m.convert = pyo.Var(arcs, domain=pyo.NonNegativeIntegers)
     live = [(k, p) for k, c in coh.items() for p in periods if c.produces_in(p)]
-    m.retire = pyo.Var(live, domain=pyo.NonNegativeIntegers)
+    # early retirement of every cohort, or only of the lines owned at the start (a smaller
+    # model: new lines then run to the end of their life or are converted)
+    retirable = [(k, p) for k, p in live if d.retire == "all" or coh[k].kind == "owned"]
+    m.retire = pyo.Var(retirable, domain=pyo.NonNegativeIntegers)
     m.prod = pyo.Var(live, domain=pyo.NonNegativeReals)  # good GWh/yr
     sells = [(r, g, p) for r in d.routes for g in d.segments for p in periods
              if d.qualifies[(r, g)]]
@@ -79,7 +91,8 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
 
     def operating(k, p):
         c = coh[k]
-        gone = sum(m.retire[k, q] + sum(m.convert[a] for a in out_arcs.get((k, q), []))
+        gone = sum((m.retire[k, q] if (k, q) in m.retire else 0)
+                   + sum(m.convert[a] for a in out_arcs.get((k, q), []))
                    for q in range(c.start, p + 1))
         return n_lines(k) - gone
 
@@ -167,7 +180,11 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     end = (1 + d.rate) ** -(d.years[P - 1] + d.step - d.years[0])
     salvage = sum(d.salvage_share(coh[k], P) * d.capex[k] * operating(k, P - 1)
                   for k in coh if (k, P - 1) in m.prod)
-    m.salvage = pyo.Expression(expr=end * salvage)
+    # a line retired early is sold (or written off) at its remaining book value, so a
+    # longer horizon with nothing to sell changes nothing before it
+    salvage = end * salvage + sum(d.capex_discount(p) * d.book_share(coh[k], p) * d.capex[k]
+                                  * m.retire[k, p] for (k, p) in retirable)
+    m.salvage = pyo.Expression(expr=salvage)
     penalty = d.unmet_penalty if d.unmet_penalty is not None else 0.0
     if slack:
         penalty = max(penalty, 1e4)  # USD/kWh: far above any kWh's worth

@@ -55,8 +55,10 @@ from .stochastic import (
     restrict,
     risk_objective,
     scenario_report,
+    shared_bounds,
     solve_alone,
     value_expr,
+    widen,
 )
 
 MARK = "@ssbfab "  # lines the driver forwards as progress
@@ -106,8 +108,9 @@ def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], N
     if why:
         raise InputError("--solver ph needs mpi-sppy, mpi4py and an MPI runtime: "
                          "pip install 'ssbfab[mpi]' (" + why + ")")
+    found = find_mpiexec()
     launcher = shlex.split(mpiexec or os.environ.get(MPIEXEC_ENV, "")) or \
-        ([find_mpiexec()] if find_mpiexec() else [])
+        ([found] if found else [])
     if not launcher:
         raise InputError("--solver ph: no mpiexec found (pip install 'ssbfab[mpi]' brings "
                          f"one with the mpich wheel, or set {MPIEXEC_ENV})")
@@ -124,6 +127,7 @@ def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], N
         log: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, env=env) as proc:
+            assert proc.stdout is not None  # piped above
             for line in proc.stdout:
                 if line.startswith(MARK):
                     say(line[len(MARK):].rstrip())
@@ -152,7 +156,8 @@ def ph_tree(problem: Problem, job: Job) -> tuple[list[int], list[list[Hashable]]
     levels = [groups[t] for t in stages]
     artificial = bool(levels) and len(set(levels[0])) > 1
     if artificial:
-        levels = [["root"] * len(problem.cases)] + levels
+        root: list[Hashable] = ["root"] * len(problem.cases)
+        levels = [root, *levels]
         stages = [-1] + stages  # the artificial root decides only eta
     return stages, levels, artificial
 
@@ -195,12 +200,13 @@ def _say(comm, msg: str) -> None:
 
 def _scenario_model(problem: Problem, i: int, job: Job, stages: list[int], node_names,
                     node_keys: dict[str, list], node_prob: dict[str, float],
-                    artificial: bool):
+                    artificial: bool, bounds: dict[str, int]):
     """Scenario i's MILP with its mpi-sppy node list (minimising minus the value)."""
     from mpisppy.scenario_tree import ScenarioNode
 
     case = problem.cases[i]
     m = build(case)
+    widen(m, bounds)
     why = restrict(m, case.data, problem, job)
     if why:
         raise _Infeasible(f"scenario {case.name}: {why}")
@@ -270,7 +276,7 @@ def _ph_job(problem: Problem, job: Job, comm, opts: dict) -> JobResult:
     order, node_names, alln = tree_names(levels)
     # probability of each node; the union of the decisions it holds, in a fixed order
     node_prob: dict[str, float] = {}
-    node_keys: dict[str, list] = {}
+    held: dict[str, dict] = {}  # node -> its decisions (a dict keeps their first order)
     stage_of = problem.stage_of
     for pos, i in enumerate(order):
         keys = decision_keys(cases[i].data, with_period=True)
@@ -278,18 +284,19 @@ def _ph_job(problem: Problem, job: Job, comm, opts: dict) -> JobResult:
             node_prob[name] = node_prob.get(name, 0.0) + probs[i]
             t = stages[level]
             if t >= 0:
-                mine = node_keys.setdefault(name, {})
+                mine = held.setdefault(name, {})
                 for k, p in keys.items():
                     if stage_of[p] == t:
                         mine[k] = None
-    node_keys = {n: sorted(ks, key=repr) for n, ks in node_keys.items()}
+    node_keys = {n: sorted(ks, key=repr) for n, ks in held.items()}
     snames = [f"s{i}" for i in order]
+    bounds = shared_bounds(cases)
     pos_of = {f"s{i}": pos for pos, i in enumerate(order)}
 
     def creator(sname: str):
         i = int(sname[1:])
         return _scenario_model(problem, i, job, stages, node_names[pos_of[sname]], node_keys,
-                               node_prob, artificial)
+                               node_prob, artificial, bounds)
 
     gap = problem.gap
     options = {
@@ -489,12 +496,12 @@ def main(argv: list[str] | None = None) -> int:
         alt = _rp_plus_pilot(problem, job, results.get("rp"))
         if alt is not None:  # PH finds a forced line hard to agree on: try the RP with it
             r2 = _ph_job(problem, alt, comm, opts)
-            if r2.ok and (not r.ok or r2.objective > r.objective):
+            if r2.ok and (not r.ok or r2.obj > r.obj):
                 # r2's bound is for its held first stage only; the forced case's own
                 # PH run gives the bound (if it has one)
                 outer = r.extra.get("outer_bound") if r.ok else None
                 gap = None if outer is None else \
-                    max(0.0, outer - r2.objective) / max(abs(r2.objective), 1e-9)
+                    max(0.0, outer - r2.obj) / max(abs(r2.obj), 1e-9)
                 r2.bound, r2.gap = outer, gap
                 r2.extra = {**r2.extra, "outer_bound": outer,
                             "plan": "the stochastic first stage plus one reserve line"}

@@ -23,7 +23,6 @@ from ..data.schema import (
     PriceEnergy,
     Strict,
     Years,
-    _parse_price,
     _range,
 )
 from .tree import Uncertainty
@@ -113,8 +112,8 @@ class RouteEntry(Strict):
     """A route the company may build: when, how fast, what a line of it is."""
 
     pilot_from: int  # first year a pilot-size line may be started
-    volume_from: int  # first year a volume-size line may be started
-    pilot_size: GWhPerYear = 0.0  # the largest line size allowed before volume_from
+    volume_from: int  # first year a larger line may be started (pilot lines stop then)
+    pilot_size: GWhPerYear = 0.0  # lines up to this size are pilot lines
     sizes: list[GWhPerYear] | None = None  # line sizes (default: the roadmap's line_sizes)
     lead_time: Years  # from the decision to build until the line produces
     life: Years  # a line's equipment life
@@ -173,6 +172,9 @@ class Roadmap(Strict):
     line_sizes: list[GWhPerYear]  # default line sizes for every route (GWh/yr)
     budget: dict[int, USD] = Field(default_factory=dict)  # capex cap per year
     salvage: Literal["book_value", "none"] = "book_value"
+    # which lines may retire before their life ends: the lines owned at the start (new
+    # lines run their life or are converted), or every line (a much harder MILP)
+    retire: Literal["owned", "all"] = "owned"
     unmet_penalty: PriceEnergy | None = None  # cost objective: price of demand not served
     routes: dict[str, RouteEntry]
     segments: dict[str, Segment]
@@ -191,16 +193,10 @@ class Roadmap(Strict):
     @field_validator("prices")
     @classmethod
     def _prices(cls, v):
+        # the prices are read with the data's exchange rates in `load.load_roadmap`
         for mat, path in v.items():
             if not path:
                 raise ValueError(f"price path of {mat!r} is empty")
-            for year, text in path.items():
-                try:
-                    value, _ = _parse_price(text)
-                except ValueError as exc:
-                    raise ValueError(f"{mat} {year}: {exc}") from None
-                if value < 0:
-                    raise ValueError(f"{mat} {year}: a price must not be negative")
         return v
 
     @model_validator(mode="after")

@@ -19,6 +19,10 @@ from .data import PlanningData, compile_data
 from .designs import LineDesign, line_design
 from .load import LoadedRoadmap, load_roadmap
 from .model import Fixed, build_model
+from .schema import Myopic
+
+# `--mode myopic` on a file without a `myopic:` section: five years in view, one kept
+DEFAULT_MYOPIC = Myopic(foresight=5, step=1)
 
 
 @dataclass
@@ -101,6 +105,9 @@ def designs_for(lr: LoadedRoadmap, progress: Callable[[str], None] | None = None
             need.add((r, k))
     for o in rm.owned:
         need.add((o.route, o.size))
+    # a converted line keeps its size: the target route needs a design at that size
+    for a, b in lr.conversions:
+        need |= {(b, k) for r, k in list(need) if r == a}
     out = {}
     for r, k in sorted(need):
         if progress:
@@ -197,8 +204,9 @@ def _myopic(d: PlanningData, lr: LoadedRoadmap, progress):
     fixes every decision and re-dispatches over the whole horizon."""
     rm = lr.roadmap
     P = len(d.years)
-    look = max(1, math.ceil(rm.myopic.foresight / d.step))
-    keep = max(1, math.ceil(rm.myopic.step / d.step))
+    my = rm.myopic or DEFAULT_MYOPIC
+    look = max(1, math.ceil(my.foresight / d.step))
+    keep = max(1, math.ceil(my.step / d.step))
     fixed = Fixed({}, {}, {})
     start = 0
     while start < P:
@@ -254,8 +262,9 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
                 lines[c.route]["built"] += round(v(m.build[k]))
             if (k, p) in m.retire:
                 lines[c.route]["retired"] += round(v(m.retire[k, p]))
+            if (k, p) in m.prod:
                 lines[c.route]["operating"] += round(v(m._operating(k, p)))
-            if (k, p - 1) in m.retire and c.last == p - 1:  # end of life
+            if (k, p - 1) in m.prod and c.last == p - 1:  # end of life
                 lines[c.route]["retired"] += round(v(m._operating(k, p - 1)))
         for a in m.convert:
             if a[2] == p:
@@ -281,11 +290,16 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
                     des.building_usd * cb
                 total += n * (charge + d.fixed[(k, p)]) + d.variable[(k, p)] * v(m.prod[k, p])
             cost[r] = total / (made * 1e6)
+        capacity = {r: 0.0 for r in d.routes}
+        for k, c in coh.items():
+            if (k, p) in m.prod:
+                capacity[c.route] += c.size * v(m._operating(k, p))
         opex = v(m.fixed_cost[p]) + v(m.variable_cost[p]) + v(m.premium[p]) / d.step
         periods.append({"year": d.years[p], "lines": lines,
                         "demand_gwh": {g: d.demand[(g, p)] for g in d.segments},
                         "production_gwh": prod, "capex": v(m.capex[p]), "opex": opex,
-                        "revenue": v(m.revenue[p]), "cost_per_kwh": cost})
+                        "revenue": v(m.revenue[p]), "cost_per_kwh": cost,
+                        "capacity_gwh": {r: x for r, x in capacity.items() if x > 0}})
     pv_rev = sum(d.flow_discount(p) * v(m.revenue[p]) for p in range(P))
     pv_capex = sum(d.capex_discount(p) * v(m.capex[p]) for p in range(P))
     pv_fixed = sum(d.flow_discount(p) * v(m.fixed_cost[p]) for p in range(P))

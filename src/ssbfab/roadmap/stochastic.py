@@ -108,6 +108,17 @@ class JobResult:
     extra: dict = field(default_factory=dict)  # solver details (PH: iterations, bounds)
     bound: float | None = None  # USD: the solver's bound on the objective (>= objective)
 
+    @property
+    def obj(self) -> float:
+        """The objective of a job that succeeded (USD)."""
+        assert self.ok and self.objective is not None, self.label
+        return self.objective
+
+    @property
+    def vals(self) -> list[float]:
+        assert self.ok and self.values is not None, self.label
+        return self.values
+
 
 def decisions(m) -> dict[Key, tuple[int, Any]]:
     """The integer decisions of a scenario model: key -> (period, variable)."""
@@ -137,11 +148,44 @@ def decision_keys(d: PlanningData, with_period: bool = False):
             for t, p in lst:
                 if t in coh and p < P:
                     out[("convert", s, t, p)] = p
-    for k, c in coh.items():
-        for p in range(P):
-            if c.produces_in(p):
-                out[("retire", k, p)] = p
+    for k, c in coh.items():  # early retirement: every cohort, or only the lines owned
+        if d.retire == "all" or c.kind == "owned":
+            for p in range(P):
+                if c.produces_in(p):
+                    out[("retire", k, p)] = p
     return out if with_period else set(out)
+
+
+def build_bound(d: PlanningData, k: str) -> int:
+    """The upper bound `build_model` gives the lines of new cohort k: no more than the
+    largest demand of the route's segments could use *in this scenario*."""
+    c = next(x for x in d.cohorts if x.key == k)
+    P = len(d.years)
+    peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
+               for p in range(P))
+    low = min(d.ramp[(k, p)] for p in range(P) if (k, p) in d.ramp)
+    return math.ceil(peak / (c.size * low) - 1e-9)
+
+
+def shared_bounds(cases: list[Case]) -> dict[str, int]:
+    """Per new cohort, the largest of the scenarios' bounds. A decision shared by
+    scenarios must be free to serve the one with the most demand: a scenario's own bound
+    (valid when it is planned alone) would cut the stochastic optimum."""
+    out: dict[str, int] = {}
+    for c in cases:
+        for k in (x.key for x in c.data.cohorts if x.kind == "new" and
+                  (x.key, x.start) in c.data.ramp):
+            out[k] = max(out.get(k, 0), build_bound(c.data, k))
+    return out
+
+
+def widen(m, bounds: dict[str, int]) -> None:
+    """Set the build bounds of a scenario model to the shared ones (checking first that
+    `build_bound` still mirrors the model's own)."""
+    for k in m.build:
+        assert m.build[k].ub is None or m.build[k].ub <= bounds[k], \
+            "build_bound() no longer mirrors build_model's bound"
+        m.build[k].setub(bounds[k])
 
 
 def value_expr(m, d: PlanningData):
@@ -220,8 +264,10 @@ def build_extensive(problem: Problem, job: Job):
     (None, [], reason) when a restriction cannot hold."""
     ef = pyo.ConcreteModel(name="roadmap-stochastic")
     blocks, decs, vals = [], [], []
+    bounds = shared_bounds(problem.cases)
     for i, c in enumerate(problem.cases):
         m = build_model(c.data)
+        widen(m, bounds)
         m.obj.deactivate()
         why = restrict(m, c.data, problem, job)
         if why:
@@ -302,6 +348,11 @@ class Alone:
     gap: float | None = None
     bound: float | None = None  # USD: the solver's bound on the value
 
+    @property
+    def val(self) -> float:
+        assert self.ok and self.value is not None
+        return self.value
+
 
 def solve_alone(case: Case, problem: Problem, job: Job | None = None) -> Alone:
     """One scenario planned alone (deterministic), optionally under a job's first-stage
@@ -310,6 +361,7 @@ def solve_alone(case: Case, problem: Problem, job: Job | None = None) -> Alone:
 
     m = build_model(case.data)
     if job is not None:
+        widen(m, shared_bounds(problem.cases))  # a held first stage may exceed its own
         why = restrict(m, case.data, problem, job)
         if why:
             return Alone(False, "infeasible")
@@ -410,7 +462,7 @@ class StochasticResult:
     objective_value: float  # USD: E[NPV] + weight·CVaR
     vss: float | None
     evpi: float
-    evpi_by_input: dict[str, float]
+    evpi_by_input: dict[str, float | None]  # None: that job found no plan
     reserve: dict | None  # route, size, with, without, value, in_solution
     first_stage: list[dict]  # [{year, lines: {route: {built, converted_in, ...}}}]
     allsolid_cheaper: list[dict]  # [{year, probability}]
@@ -588,6 +640,8 @@ def _run_extensive(problem: Problem, jobs: list[Job], say) -> tuple[dict[str, Jo
 
 
 def _reserve_holds(problem: Problem, first: dict[Key, int], how: str) -> bool:
+    """Whether a first stage has a reserve line (force) or no line of its route (forbid)."""
+    assert problem.reserve is not None
     route, size = problem.reserve
     lines = [(k, v) for k, v in first.items() if k[0] in ("build", "convert")]
     ours = [(k, v) for k, v in lines if _key_route(k) == route]
@@ -620,16 +674,17 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
     if not all(x.ok for x in ws):
         bad = [c.name for c, x in zip(problem.cases, ws, strict=True) if not x.ok]
         raise NoPlanError(f"{lr.file}: scenario {bad[0]} alone has no feasible roadmap")
-    ws_obj = risk_objective([x.value for x in ws], probs, a, w)
-    ws_up = None if any(x.bound is None for x in ws) else \
-        risk_objective([x.bound for x in ws], probs, a, w)
-    ws_job = JobResult("ws", True, "optimal", None, ws_obj, [x.value for x in ws], bound=ws_up)
-    evpi = ws_obj - rp.objective
+    ws_obj = risk_objective([x.val for x in ws], probs, a, w)
+    ups = [x.bound for x in ws]
+    ws_up = None if any(u is None for u in ups) else \
+        risk_objective([u for u in ups if u is not None], probs, a, w)
+    ws_job = JobResult("ws", True, "optimal", None, ws_obj, [x.val for x in ws], bound=ws_up)
+    evpi = ws_obj - rp.obj
     ranges: dict[str, Any] = {"evpi": _range_of(ws_job, rp), "evpi_by_input": {}}
-    by_input = {}
+    by_input: dict[str, float | None] = {}
     for name in tree.inputs:
         r = results.get(f"evpi:{name}")
-        by_input[name] = 0.0 if r is None else (r.objective - rp.objective if r.ok else None)
+        by_input[name] = 0.0 if r is None else (r.obj - rp.obj if r.ok else None)
         ranges["evpi_by_input"][name] = [0.0, 0.0] if r is None else _range_of(r, rp)
     eev = results.get("eev")
     vss = None
@@ -639,7 +694,7 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
         notes.append("the expected-value plan's first stage is infeasible in some scenario "
                      f"({eev.reason if eev else ''}): its VSS is unbounded")
     else:
-        vss = rp.objective - eev.objective
+        vss = rp.obj - eev.obj
         ranges["vss"] = _range_of(rp, eev)
     reserve = None
     if problem.reserve:
@@ -648,7 +703,7 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
         reserve = {"route": route, "size_gwh": size,
                    "with": f.objective if f.ok else None,
                    "without": nf.objective if nf.ok else None,
-                   "value": (f.objective - nf.objective) if f.ok and nf.ok else None,
+                   "value": (f.obj - nf.obj) if f.ok and nf.ok else None,
                    "in_solution": _reserve_holds(problem, rp.first, "force")}
         if f.ok and nf.ok:
             ranges["reserve_value"] = _range_of(f, nf)
@@ -656,6 +711,7 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
             notes.append(f"forcing the reserve line is infeasible: {f.reason}")
     gaps = [r.gap for r in results.values() if r.ok and r.gap is not None]
     reports = rp.reports
+    assert reports is not None  # the RP job always reads its scenarios back
     stage0 = [y for y, t in zip(problem.cases[0].data.years, problem.stage_of, strict=True)
               if t == 0]
     first_stage = [{"year": p["year"], "lines": p["lines"]} for p in reports[0]["periods"]
@@ -682,9 +738,9 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
     return StochasticResult(
         name=lr.roadmap.name, objective=lr.roadmap.objective, currency="USD",
         stages=tree.stages, scenarios=scen,
-        expected_npv=sum(p * v for p, v in zip(probs, rp.values, strict=True)),
-        cvar={"alpha": a, "weight": w, "value": cvar(rp.values, probs, a)},
-        objective_value=rp.objective, vss=vss, evpi=evpi, evpi_by_input=by_input,
+        expected_npv=sum(p * v for p, v in zip(probs, rp.vals, strict=True)),
+        cvar={"alpha": a, "weight": w, "value": cvar(rp.vals, probs, a)},
+        objective_value=rp.obj, vss=vss, evpi=evpi, evpi_by_input=by_input,
         reserve=reserve, first_stage=first_stage,
         allsolid_cheaper=allsolid_cheaper(lr, scen), solver=solver_doc, values=values,
         notes=notes)
@@ -699,21 +755,21 @@ def _no_worse_than_rp(problem: Problem, results: dict[str, JobResult], notes: li
     for label, r in list(results.items()):
         fits = label.startswith("evpi:") or (label.startswith("reserve:") and _reserve_holds(
             problem, rp.first, label.split(":")[1]))
-        if fits and (not r.ok or r.objective < rp.objective):
+        if fits and (not r.ok or r.obj < rp.obj):
             notes.append(f"{label}: the solver's plan ({'none' if not r.ok else r.status}) was "
                          f"worse than the stochastic plan, which is feasible for it; using it")
             results[label] = JobResult(label, True, r.status if r.ok else rp.status, r.gap,
                                        rp.objective, rp.values, rp.first, r.solve_s,
                                        reason="the stochastic plan", extra=r.extra,
                                        bound=r.bound if r.ok and r.bound is not None
-                                       and r.bound >= rp.objective else rp.bound)
+                                       and r.bound >= rp.obj else rp.bound)
 
 
 def _range_of(hi: JobResult, lo: JobResult) -> list[float | None]:
     """[least, most] of hi − lo given both solvers' bounds (maximised objectives):
     the difference is certain to lie in it; its width is what the gaps leave open."""
-    least = hi.objective - lo.bound if lo.bound is not None else None
-    most = hi.bound - lo.objective if hi.bound is not None else None
+    least = hi.obj - lo.bound if lo.bound is not None else None
+    most = hi.bound - lo.obj if hi.bound is not None else None
     return [least, most]
 
 

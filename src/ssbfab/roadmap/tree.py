@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -207,6 +208,13 @@ def _kind(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _known(name: str) -> tuple[str, str]:
+    """(kind, target) of an input name the tree has already checked."""
+    kind = _kind(name)
+    assert kind is not None, name
+    return kind
+
+
 def build_tree(lr) -> Tree:
     """The scenario tree of a loaded roadmap (one scenario if it has no `uncertainty:`),
     checked against the roadmap (input names, values, years). Raises SpecError naming
@@ -244,7 +252,7 @@ def build_tree(lr) -> Tree:
                     value = _check_input(lr, name, raw, y, loc, bad)
                     if value is None:
                         continue
-                    kind = _kind(name)[0]
+                    kind = _known(name)[0]
                     if kind in ROUTE_KINDS:
                         if revealed.get(name, y) != y:
                             bad(loc, f"{name} is a property of the route, revealed once; it is "
@@ -269,10 +277,11 @@ def build_tree(lr) -> Tree:
         nxt = []
         for j, s in enumerate(scenarios):
             opts = lv[j] if len(lv) > 1 else lv[0]
-            for name, p, ch in opts:
+            for name, p, changes in opts:
                 nodes = (*s.nodes, f"{s.nodes[-1]}/{name or '-'}")
                 label = "/".join(x for x in (s.name if s.name != "root" else "", name) if x)
-                nxt.append(Scenario(label or "root", s.probability * p, nodes, s.changes + ch))
+                nxt.append(Scenario(label or "root", s.probability * p, nodes,
+                                    s.changes + changes))
         scenarios = nxt
     return Tree(list(u.stages), scenarios, inputs)
 
@@ -281,6 +290,7 @@ def _generated(lr, u: Uncertainty, bad):
     """Per stage and node, `branches` draws (probability 1/n each) of the inputs learnt
     at that stage; the draws of node j at stage t come from the seed and (t, j) alone."""
     g = u.generate
+    assert g is not None  # called for a generated tree only
     at: dict[int, list[tuple[str, Any]]] = {y: [] for y in u.stages[1:]}
     for name, spec in g.inputs.items():
         loc = ("generate", "inputs", name)
@@ -379,7 +389,7 @@ def _check_input(lr, name: str, raw: Any, year: int, loc, bad, sampled: bool = F
                 if early:
                     raise ValueError(f"a path learnt in {year} gives years before it ({early}); "
                                      f"expected years from {year} on")
-                path = {int(y): _path_value(k, v) for y, v in raw.items()}
+                path = {int(y): _path_value(lr, k, v) for y, v in raw.items()}
                 if not path:
                     raise ValueError("expected a path with at least one year")
                 return ("path", path)
@@ -408,14 +418,20 @@ def _check_input(lr, name: str, raw: Any, year: int, loc, bad, sampled: bool = F
         return None
 
 
-def _path_value(kind: str, v: Any) -> float | tuple[float, str]:
+def _rates(lr) -> dict[str, float]:
+    """USD per unit of each currency of the loaded data (prices may be in CNY)."""
+    return next(iter(lr.routes.values())).economics.currency_rates
+
+
+def _path_value(lr, kind: str, v: Any) -> float | tuple[float, str]:
     """A path's value in the planner's units (a price: USD per basis unit and the basis)."""
     from ..data import units
 
     if kind == "price":
-        x, basis = _parse_price(str(v))
+        x, basis = _parse_price(str(v), _rates(lr))
         return (x, basis)
-    x = units.parse_quantity(v, "energy_per_year" if kind == "demand" else "price_energy")
+    x = units.parse_quantity(v, "energy_per_year" if kind == "demand" else "price_energy",
+                             _rates(lr))
     if not (math.isfinite(x) and x >= 0):
         raise ValueError(f"expected a non-negative value, found {v!r}")
     return x
@@ -424,7 +440,7 @@ def _path_value(kind: str, v: Any) -> float | tuple[float, str]:
 # ----------------------------------------------------------------------------- scenario data
 
 
-def base_state(lr, inputs: list[str] = ()) -> dict[str, Any]:
+def base_state(lr, inputs: Sequence[str] = ()) -> dict[str, Any]:
     """The roadmap's own value of every input a tree may change, on the period years:
     paths as {year: value} (prices as (USD per basis unit, basis)), route properties;
     `inputs` adds the data price of materials the roadmap gives no path for."""
@@ -434,7 +450,7 @@ def base_state(lr, inputs: list[str] = ()) -> dict[str, Any]:
 
     state: dict[str, Any] = {}
     for m, path in rm.prices.items():
-        parsed = {y: _parse_price(t) for y, t in path.items()}
+        parsed = {y: _parse_price(t, _rates(lr)) for y, t in path.items()}
         basis = next(iter(parsed.values()))[1]
         state[f"prices.{m}"] = {y: (interpolate({a: v for a, (v, _) in parsed.items()}, y), basis)
                                 for y in years}
@@ -474,7 +490,7 @@ def scenario_state(lr, changes: tuple[Change, ...], base: dict[str, Any] | None 
     from .schema import interpolate
 
     for c in changes:
-        k = _kind(c.input)[0]
+        k = _known(c.input)[0]
         if k in PATH_KINDS:
             if c.input not in state:  # a material priced only by its data
                 state[c.input] = _material_base(lr, c.input)
@@ -533,7 +549,7 @@ def roadmap_for(lr, state: dict[str, Any]):
     for key, v in state.items():
         if key in base and v == base[key]:
             continue
-        k, target = _kind(key)
+        k, target = _known(key)
         if k == "price":
             prices[target] = {y: f"{x!r} USD/{_BASIS_TEXT.get(b, b)}" for y, (x, b) in v.items()}
         elif k == "demand":
@@ -591,11 +607,19 @@ def check_reserve(lr) -> None:
                                 f"{r.size:g} GWh/yr is not a line size of {r.route} "
                                 f"({', '.join(f'{s:g}' for s in sizes)} GWh/yr)"))
     first_end = u.stages[1] if len(u.stages) > 1 else rm.periods.end + 1
-    allowed = e.volume_from if r.size > e.pilot_size else e.pilot_from
-    if allowed >= first_end:
+    first = [y for y in rm.periods.years if y < first_end]
+    # as `compile_data` allows: pilot lines from pilot_from until volume production
+    # begins, larger lines from volume_from on
+    if r.size <= e.pilot_size:
+        ok = [y for y in first if e.pilot_from <= y < max(e.volume_from, e.pilot_from + 1)]
+        when = f"from {e.pilot_from} until {max(e.volume_from, e.pilot_from + 1) - 1}"
+    else:
+        ok = [y for y in first if y >= e.volume_from]
+        when = f"from {e.volume_from}"
+    if not ok:
         raise SpecError(Problem(lr.file, lr.line(*loc), "uncertainty.reserve",
-                                f"a {r.size:g} GWh/yr line of {r.route} may be started only from "
-                                f"{allowed}, after the first stage ({u.stages[0]}.."
+                                f"a {r.size:g} GWh/yr line of {r.route} may be started only "
+                                f"{when}, not in the first stage ({u.stages[0]}.."
                                 f"{first_end - 1}); expected a line the first stage can start"))
 
 

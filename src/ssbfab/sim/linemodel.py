@@ -29,7 +29,7 @@ Conventions (documented for users in docs/lines.md, "Simulating a bare line"):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, Problem
@@ -37,10 +37,21 @@ from ..errors import InputError, Problem
 if TYPE_CHECKING:  # worker processes unpickle a LineModel without loading pint/pydantic
     from ..config import PlantConfig
     from ..data.schema import Route
+    from ..graph import LineGraph
 
+# Scrap is drawn over round(lot) pieces; more than 2^53 would not be exact integers
+# in a float (or fit numpy's binomial), and no real lot is near it.
+MAX_PIECES = float(2**53)
 # A run of more lot operations than this per replication is refused: at ~50,000
 # operations/s it would take over half an hour, which a user would take for a hang.
 MAX_OPERATIONS = 1e8
+# Lot operations per second of one core, the full model (benchmarks/bench_sim.py
+# measures 50,000-90,000): what work estimates in messages are converted with.
+OPERATIONS_PER_SECOND = 50_000
+# Above this many lot operations in all replications (about a quarter of an hour of
+# CPU) `ssbfab simulate` asks for --yes: a typo in --reps or --days must not start
+# hours of work unasked. Four replication-years of a 50 GWh/yr plant are ~1e7.
+WORK_LIMIT = 5e7
 CALENDAR_DAYS_PER_YEAR = 365.0
 
 
@@ -74,6 +85,15 @@ class StepModel:
     extra_loss: float  # extra scrap fraction of a lot that meets an excursion ("loss")
     sensitive_kg: float  # kg of moisture-sensitive material per unit of this step
     h2s_cm3: float  # cm3 H2S released per unit processed at the reference dew point
+    # good output per operating hour the configuration's target needs from this step, at
+    # the nominal yields downstream (step unit/h; NaN without a target or a cell)
+    target_good_per_h: float = math.nan
+    # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
+    # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
+    quantum: float = 1.0  # units of this step's output per quantum
+    piece_quanta: int | float = 0  # quanta per piece (lot / pieces)
+    capacity_quanta: int | float = 0  # the buffer after this step (0: the final step's sink)
+    input_quanta: tuple[int | float, ...] = ()  # per input, quanta of its buffer taken per lot
 
     @property
     def is_source(self) -> bool:
@@ -106,7 +126,7 @@ class LineModel:
     cell_energy_kwh: float  # NaN for a bare line
     dew_point_class: str
     capacity_gwh: float
-    levels: dict
+    levels: dict[str, str]  # step -> setting level simulated
     warnings: tuple[str, ...]
 
     @property
@@ -125,11 +145,13 @@ def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig
     option; the step's own lot size (no larger than that option's batch); the
     driest allowed dry-room class, as `size_for_capacity` does."""
     from ..config import PlantConfig, StepChoice
+    from ..graph import LineGraph
 
-    classes = route.dry_room_options
-    dpc = dew_point_class or (classes[-1].name if classes else "")
+    graph = LineGraph.of(route)
+    dpc = dew_point_class or graph.driest or ""
     steps = {}
-    for s in route.line:
+    for node in graph.in_file_order():
+        s = node.spec
         opt = s.options[0]
         lot = min(s.lot, opt.batch_size) if opt.is_batch else s.lot
         steps[s.name] = StepChoice(level=s.setting_levels[0].name,
@@ -142,7 +164,7 @@ def check_run(days: float, warmup_days: float, reps: int, workers: int | None = 
     """Bad run arguments are input errors (exit 2), never a traceback or a hang."""
     problems = []
 
-    def bad(field: str, msg: str):
+    def bad(field: str, msg: str) -> None:
         problems.append(Problem("arguments", None, field, msg))
 
     for name, v in (("days", days), ("warmup_days", warmup_days)):
@@ -166,28 +188,31 @@ def check_run(days: float, warmup_days: float, reps: int, workers: int | None = 
 
 def compile_config(config: PlantConfig, days: float = 365.0,
                    warmup_days: float = 30.0) -> LineModel:
-    """Check a configuration and compile it for the simulator (times in operating hours)."""
-    from .. import flow
-    from ..cell import design_refs
+    """Check a configuration and compile it for the simulator (times in operating hours;
+    `days` and `warmup_days` in calendar days)."""
+    from ..graph import LineGraph
 
     check_run(days, warmup_days, 1)
     route = config.route
+    graph = LineGraph.of(route)
     file = config.meta.get("file") or route.file or route.name
     problems: list[Problem] = []
 
-    def bad(field: str, msg: str):
+    def bad(field: str, msg: str) -> None:
         problems.append(Problem(file, None, field, msg))
 
-    refs = design_refs(route) if route.cell is not None else {}
-    ratios = flow.edge_ratios(route, refs)
-    dry = _dry_room(route, config.dew_point_class, bad)
-    sensitive = _sensitive_kg(route, refs, ratios)
-    order = route.order
-    index = {name: i for i, name in enumerate(order)}
+    dpc = config.dew_point_class
+    # the class matters where there is a dry room (moisture-sensitive steps are in it)
+    class_ok = graph.class_problem(dpc) is None
+    if graph.dry_steps and not class_ok:
+        bad("dew_point_class", graph.class_problem(dpc) or "")
+    dry = _dry_room(route, graph, dpc if class_ok else None)
+    index = {name: i for i, name in enumerate(graph.order)}
     hpd = hours_per_day(route)
     steps: list[StepModel] = []
-    for name in order:
-        s = route.step(name)
+    for node in graph.steps:
+        name = node.name
+        s = node.spec
         choice = config.steps.get(name)
         if choice is None:
             bad(f"steps.{name}", f"the configuration has no entry for step {name!r}")
@@ -198,15 +223,15 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             bad(f"steps.{name}.level", f"unknown level {choice.level!r}; expected one of "
                 f"{', '.join(lv.name for lv in s.setting_levels)}")
             continue
-        y = level.yield_
-        if s.moisture is not None:
-            y *= s.moisture.yield_factor.get(config.dew_point_class, 0.0)
-            if y <= 0:
-                bad(f"steps.{name}", f"step {name!r} has no yield in dry-room class "
-                    f"{config.dew_point_class!r} (moisture.yield_factor has no entry for it)")
+        # a class the route may not use is reported once, above
+        y = graph.yield_at(name, level.name, dpc) if class_ok or not node.sensitive else math.nan
         lot = float(choice.lot_size)
         if not (lot > 0 and math.isfinite(lot)):
             bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
+            continue
+        if lot > MAX_PIECES:
+            bad(f"steps.{name}.lot_size", f"a lot of {lot:g} {s.unit} has more pieces than "
+                f"scrap can be drawn over; expected at most {MAX_PIECES:.3g} {s.unit}")
             continue
         machines: list[MachineSpec] = []
         used = []
@@ -225,6 +250,7 @@ def compile_config(config: PlantConfig, days: float = 365.0,
                         f"batch of {opt.name!r} ({opt.batch_size:g} {s.unit})")
                     continue
                 k = max(1, int(math.floor(opt.batch_size / lot + 1e-9)))
+                assert opt.cycle_time is not None  # a batch option has one (the schema says so)
                 mean = opt.cycle_time / level.rate_factor
             else:
                 mean = lot / (opt.rate_per_hour * level.rate_factor)
@@ -241,97 +267,81 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         if not machines:
             bad(f"steps.{name}.machines", f"step {name!r} must produce but has zero machines")
             continue
-        inputs = tuple((index[e.step], lot * ratios[(e.step, name)]) for e in s.inputs)
-        final = not route.consumers[name]
-        cap = math.inf if final else s.buffer * lot
+        inputs = tuple((index[u], lot * graph.ratio[(u, name)]) for u in node.inputs)
+        cap = math.inf if node.final else s.buffer * lot
         mo = s.moisture
-        h2s = (mo.h2s_release * sensitive[name] * 1000.0) if mo is not None else 0.0  # cm3/g * g
+        h2s = (mo.h2s_release * node.sensitive_kg * 1000.0) if mo is not None else 0.0  # cm3/g * g
         steps.append(StepModel(
             name=name, unit=s.unit, lot=lot, pieces=max(1, round(lot)), yield_=y,
             level=level.name, machines=tuple(machines), option_label="+".join(used),
             inputs=inputs, buffer_capacity=cap, environment=s.environment,
             excursion_effect=(mo.excursion.effect if mo is not None else ""),
             extra_loss=(mo.excursion.extra_loss if mo is not None else 0.0),
-            sensitive_kg=sensitive[name], h2s_cm3=h2s))
+            sensitive_kg=node.sensitive_kg, h2s_cm3=h2s))
     if problems:
         raise InputError(problems)
-    warnings = _check_buffers(steps, file, route)
+    steps = _with_targets(steps, graph, float(config.capacity_gwh),
+                          route.economics.operating_hours_per_year)
+    warnings = _check_buffers(steps, file, route, graph)
+    steps = _quantise(steps, file, route, graph)
+    warnings += [f"beyond the route's limits: {m}"
+                 for m in config.meta.get("beyond_limits", ())]
     model = LineModel(
         route=route.name, route_file=route.file, steps=tuple(steps), dry_room=dry,
         hours=days * hpd, warmup=warmup_days * hpd, days=float(days),
         warmup_days=float(warmup_days),
         operating_hours_per_year=route.economics.operating_hours_per_year,
-        cell_energy_kwh=_cell_energy(route), dew_point_class=config.dew_point_class,
+        cell_energy_kwh=graph.energy_kwh, dew_point_class=config.dew_point_class,
         capacity_gwh=float(config.capacity_gwh),
         levels={n: c.level for n, c in config.steps.items()}, warnings=tuple(warnings))
     _check_length(model, file)
     return model
 
 
-def _cell_energy(route: Route) -> float:
-    if route.cell is None:
-        return math.nan
-    from ..cell import design
+def _with_targets(steps: list[StepModel], graph: LineGraph, capacity_gwh: float,
+                  hours_per_year: float) -> list[StepModel]:
+    """Each step's good output per operating hour that `capacity_gwh` good GWh/yr needs,
+    at the yields simulated (the line graph's flow per good cell × cells per hour)."""
+    if not (capacity_gwh > 0 and math.isfinite(capacity_gwh)) or graph.cell is None:
+        return steps
+    good, _ = graph.flows({sm.name: sm.yield_ for sm in steps})
+    cells_per_h = capacity_gwh * 1e6 / graph.energy_kwh / hours_per_year
+    return [replace(sm, target_good_per_h=good[sm.name] * cells_per_h) for sm in steps]
 
-    return design(route).energy_kwh
 
-
-def _dry_room(route: Route, dpc: str, bad) -> DryRoomModel:
+def _dry_room(route: Route, graph: LineGraph, dpc: str | None) -> DryRoomModel:
+    """The dry room in class `dpc` (None: not an allowed class, already reported)."""
     from ..data.units import dew_point_to_ppmv
 
     dr = route.shared.dry_rooms
-    present = any(s.environment == "dry_room" for s in route.line)
-    classes = {c.name: c for c in route.dry_room_options}
-    c = classes.get(dpc)
+    present = bool(graph.dry_steps)
+    c = graph.dry_rooms.get(dpc) if dpc is not None else None
     if c is None:
-        if present:
-            bad("dew_point_class", f"unknown dry-room class {dpc!r}; expected one of "
-                f"{', '.join(classes) or '(none allowed)'}")
         return DryRoomModel(False, math.nan, math.nan, 0.0, 0.0, dr.sulfide_exposure_threshold,
                             1.0, 1.0)
-    ref = dew_point_to_ppmv(dr.h2s_reference_dew_point)
+    ppmv: dict[str, float] = {}
+    bad_dp: list[Problem] = []
+    for field, value in (("h2s_reference_dew_point", dr.h2s_reference_dew_point),
+                         (f"classes.{c.name}.dew_point", c.dew_point),
+                         (f"classes.{c.name}.excursions.peak", c.excursions.peak)):
+        try:
+            ppmv[field] = dew_point_to_ppmv(value)
+        except ValueError as exc:  # a dew point the water content cannot be computed for
+            bad_dp.append(Problem(route.shared.files.get("dry_rooms", "dry_rooms.yaml"), None,
+                                  field, str(exc)))
+    if bad_dp:
+        raise InputError(bad_dp)
+    ref = ppmv["h2s_reference_dew_point"]
     return DryRoomModel(
         present=present, dew_point=c.dew_point, peak=c.excursions.peak,
         rate=c.excursions.rate if present else 0.0, duration=c.excursions.duration,
         threshold=dr.sulfide_exposure_threshold,
-        water_ratio=dew_point_to_ppmv(c.dew_point) / ref,
-        water_ratio_peak=dew_point_to_ppmv(c.excursions.peak) / ref)
+        water_ratio=ppmv[f"classes.{c.name}.dew_point"] / ref,
+        water_ratio_peak=ppmv[f"classes.{c.name}.excursions.peak"] / ref)
 
 
-def _sensitive_kg(route: Route, refs, ratios) -> dict[str, float]:
-    """kg of moisture-sensitive material (materials.yaml `moisture_sensitive`) in one
-    unit of each step's output, by design: made here, added here, or carried in from
-    upstream through the edge ratios."""
-    from .. import flow
-
-    mats = route.all_materials
-    out: dict[str, float] = {}
-    for name in route.order:
-        s = route.step(name)
-        if s.makes is not None:
-            out[name] = 1.0 if mats[s.makes].moisture_sensitive else 0.0
-            continue
-        kg = 0.0
-        pc = flow.per_cell(route, s, refs)
-        for mu in s.materials:
-            m = mats.get(mu.material)
-            if m is None or not m.moisture_sensitive:
-                continue
-            if mu.amount in refs:
-                if refs[mu.amount].unit == "kg":
-                    kg += refs[mu.amount].value / pc
-            else:
-                try:
-                    kg += flow._per_unit_quantity(mu.amount, s)
-                except ValueError:
-                    pass
-        for e in s.inputs:
-            kg += ratios[(e.step, name)] * out[e.step]
-        out[name] = kg
-    return out
-
-
-def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]:
+def _check_buffers(steps: list[StepModel], file: str, route: Route,
+                   graph: LineGraph) -> list[str]:
     """A buffer that cannot hold one downstream lot's input can never release that lot:
     the line would deadlock. Lots that need more than half a buffer make the lot model
     misstate blocking (DESIGN.md: keep lots no larger than the buffers they pass)."""
@@ -340,14 +350,14 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]
         for u_idx, need in c.inputs:
             u = steps[u_idx]
             if need > u.buffer_capacity * (1 + 1e-9):
+                pos = graph.node(u.name).position
                 problems.append(Problem(
-                    file, route.line_of("line", _pos(route, u.name), "buffer"),
-                    f"line.{_pos(route, u.name)}.buffer",
+                    file, route.line_of("line", pos, "buffer"), f"line.{pos}.buffer",
                     f"the buffer after {u.name!r} holds {u.buffer_capacity:g} {u.unit} "
                     f"({u.buffer_capacity / u.lot:g} lots of {u.lot:g}), but one lot of "
                     f"{c.name!r} ({c.lot:g} {c.unit}) needs {need:g} {u.unit}: the line could "
                     f"never start it. Expected a buffer of at least "
-                    f"{math.ceil(need / u.lot - 1e-9)} lots, or a smaller lot at {c.name!r}"))
+                    f"{math.ceil(need / u.lot - 1e-9):,.6g} lots, or a smaller lot at {c.name!r}"))
             elif need > 0.5 * u.buffer_capacity:
                 warnings.append(
                     f"a lot of {c.name!r} needs {need:g} {u.unit}, more than half the buffer "
@@ -358,12 +368,66 @@ def _check_buffers(steps: list[StepModel], file: str, route: Route) -> list[str]
     return warnings
 
 
-def _pos(route: Route, name: str) -> int:
-    return [s.name for s in route.line].index(name)
+def _quantise(steps: list[StepModel], file: str, route: Route,
+              graph: LineGraph) -> list[StepModel]:
+    """Each buffer's amounts as whole numbers of its quantum (buffer.py): the upstream
+    step's piece (lot / pieces) and every consumer's draw per lot. Floats when the
+    highest level the buffer can reach (its capacity or the largest draw, plus a lot
+    from every upstream machine blocked at once, which the overfill rule lets in) is
+    below 2^52, so float arithmetic on them is exact; Python ints above. A draw of zero
+    would let a consumer make something from nothing."""
+    from dataclasses import replace
+
+    from .buffer import quantum_for, to_quanta
+
+    draws: dict[int, list[float]] = {i: [] for i in range(len(steps))}
+    problems = []
+    for c in steps:
+        for u, need in c.inputs:
+            if not (need > 0 and math.isfinite(need)):
+                pos = graph.node(c.name).position
+                problems.append(Problem(
+                    file, route.line_of("line", pos, "inputs"), f"line.{pos}.inputs",
+                    f"one lot of {c.name!r} draws {need!r} {steps[u].unit} of "
+                    f"{steps[u].name!r}; expected a positive, finite amount"))
+            draws[u].append(need)
+    if problems:
+        raise InputError(problems)
+    quantum = {}
+    for i, s in enumerate(steps):
+        q = quantum_for([s.lot / s.pieces, *draws[i]])
+        if q == 0.0:
+            pos = graph.node(s.name).position
+            raise InputError(Problem(
+                file, route.line_of("line", pos, "lot_size"), f"line.{pos}.lot_size",
+                f"the amounts of {s.name!r} passed between steps are too small to count "
+                f"(a lot of {s.lot:g} {s.unit}, draws of "
+                f"{', '.join(f'{d:g}' for d in draws[i]) or 'none'}); expected lots and "
+                f"draws above 1e-299 {s.unit}"))
+        quantum[i] = q
+    out = []
+    for i, s in enumerate(steps):
+        q = quantum[i]
+        piece_q = to_quanta(s.lot / s.pieces, q)
+        lot_q = s.pieces * piece_q
+        cap_q = (round(s.buffer_capacity / s.lot) * lot_q
+                 if math.isfinite(s.buffer_capacity) else 0)
+        input_q = tuple(to_quanta(need, quantum[u]) for u, need in s.inputs)
+        highest = max([cap_q, *(to_quanta(d, q) for d in draws[i])]) + (
+            len(s.machines) + 1) * lot_q
+        as_float = float if highest < 2**52 else int
+        out.append(replace(s, quantum=q, piece_quanta=as_float(piece_q),
+                           capacity_quanta=as_float(cap_q), input_quanta=input_q))
+    # a consumer's draws take the type of the buffer it draws from
+    kind = {i: type(m.piece_quanta) for i, m in enumerate(out)}
+    return [replace(m, input_quanta=tuple(kind[u](q) for (u, _), q in
+                                          zip(m.inputs, m.input_quanta, strict=True)))
+            for m in out]
 
 
 def max_operations(model: LineModel) -> float:
-    """Upper bound of the lots one replication processes: every machine always busy."""
+    """Upper bound of the lot operations one replication processes (every machine
+    always busy over the horizon, warm-up included)."""
     return sum(model.hours / m.mean_time * max(1, m.batch_lots)
                for s in model.steps for m in s.machines)
 
@@ -377,3 +441,20 @@ def _check_length(model: LineModel, file: str) -> None:
             file, None, "lot_size",
             f"one replication could process up to {ops:.3g} lots (limit {MAX_OPERATIONS:.0e}): "
             f"expected larger lots or a shorter horizon (--days)"))
+
+
+def check_work(model: LineModel, reps: int, limit: float = WORK_LIMIT) -> None:
+    """Refuse a run of more than `limit` lot operations in all (at most `max_operations`
+    per replication): exit 2 saying how much work it is and how to confirm it."""
+    per = max_operations(model)
+    total = per * reps
+    if total <= limit:
+        return
+    seconds = total / OPERATIONS_PER_SECOND
+    took = (f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.0f} min")
+    raise InputError(Problem(
+        "arguments", None, "--reps" if per <= limit else "--days",
+        f"{reps:,} replication(s) of {model.days:g} days of up to {per:,.3g} lot operations "
+        f"each make up to {total:,.3g} in all, about {took} of CPU at "
+        f"{OPERATIONS_PER_SECOND:,} operations/s, above the limit of {limit:,.3g} a run "
+        f"starts unasked: pass --yes to run it anyway, or fewer --reps or --days"))

@@ -38,18 +38,28 @@ station the machine-hours busy, down, blocked and starved, the time-integrals of
 machine and buffer contents, units started, good and scrapped; per buffer the
 amount-weighted birth times for the lead time. Everything is reset at the end of
 the warm-up and closed at the horizon.
+
+Counts are exact: a station counts whole pieces (lot / pieces units each) and a
+buffer whole quanta (buffer.py), so units started = good + scrapped + in process
+holds exactly at any lot or buffer size; they become floats in units only in the
+dict a replication returns.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import simpy
 
 from . import streams
 from .buffer import Buffer
 from .linemodel import LineModel, MachineSpec, StepModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BUSY, DOWN, BLOCKED, STARVED = 0, 1, 2, 3
 INF = math.inf
@@ -58,37 +68,45 @@ INF = math.inf
 class Station:
     """One step's machines and counters (plain attributes: read in the hot loop)."""
 
-    __slots__ = ("model", "acc", "out", "inputs", "lot", "pieces", "piece", "yield_", "effect",
-                 "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area", "wm_last",
-                 "loader_busy", "loader_q", "machines", "units_exc", "units_norm", "scrap_rng",
-                 "draw_scrap", "inproc_start", "sink")
+    __slots__ = ("model", "acc", "out", "inputs", "pieces", "piece", "piece_q", "yield_",
+                 "effect", "extra_loss", "started", "good", "scrapped", "lots", "wm", "wm_area",
+                 "wm_last", "loader_busy", "loader_q", "machines", "units_exc", "units_norm",
+                 "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink")
+
+    # set by `run_replication` from the replication's streams
+    scrap_rng: np.random.Generator
+    draw_scrap: Callable[[], int]
 
     def __init__(self, model: StepModel):
         self.model = model
         self.acc = [0.0, 0.0, 0.0, 0.0]  # machine-hours busy, down, blocked, starved
         self.out: Buffer | None = None
-        self.inputs: list[tuple[Buffer, float]] = []
-        self.lot = model.lot
-        self.pieces = model.pieces
-        self.piece = model.lot / model.pieces
+        self.inputs: list[tuple[Buffer, int | float]] = []  # (buffer, quanta taken per lot)
+        self.pieces = model.pieces  # pieces per lot: the unit of every count below
+        self.piece = model.lot / model.pieces  # units per piece
+        self.piece_q = model.piece_quanta  # quanta per piece in the buffer after the step
         self.yield_ = model.yield_
         self.effect = model.excursion_effect
         self.extra_loss = model.extra_loss
-        self.started = self.good = self.scrapped = 0.0
+        self.started = self.good = self.scrapped = 0  # pieces
         self.lots = 0  # lots started since time 0 (station operations, for the benchmark)
-        self.wm = 0.0  # units in machines (started, not yet in the buffer)
-        self.wm_area = 0.0
+        self.wm = 0  # pieces in machines (started, not yet in the buffer)
+        self.wm_area = 0.0  # piece·h
         self.wm_last = 0.0
         self.loader_busy = False
         self.loader_q: deque = deque()
-        self.machines: list[list] = []  # per machine [state, since, in process, held]
-        self.units_exc = self.units_norm = 0.0
-        self.inproc_start = 0.0
+        # per machine [state, since, pieces in process, good pieces held (blocked)]
+        self.machines: list[list] = []
+        self.units_exc = self.units_norm = 0  # pieces processed during / outside excursions
+        self.inproc_start = 0
+        self.held_start = 0  # good pieces held by blocked machines at the end of the warm-up
+        self.level_start: float = 0  # quanta in the buffer after the step then
         self.sink = True
 
 
 class DryRoom:
-    __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations")
+    __slots__ = ("active", "count", "calm", "since", "hours", "snap", "exposure", "stations",
+                 "events", "hours_sq", "hours_max", "exposure_sq", "exposure_max")
 
     def __init__(self, env):
         self.active = False
@@ -98,13 +116,26 @@ class DryRoom:
         self.hours = 0.0
         self.snap = 0.0
         self.exposure = 0.0
+        # per excursion in the measured window: how many, and the sum of squares and the
+        # largest of their hours and exposures (the rare-event intervals need them)
+        self.events = 0
+        self.hours_sq = self.hours_max = self.exposure_sq = self.exposure_max = 0.0
         self.stations: list[tuple[Station, float]] = []  # dry-room stations, kg per unit
+
+    def add(self, hours: float, exposure: float) -> None:
+        """Account one excursion's hours and kg·h of exposure in the measured window."""
+        self.hours += hours
+        self.hours_sq += hours * hours
+        self.hours_max = max(self.hours_max, hours)
+        self.exposure += exposure
+        self.exposure_sq += exposure * exposure
+        self.exposure_max = max(self.exposure_max, exposure)
 
     def sensitive_area(self, now: float) -> float:
         """kg·h of moisture-sensitive material held by dry-room steps up to `now`."""
         total = 0.0
         for st, kg in self.stations:
-            a = st.wm_area + st.wm * (now - st.wm_last)
+            a = (st.wm_area + st.wm * (now - st.wm_last)) * st.piece
             if st.out is not None:
                 a += st.out.area_at(now)
             total += kg * a
@@ -167,22 +198,22 @@ def _interrupted(env, st: Station, spec: MachineSpec, ms, rem, ttf, ttm, draw_tt
         _transition(env, acc, ms, BUSY)
 
 
-def _complete(st: Station, ms, scrap_hit: bool) -> float:
-    """Draw a finished lot's scrap and count it; its good units."""
-    L = st.lot
+def _complete(st: Station, ms, scrap_hit: bool) -> int:
+    """Draw a finished lot's scrap and count it; its good pieces."""
+    P = st.pieces
     if scrap_hit and st.extra_loss > 0:
-        sc = int(st.scrap_rng.binomial(st.pieces, 1.0 - st.yield_ * (1.0 - st.extra_loss)))
+        sc = int(st.scrap_rng.binomial(P, 1.0 - st.yield_ * (1.0 - st.extra_loss)))
     else:
         sc = st.draw_scrap()
-    good = L - sc * st.piece if sc else L
+    good = P - sc
     st.good += good
-    st.scrapped += L - good
-    ms[2] -= L  # no longer in process: counted as good or scrapped
+    st.scrapped += sc
+    ms[2] -= P  # no longer in process: counted as good or scrapped
     if st.effect:
         if scrap_hit:
-            st.units_exc += L
+            st.units_exc += P
         else:
-            st.units_norm += L
+            st.units_norm += P
     return good
 
 
@@ -201,13 +232,14 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
     buffer) is written inline: it costs one kernel event per lot and no sub-generator."""
     timeout = env.timeout
     acc = st.acc
-    L = st.lot
+    L = st.pieces
+    piece = st.piece
+    piece_q = st.piece_q
     n_inputs = len(st.inputs)
     if n_inputs == 1:
         in_buf, in_need = st.inputs[0]
     effect = st.effect
-    out = st.out
-    sink = out is None
+    out = st.out  # None: the final step ships to the sink
     no_scrap = st.yield_ >= 1.0 and not effect
     ttf = draw_ttf()
     while True:
@@ -248,19 +280,19 @@ def continuous_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx
         if no_scrap:
             good = L
             st.good += L
-            ms[2] = 0.0
+            ms[2] = 0
         else:
             good = _complete(st, ms, effect != "" and (a0 or dr.active or dr.count != c0))
-        if sink:
+        if out is None:
             now = env._now
             if now > ctx.warmup:
-                ctx.lead_sum += good * (now - birth)
-                ctx.lead_w += good
-        elif good > 0 and not out.give(good, birth):
+                ctx.lead_sum += good * piece * (now - birth)
+                ctx.lead_w += good * piece
+        elif good and not out.give(good * piece_q, birth):
             _transition(env, acc, ms, BLOCKED)
             ms[3] = good
-            yield out.wait_give(good, birth)
-            ms[3] = 0.0
+            yield out.wait_give(good * piece_q, birth)
+            ms[3] = 0
         now = env._now
         st.wm_area += st.wm * (now - st.wm_last)
         st.wm_last = now
@@ -272,7 +304,9 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
     """A machine that loads `batch_lots` lots, then runs one cycle for all of them."""
     timeout = env.timeout
     acc = st.acc
-    L = st.lot
+    L = st.pieces
+    piece = st.piece
+    piece_q = st.piece_q
     k = spec.batch_lots
     n_inputs = len(st.inputs)
     if n_inputs == 1:
@@ -334,17 +368,16 @@ def batch_machine(env, st: Station, spec: MachineSpec, ms, dr: DryRoom, ctx: Con
                                                draw_repair)
         hit = effect != "" and (a0 or dr.active or dr.count != c0)
         goods = [_complete(st, ms, hit) for _ in births]
-        ms[2] = 0.0  # exactly, whatever the float sums
         ms[3] = sum(goods)
         for good, birth in zip(goods, births, strict=True):
             if out is None:
                 now = env._now
                 if now > ctx.warmup:
-                    ctx.lead_sum += good * (now - birth)
-                    ctx.lead_w += good
-            elif good > 0 and not out.give(good, birth):
+                    ctx.lead_sum += good * piece * (now - birth)
+                    ctx.lead_w += good * piece
+            elif good and not out.give(good * piece_q, birth):
                 _transition(env, acc, ms, BLOCKED)
-                yield out.wait_give(good, birth)
+                yield out.wait_give(good * piece_q, birth)
             ms[3] -= good
             now = env._now
             st.wm_area += st.wm * (now - st.wm_last)
@@ -363,14 +396,14 @@ def dry_room_process(env, dr: DryRoom, m, rng, ctx: Context):
         yield env.timeout(gap())
         dr.active = True
         dr.count += 1
+        dr.events += 1
         dr.since = env._now
         if counts_exposure:
             dr.snap = dr.sensitive_area(env._now)
         yield env.timeout(length())
         now = env._now
-        dr.hours += now - max(dr.since, ctx.warmup)
-        if counts_exposure:
-            dr.exposure += dr.sensitive_area(now) - dr.snap
+        dr.add(now - max(dr.since, ctx.warmup),
+               dr.sensitive_area(now) - dr.snap if counts_exposure else 0.0)
         dr.active = False
         calm, dr.calm = dr.calm, env.event()
         calm.succeed()
@@ -396,10 +429,13 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
     stations = [Station(s) for s in model.steps]
     for st, sm in zip(stations, model.steps, strict=True):
         if math.isfinite(sm.buffer_capacity):
-            st.out = Buffer(env, sm.buffer_capacity, sm.name)
+            st.out = Buffer(env, sm.capacity_quanta, sm.quantum, sm.name)
             st.sink = False
     for st, sm in zip(stations, model.steps, strict=True):
-        st.inputs = [(stations[u].out, need) for u, need in sm.inputs]
+        for (u, _), need_q in zip(sm.inputs, sm.input_quanta, strict=True):
+            buf = stations[u].out
+            assert buf is not None  # a step that feeds another has a finite buffer
+            st.inputs.append((buf, need_q))
         if sm.environment == "dry_room" and sm.sensitive_kg > 0:
             dr.stations.append((st, sm.sensitive_kg))
     import numpy as np
@@ -419,8 +455,8 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
                           else streams.constant(0.0))
         n = len(sm.machines)
         for j, spec in enumerate(sm.machines):
-            # [state, since, units in process, good units finished but not yet shipped]
-            ms = [STARVED, 0.0, 0.0, 0.0]
+            # [state, since, pieces in process, good pieces finished but not yet shipped]
+            ms = [STARVED, 0.0, 0, 0]
             st.machines.append(ms)
             ttm = spec.maint_every * (j + 1) / n if math.isfinite(spec.maint_every) else INF
             proc = batch_machine if spec.batch_lots > 0 else continuous_machine
@@ -448,15 +484,18 @@ def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
         st.acc[:] = [0.0, 0.0, 0.0, 0.0]
         for ms in st.machines:
             ms[1] = now
-        st.started = st.good = st.scrapped = 0.0
-        st.units_exc = st.units_norm = 0.0
+        st.started = st.good = st.scrapped = 0
+        st.units_exc = st.units_norm = 0
         st.inproc_start = sum(ms[2] for ms in st.machines)
+        st.held_start = sum(ms[3] for ms in st.machines)
+        st.level_start = st.out.level if st.out is not None else 0
         st.wm_area = 0.0
         st.wm_last = now
         if st.out is not None:
             st.out.reset_area(now)
-    dr.hours = 0.0
-    dr.exposure = 0.0
+    dr.hours = dr.exposure = 0.0
+    dr.hours_sq = dr.hours_max = dr.exposure_sq = dr.exposure_max = 0.0
+    dr.events = 1 if dr.active else 0  # an excursion under way counts from now on
     if dr.active:
         dr.since = now
         dr.snap = 0.0  # every area was just reset to zero
@@ -470,32 +509,46 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
         acc = list(st.acc)
         for ms in st.machines:
             acc[ms[0]] += T - ms[1]
-        machine_area = st.wm_area + st.wm * (T - st.wm_last)
+        p = st.piece
+        machine_area = (st.wm_area + st.wm * (T - st.wm_last)) * p
         out = st.out
         buffer_area = out.area_at(T) if out is not None else 0.0
+        # the exact counts of the measured window as Python ints (pieces; quanta for
+        # the buffer), for conservation checks: what went into the buffer is what the
+        # step finished less what it still holds; what left it, that less what the
+        # buffer kept (its level counted by the buffer itself)
+        held = sum(ms[3] for ms in st.machines)
+        level = int(out.level) if out is not None else 0
+        given = ((st.good - held + st.held_start) * int(sm.piece_quanta)
+                 if out is not None else 0)
+        exact = {"started": st.started, "good": st.good, "scrapped": st.scrapped,
+                 "inproc_end": sum(ms[2] for ms in st.machines), "held_end": held,
+                 "given": given, "taken": given - (level - int(st.level_start)),
+                 "buffer_end": level}
+        u = sm.quantum if out is not None else 0.0
         steps.append({
             "step": sm.name, "machines": len(sm.machines),
             "busy_h": acc[BUSY], "down_h": acc[DOWN], "blocked_h": acc[BLOCKED],
             "starved_h": acc[STARVED],
-            "started": st.started, "good": st.good, "scrapped": st.scrapped,
-            "inproc_start": st.inproc_start,
-            "inproc_end": sum(ms[2] for ms in st.machines),
-            "in_machines_end": st.wm,
+            "started": st.started * p, "good": st.good * p, "scrapped": st.scrapped * p,
+            "inproc_start": st.inproc_start * p,
+            "inproc_end": exact["inproc_end"] * p,
+            "in_machines_end": st.wm * p,
             "machine_area": machine_area, "buffer_area": buffer_area,
-            "buffer_end": out.level if out is not None else 0.0,
-            "held_end": sum(ms[3] for ms in st.machines),
-            "taken": out.taken if out is not None else 0.0,
-            "given": out.given if out is not None else 0.0,
+            "buffer_end": exact["buffer_end"] * u,
+            "held_end": exact["held_end"] * p,
+            "taken": exact["taken"] * u,
+            "given": exact["given"] * u,
             "lots": st.lots,
-            "units_exc": st.units_exc, "units_norm": st.units_norm,
+            "units_exc": st.units_exc * p, "units_norm": st.units_norm * p,
+            "exact": exact,
         })
-    exposure = dr.exposure
-    hours = dr.hours
     m = model.dry_room
-    if dr.active:
-        hours += T - max(dr.since, model.warmup)
-        if m.peak > m.threshold and not (m.dew_point > m.threshold):
-            exposure += dr.sensitive_area(T) - dr.snap
+    if dr.active:  # the excursion under way at the end counts up to the end
+        dr.add(T - max(dr.since, model.warmup),
+               dr.sensitive_area(T) - dr.snap
+               if m.peak > m.threshold and not (m.dew_point > m.threshold) else 0.0)
+    exposure = dr.exposure
     if m.present and m.dew_point > m.threshold:
         exposure = dr.sensitive_area(T)  # the set point itself is above the threshold
     h2s = 0.0
@@ -506,7 +559,10 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
     return {
         "window_h": window, "events": _events(env), "steps": steps,
         "lead_sum": ctx.lead_sum, "lead_w": ctx.lead_w,
-        "excursion_hours": hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
+        "excursion_hours": dr.hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
+        "excursions": dr.events, "excursion_hours_sq": dr.hours_sq,
+        "excursion_hours_max": dr.hours_max, "exposure_kg_h_sq": dr.exposure_sq,
+        "exposure_kg_h_max": dr.exposure_max, "sensitive_kg_h": dr.sensitive_area(T),
     }
 
 

@@ -2,8 +2,9 @@
 
 `simulate(config, ...)` compiles the configuration once, runs `reps` replications
 on independent streams spawned from `seed`, and turns the raw accumulators of
-each into per-replication metrics, then into means with 95 % Student-t intervals
-(`LineStats`) and pandas tables. Replication r always uses stream r, and results
+each into per-replication metrics, then into means with 95 % intervals
+(`LineStats`; `ssbfab.stats` says which interval each kind of quantity gets) and
+pandas tables. Replication r always uses stream r, and results
 are gathered in replication order, so the numbers do not depend on `workers`.
 
 Workers receive the compiled `LineModel` (plain numbers, picklable) rather than a
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, Problem
-from .linemodel import LineModel, check_run, compile_config, max_operations
+from .linemodel import LineModel, check_run, check_work, compile_config, max_operations
 from .model import run_replication
 
 if TYPE_CHECKING:
@@ -40,8 +41,16 @@ if TYPE_CHECKING:
 # runs in this process: starting worker processes costs about as much.
 SMALL_RUN_OPERATIONS = 100_000
 
+# per step: the metrics estimated (mean and interval) and those also kept per replication
 STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
-                "throughput_per_h", "wip_mean")
+                "throughput_per_h", "wip_mean", "availability_operating", "shortfall")
+STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped")  # StepStats.per_rep
+LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
+                    "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "excursions",
+                    "events", "operations")  # LineStats.per_rep
+# shares of machine-time, yields and shortfalls: fractions, whose intervals must stay in [0, 1]
+FRACTIONS = frozenset({"utilization", "availability", "blocked", "starved", "yield",
+                       "availability_operating", "shortfall"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,8 @@ class SimResult:
 
 def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, reps: int = 4,
              seed: int = 1, workers: int | None = None,
-             progress: Callable[[float, float], None] | None = None) -> SimResult:
+             progress: Callable[[float, float], None] | None = None,
+             max_work: float | None = None) -> SimResult:
     """Simulate a plant configuration.
 
     days: horizon in calendar days, warm-up included (each day holds the plant's
@@ -83,7 +93,9 @@ def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, re
     ~100,000 lot operations, where starting processes costs more than it saves;
     1: in this process; always this process inside a daemonic process such as a
     Dask worker); progress: called as progress(done, total) in replications
-    (fractions while running in-process).
+    (fractions while running in-process); max_work: refuse (InputError) a run of
+    more lot operations in all replications than this (`linemodel.check_work`;
+    None: no limit but the per-replication MAX_OPERATIONS).
 
     Rates in the result are per operating hour; `good_cells_per_year` and the dry
     room's figures are per year of operating_hours_per_year."""
@@ -92,6 +104,8 @@ def simulate(config: PlantConfig, days: float = 365, warmup_days: float = 30, re
         raise InputError(Problem("arguments", None, "seed",
                                  f"expected a whole number >= 0, found {seed!r}"))
     model = compile_config(config, days, warmup_days)
+    if max_work is not None:
+        check_work(model, reps, max_work)
     return run_model(model, reps=reps, seed=seed, workers=workers, progress=progress)
 
 
@@ -171,6 +185,9 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
             "yield": s["good"] / s["started"] if s["started"] > 0 else math.nan,
             "throughput_per_h": s["good"] / tw,
             "wip_mean": (s["machine_area"] + s["buffer_area"]) / tw,
+            # share of the good output per hour the target needs that the step did not make
+            "shortfall": (max(0.0, 1.0 - s["good"] / tw / sm.target_good_per_h)
+                          if sm.target_good_per_h > 0 else math.nan),
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
         }
     cells = raw["steps"][-1]["good"] * per_year
@@ -183,6 +200,7 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
         "excursion_hours": raw["excursion_hours"] * per_year,
         "sulfide_exposure_kg_h": raw["exposure_kg_h"] * per_year,
         "h2s_estimate": raw["h2s_cm3"] / 1000.0 * per_year,  # litres per year
+        "excursions": raw["excursions"],
         "events": raw["events"],
         "operations": sum(s["lots"] for s in raw["steps"]),
     }
@@ -198,63 +216,86 @@ def overall_yield(model: LineModel, yields: dict[str, float]) -> float:
     return cum[-1]
 
 
+def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
+    """Excursion hours and sulfide exposure per year as sums of rare events (a gamma
+    interval over all the excursions seen, `Estimate.rare`), the H2S estimate as a
+    non-negative quantity; each names how many excursions it rests on."""
+    from ..stats import DryRoomStats, Estimate
+
+    m = model.dry_room
+    exposure, h2s = per_rep["sulfide_exposure_kg_h"], per_rep["h2s_estimate"]
+    continuous = m.present and m.dew_point > m.threshold  # exposed all the time, not by excursions
+    if not (m.present and m.rate > 0):  # no excursion can happen: nothing to estimate
+        return DryRoomStats(Estimate.exact(0.0), Estimate.positive(exposure) if continuous
+                            else Estimate.exact(0.0), Estimate.positive(h2s))
+    # the rest: excursions can happen; `n` of them were seen in all replications
+    n = int(sum(r["excursions"] for r in raws))
+    window = model.hours - model.warmup
+    scale = model.operating_hours_per_year / (window * len(raws))  # summed raw -> mean per year
+
+    def rare(metric: str, key: str, one: float) -> Estimate:
+        # key: the raw accumulator behind `metric`; one: what one excursion adds on
+        # average (see `gamma_interval` for why it enters as the largest contribution)
+        return Estimate.rare(
+            sum(per_rep[metric]) / len(raws), n, sum(r[key] for r in raws),
+            sum(r[f"{key}_sq"] for r in raws), max([one, *(r[f"{key}_max"] for r in raws)]),
+            scale)
+
+    # one excursion lasts the class's mean duration (an input) and exposes the mean
+    # kg of moisture-sensitive material held in the dry room for that long
+    held_kg = sum(r["sensitive_kg_h"] for r in raws) / (window * len(raws))
+    sensitive = any(sm.sensitive_kg > 0 for sm in model.steps)
+    if continuous:
+        exposed = Estimate.positive(exposure)
+    elif m.peak > m.threshold and sensitive:
+        exposed = rare("sulfide_exposure_kg_h", "exposure_kg_h", m.duration * held_kg)
+    else:  # not even an excursion passes the threshold, or nothing sensitive is held
+        exposed = Estimate.exact(0.0)
+    releases = any(sm.h2s_cm3 > 0 for sm in model.steps)
+    return DryRoomStats(rare("excursion_hours", "excursion_hours", m.duration), exposed,
+                        Estimate.positive(h2s, events=n) if releases else Estimate.exact(0.0))
+
+
 def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> SimResult:
-    from ..stats import DryRoomStats, Estimate, LineStats, StepStats
+    from ..stats import Estimate, LineStats, StepStats
     from .tables import make_tables
 
     reps = [replication_metrics(model, r) for r in raws]
 
-    def est(values) -> Estimate:
+    def est(values, fraction: bool = False) -> Estimate:
         vals = list(values)
         if any(isinstance(v, float) and math.isnan(v) for v in vals):
             return Estimate(math.nan, math.nan, math.nan)
-        return Estimate.of(vals)
+        return Estimate.fraction(vals) if fraction else Estimate.of(vals)
 
     steps = {}
     for sm in model.steps:
-        col = {k: [r["steps"][sm.name][k] for r in reps] for k in STEP_METRICS}
+        col = {k: tuple(r["steps"][sm.name][k] for r in reps) for k in STEP_REP_METRICS}
+        e = {k: est(col[k], k in FRACTIONS) for k in STEP_METRICS}
         steps[sm.name] = StepStats(
             step=sm.name, option=sm.option_label, machines=len(sm.machines),
-            utilization=est(col["utilization"]), availability=est(col["availability"]),
-            blocked=est(col["blocked"]), starved=est(col["starved"]), yield_=est(col["yield"]),
-            throughput_per_h=est(col["throughput_per_h"]), wip_mean=est(col["wip_mean"]))
+            utilization=e["utilization"], availability=e["availability"],
+            blocked=e["blocked"], starved=e["starved"], yield_=e["yield"],
+            throughput_per_h=e["throughput_per_h"], wip_mean=e["wip_mean"],
+            availability_operating=e["availability_operating"], shortfall=e["shortfall"],
+            level=sm.level, nominal_yield=sm.yield_, lot_size=sm.lot, per_rep=col)
     # the bottleneck works the largest share of its time: least blocked and starved
     active = {n: 1.0 - s.blocked.mean - s.starved.mean for n, s in steps.items()}
     bottleneck = max(active, key=lambda n: active[n])
-    per_rep = {k: [r[k] for r in reps] for k in (
-        "good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
-        "excursion_hours", "sulfide_exposure_kg_h", "h2s_estimate", "events", "operations")}
-    per_rep["steps"] = {sm.name: {k: [r["steps"][sm.name][k] for r in reps]
-                                  for k in (*STEP_METRICS, "availability_operating", "started",
-                                            "good", "scrapped")}
-                        for sm in model.steps}
-    avail_op = {sm.name: est(per_rep["steps"][sm.name]["availability_operating"]).to_dict()
-                for sm in model.steps}
+    per_rep = {k: tuple(r[k] for r in reps) for k in LINE_REP_METRICS}
     stats = LineStats(
         route=model.route, seed=seed, reps=len(raws), days=model.days,
         warmup_days=model.warmup_days, steps=steps,
         good_cells_per_year=est(per_rep["good_cells_per_year"]),
         good_gwh_per_year=est(per_rep["good_gwh_per_year"]),
-        overall_yield=est(per_rep["overall_yield"]), lead_time_h=est(per_rep["lead_time_h"]),
-        bottleneck=bottleneck,
-        dry_room=DryRoomStats(est(per_rep["excursion_hours"]),
-                              est(per_rep["sulfide_exposure_kg_h"]),
-                              est(per_rep["h2s_estimate"])),
+        overall_yield=est(per_rep["overall_yield"], fraction=True),
+        lead_time_h=est(per_rep["lead_time_h"]), bottleneck=bottleneck,
+        dry_room=dry_room_stats(model, raws, per_rep),
         events=int(sum(per_rep["events"])), wall_s=wall_s,
-        extra={
-            "levels": dict(model.levels),
-            "dew_point_class": model.dew_point_class,
-            "capacity_gwh": model.capacity_gwh,
-            "lots": {sm.name: sm.lot for sm in model.steps},
-            "nominal_yield": {sm.name: sm.yield_ for sm in model.steps},
-            "availability_operating": avail_op,
-            "operating_hours_per_year": model.operating_hours_per_year,
-            "simulated_hours": model.hours,
-            "warmup_hours": model.warmup,
-            "operations": int(sum(per_rep["operations"])),
-            "warnings": list(model.warnings),
-            "per_rep": per_rep,
-        },
+        dew_point_class=model.dew_point_class or None, capacity_gwh=model.capacity_gwh,
+        operating_hours_per_year=model.operating_hours_per_year,
+        simulated_hours=model.hours, warmup_hours=model.warmup,
+        operations=int(sum(per_rep["operations"])), warnings=model.warnings, per_rep=per_rep,
     )
     return SimResult(stats=stats, tables=make_tables(model, stats, reps), model=model,
                      raw=list(raws))

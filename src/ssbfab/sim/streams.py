@@ -18,10 +18,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
 BLOCK = 512
+T = TypeVar("T")
 
 
 def replication_seed(seed: int, rep: int) -> np.random.SeedSequence:
@@ -29,12 +31,13 @@ def replication_seed(seed: int, rep: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(rep,))
 
 
-def _blocks(fn: Callable[[int], np.ndarray]) -> Iterator[float]:
+def _blocks(fn: Callable[[int], np.ndarray]) -> Iterator[Any]:
+    # the draws as Python numbers of the array's kind: floats, or ints for counts
     while True:
         yield from fn(BLOCK).tolist()
 
 
-def constant(value: float) -> Callable[[], float]:
+def constant(value: T) -> Callable[[], T]:
     return itertools.repeat(value).__next__
 
 

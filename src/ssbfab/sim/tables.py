@@ -1,7 +1,8 @@
 """pandas tables of a simulation: per step, a summary, and per replication.
 
 Tidy and self-describing: every estimate is three columns (`x`, `x_ci95_low`,
-`x_ci95_high`); units are in `DataFrame.attrs["units"]`. The same frames are
+`x_ci95_high`; the summary adds how each interval was made and a note when it rests
+on few events, see `ssbfab.stats`); units are in `DataFrame.attrs["units"]`. The same frames are
 written as CSV by `ssbfab simulate --out`.
 """
 
@@ -17,6 +18,7 @@ STEP_UNITS = {
     "yield": "good/started", "throughput_per_h": "step unit per operating hour",
     "wip_mean": "step unit",
     "availability_operating": "fraction of busy + down machine-time",
+    "shortfall": "fraction of the good output the target needs from the step",
 }
 
 
@@ -29,15 +31,12 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
                "yield_nominal": sm.yield_}
         for key, e in (("utilization", s.utilization), ("availability", s.availability),
                        ("blocked", s.blocked), ("starved", s.starved), ("yield", s.yield_),
-                       ("throughput_per_h", s.throughput_per_h), ("wip_mean", s.wip_mean)):
+                       ("throughput_per_h", s.throughput_per_h), ("wip_mean", s.wip_mean),
+                       ("availability_operating", s.availability_operating),
+                       ("shortfall", s.shortfall)):
             row[key] = e.mean
             row[f"{key}_ci95_low"] = e.ci95_low
             row[f"{key}_ci95_high"] = e.ci95_high
-        ao = stats.extra.get("availability_operating", {}).get(sm.name)
-        if ao is not None:
-            row["availability_operating"] = ao["mean"]
-            row["availability_operating_ci95_low"] = ao["ci95_low"]
-            row["availability_operating_ci95_high"] = ao["ci95_high"]
         rows.append(row)
     steps = pd.DataFrame(rows)
     steps.attrs["units"] = dict(STEP_UNITS, lot_size="step unit")
@@ -53,9 +52,9 @@ def make_tables(model, stats, reps: list[dict]) -> dict[str, pd.DataFrame]:
     ]
     summary = pd.DataFrame(
         [{"metric": m, "mean": e.mean, "ci95_low": e.ci95_low, "ci95_high": e.ci95_high,
-          "unit": u} for m, e, u in summary_rows]
+          "unit": u, "method": e.method, "note": e.note} for m, e, u in summary_rows]
         + [{"metric": "bottleneck", "mean": math.nan, "ci95_low": math.nan,
-            "ci95_high": math.nan, "unit": stats.bottleneck}])
+            "ci95_high": math.nan, "unit": stats.bottleneck, "method": "", "note": ""}])
     summary.attrs["route"] = stats.route
 
     rep_rows = []

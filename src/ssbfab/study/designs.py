@@ -64,7 +64,8 @@ def split_quantity(value: Any) -> Quantity | None:
 
 
 def to_unit(q: Quantity, unit: str) -> float:
-    """Magnitude of `q` in `unit` (currencies through the loaded exchange rates)."""
+    """Magnitude of `q` in `unit`. A currency converts only to itself (kCNY to CNY):
+    exchange rates belong to each scenario's data, not to the design."""
     if q.unit == unit:
         return q.magnitude
     from ..data import units
@@ -73,17 +74,32 @@ def to_unit(q: Quantity, unit: str) -> float:
         src = units._parse(f"{q.magnitude!r} {q.unit}" if q.unit else repr(q.magnitude))
         return float(src.to(units._normalise(unit) if unit else "dimensionless").magnitude)
     except Exception as exc:  # pint raises several types
+        hint = ("; write every value of a parameter in one currency" if "[currency" in str(exc)
+                else "")
         raise ValueError(f"{q.magnitude:g} {q.unit} cannot be converted to {unit or 'a bare number'}: "
-                         f"{exc}") from None
+                         f"{exc}{hint}") from None
 
 
 def numbers(values: Sequence[Any]) -> tuple[list[float] | None, str]:
-    """All values as numbers in the unit of the first; (None, '') if any is not numeric."""
-    qs = [split_quantity(v) for v in values]
-    if not qs or any(q is None for q in qs):
+    """All values as numbers in the unit of the first; (None, '') if any is not numeric,
+    or if they are in different currencies (each scenario converts its prices through
+    its own exchange rates, so values in CNY and in USD share no axis).
+    ValueError for units that do not convert and for non-finite numbers ("1e400 kg")."""
+    parsed = [split_quantity(v) for v in values]
+    qs = [q for q in parsed if q is not None]
+    if not qs or len(qs) < len(parsed):
         return None, ""
     unit = qs[0].unit
-    return [to_unit(q, unit) for q in qs], unit
+    try:
+        out = [to_unit(q, unit) for q in qs]
+    except ValueError as exc:
+        if "one currency" in str(exc):
+            return None, ""
+        raise
+    for v, x in zip(values, out, strict=True):
+        if not math.isfinite(x):
+            raise ValueError(f"expected finite numbers, found {v!r}")
+    return out, unit
 
 
 # ----------------------------------------------------------------------------- grid

@@ -3,8 +3,13 @@
 A job is a small adapter `job(route, options, seed) -> JobResult` around the
 project's own APIs (the optimiser, the simulator, the closed loop, the bill of
 materials). It receives a freshly loaded, overridden `Route` and returns numbers;
-it never sees the study machinery, so a user can plug in a job of their own as
-`job: package.module:function` in a scenario file.
+it never sees the study machinery.
+
+A scenario file names its job from a fixed list: the built-in jobs below and those
+registered from Python with `register(name, function)` before the study is loaded.
+A data file never names a module or a function to import: reading a file must not
+run code. The function itself travels to the workers with each task (Dask pickles a
+module-level function by reference, so its module must be importable there).
 
 A job signals "this scenario has no answer" (an infeasible target, a plan that is
 not optimal) by raising `InputError`/`NoPlanError` or by returning a `JobResult`
@@ -14,11 +19,13 @@ with status 'failed' and a reason; anything else that raises is treated as a bug
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..data.schema import Route
-from .scenarios import JobOptions
+from .options import JobOptions
 
 
 @dataclass(frozen=True)
@@ -46,12 +53,10 @@ class JobResult:
 
 
 def _capacity(route: Route, options: JobOptions) -> float:
-    return options.capacity_gwh if options.capacity_gwh is not None else route.plant.default_capacity
-
-
-def _driest(route: Route) -> str | None:
-    classes = route.dry_room_options
-    return classes[-1].name if classes else None
+    if options.capacity_gwh is not None:
+        return options.capacity_gwh
+    assert route.plant is not None, "a bare line (form: line) has no default capacity"
+    return route.plant.default_capacity
 
 
 def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
@@ -59,19 +64,21 @@ def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
     or else the driest allowed dry room). Cheap: used to exercise the machinery."""
     from .. import bom, flow
     from ..cell import design
+    from ..graph import LineGraph
 
-    dpc = options.dew_point_class or _driest(route)
+    graph = LineGraph.of(route)
+    dpc = options.dew_point_class or graph.driest
     yields = flow.nominal_yields(route, dpc)
     cell = design(route)
     lines = bom.bill_of_materials(route, yields, cell)
     per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
     total = sum(per_kwh.values())
     req = flow.requirements(route, yields, cell.refs)
-    final = route.final_step.name
+    final = graph.final.name
     # cells started at the final step per good cell, times the cell-unit steps before it,
     # is not defined for a branched line; report the end-of-line step's yield product
     # along the cell-unit chain instead (cells started at the first cell step / good)
-    cell_steps = [s for s in route.order if route.step(s).unit == "cell"]
+    cell_steps = [n.name for n in graph.steps if n.unit == "cell"]
     line_yield = 1.0 / req.started[cell_steps[0]] if cell_steps else yields[final]
     return JobResult(cost_per_kwh=total, breakdown={"materials": total}, yields=yields,
                      line_yield=line_yield, dew_point_class=dpc,
@@ -86,15 +93,17 @@ def optimize(route: Route, options: JobOptions, seed: int) -> JobResult:
     capacity = _capacity(route, options)
     # threads=1: a study runs one scenario per process, one process per core
     plan = run(route, capacity, costing=options.costing, threads=1, **_solver(options))
-    if plan.config is None:
+    if plan.config is None or plan.cost is None:  # (a plan has both, or neither)
         return JobResult(status="failed", reason=f"no plan ({plan.status.status}): "
                          f"{plan.status.reason}", solver_status=plan.status.status,
                          capacity_gwh=capacity)
     out = _from_cost(plan.cost, plan.config, capacity, solver_status=plan.status.status)
-    return replace(out, extra={"gap": plan.status.gap, "objective": plan.status.objective,
-                               "binding_steps": plan.binding_steps,
-                               "floor_area_m2": plan.cost.floor_area_m2,
-                               "dry_room_area_m2": plan.cost.dry_room_area_m2})
+    # plant-level figures: the plan is plan.lines identical lines of plan.cost each
+    return replace(out, capex=_num(plan.capex_total),
+                   extra={"gap": plan.status.gap, "objective": plan.status.objective,
+                          "binding_steps": plan.binding_steps, "lines": plan.lines,
+                          "floor_area_m2": plan.floor_area_m2,
+                          "dry_room_area_m2": plan.dry_room_area_m2})
 
 
 def simulate(route: Route, options: JobOptions, seed: int) -> JobResult:
@@ -183,6 +192,39 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-JOBS = {"materials": materials, "optimize": optimize, "simulate": simulate, "loop": loop}
+Job = Callable[[Route, JobOptions, int], JobResult]
+
+BUILTIN: dict[str, Job] = {"materials": materials, "optimize": optimize, "simulate": simulate,
+                           "loop": loop}
+_registry: dict[str, Job] = dict(BUILTIN)
 # the module each built-in job needs: a study fails early (exit 2) when it is missing
 NEEDS = {"optimize": "ssbfab.opt", "simulate": "ssbfab.sim", "loop": "ssbfab.loop"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def register(name: str, fn: Job, *, replace: bool = False) -> Job:
+    """Make `fn(route, options, seed) -> JobResult` available to scenario files of this
+    process as `job: NAME`. A name is letters, digits, '_' and '-'; a built-in job is
+    never replaced, another registered name only with `replace=True`. Returns `fn`."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"a job name is letters, digits, '_' and '-', starting with a letter; "
+                         f"found {name!r}")
+    if not callable(fn):
+        raise TypeError(f"job {name!r}: expected a function (route, options, seed), found "
+                        f"{type(fn).__name__}")
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in job; register yours under another name")
+    if name in _registry and _registry[name] is not fn and not replace:
+        raise ValueError(f"a job {name!r} is registered already; pass replace=True to replace it")
+    _registry[name] = fn
+    return fn
+
+
+def job_names() -> list[str]:
+    """Names a scenario file may give as `job:` in this process, sorted."""
+    return sorted(_registry)
+
+
+def get_job(name: str) -> Job:
+    """The function registered as `name` (KeyError if none)."""
+    return _registry[name]

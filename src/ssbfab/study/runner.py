@@ -2,8 +2,8 @@
 
 The driver (the process that runs `ssbfab sweep`) expands the scenario file into
 scenarios, asks the store which are already done, and hands the rest to workers as
-plain data: the texts of the data files, the overrides, the job name, options and
-seed. A worker writes the texts to a folder of its own, loads and validates the
+plain data: the texts of the data files, the overrides, options and seed, with the
+job function the study names (registered in the driver, see `jobs.register`). A worker writes the texts to a folder of its own, loads and validates the
 route under the overrides, runs the job and returns a row; models are rebuilt on the
 worker and never pickled. The driver writes each row as soon as it arrives (DuckDB
 has one writer), so a killed sweep loses only the scenarios in flight, and a rerun
@@ -33,13 +33,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..data.yamlio import line_of
+from ..errors import InputError, Problem
+from .jobs import Job, get_job
 from .scenarios import Scenario, Study, load_study, route_key
 from .store import Store
+
+# A sweep of more scenarios than this starts only when asked (`ssbfab sweep --yes`,
+# `sweep(..., max_scenarios=None)`): a grid of millions is more often a slip than a plan.
+MAX_SCENARIOS = 2_000
 
 
 @dataclass
 class SweepReport:
-    """What one sweep did. `errors` holds (scenario_id, route, label, traceback) of bugs."""
+    """What one sweep did. `errors` holds (scenario_id, route, label, traceback) of bugs;
+    `statuses`: the study's current scenarios in the store by status after the sweep
+    (rows skipped because done before included)."""
 
     study: str
     out: Path
@@ -50,6 +59,7 @@ class SweepReport:
     errors: list[tuple[str, str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
     workers: str = ""
+    statuses: dict[str, int] = field(default_factory=dict)
 
     @property
     def ran(self) -> int:
@@ -60,7 +70,10 @@ Event = Callable[..., None]
 
 
 def default_out(study: Study) -> Path:
-    return Path("results") / study.name
+    """results/<study name> (the loader checked that the name is a plain name)."""
+    from ..io import inside
+
+    return inside("results", study.name)
 
 
 def data_texts(study: Study) -> dict[str, dict[str, str]]:
@@ -91,17 +104,20 @@ def tasks(study: Study, scenarios: list[Scenario]) -> list[dict]:
 
 
 def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int | None = None,
-          scheduler: str | None = None, on_event: Event | None = None) -> SweepReport:
+          scheduler: str | None = None, on_event: Event | None = None,
+          max_scenarios: int | None = MAX_SCENARIOS) -> SweepReport:
     """Run every scenario of `study` that `OUT/results.duckdb` does not hold yet.
 
     workers: local worker processes (default: one per CPU); 0 runs in this process
     without Dask (for debugging). scheduler: address of an existing Dask scheduler
     ("tcp://host:8786"); its workers need ssbfab installed, not the data files.
     on_event(kind, **info) is called with 'start' (total, skipped, todo, warnings,
-    workers), 'row' (row) and 'end' (report).
+    workers), 'row' (row) and 'end' (report). A study of more than `max_scenarios`
+    scenarios is refused before anything is written (InputError); None lifts the limit.
     """
     if not isinstance(study, Study):
         study = load_study(study)
+    check_work(study, max_scenarios)
     out = Path(out) if out is not None else default_out(study)
     emit = on_event or (lambda kind, **info: None)
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -132,13 +148,30 @@ def sweep(study: Study | str | Path, out: str | Path | None = None, workers: int
 
         try:
             if todo:
-                _execute(tasks(study, todo), data_texts(study), workers, scheduler, take)
+                _execute(tasks(study, todo), data_texts(study), get_job(study.spec.job),
+                         workers, scheduler, take)
         finally:
             report.seconds = time.perf_counter() - t0
             store.log_run(study.name, started, report.total, report.skipped, report.ok,
                           report.failed, len(report.errors), where)
+        report.statuses = store.statuses(study.name)
     emit("end", report=report)
     return report
+
+
+def check_work(study: Study, max_scenarios: int | None = MAX_SCENARIOS) -> None:
+    """Refuse (exit 2) a study of more than `max_scenarios` scenarios, saying how many."""
+    n = study.n_scenarios
+    if max_scenarios is None or n <= max_scenarios:
+        return
+    kind = study.spec.design_kind
+    routes = len(study.spec.routes)
+    raise InputError(Problem(
+        study.file, line_of(study.marks, (kind,)), kind,
+        f"{n:,} scenarios ({study.n_points:,} design points x {routes} route"
+        f"{'s' if routes != 1 else ''}) is more than the work limit of {max_scenarios:,} "
+        "scenarios per sweep; check the design, or start it anyway with `ssbfab sweep --yes` "
+        "(Python: sweep(..., max_scenarios=None))"))
 
 
 def _changes(previous: dict | None, info: dict, stale: int) -> list[str]:
@@ -176,11 +209,11 @@ def _n_workers(workers: int | None, n: int) -> int:
     return max(1, min(workers, max(n, 1)))
 
 
-def _execute(batch: list[dict], texts: dict[str, dict[str, str]], workers: int | None,
-             scheduler: str | None, take: Callable[[dict], None]) -> None:
+def _execute(batch: list[dict], texts: dict[str, dict[str, str]], job: Job,
+             workers: int | None, scheduler: str | None, take: Callable[[dict], None]) -> None:
     if workers == 0 and not scheduler:
         for t in batch:
-            take(run_task(t, texts[t["data_hash"]]))
+            take(run_task(t, texts[t["data_hash"]], job))
         return
     import logging
 
@@ -210,7 +243,7 @@ def _execute(batch: list[dict], texts: dict[str, dict[str, str]], workers: int |
         # (in a list: scattering a dict would scatter each of its values)
         shipped = {h: client.scatter([x], broadcast=True, hash=False)[0]
                    for h, x in texts.items()}
-        futures = {client.submit(run_task, t, shipped[t["data_hash"]],
+        futures = {client.submit(run_task, t, shipped[t["data_hash"]], job,
                                  key=f"ssbfab-{t['scenario_id']}-{token}", pure=False): t
                    for t in batch}
         for fut in as_completed(futures):
@@ -247,8 +280,6 @@ def _connect(scheduler: str):
     """A client of an existing cluster that has at least one worker (exit 2 if not)."""
     from distributed import Client
 
-    from ..errors import InputError
-
     try:
         client = Client(scheduler, timeout="30s")
     except (OSError, TimeoutError) as exc:
@@ -274,15 +305,16 @@ def _row(task: dict) -> dict:
     return row
 
 
-def run_task(task: dict, texts: dict[str, str]) -> dict:
+def run_task(task: dict, texts: dict[str, str], job: Job) -> dict:
     """Run one scenario from its plain-data inputs (`texts`: relative file name ->
-    text of each data file it reads) and return its row. Never raises for a
-    scenario's own failure; a bug comes back as status 'error' with its traceback."""
+    text of each data file it reads) with the job function the study names, and
+    return its row. Never raises for a scenario's own failure; a bug comes back as
+    status 'error' with its traceback."""
     from ..data.loader import load_route, load_shared
     from ..data.overrides import Overrides
-    from ..errors import InputError, NoPlanError
+    from ..errors import NoPlanError
     from .jobs import JobResult
-    from .scenarios import JobOptions, resolve_job
+    from .options import JobOptions
 
     t0 = time.perf_counter()
     row = _row(task)
@@ -295,7 +327,7 @@ def run_task(task: dict, texts: dict[str, str]) -> dict:
         route = load_route(data_dir / task["route_key"], shared=shared, lines_dir=data_dir,
                            overrides=ov)
         options = JobOptions.model_validate(task["options"])
-        result = resolve_job(task["job"])(route, options, task["seed"])
+        result = job(route, options, task["seed"])
         if not isinstance(result, JobResult):
             raise TypeError(f"job {task['job']!r} returned {type(result).__name__}, "
                             "expected a JobResult")

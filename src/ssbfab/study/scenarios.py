@@ -5,7 +5,7 @@ overrides (`base`) and at most one design over override paths:
 
 ```yaml
 study: li2s_price
-job: optimize                      # optimize | simulate | loop | materials | module:function
+job: optimize                      # optimize | simulate | loop | materials | a registered name
 routes: [sulfide-lpscl, liquid-nmc811-graphite]
 baseline: liquid-nmc811-graphite   # for crossovers (default: the route of form `liquid`)
 seed: 1
@@ -27,64 +27,30 @@ Errors name the file, line and field, what was found and what was expected.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import json
+import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from ..data.overrides import Overrides
 from ..data.yamlio import line_of, load_yaml
 from ..errors import InputError, Problem, closest
-from . import designs
+from . import designs, jobs
+from .options import JobOptions, StrictModel
 
-BUILTIN_JOBS = ("optimize", "simulate", "loop", "materials")
 SHARED_FILES = ("economics", "materials", "dry_rooms")
 
 Value = str | float | int | bool | list[str]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class JobOptions(_Strict):
-    """Settings handed to the job of every scenario (units: GWh/yr, days, seconds)."""
-
-    capacity_gwh: float | None = None  # good GWh/yr; default: the route's plant.default_capacity
-    costing: Literal["batpac5", "annuity"] = "batpac5"  # economics convention (lines/economics.yaml)
-    dew_point_class: str | None = None  # force a dry-room class (default: the job chooses)
-    replications: int | None = Field(None, ge=1)  # simulation replications (default: the simulator's)
-    days: float | None = Field(None, gt=0)  # simulated days per replication
-    warmup_days: float | None = Field(None, ge=0)
-    time_limit: float | None = Field(None, gt=0)  # optimiser time limit per solve, s
-    mip_gap: float | None = Field(None, ge=0)
-    max_iterations: int | None = Field(None, ge=1)  # closed loop
-    tol: float | None = Field(None, ge=0, lt=1)  # closed loop: accept output >= (1 - tol) x target
-    params: dict[str, Any] = Field(default_factory=dict)  # free settings for a custom job
-
-    @field_validator("capacity_gwh", mode="before")
-    @classmethod
-    def _capacity(cls, v):
-        if isinstance(v, str):
-            from ..data import units
-
-            return units.parse_quantity(v, "energy_per_year")
-        return v
-
-    @field_validator("capacity_gwh")
-    @classmethod
-    def _positive(cls, v):
-        if v is not None and not v > 0:
-            raise ValueError(f"must be positive, found {v:g}")
-        return v
-
-
-class DistSpec(_Strict):
+class DistSpec(StrictModel):
     distribution: Literal["uniform", "triangular", "normal", "lognormal"]
     low: Value | None = None
     high: Value | None = None
@@ -118,13 +84,18 @@ class DistSpec(_Strict):
     def to_dist(self) -> designs.Dist:
         names = [k for k in ("low", "mode", "high", "mean", "sd", "median")
                  if getattr(self, k) is not None]
-        qs = {k: designs.split_quantity(getattr(self, k)) for k in names}
-        for k, q in qs.items():
+        qs: dict[str, designs.Quantity] = {}
+        for k in names:
+            q = designs.split_quantity(getattr(self, k))
             if q is None:
                 raise ValueError(f"{k}: expected a number or a quantity such as \"2.5e6 CNY/t\", "
                                  f"found {getattr(self, k)!r}")
+            qs[k] = q
         unit = qs[names[0]].unit
         args = {k: designs.to_unit(q, unit) for k, q in qs.items()}
+        for k, x in args.items():
+            if not math.isfinite(x):
+                raise ValueError(f"{k}: expected a finite number, found {getattr(self, k)!r}")
         if self.sigma is not None:
             if not self.sigma > 0:
                 raise ValueError(f"sigma must be positive, found {self.sigma:g}")
@@ -141,21 +112,32 @@ class DistSpec(_Strict):
         return designs.Dist(d, unit, args)
 
 
-class Samples(_Strict):
+MAX_SEED = 2**63 - 1  # seeds are stored as a signed 64-bit integer
+
+
+def _seed(v: int | None) -> int | None:
+    if v is not None and not 0 <= v <= MAX_SEED:
+        raise ValueError(f"a seed is a whole number from 0 to 2**63 - 1 ({MAX_SEED}); found {v}")
+    return v
+
+
+class Samples(StrictModel):
     n: int = Field(ge=1, le=1_000_000)
-    seed: int | None = None  # default: the study's seed
+    seed: int | None = Field(None, strict=True)  # default: the study's seed
     method: Literal["latin_hypercube", "random"] = "latin_hypercube"
     parameters: dict[str, DistSpec] = Field(min_length=1)
 
+    _check_seed = field_validator("seed")(_seed)
 
-class StudySpec(_Strict):
+
+class StudySpec(StrictModel):
     study: str
     description: str | None = None
     job: str = "optimize"
     routes: list[str] = Field(min_length=1)
     baseline: str | None = None
     lines: str | None = None  # data folder, relative to the scenario file
-    seed: int = Field(1, ge=0)
+    seed: int = Field(1, strict=True)  # strict: `true` or 1.5 is not a seed
     seeds: Literal["common", "per_scenario"] = "common"
     options: JobOptions = Field(default_factory=JobOptions)
     base: dict[str, Value] = Field(default_factory=dict)
@@ -170,12 +152,18 @@ class StudySpec(_Strict):
             raise ValueError(f"a study name is letters, digits, '_', '.', '-'; found {v!r}")
         return v
 
+    _check_seed = field_validator("seed")(_seed)
+
     @field_validator("job")
     @classmethod
     def _job(cls, v):
-        if v not in BUILTIN_JOBS and not re.fullmatch(r"[\w.]+:\w+", v):
-            raise ValueError(f"unknown job {v!r}{closest(v, BUILTIN_JOBS)}; expected one of "
-                             f"{', '.join(BUILTIN_JOBS)} or module:function")
+        # a name from a fixed list, never an import path: reading a file must not run code
+        names = jobs.job_names()
+        if v not in names:
+            what = (f"{v!r} is an import path; a scenario file names a job, it does not import "
+                    "one" if ":" in v or "." in v else f"unknown job {v!r}{closest(v, names)}")
+            raise ValueError(f"{what}; jobs: {', '.join(names)} (a job of your own is "
+                             "registered from Python: ssbfab.study.jobs.register(name, function))")
         return v
 
     @field_validator("routes")
@@ -195,11 +183,7 @@ class StudySpec(_Strict):
             for p, vals in v.items():
                 if not vals:
                     raise ValueError(f"{p}: give at least one value")
-                seen = [json.dumps(x, sort_keys=True) for x in vals]
-                dup = sorted({x for x in seen if seen.count(x) > 1})
-                if dup:
-                    raise ValueError(f"{p}: value listed twice: {', '.join(dup)}")
-        return v
+        return v  # values listed twice are found by `_parameters`, which knows their lines
 
     @model_validator(mode="after")
     def _one_design(self):
@@ -255,7 +239,6 @@ class Study:
     route_paths: dict[str, Path]  # route as listed -> file
     route_forms: dict[str, str]
     texts: dict[str, str]  # relative data file name -> text (what the workers load)
-    points: list[designs.Point]
     parameters: dict[str, Parameter]
     baseline: str | None
     marks: dict = field(default_factory=dict, repr=False)
@@ -264,6 +247,34 @@ class Study:
     @property
     def name(self) -> str:
         return self.spec.study
+
+    @property
+    def n_points(self) -> int:
+        """Design points, counted without building them (a grid can be huge)."""
+        s = self.spec
+        if s.grid is not None:
+            return math.prod(len(v) for v in s.grid.values())
+        if s.one_at_a_time is not None:
+            return 1 + sum(len(v) for v in s.one_at_a_time.values())
+        return s.samples.n if s.samples is not None else 1
+
+    @property
+    def n_scenarios(self) -> int:
+        return self.n_points * len(self.spec.routes)
+
+    @cached_property
+    def points(self) -> list[designs.Point]:
+        """The design's points, built on first use (see `n_points` to count them)."""
+        s = self.spec
+        if s.grid is not None:
+            return designs.grid(s.grid)
+        if s.one_at_a_time is not None:
+            return designs.one_at_a_time(s.one_at_a_time)
+        if s.samples is not None:
+            dists = {p: d.to_dist() for p, d in s.samples.parameters.items()}
+            seed = s.seed if s.samples.seed is None else s.samples.seed
+            return designs.sample(dists, s.samples.n, seed, s.samples.method)
+        return [designs.Point(0, {}, "base")]
 
     def overrides(self, values: dict[str, Any]) -> Overrides:
         lines = {p: line_of(self.marks, self._where(p)) for p in values}
@@ -345,11 +356,13 @@ def load_study(path: str | Path) -> Study:
     lines_dir = (path.parent / spec.lines) if spec.lines else specmod.default_lines_dir()
     if not (lines_dir / "economics.yaml").exists():
         raise InputError(bad(("lines",), f"no economics.yaml in the data folder {lines_dir}"))
-    shared = specmod.load_shared(lines_dir)  # also sets the exchange rates used below
+    shared = specmod.load_shared(lines_dir)
     texts = {f"{k}.yaml": (lines_dir / f"{k}.yaml").read_text(encoding="utf-8")
              for k in SHARED_FILES}
     problems: list[Problem] = []
-    known = {f.stem: f for f in specmod.route_files(lines_dir)}
+    # route_files refuses a folder without routes: ask it only when a route is named
+    by_name = any(Path(r).suffix not in (".yaml", ".yml") for r in spec.routes)
+    known = {f.stem: f for f in specmod.route_files(lines_dir)} if by_name else {}
     route_paths: dict[str, Path] = {}
     for i, r in enumerate(spec.routes):
         p = Path(r)
@@ -368,17 +381,10 @@ def load_study(path: str | Path) -> Study:
     keys = [route_key(r) for r in route_paths]
     if len(set(keys)) != len(keys):
         problems.append(bad(("routes",), "two routes have the same file name"))
-    if spec.job in BUILTIN_JOBS:
-        from .jobs import NEEDS
-
-        if spec.job in NEEDS and importlib.util.find_spec(NEEDS[spec.job]) is None:
-            problems.append(bad(("job",), f"job {spec.job!r} needs {NEEDS[spec.job]}, which this "
-                                          "installation does not have yet"))
-    else:
-        try:
-            resolve_job(spec.job)
-        except (ImportError, AttributeError) as exc:
-            problems.append(bad(("job",), f"cannot load job {spec.job!r}: {exc}"))
+    need = jobs.NEEDS.get(spec.job)
+    if need is not None and importlib.util.find_spec(need) is None:
+        problems.append(bad(("job",), f"job {spec.job!r} needs {need}, which this "
+                                      "installation does not have yet"))
     dpc = spec.options.dew_point_class
     classes = [c.name for c in shared.dry_rooms.classes]
     if dpc is not None and dpc not in classes:
@@ -389,50 +395,65 @@ def load_study(path: str | Path) -> Study:
         raise InputError(problems)
 
     # the data each route reads, loaded once here so that a typo fails now, not per row
-    raw_routes, forms = {}, {}
+    raw_routes: dict[str, dict] = {}
+    forms: dict[str, str] = {}
     for r, p in route_paths.items():
         route = specmod.load_route(p, shared=shared, lines_dir=lines_dir)
         forms[r] = route.form
         texts[route_key(r)] = p.read_text(encoding="utf-8")
         raw_routes[r], _ = load_yaml(p)
 
-    points, parameters = _design(spec, file, marks)
+    parameters = _parameters(spec, file, marks)
     baseline = spec.baseline or next((r for r in spec.routes if forms[r] == "liquid"), None)
-    study = Study(spec, file, lines_dir, route_paths, forms, texts, points, parameters,
-                  baseline, marks)
+    study = Study(spec, file, lines_dir, route_paths, forms, texts, parameters, baseline, marks)
     warnings = _check_paths(study, shared, raw_routes)
-    return Study(spec, file, lines_dir, route_paths, forms, texts, points, parameters,
-                 baseline, marks, warnings)
+    return Study(spec, file, lines_dir, route_paths, forms, texts, parameters, baseline, marks,
+                 warnings)
 
 
-def _design(spec: StudySpec, file: str, marks) -> tuple[list[designs.Point], dict[str, Parameter]]:
+def _parameters(spec: StudySpec, file: str, marks) -> dict[str, Parameter]:
+    """The design's parameters with the unit their numbers are kept in; values listed
+    twice, also after unit conversion ("1 kg" and "1000 g"), are errors at their line."""
     kind = spec.design_kind
     problems = []
     params: dict[str, Parameter] = {}
     if kind in ("grid", "one_at_a_time"):
-        table = getattr(spec, kind)
-        for p, vals in table.items():
+        for p, vals in getattr(spec, kind).items():
             try:
                 nums, unit = designs.numbers(vals)
             except ValueError as exc:
                 problems.append(Problem(file, line_of(marks, (kind, p)), f"{kind}.{p}", str(exc)))
                 continue
             params[p] = Parameter(p, unit, nums is not None)
-        points = designs.grid(table) if kind == "grid" else designs.one_at_a_time(table)
+            problems += _listed_twice(vals, nums, unit, file, marks, (kind, p))
     elif kind == "samples":
-        s = spec.samples
-        dists = {p: d.to_dist() for p, d in s.parameters.items()}
-        params = {p: Parameter(p, d.unit, True) for p, d in dists.items()}
-        points = designs.sample(dists, s.n, spec.seed if s.seed is None else s.seed, s.method)
-    else:
-        points = [designs.Point(0, {}, "base")]
-    clash = set(params) & set(spec.base)
-    for p in sorted(clash):
+        assert spec.samples is not None  # design_kind says so
+        for p, d in spec.samples.parameters.items():
+            params[p] = Parameter(p, d.to_dist().unit, True)
+    for p in sorted(set(params) & set(spec.base)):
         problems.append(Problem(file, line_of(marks, ("base", p)), f"base.{p}",
                                 f"{p} is also a design parameter; set it in one place"))
     if problems:
         raise InputError(problems)
-    return points, params
+    return params
+
+
+def _listed_twice(vals: list, nums: list[float] | None, unit: str, file: str, marks,
+                  loc: tuple) -> list[Problem]:
+    first: dict[Any, int] = {}
+    out = []
+    for j, v in enumerate(vals):
+        # numbers compared to 12 significant digits: unit factors are not exact in binary
+        key = float(f"{nums[j]:.12g}") if nums is not None else json.dumps(v, sort_keys=True)
+        i = first.setdefault(key, j)
+        if i == j:
+            continue
+        same = (f"equals {vals[i]!r} (value {i + 1}) after unit conversion, both "
+                f"{nums[j]:.12g}{' ' + unit if unit else ''}" if nums is not None and vals[i] != v
+                else f"is also value {i + 1}")
+        out.append(Problem(file, line_of(marks, (*loc, j)), ".".join(loc),
+                           f"value listed twice: {v!r} {same}; give each value once"))
+    return out
 
 
 def _check_paths(study: Study, shared, raw_routes: dict[str, dict]) -> list[str]:
@@ -469,40 +490,49 @@ def _first_value(spec: StudySpec, path: str) -> Any:
         return spec.grid[path][0]
     if spec.one_at_a_time and path in spec.one_at_a_time:
         return spec.one_at_a_time[path][0]
+    assert spec.samples is not None  # a parameter comes from grid, one_at_a_time or samples
     d = spec.samples.parameters[path]
     return next(getattr(d, k) for k in ("low", "mode", "mean", "median", "high")
                 if getattr(d, k) is not None)
 
 
-def resolve_job(name: str):
-    """The function behind a job name: a built-in, or `package.module:function`."""
-    from . import jobs
-
-    if name in jobs.JOBS:
-        return jobs.JOBS[name]
-    module, _, attr = name.partition(":")
-    fn = getattr(importlib.import_module(module), attr)
-    if not callable(fn):
-        raise AttributeError(f"{name} is not a function")
-    return fn
+# the member a value of type `Value` failed to be, as pydantic names it in a location
+_UNION_MEMBERS = {"str", "float", "int", "bool"}
 
 
 def _problems(exc: ValidationError, file: str, marks) -> list[Problem]:
     out = []
+    union: dict[tuple, list[ErrorDetails]] = {}
     for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and "[" in x))
-        msg = err["msg"].removeprefix("Value error, ")
-        key = str(loc[-1]) if loc else ""
-        if err["type"] == "extra_forbidden":
-            valid = _valid_keys(loc[:-1])
-            msg = f"unknown key {key!r}{closest(key, valid)}; expected one of: {', '.join(valid)}"
-        elif err["type"] == "missing":
-            msg = f"required field {key!r} is missing"
-        elif err["type"] not in ("value_error", "assertion_error") and "input" in err:
-            found = repr(err["input"])
-            msg = f"{msg}; found {found if len(found) < 80 else found[:80] + ' ...'}"
-        out.append(Problem(file, line_of(marks, loc), ".".join(map(str, loc)), msg))
+        if any(isinstance(x, str) and ("[" in x or x in _UNION_MEMBERS) for x in err["loc"]):
+            # a value that is none of a union's members: one message, not one per member
+            base = tuple(x for x in err["loc"]
+                         if not (isinstance(x, str) and ("[" in x or x in _UNION_MEMBERS)))
+            union.setdefault(base, []).append(err)
+            continue
+        out.append(_problem(err, tuple(err["loc"]), file, marks))
+    for loc, errs in union.items():
+        found = repr(errs[0].get("input"))
+        what = ("a finite number" if any("finite" in e["msg"] for e in errs) else
+                'a number, a quantity such as "2.5e6 CNY/t", true/false or a list of names')
+        out.append(Problem(file, line_of(marks, loc), ".".join(map(str, loc)),
+                           f"expected {what}; found {found[:80]}"))
     return out
+
+
+def _problem(err: ErrorDetails, loc: tuple, file: str, marks) -> Problem:
+    """One pydantic error as a Problem at its line, with the closest valid key."""
+    msg = err["msg"].removeprefix("Value error, ")
+    key = str(loc[-1]) if loc else ""
+    if err["type"] == "extra_forbidden":
+        valid = _valid_keys(loc[:-1])
+        msg = f"unknown key {key!r}{closest(key, valid)}; expected one of: {', '.join(valid)}"
+    elif err["type"] == "missing":
+        msg = f"required field {key!r} is missing"
+    elif err["type"] not in ("value_error", "assertion_error") and "input" in err:
+        found = repr(err["input"])
+        msg = f"{msg}; found {found if len(found) < 80 else found[:80] + ' ...'}"
+    return Problem(file, line_of(marks, loc), ".".join(map(str, loc)), msg)
 
 
 def _valid_keys(loc: tuple) -> list[str]:

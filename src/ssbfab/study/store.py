@@ -23,8 +23,10 @@ scenarios in flight.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,28 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@contextlib.contextmanager
+def guarded(path: Path) -> Iterator[None]:
+    """DuckDB's errors about the file itself (locked, truncated, corrupt) as bad
+    input naming the file and what to do, exit 2; other database errors are bugs."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "could not set lock" in text.lower() or "conflicting lock" in text.lower():
+            raise InputError(Problem(str(path), None, "", f"the results store is in use by "
+                                     f"another process ({text}); wait for the other sweep to end, "
+                                     "or choose another --out")) from None
+        if isinstance(exc, duckdb.IOException) or "corrupt" in text.lower():
+            raise InputError(Problem(str(path), None, "", f"the results store is damaged or is "
+                                     f"not a DuckDB database ({text}); delete the file (its rows "
+                                     "are lost; the sweep computes them again) or choose another "
+                                     "--out")) from None
+        raise
+
+
 class Store:
     """The writer: opened by the sweep's driver process only."""
 
@@ -59,14 +83,17 @@ class Store:
         import duckdb
 
         self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.path = self.out / FILE
         try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(Problem(str(self.out), None, "--out", f"cannot create the output "
+                                     f"folder: {exc.strerror or exc}")) from None
+        self.path = self.out / FILE
+        with guarded(self.path):
             self.con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            raise InputError(Problem(str(self.path), None, "",
-                                     f"cannot open the results store: {exc} (is another sweep "
-                                     "writing to this folder?)")) from None
+            self._create()
+
+    def _create(self) -> None:
         cols = ", ".join(f"{_q(c)} {t}" for c, t in FIXED.items())
         self.con.execute(f"CREATE TABLE IF NOT EXISTS scenarios ({cols})")
         self.con.execute("CREATE TABLE IF NOT EXISTS plan (study VARCHAR, scenario_id VARCHAR, "
@@ -100,6 +127,11 @@ class Store:
         """Record the study and its current scenarios. Returns the ids already done,
         what the study was at its previous sweep (None if new), and how many rows of
         the study belong to no current scenario (an earlier version of its inputs)."""
+        with guarded(self.path):
+            return self._begin(study, scenarios, parameters)
+
+    def _begin(self, study: dict, scenarios: list, parameters: dict[str, dict]
+               ) -> tuple[set[str], dict | None, int]:
         name = study["study"]
         prev = self.con.execute("SELECT info FROM studies WHERE study = ?", [name]).fetchone()
         for p, info in parameters.items():
@@ -119,13 +151,24 @@ class Store:
             [name]).fetchall()
         stale = self.con.execute(
             "SELECT count(*) FROM scenarios s WHERE study = ? AND NOT EXISTS (SELECT 1 FROM plan p "
-            "WHERE p.study = s.study AND p.scenario_id = s.scenario_id)", [name]).fetchone()[0]
+            "WHERE p.study = s.study AND p.scenario_id = s.scenario_id)",
+            [name]).fetchall()[0][0]  # count(*) always gives one row
         return {r[0] for r in done}, (json.loads(prev[0]) if prev else None), int(stale)
 
     def log_run(self, study: str, started: datetime, total: int, skipped: int, ok: int,
                 failed: int, errors: int, workers: str) -> None:
-        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [study, started, _now(), total, skipped, ok, failed, errors, workers])
+        with guarded(self.path):
+            self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             [study, started, _now(), total, skipped, ok, failed, errors, workers])
+
+    def statuses(self, study: str) -> dict[str, int]:
+        """Rows of the study's current scenarios by status ('ok', 'failed', 'error')."""
+        with guarded(self.path):
+            rows = self.con.execute(
+                "SELECT s.status, count(*) FROM scenarios s JOIN plan p ON s.study = p.study AND "
+                "s.scenario_id = p.scenario_id WHERE s.study = ? GROUP BY s.status",
+                [study]).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
 
     # ---------------------------------------------------------------- rows
     def _add_column(self, name: str, typ: str) -> None:
@@ -152,12 +195,13 @@ class Store:
             self._add_column(col, "DOUBLE")
             values[col] = x
         names = list(values)
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM scenarios WHERE study = ? AND scenario_id = ?",
-                         [row["study"], row["scenario_id"]])
-        self.con.execute(f"INSERT INTO scenarios ({', '.join(map(_q, names))}) VALUES "
-                         f"({', '.join('?' * len(names))})", [values[n] for n in names])
-        self.con.execute("COMMIT")
+        with guarded(self.path):
+            self.con.execute("BEGIN")
+            self.con.execute("DELETE FROM scenarios WHERE study = ? AND scenario_id = ?",
+                             [row["study"], row["scenario_id"]])
+            self.con.execute(f"INSERT INTO scenarios ({', '.join(map(_q, names))}) VALUES "
+                             f"({', '.join('?' * len(names))})", [values[n] for n in names])
+            self.con.execute("COMMIT")
 
 
 def _now() -> datetime:
@@ -175,19 +219,26 @@ def _finite(x):
     return x
 
 
-def open_read(out: str | Path):
-    """A read-only connection to OUT/results.duckdb (exit 2 if there is none)."""
+@contextlib.contextmanager
+def reading(out: str | Path) -> Iterator[Any]:
+    """A read-only connection to OUT/results.duckdb, closed at the end; exit 2 if there
+    is no store, or it is locked, damaged or not a store."""
     import duckdb
 
     path = Path(out) / FILE
-    if not path.exists():
+    if not path.is_file():
         raise InputError(Problem(str(path), None, "", "no results store here; run `ssbfab sweep "
                                                       "SCENARIOS.yaml --out DIR` first"))
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        raise InputError(Problem(str(path), None, "", f"cannot open the results store: {exc} "
-                                                      "(is a sweep still writing to it?)")) from None
+    with guarded(path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            yield con
+        except duckdb.CatalogException as exc:
+            raise InputError(Problem(str(path), None, "", f"a DuckDB database but not a results "
+                                     f"store written by `ssbfab sweep` ({exc}); choose the output "
+                                     "folder of a sweep")) from None
+        finally:
+            con.close()
 
 
 def load(out: str | Path, study: str | None = None, stale: bool = False):
@@ -197,19 +248,16 @@ def load(out: str | Path, study: str | None = None, stale: bool = False):
     rows left from earlier versions of the study). JSON columns (inputs, breakdown,
     yields, plan, sim, extra) come back as Python objects.
     """
-    con = open_read(out)
-    try:
-        where, args = [], []
-        if study is not None:
-            where.append("s.study = ?")
-            args.append(study)
-        join = "" if stale else " JOIN plan p ON s.study = p.study AND s.scenario_id = p.scenario_id"
-        sql = "SELECT s.* FROM scenarios s" + join
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+    where, args = [], []
+    if study is not None:
+        where.append("s.study = ?")
+        args.append(study)
+    join = "" if stale else " JOIN plan p ON s.study = p.study AND s.scenario_id = p.scenario_id"
+    sql = "SELECT s.* FROM scenarios s" + join
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    with reading(out) as con:
         df = con.execute(sql + " ORDER BY s.study, s.point, s.route", args).df()
-    finally:
-        con.close()
     for c in JSON_COLUMNS:
         if c in df:
             df[c] = df[c].map(lambda t: json.loads(t) if isinstance(t, str) else None)
@@ -218,18 +266,6 @@ def load(out: str | Path, study: str | None = None, stale: bool = False):
 
 def studies(out: str | Path) -> dict[str, dict]:
     """Study name -> what `Study.to_dict()` recorded at its latest sweep."""
-    con = open_read(out)
-    try:
+    with reading(out) as con:
         rows = con.execute("SELECT study, info FROM studies ORDER BY study").fetchall()
-    finally:
-        con.close()
     return {name: json.loads(info) for name, info in rows}
-
-
-def plan_ids(out: str | Path, study: str) -> list[str]:
-    con = open_read(out)
-    try:
-        return [r[0] for r in con.execute("SELECT scenario_id FROM plan WHERE study = ? "
-                                          "ORDER BY point, route", [study]).fetchall()]
-    finally:
-        con.close()

@@ -1,15 +1,26 @@
 """Analyses of a results store: the tables and figures a study is run for.
 
-- percentiles: P10 / P50 / P90 (and mean) of cost per good kWh per route over the
-  study's successful scenarios (linear interpolation between order statistics);
+What a design can say decides what is printed: percentiles describe a distribution,
+and only a sampled design has one; a grid or a one-at-a-time design is a set of
+chosen points, summarised by its curve and its range.
+
+- percentiles (sampled designs only): P10 / P50 / P90 (and mean) of cost per good
+  kWh per route over the successful scenarios (linear interpolation between order
+  statistics);
+- range (grid, one-at-a-time and single-point designs): lowest and highest cost per
+  route over the points studied (and the base scenario's, one-at-a-time);
 - tornado (one-at-a-time designs): per route and parameter, the cost at each end of
   the parameter's range against the base scenario, sorted by swing;
-- crossovers (grid designs with a numeric parameter and a baseline route): the value
-  at which a route's cost equals the baseline's, by linear interpolation of the
+- crossovers (grid designs with a numeric parameter and a baseline route): the
+  value at which a route's cost equals the baseline's, by linear interpolation of the
   cost difference between neighbouring grid values, per combination of the other
-  parameters;
+  parameters; only inside the range studied, never extrapolated: without one, how
+  far apart the two routes are where they come closest;
 - by value (grid designs): mean cost per route at each value of each parameter;
-- sensitivity (sampled designs): Spearman rank correlation of each input with cost;
+- sensitivity (sampled designs): partial rank correlation (PRCC) of each input with
+  cost per route, with its p-value: the rank correlation that is left after the
+  other inputs' ranks are regressed out, so that an input a route does not use
+  shows (near) no effect even when a sample happens to correlate it with one it uses;
 - size: cost per kWh against the plant capacity the job worked to (GWh/yr), when
   a study varies it.
 
@@ -36,7 +47,8 @@ class Summary:
     study: str
     info: dict
     counts: pd.DataFrame
-    percentiles: pd.DataFrame
+    percentiles: pd.DataFrame | None = None  # sampled designs
+    range: pd.DataFrame | None = None  # grid, one-at-a-time and single-point designs
     tornado: pd.DataFrame | None = None
     crossovers: pd.DataFrame | None = None
     by_value: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -45,7 +57,11 @@ class Summary:
     figures: list[Path] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        out = {"counts": self.counts, "percentiles": self.percentiles}
+        out = {"counts": self.counts}
+        if self.percentiles is not None:
+            out["percentiles"] = self.percentiles
+        if self.range is not None:
+            out["range"] = self.range
         if self.tornado is not None:
             out["tornado"] = self.tornado
         if self.crossovers is not None:
@@ -87,8 +103,12 @@ def summarize_frame(df: pd.DataFrame, info: dict) -> Summary:
     counts = (df.groupby(["route", "status"]).size().unstack(fill_value=0)
               .reindex(index=routes, columns=["ok", "failed", "error"], fill_value=0)
               .reset_index())
-    s = Summary(info["study"], info, counts, percentiles(ok, routes))
+    s = Summary(info["study"], info, counts)
     design = info.get("design")
+    if design == "samples":
+        s.percentiles = percentiles(ok, routes)
+    else:
+        s.range = cost_range(ok, routes, info if design == "one_at_a_time" else None)
     if design == "one_at_a_time":
         s.tornado = tornado(ok, info)
     if design == "samples":
@@ -118,22 +138,77 @@ def percentiles(ok: pd.DataFrame, routes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cost_range(ok: pd.DataFrame, routes: list[str], oat: dict | None = None) -> pd.DataFrame:
+    """Lowest and highest cost per kWh per route over the points studied (USD/kWh);
+    with `oat` (a one-at-a-time study's info), the base scenario's cost too."""
+    base = (oat or {}).get("base") or {}
+    rows = []
+    for r in routes:
+        g = ok[(ok["route"] == r) & ok["cost_per_kwh"].notna()]
+        row = {"route": r, "n": len(g), "min": g["cost_per_kwh"].min() if len(g) else math.nan,
+               "max": g["cost_per_kwh"].max() if len(g) else math.nan}
+        if oat is not None:
+            at_base = g[g["inputs"].map(lambda d: not _varied(d or {}, base))]
+            row["base"] = float(at_base["cost_per_kwh"].iloc[0]) if len(at_base) else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prcc(x: np.ndarray, y: np.ndarray) -> list[tuple[float, float]]:
+    """Partial rank correlation of each column of x (n samples x k inputs) with y, and
+    its two-sided p-value (t with n - 1 - k degrees of freedom): rank-transform, regress
+    the other inputs' ranks (and a constant) out of the input's ranks and of y's,
+    correlate the residuals. An input is given 0 when the other inputs explain y's
+    ranks entirely (nothing is left for it to explain) and NaN when it does not vary
+    apart from them."""
+    from scipy.stats import rankdata
+    from scipy.stats import t as student
+
+    n, k = x.shape
+    rx = np.column_stack([rankdata(x[:, j]) for j in range(k)])
+    ry = rankdata(y)
+    out = []
+    for j in range(k):
+        z = np.column_stack([np.ones(n), np.delete(rx, j, axis=1)])
+        ex = rx[:, j] - z @ np.linalg.lstsq(z, rx[:, j], rcond=None)[0]
+        ey = ry - z @ np.linalg.lstsq(z, ry, rcond=None)[0]
+        if np.std(ex) <= 1e-9 * np.std(rx[:, j]) or np.std(ry) == 0:
+            out.append((math.nan, math.nan))
+            continue
+        if np.std(ey) <= 1e-9 * np.std(ry):
+            out.append((0.0, 1.0))
+            continue
+        r = float(np.clip(np.corrcoef(ex, ey)[0, 1], -1.0, 1.0))
+        df = n - 1 - k
+        if df <= 0:
+            out.append((r, math.nan))
+        elif abs(r) == 1.0:
+            out.append((r, 0.0))
+        else:
+            tstat = r * math.sqrt(df / (1 - r * r))
+            out.append((r, float(2 * student.sf(abs(tstat), df))))
+    return out
+
+
 def sensitivity(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
-    """Sampled designs: Spearman rank correlation of each input with cost per kWh, per
-    route (+1: cost rises with the input; 0: no monotone effect), sorted by size."""
+    """Sampled designs: per route, the partial rank correlation (`prcc`) of each
+    numeric input with cost per kWh (+1: cost rises with the input, all else held;
+    0: no monotone effect) and its p-value, sorted by size."""
+    params = [p for p, meta in (info.get("parameters") or {}).items()
+              if meta.get("numeric") and p in ok]
     rows = []
     for route, g in ok.groupby("route", sort=False):
-        c = g["cost_per_kwh"].rank()
-        for p, meta in (info.get("parameters") or {}).items():
-            if not meta.get("numeric") or p not in g or g[p].nunique() < 2 or c.nunique() < 2:
-                rho = math.nan
-            else:
-                rho = float(np.corrcoef(g[p].rank(), c)[0, 1])
-            rows.append({"route": route, "parameter": p, "spearman": rho, "n": len(g)})
+        g = g.dropna(subset=["cost_per_kwh", *params])
+        used = [p for p in params if g[p].nunique() > 1]
+        found = dict(zip(used, prcc(g[used].to_numpy(float), g["cost_per_kwh"].to_numpy(float)),
+                         strict=True)) if used and len(g) > 2 else {}
+        for p in params:
+            r, pv = found.get(p, (math.nan, math.nan))
+            rows.append({"route": route, "parameter": p, "prcc": r, "p_value": pv, "n": len(g)})
     t = pd.DataFrame(rows)
     if t.empty:
         return t
-    t["_abs"] = t["spearman"].abs()
+    t["_abs"] = t["prcc"].abs()
     return (t.sort_values(["route", "_abs"], ascending=[True, False])
             .drop(columns="_abs").reset_index(drop=True))
 
@@ -191,28 +266,19 @@ def crossover_points(x: np.ndarray, d: np.ndarray) -> list[float]:
     return out
 
 
-def extrapolate(x: np.ndarray, d: np.ndarray) -> float:
-    """Where the straight line through the two end points nearest to zero difference
-    would cross zero, outside the grid (NaN if it moves away from zero or is flat).
-    Information only: a crossover outside the range studied is a guess."""
-    if len(x) < 2:
-        return math.nan
-    i = 0 if abs(d[0]) <= abs(d[-1]) else len(x) - 2
-    dx, dd = x[i + 1] - x[i], d[i + 1] - d[i]
-    if dd == 0:
-        return math.nan
-    xv = float(x[i] - d[i] * dx / dd)
-    return xv if (xv < x[0] or xv > x[-1]) else math.nan
-
-
 def crossovers(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
-    """Where each route's cost equals the baseline's, per numeric grid parameter."""
+    """Where each route's cost equals the baseline's, per numeric grid parameter, inside
+    the range studied only. `finding` says it in a sentence: where they cross and which
+    is cheaper on which side, or that they do not cross between the ends of the range
+    and how much dearer (or cheaper) the route still is where the two come closest.
+    `diff_at_low`/`diff_at_high`/`closest_diff`: route minus baseline, USD/kWh."""
     baseline = info["baseline"]
     params = info.get("parameters") or {}
     rows = []
     for p, meta in params.items():
         if not meta.get("numeric"):
             continue
+        unit = meta.get("unit", "")
         others = [q for q in params if q != p]
         b = ok[ok["route"] == baseline]
         for route in info["routes"]:
@@ -220,28 +286,55 @@ def crossovers(ok: pd.DataFrame, info: dict) -> pd.DataFrame:
                 continue
             r = ok[ok["route"] == route]
             m = r.merge(b[["point", "cost_per_kwh"]], on="point", suffixes=("", "_base"))
+            m = m.dropna(subset=["cost_per_kwh", "cost_per_kwh_base"])
             if m.empty:
                 continue
             groups = m.groupby([m["inputs"].map(lambda d, o=others: _key(d, o))], sort=False)
             for (key,), g in groups:
                 g = g.sort_values(p)
                 x = g[p].to_numpy(float)
+                if len(np.unique(x)) < 2:
+                    continue  # one value with a result: no range to speak of
                 d = (g["cost_per_kwh"] - g["cost_per_kwh_base"]).to_numpy(float)
+                near = int(np.argmin(np.abs(d)))
+                common = {"parameter": p, "unit": unit, "route": route, "baseline": baseline,
+                          "range_low": x.min(), "range_high": x.max(),
+                          "diff_at_low": d[0], "diff_at_high": d[-1],
+                          "closest_at": x[near], "closest_diff": d[near],
+                          **{f"at {k}": v for k, v in dict(key).items()}}
                 found = crossover_points(x, d)
-                where = dict(key)
-                for xv in found or [math.nan]:
-                    below = None
-                    if not math.isnan(xv):
-                        left = d[x < xv]
-                        below = bool(left[-1] < 0) if len(left) else bool(d[-1] > 0)
-                    rows.append({"parameter": p, "unit": meta.get("unit", ""), "route": route,
-                                 "baseline": baseline, "crossover": xv,
-                                 "route_cheaper_below": below,
-                                 "extrapolated": extrapolate(x, d) if not found else math.nan,
-                                 "range_low": x.min(), "range_high": x.max(),
-                                 "diff_at_low": d[0], "diff_at_high": d[-1],
-                                 **{f"at {k}": v for k, v in where.items()}})
+                where = "".join(f" (with {k} = {v})" for k, v in key)
+                for xv in found:
+                    left = d[x < xv]
+                    below = bool(left[-1] < 0) if len(left) else bool(d[-1] > 0)
+                    rows.append({**common, "crossover": xv, "route_cheaper_below": below,
+                                 "finding": _crossing(route, baseline, p, xv, unit, below)
+                                 + where})
+                if not found:
+                    rows.append({**common, "crossover": math.nan, "route_cheaper_below": None,
+                                 "finding": _no_crossing(route, baseline, p, x, d, near, unit)
+                                 + where})
     return pd.DataFrame(rows)
+
+
+def _crossing(route: str, baseline: str, p: str, xv: float, unit: str, below: bool) -> str:
+    return (f"{route} costs the same as {baseline} at {p} = {_value(xv, unit)}; "
+            f"{route} is cheaper {'below' if below else 'above'} it")
+
+
+def _no_crossing(route: str, baseline: str, p: str, x: np.ndarray, d: np.ndarray, near: int,
+                 unit: str) -> str:
+    """'no crossover between X and Y; at X it is still Z USD/kWh dearer' (nothing said of
+    where the grid does not reach: a line beyond it could cross at a negative price)."""
+    dearer = "dearer" if d[near] > 0 else "cheaper"
+    return (f"{route}: no crossover with {baseline} for {p} between {_value(x.min(), unit)} "
+            f"and {_value(x.max(), unit)}; at {_value(x[near], unit)} it is still "
+            f"{abs(d[near]):.2f} USD/kWh {dearer}")
+
+
+def _value(v: float, unit: str) -> str:
+    text = f"{v:,.0f}" if 1e4 <= abs(v) < 1e15 else f"{v:.4g}"
+    return f"{text} {unit}".strip()
 
 
 def _key(inputs: dict, others: list[str]) -> tuple:
@@ -298,7 +391,7 @@ def figures(s: Summary, df: pd.DataFrame) -> dict[str, Any]:
     from matplotlib.figure import Figure
 
     out: dict[str, Any] = {}
-    pc = s.percentiles.dropna(subset=["p50"])
+    pc = s.percentiles.dropna(subset=["p50"]) if s.percentiles is not None else pd.DataFrame()
     if not pc.empty:
         fig = Figure(figsize=(6.5, 0.6 + 0.45 * len(pc)))
         ax = fig.subplots()

@@ -1,16 +1,18 @@
-"""The same MILP as `build.py`, built directly through highspy's array API.
+"""The same MILP as ssbfab.opt.build, built directly through highspy's array API.
 
-This is the floor the benchmark compares the Pyomo build against (DESIGN.md: a
-Pyomo build costs about 20× a direct array build on a large model), and a check
-that the two are the same model (the tests compare their optimal objectives). Rows
-and columns follow `build.py` one for one; nothing here is used by `optimize`.
+A benchmark helper, not part of the package: it is the floor bench_opt.py measures
+the Pyomo build against (DESIGN.md: a Pyomo build costs about 20x a direct array
+build on a large model). Rows and columns follow `build.py` one for one, so HiGHS
+gets the same matrix; `bench_opt.self_check` verifies that on the shipped routes
+and small synthetic lines before any figure is printed (a constraint added to
+`build.py` and not here fails it, and `make bench` stops).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .data import Numbers, Structure
+from ssbfab.opt.data import Numbers, Structure
 
 
 class _Rows:
@@ -18,7 +20,7 @@ class _Rows:
     them, as Pyomo's persistent interface numbers them, so that HiGHS gets the very
     same matrix (and follows the same path) from both builds."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lower: list[float] = []
         self.upper: list[float] = []
         self.starts: list[int] = []
@@ -43,6 +45,7 @@ def build_highs(st: Structure, nb: Numbers):
 
     inf = highspy.kHighsInf
     bounds: dict[tuple, tuple[float, float, float, bool]] = {}  # lb, ub, cost, integer
+    cs: list[tuple]  # the variable keys of one row (of several lengths)
 
     def var(key, lb, ub, c=0.0, is_int=False):
         bounds[key] = (lb, ub, c, is_int)

@@ -1,0 +1,377 @@
+"""The compiled line graph of a route: what flow, cost, the simulator, the optimiser
+and the report read instead of walking the route file's `line:`.
+
+`LineGraph.of(route)` compiles a checked `Route` once (cached on the route object)
+into frozen, typed data. Every rule of the line is stated here, once:
+
+- per_cell(s)   units of s's good output in one good cell, by design (before yields):
+                a design reference of the cell ("cathode.area") or, on a bare line
+                without a cell, a plain amount ("2 sheet");
+- ratio(u→c)    units of u's good output consumed per unit of c started: the edge's
+                per_cell (else u's own per_cell) over per_cell(c);
+- rate(s, m)    material m bought per unit of s started, net of recovery, in m's
+                price basis (kg, m² or m³); a step that makes a material (`makes:`)
+                buys its recipe's raw materials by mass fraction per kg started;
+- yield(s,l,d)  min(1, y_l · f · φ_s(d)): the level's yield, an observed factor f
+                (1 unless statistics give one) and, for a moisture-sensitive step,
+                φ_s(d) = its `moisture.yield_factor` in dry-room class d;
+- classes       the dry-room classes the route may use: its `dry_room_classes`
+                (default: all of dry_rooms.yaml) that every moisture-sensitive step
+                has a `yield_factor` for (docs/lines.md: "a class absent here is not
+                allowed for this route"), wettest to driest; the driest allowed
+                class is the last. The loader refuses a route that leaves none
+                (`checks.check_route`), so every command can run what it accepts;
+- flows         good(s) = Σ_c started(c)·ratio(s→c) (the final step: per_cell = 1
+                cell), started(s) = good(s) / yield(s), per good cell.
+
+Mappings are read-only views; the graph is never changed after it is built.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .cell import CellResult, DesignRef, design
+from .data import units
+from .data.schema import DryRoomClass, EquipmentOption, Level, Route, Step
+from .errors import InputError, Problem, closest
+
+
+@dataclass(frozen=True)
+class OptionNode:
+    """An equipment option of a step, with its nominal rate read once (pint is slow)."""
+
+    name: str
+    spec: EquipmentOption  # capex, power, footprint, operators, counts, failures as loaded
+    rate_per_hour: float  # nominal units of the step's unit per operating hour (batch / cycle)
+    availability: float  # nominal up fraction: MTBF/(MTBF+MTTR) and planned maintenance
+
+
+@dataclass(frozen=True)
+class StepNode:
+    """A step of the line and its place in the graph."""
+
+    name: str
+    position: int  # index in the route file's `line:` (messages name `line.<position>.…`)
+    spec: Step  # the step as loaded: lot size, buffer, moisture excursion, makes, ...
+    unit: str  # kg, m2, sheet or cell
+    per_cell: float  # units of good output per good cell, by design (before yields)
+    environment: str  # ambient, dry_room or argon
+    inputs: tuple[str, ...]  # upstream steps, in the order of `inputs:`
+    consumers: tuple[str, ...]  # downstream steps, in the order of the route file
+    levels: tuple[Level, ...]  # setting levels; the first is the default
+    level_yield: Mapping[str, float]  # level name -> the level's yield (fraction)
+    options: tuple[OptionNode, ...]
+    moisture: Mapping[str, float]  # allowed class -> yield_factor; empty if not sensitive
+    sensitive_kg: float  # kg of moisture-sensitive material per unit of output, by design
+
+    @property
+    def sensitive(self) -> bool:
+        """Moisture-sensitive: its yield depends on the dry-room class."""
+        return self.spec.moisture is not None
+
+    @property
+    def dry_room(self) -> bool:
+        return self.environment == "dry_room"
+
+    @property
+    def argon(self) -> bool:
+        return self.environment == "argon"
+
+    @property
+    def final(self) -> bool:
+        """The last step (end-of-line test): nothing consumes its output."""
+        return not self.consumers
+
+    def level(self, name: str) -> Level:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(name)
+
+
+# One graph per live route object: routes are frozen once checked, and a route edited
+# in memory (a study's overrides) is a new object, hence a new graph.
+_GRAPHS: weakref.WeakKeyDictionary[Route, LineGraph] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class LineGraph:
+    """A route's line compiled once; see the module docstring for the rules."""
+
+    route: str
+    file: str
+    steps: tuple[StepNode, ...]  # topological order, upstream first; the last is the final step
+    listed: tuple[str, ...]  # step names in the order of the route file (tables, sums)
+    ratio: Mapping[tuple[str, str], float]  # (u, c) -> units of u's good output per unit of c started
+    material_rates: Mapping[tuple[str, str], float]  # (step, material) -> basis units per unit started
+    classes: tuple[str, ...]  # allowed dry-room classes, wettest to driest
+    excluded: Mapping[str, tuple[str, ...]]  # listed class -> sensitive steps without a factor for it
+    dry_rooms: Mapping[str, DryRoomClass]  # allowed class name -> its data
+    cell: CellResult | None  # the cell design; None for a bare line (`form: line`)
+    refs: Mapping[str, DesignRef]  # the cell's design references ({} for a bare line)
+    design_bom: Mapping[str, float]  # material -> amount in one good cell, in its price basis
+    prices: Mapping[str, tuple[float, str]]  # material -> (USD per basis unit, basis)
+    _index: Mapping[str, int]  # step name -> position in `steps`
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def of(cls, route: Route) -> LineGraph:
+        """The graph of a checked route, built on first use and kept with the route."""
+        graph = _GRAPHS.get(route)
+        if graph is None:
+            graph = cls.build(route)
+            _GRAPHS[route] = graph
+        return graph
+
+    @classmethod
+    def build(cls, route: Route, refs: Mapping[str, DesignRef] | None = None) -> LineGraph:
+        """Compile `route` (not cached). `refs`: design references to use instead of
+        the route's own cell design (a bare line has none)."""
+        cell = design(route) if route.cell is not None else None
+        if refs is None:
+            refs = cell.refs if cell is not None else {}
+        order = route.order
+        listed = tuple(s.name for s in route.line)
+        consumers = route.consumers
+        position = {name: i for i, name in enumerate(listed)}
+        per_cell = {s.name: _amount(s.per_cell, refs) for s in route.line}
+        ratio = _edge_ratios(route, refs, per_cell)
+        allowed, _, excluded = allowed_classes(route)
+        sensitive = _sensitive_kg(route, refs, per_cell, ratio)
+        nodes = []
+        for name in order:
+            s = route.step(name)
+            levels = tuple(s.setting_levels)
+            mo = s.moisture
+            nodes.append(StepNode(
+                name=name, position=position[name], spec=s, unit=s.unit,
+                per_cell=per_cell[name], environment=s.environment,
+                inputs=tuple(e.step for e in s.inputs), consumers=tuple(consumers[name]),
+                levels=levels,
+                level_yield=MappingProxyType({lv.name: float(lv.yield_ or 0.0) for lv in levels}),
+                options=tuple(OptionNode(o.name, o, o.rate_per_hour, o.availability)
+                              for o in s.options),
+                moisture=MappingProxyType({} if mo is None else
+                                          {c: mo.yield_factor[c] for c in allowed}),
+                sensitive_kg=sensitive[name]))
+        by_name = {c.name: c for c in route.shared.dry_rooms.classes}
+        # the design BOM is the references' "material.<name>" entries (cell.design_bom)
+        bom = {k.removeprefix("material."): v.value for k, v in refs.items()
+               if k.startswith("material.")}
+        return cls(
+            route=route.name, file=route.file, steps=tuple(nodes), listed=listed,
+            ratio=MappingProxyType(ratio),
+            material_rates=MappingProxyType(_material_rates(route, refs, per_cell)),
+            classes=allowed, excluded=MappingProxyType(excluded),
+            dry_rooms=MappingProxyType({c: by_name[c] for c in allowed}),
+            cell=cell, refs=MappingProxyType(dict(refs)), design_bom=MappingProxyType(bom),
+            prices=MappingProxyType({n: p for n, m in route.all_materials.items()
+                                     if (p := m.price_per_unit) is not None}),
+            _index=MappingProxyType({n.name: i for i, n in enumerate(nodes)}),
+        )
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Step names in topological order (upstream first)."""
+        return tuple(n.name for n in self.steps)
+
+    @property
+    def final(self) -> StepNode:
+        return self.steps[-1]
+
+    @property
+    def dry_steps(self) -> tuple[str, ...]:
+        """Steps in the dry room, in topological order."""
+        return tuple(n.name for n in self.steps if n.dry_room)
+
+    @property
+    def driest(self) -> str | None:
+        """The driest allowed dry-room class (safest yields); None if none is defined."""
+        return self.classes[-1] if self.classes else None
+
+    @property
+    def energy_kwh(self) -> float:
+        """Energy of one good cell, kWh (NaN for a bare line, which has no cell)."""
+        return self.cell.energy_kwh if self.cell is not None else math.nan
+
+    def node(self, name: str) -> StepNode:
+        return self.steps[self._index[name]]
+
+    def in_file_order(self) -> list[StepNode]:
+        """The steps in the order of the route file (the order of tables and sums)."""
+        return [self.steps[self._index[n]] for n in self.listed]
+
+    def class_problem(self, dew_point_class: str) -> str | None:
+        """None if the route may use this dry-room class, else why not (a sentence)."""
+        d = dew_point_class
+        if d in self.classes:
+            return None
+        allowed = ", ".join(self.classes) or "(none)"
+        if d in self.excluded:
+            steps = ", ".join(map(repr, self.excluded[d]))
+            return (f"dry-room class {d!r} is not allowed for this route: moisture-sensitive "
+                    f"step(s) {steps} have no `moisture.yield_factor` for it; expected one "
+                    f"of {allowed}")
+        return f"unknown dry-room class {d!r}{closest(str(d), self.classes)}; expected one of {allowed}"
+
+    def check_class(self, dew_point_class: str, field: str = "dew_point_class",
+                    file: str | None = None) -> None:
+        """Raise an InputError (exit 2) naming `field` if the class is not allowed."""
+        why = self.class_problem(dew_point_class)
+        if why is not None:
+            raise InputError(Problem(file or self.file or self.route, None, field, why))
+
+    def yield_at(self, step: str, level: str, dew_point_class: str | None,
+                 factor: float = 1.0) -> float:
+        """Yield of `step` at `level` in a dry-room class (fraction): min(1, level yield
+        × `factor` × the step's moisture yield_factor in that class). The class does
+        not matter for a step that is not moisture-sensitive, nor when it is None (not
+        known, e.g. statistics that do not say); a class the route may not use is an
+        InputError."""
+        node = self.steps[self._index[step]]
+        y = node.level_yield[level] * factor
+        if node.sensitive and dew_point_class is not None:
+            if dew_point_class not in node.moisture:
+                self.check_class(dew_point_class)  # not an allowed class: raises
+            y *= node.moisture[dew_point_class]
+        return min(1.0, y)
+
+    def flows(self, yields: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """(good, started): units of good output and units started at each step per good
+        cell, in the step's unit, with the given yield of each step (a yield of 0 starts
+        an infinite amount)."""
+        good: dict[str, float] = {}
+        started: dict[str, float] = {}
+        ratio = self.ratio
+        for node in reversed(self.steps):
+            name = node.name
+            if not node.consumers:
+                g = node.per_cell
+            else:
+                g = sum(started[c] * ratio[(name, c)] for c in node.consumers)
+            good[name] = g
+            y = yields[name]
+            started[name] = g / y if y > 0 else math.inf
+        return good, started
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def allowed_classes(route: Route) -> tuple[tuple[str, ...], tuple[str, ...],
+                                           dict[str, tuple[str, ...]]]:
+    """(allowed, listed, excluded): the route's dry-room classes (`dry_room_classes`,
+    default all; wettest to driest) that every moisture-sensitive step has a
+    `yield_factor` for; the listed classes; and per listed class not allowed, the
+    sensitive steps that lack it."""
+    listed = tuple(c.name for c in route.dry_room_options)
+    excluded: dict[str, tuple[str, ...]] = {}
+    for c in listed:
+        lacking = tuple(s.name for s in route.line
+                        if s.moisture is not None and c not in s.moisture.yield_factor)
+        if lacking:
+            excluded[c] = lacking
+    return tuple(c for c in listed if c not in excluded), listed, excluded
+
+
+def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, str], float]:
+    """ratio[(u, c)]: units of u's good output consumed per unit of c started, with the
+    given design references (the rule of `LineGraph.ratio`)."""
+    return _edge_ratios(route, refs, {s.name: _amount(s.per_cell, refs) for s in route.line})
+
+
+def _edge_ratios(route: Route, refs: Mapping[str, DesignRef],
+                 per_cell: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    out = {}
+    for c in route.line:
+        pc = per_cell[c.name]
+        for e in c.inputs:
+            # a bare line (no cell design) writes the edge as a plain amount, e.g. "2 sheet"
+            amount = _amount(e.per_cell, refs) if e.per_cell else per_cell[e.step]
+            out[(e.step, c.name)] = amount / pc
+    return out
+
+
+def _amount(text: str, refs: Mapping[str, DesignRef]) -> float:
+    """A design reference's value, or a plain amount in the step's unit ("2 sheet")."""
+    if text in refs:
+        return refs[text].value
+    return units.parse_amount(text)[0]
+
+
+def _material_rates(route: Route, refs: Mapping[str, DesignRef],
+                    per_cell: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    out: dict[tuple[str, str], float] = {}
+    for s in route.line:
+        pc = per_cell[s.name]
+        for mu in s.materials:
+            if mu.amount in refs:
+                per_unit = refs[mu.amount].value / pc
+            else:
+                per_unit = _per_unit_quantity(mu.amount, s)
+            key = (s.name, mu.material)
+            out[key] = out.get(key, 0.0) + per_unit * (1 - mu.recovered)
+        if s.makes:
+            for raw, frac in recipe_mass_fractions(route, s.makes).items():
+                key = (s.name, raw)
+                out[key] = out.get(key, 0.0) + frac
+    return out
+
+
+def _per_unit_quantity(text: str, step: Step) -> float:
+    """A quantity per unit of the step's output, e.g. "0.12 kg/m^2" on an m² step."""
+    q = units._parse(text.strip())
+    denom = units.STEP_UNITS[step.unit]
+    for basis in ("kg", "m**2", "m**3"):
+        try:
+            return float(q.to(f"{basis}/({denom})").magnitude)
+        except Exception:  # pint raises several types for incompatible units
+            continue
+    raise ValueError(f"{text!r} is not an amount per {step.unit}")
+
+
+def recipe_mass_fractions(route: Route, material: str) -> dict[str, float]:
+    """Mass fraction of each raw material in a made material, from its recipe (mol)."""
+    mats = route.all_materials
+    recipe = mats[material].recipe or {}
+    masses = {raw: n * (mats[raw].molar_mass or 0.0) for raw, n in recipe.items()}
+    total = sum(masses.values())
+    return {raw: m / total for raw, m in masses.items()}
+
+
+def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping[str, float],
+                  ratio: Mapping[tuple[str, str], float]) -> dict[str, float]:
+    """kg of moisture-sensitive material (materials.yaml `moisture_sensitive`) in one
+    unit of each step's output, by design: made here, added here, or carried in from
+    upstream through the edge ratios."""
+    mats = route.all_materials
+    out: dict[str, float] = {}
+    for name in route.order:
+        s = route.step(name)
+        if s.makes is not None:
+            out[name] = 1.0 if mats[s.makes].moisture_sensitive else 0.0
+            continue
+        kg = 0.0
+        pc = per_cell[name]
+        for mu in s.materials:
+            m = mats.get(mu.material)
+            if m is None or not m.moisture_sensitive:
+                continue
+            if mu.amount in refs:
+                if refs[mu.amount].unit == "kg":
+                    kg += refs[mu.amount].value / pc
+            else:
+                try:
+                    kg += _per_unit_quantity(mu.amount, s)
+                except ValueError:
+                    pass  # not an amount per unit of the step: nothing to count
+        for e in s.inputs:
+            kg += ratio[(e.step, name)] * out[e.step]
+        out[name] = kg
+    return out
