@@ -461,6 +461,12 @@ def test_contract(tmp_path):
     assert set(doc["first_stage"][0]["lines"][SEMI]) == {"built", "converted_in",
                                                          "converted_out", "retired", "operating"}
     assert math.isfinite(doc["reserve_value"])
+    rows = dict(r.rows())  # what the CLI prints
+    assert rows["VSS (vs the expected-value plan)"] == f"{r.vss / 1e6:,.1f}"
+    assert any(k.startswith("reserve value") for k in rows)
+    built = sum(v["built"] for p in r.first_stage for v in p["lines"].values())
+    assert sum(int(part.split(" x ")[0]) for part in
+               rows["here-and-now (first stage)"].split(", ")) == built
 
 
 # ----------------------------------------------------------------------------- PH

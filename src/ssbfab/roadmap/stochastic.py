@@ -505,6 +505,29 @@ class StochasticResult:
                               **{f"input:{k}": v for k, v in s["inputs"].items()}}
                              for s in self.scenarios])
 
+    def rows(self) -> list[tuple[str, str]]:
+        """The answers as (item, value) rows for a printed table (MUSD)."""
+        def m(v):
+            return "-" if v is None else f"{v / 1e6:,.1f}"
+
+        first = ", ".join(f"{n} x {k.split(':')[3]} GWh/yr {k.split(':')[2]} ({k.split(':')[4]})"
+                          if k.startswith("build:") else f"{n} x {k}"
+                          for k, n in self.values["rp_first_stage"].items()) or "nothing"
+        out = [("here-and-now (first stage)", first),
+               ("expected NPV", m(self.expected_npv)),
+               (f"CVaR {self.cvar['alpha']:.0%} of NPV", m(self.cvar["value"])),
+               ("VSS (vs the expected-value plan)", m(self.vss)),
+               ("EVPI", m(self.evpi))]
+        out += [(f"EVPI of {k}", m(v)) for k, v in self.evpi_by_input.items()]
+        if self.reserve is not None:
+            r = self.reserve
+            out.append((f"reserve value ({r['route']} {r['size_gwh']:g} GWh/yr in the first "
+                        f"stage){' - in the plan' if r['in_solution'] else ''}", m(r["value"])))
+        out.append(("solver", f"{self.solver['name']}, {self.solver['status']}, gap "
+                              + ("-" if self.solver["gap"] is None
+                                 else f"{self.solver['gap']:.2%}")))
+        return out
+
     def to_dict(self) -> dict:
         """The `stochastic` object of `ssbfab roadmap --json`."""
         return {"scenarios": len(self.scenarios), "stages": self.stages,
@@ -709,7 +732,8 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
             ranges["reserve_value"] = _range_of(f, nf)
         if not f.ok:
             notes.append(f"forcing the reserve line is infeasible: {f.reason}")
-    gaps = [r.gap for r in results.values() if r.ok and r.gap is not None]
+    gaps = [r.gap for r in results.values() if r.ok and r.gap is not None] + \
+        [x.gap for x in ws if x.gap is not None]  # the wait-and-see solves' too
     reports = rp.reports
     assert reports is not None  # the RP job always reads its scenarios back
     stage0 = [y for y, t in zip(problem.cases[0].data.years, problem.stage_of, strict=True)
