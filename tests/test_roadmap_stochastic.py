@@ -466,7 +466,7 @@ def test_contract(tmp_path):
     assert any(k.startswith("reserve value") for k in rows)
     built = sum(v["built"] for p in r.first_stage for v in p["lines"].values())
     assert sum(int(part.split(" x ")[0]) for part in
-               rows["here-and-now (first stage)"].split(", ")) == built
+               rows["here-and-now (first stage)"].splitlines()) == built
 
 
 # ----------------------------------------------------------------------------- PH
@@ -507,3 +507,121 @@ def test_ph_tree_names_follow_mpi_sppy_and_split_roots_get_an_artificial_root(tm
 
     stages, levels, artificial = ph_tree(problem, Job("e", informed_groups(tree, "prices.Li2S")))
     assert artificial and stages == [-1, 0, 1] and len(set(levels[1])) == 2
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def fake_designs(monkeypatch):
+    """The CLI's line designs from DESIGNS instead of the plant optimiser."""
+    monkeypatch.setattr(rsolve, "line_design",
+                        lambda route, size, **kw: DESIGNS[(route.name, size)])
+
+
+RESERVE_LINE = f'  reserve: {{route: {SULF}, size: "0.5 GWh/yr"}}\n'
+
+
+TREE_2 = """
+    uncertainty:
+      stages: [2026, 2028]
+      branches:
+        2028:
+          - {name: dear, probability: "30 %", inputs: {prices.Li2S: 2.5, segments.robots.demand: 0.3}}
+          - {name: cheap, probability: "70 %", inputs: {prices.Li2S: 0.5, segments.robots.demand: 2}}
+    """
+
+
+def test_cli_prints_the_answers_in_100_columns_and_json_adds_the_stochastic_object(
+        tmp_path, fake_designs):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+
+    f = tiny(tmp_path, TREE_2 + RESERVE_LINE)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["roadmap", str(f), "--json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    det = rsolve.plan_roadmap(f)
+    assert doc["npv"] == pytest.approx(det.npv, rel=1e-9)  # the top level: the file's values
+    st = doc["stochastic"]
+    assert st["scenarios"] == 2 and {"alpha", "weight", "value"} <= set(st["cvar"])
+    for k in ("expected_npv", "vss", "evpi", "reserve_value"):
+        assert math.isfinite(st[k]), k
+    assert st["solver"]["name"] == "extensive" and st["solver"]["status"] == "optimal"
+    assert "gap" in st["solver"]
+    assert [p["year"] for p in st["first_stage"]] == [2026, 2027]  # the years before 2028
+    assert set(st["first_stage"][0]["lines"][SULF]) == {"built", "converted_in",
+                                                         "converted_out", "retired", "operating"}
+    assert json.loads((out / "roadmap.json").read_text())["stochastic"]["evpi"] == st["evpi"]
+    for name in ("roadmap.csv", "report.html", "stochastic.csv", "stochastic_npv.png",
+                 "stochastic_values.png"):
+        assert (out / name).stat().st_size > 0, name
+
+    r = CliRunner().invoke(app, ["roadmap", str(f)], env={"COLUMNS": "100"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 100
+    for row, want in (("VSS (vs the expected-value plan)", st["vss"]), ("EVPI", st["evpi"]),
+                      ("EVPI of prices.Li2S", st["evpi_by_input"]["prices.Li2S"]),
+                      ("expected NPV", st["expected_npv"]),
+                      ("reserve value", st["reserve_value"])):
+        line = next(x for x in lines if x.startswith(row + " "))
+        assert f" {want / 1e6:,.1f}" in line, (row, line)
+    text = r.stdout.split("here-and-now (first stage)")[1].split("expected NPV")[0]
+    built = [x for x in text.splitlines() if " built (" in x]
+    assert sum(int(x.split(" x ")[0].split()[-1]) for x in built) == sum(
+        v["built"] for p in st["first_stage"] for v in p["lines"].values()) > 0
+
+
+@pytest.mark.parametrize("tree, args, words", [
+    ("""
+      stages: [2026, 2028]
+      branches:
+        2028: [{name: a, probability: "60 %"}, {name: b, probability: "30 %"}]
+     """, [], "uncertainty.branches"),
+    ("""
+      stages: [2026, 2028]
+      branches:
+        2028: [{name: a, probability: 1, inputs: {segments.evv.demand: 2}}]
+     """, [], "segments.evv.demand"),
+    ("""
+      stages: [2026, 2030]
+     """, [], "uncertainty.stages"),
+    (None, ["--solver", "ph", "--ranks", "0"], "--ranks"),
+    (None, ["--solver", "ph", "--ranks", "9"], "at most one rank per scenario"),
+    (None, ["--ranks", "2"], "only with --solver ph"),
+    (None, ["--solver", "simplex"], "expected extensive or ph"),
+])
+def test_cli_bad_trees_and_arguments_exit_2_without_a_traceback(tmp_path, fake_designs, tree,
+                                                                 args, words):
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+
+    body = TREE_3 if tree is None else "uncertainty:" + textwrap.indent(textwrap.dedent(tree),
+                                                                        "  ")
+    f = tiny(tmp_path, body)
+    r = CliRunner().invoke(app, ["roadmap", str(f), *args])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and words in r.output, r.output
+    if tree is not None:  # a file's error names the file and the line
+        assert f"{f}:" in r.output
+
+
+def test_cli_ph_without_the_mpi_extra_and_solver_without_a_tree_exit_2(tmp_path, fake_designs,
+                                                                      monkeypatch):
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+    from ssbfab.roadmap import ph
+
+    monkeypatch.setattr(ph, "mpi_available", lambda python=None: "No module named 'mpisppy'")
+    r = CliRunner().invoke(app, ["roadmap", str(tiny(tmp_path, TREE_3)), "--solver", "ph"])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "pip install -e '.[mpi]'" in r.output and "mpisppy" in r.output
+    r = CliRunner().invoke(app, ["roadmap", str(tiny(tmp_path)), "--solver", "extensive"])
+    assert r.exit_code == 2 and "no uncertainty: section" in r.output, r.output

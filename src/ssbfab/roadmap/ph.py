@@ -93,27 +93,46 @@ def find_mpiexec(python: str | None = None) -> str | None:
     return str(here) if here.exists() else shutil.which("mpiexec")
 
 
-def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], None],
-           mpiexec: str | None = None, options: dict | None = None
-           ) -> tuple[dict[str, JobResult], list]:
-    """Run the jobs (and the wait-and-see solves) with PH on `ranks` MPI processes."""
-    from ..errors import InputError
+def check_ph(ranks: int, scenarios: int | None = None) -> None:
+    """InputError (an argument) unless PH can run on `ranks` ranks for that many
+    scenarios here: at least 1 rank, at most one per scenario, the `mpi` extra installed."""
+    from ..errors import InputError, Problem
 
     if ranks < 1:
-        raise InputError(f"--ranks: expected at least 1, found {ranks}")
-    if ranks > len(problem.cases):
-        raise InputError(f"--ranks: {ranks} ranks for {len(problem.cases)} scenarios; "
-                         f"expected at most one rank per scenario")
+        raise InputError(Problem("arguments", None, "--ranks",
+                                 f"expected at least 1 MPI rank, found {ranks}"))
+    if scenarios is not None and ranks > scenarios:
+        raise InputError(Problem("arguments", None, "--ranks",
+                                 f"{ranks} ranks for {scenarios} scenarios; expected at most "
+                                 "one rank per scenario"))
     why = mpi_available()
     if why:
-        raise InputError("--solver ph needs mpi-sppy, mpi4py and an MPI runtime: "
-                         "pip install 'ssbfab[mpi]' (" + why + ")")
+        raise InputError(Problem("arguments", None, "--solver",
+                                 "ph needs mpi-sppy, mpi4py and an MPI runtime, not installed "
+                                 f"here: pip install -e '.[mpi]' ({why})"))
+
+
+def launcher_of(mpiexec: str | None = None) -> list[str]:
+    """The MPI launcher: `mpiexec`, else $SSBFAB_MPIEXEC, else the mpiexec of the mpich
+    wheel beside this Python or on PATH (InputError when there is none)."""
+    from ..errors import InputError, Problem
+
     found = find_mpiexec()
     launcher = shlex.split(mpiexec or os.environ.get(MPIEXEC_ENV, "")) or \
         ([found] if found else [])
     if not launcher:
-        raise InputError("--solver ph: no mpiexec found (pip install 'ssbfab[mpi]' brings "
-                         f"one with the mpich wheel, or set {MPIEXEC_ENV})")
+        raise InputError(Problem("arguments", None, "--solver",
+                                 "ph: no mpiexec found (pip install -e '.[mpi]' brings one "
+                                 f"with the mpich wheel, or set {MPIEXEC_ENV})"))
+    return launcher
+
+
+def run_ph(problem: Problem, jobs: list[Job], ranks: int, say: Callable[[str], None],
+           mpiexec: str | None = None, options: dict | None = None
+           ) -> tuple[dict[str, JobResult], list]:
+    """Run the jobs (and the wait-and-see solves) with PH on `ranks` MPI processes."""
+    check_ph(ranks, len(problem.cases))
+    launcher = launcher_of(mpiexec)
     # the ranks read the problem from this folder: on a cluster, a shared file system
     with tempfile.TemporaryDirectory(prefix="ssbfab-ph-", dir=os.environ.get(DIR_ENV)) as tmp:
         src, out = Path(tmp) / "problem.pkl", Path(tmp) / "result.pkl"

@@ -506,12 +506,13 @@ class StochasticResult:
                              for s in self.scenarios])
 
     def rows(self) -> list[tuple[str, str]]:
-        """The answers as (item, value) rows for a printed table (MUSD)."""
-        def m(v):
+        """The answers as (item, value) rows for a printed table (MUSD; the first stage
+        one decision a line)."""
+        def m(v: float | None) -> str:
             return "-" if v is None else f"{v / 1e6:,.1f}"
 
-        first = ", ".join(f"{n} x {k.split(':')[3]} GWh/yr {k.split(':')[2]} ({k.split(':')[4]})"
-                          if k.startswith("build:") else f"{n} x {k}"
+        years = [p["year"] for p in self.scenarios[0]["periods"]]
+        first = "\n".join(decision_text(k, n, years)
                           for k, n in self.values["rp_first_stage"].items()) or "nothing"
         out = [("here-and-now (first stage)", first),
                ("expected NPV", m(self.expected_npv)),
@@ -521,8 +522,9 @@ class StochasticResult:
         out += [(f"EVPI of {k}", m(v)) for k, v in self.evpi_by_input.items()]
         if self.reserve is not None:
             r = self.reserve
-            out.append((f"reserve value ({r['route']} {r['size_gwh']:g} GWh/yr in the first "
-                        f"stage){' - in the plan' if r['in_solution'] else ''}", m(r["value"])))
+            out.append(("reserve value", m(r["value"]) + f" ({_short(r['route'])} "
+                        f"{r['size_gwh']:g} GWh/yr in the first stage; "
+                        f"{'in' if r['in_solution'] else 'not in'} the plan)"))
         out.append(("solver", f"{self.solver['name']}, {self.solver['status']}, gap "
                               + ("-" if self.solver["gap"] is None
                                  else f"{self.solver['gap']:.2%}")))
@@ -591,10 +593,16 @@ def solve_stochastic(lr: LoadedRoadmap | str, solver: str = "extensive", ranks: 
     say = progress or (lambda _msg: None)
     if solver not in ("extensive", "ph"):
         from ..errors import InputError
+        from ..errors import Problem as Bad
 
-        raise InputError(f"--solver: expected extensive or ph, found {solver!r}")
+        raise InputError(Bad("arguments", None, "--solver",
+                             f"expected extensive or ph, found {solver!r}"))
     tree = build_tree(lr)
     check_reserve(lr)
+    if solver == "ph":  # before any solve: the arguments and the mpi extra
+        from .ph import check_ph
+
+        check_ph(ranks, len(tree.scenarios))
     designs = designs if designs is not None else designs_for(lr, progress)
     problem, tree, states = make_problem(lr, designs, tree)
     say(f"stochastic: {len(tree.scenarios)} scenarios, {len(tree.stages)} stages")
@@ -747,8 +755,8 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
             inputs[c.input] = c.value[1] if isinstance(c.value, tuple) else c.value
         scen.append({**rep, "branches": list(s.nodes[1:]), "inputs": _plain(inputs)})
     values = {"rp": rp.objective, "eev": eev.objective if eev and eev.ok else None,
-              "ws": ws_obj, "ev": ev.value, "ev_first_stage": _lines_of(ev.first),
-              "rp_first_stage": _lines_of(rp.first),
+              "ws": ws_obj, "ev": ev.value, "ev_first_stage": lines_of(ev.first),
+              "rp_first_stage": lines_of(rp.first),
               "ranges": ranges,
               "jobs": {k: {"objective": r.objective, "status": r.status, "gap": r.gap,
                            "solve_s": r.solve_s, **({"note": r.reason} if r.reason else {})}
@@ -810,13 +818,33 @@ def _why(lr, problem: Problem, rp: JobResult) -> str:
             f"each scenario alone has a roadmap")
 
 
-def _lines_of(first: dict[Key, int]) -> dict[str, int]:
+def lines_of(first: dict[Key, int]) -> dict[str, int]:
     """A first stage as {decision: count} with readable keys (only non-zero)."""
     out = {}
     for k, v in sorted(first.items()):
         if v:
             out[":".join(str(x) for x in k)] = v
     return out
+
+
+def decision_text(key: str, n: int, years: list[int]) -> str:
+    """A first-stage decision of `values["rp_first_stage"]` in words: "2 x 10 GWh/yr
+    semisolid built (2026)". Keys: build:new:ROUTE:SIZE:YEAR,
+    convert:SOURCE-COHORT:conv:A>B:SIZE:YEAR:PERIOD, retire:COHORT:PERIOD."""
+    t = key.split(":")
+    if t[0] == "build":
+        return f"{n} x {t[3]} GWh/yr {_short(t[2])} built ({t[4]})"
+    if t[0] == "convert":
+        a, b = t[-4].split(">")
+        return f"{n} x {t[-3]} GWh/yr converted {_short(a)} > {_short(b)} ({years[int(t[-1])]})"
+    if t[0] == "retire":  # the cohort's route and size follow its kind
+        return f"{n} x {t[3]} GWh/yr {_short(t[2].split('>')[-1])} retired ({years[int(t[-1])]})"
+    return f"{n} x {key}"
+
+
+def _short(route: str) -> str:
+    """The first word of a route's name (sulfide-lpscl: sulfide), as the CLI's tables."""
+    return route.split("-")[0]
 
 
 def _plain(x):
@@ -853,4 +881,4 @@ def allsolid_cheaper(lr, scenarios: list[dict]) -> list[dict]:
 __all__ = ["solve_stochastic", "StochasticResult", "Problem", "Job", "JobResult", "Case",
            "Alone", "build_extensive", "solve_job_extensive", "cvar", "risk_objective", "make_problem",
            "rp_groups", "informed_groups", "decisions", "restrict", "value_expr",
-           "scenario_report"]
+           "scenario_report", "lines_of", "decision_text"]
