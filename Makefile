@@ -8,6 +8,8 @@ ROUTE  ?= sulfide-lpscl
 CAPACITY ?= 10
 ARGS   ?=
 FILE   ?= studies/roadmaps/transition.yaml
+SOLVER ?=
+RANKS  ?=
 
 .PHONY: run test test-slow validate simulate optimize roadmap bench lint mutation clean venv
 
@@ -35,9 +37,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow$$($(PY) -c 'import mpisppy, mpi4py' 2>/dev/null && echo ' or mpi')" tests --nbmake notebooks
 
-# installs the mpi extra first, so the progressive-hedging checks always run here
+# installs the mpi extra first, so the progressive-hedging checks always run here (and
+# fail, not skip, if it cannot be imported)
 test-slow: $(MPI_STAMP)
-	$(PY) -m pytest -q -m slow
+	SSBFAB_REQUIRE_MPI=1 $(PY) -m pytest -q -m slow
 
 validate: $(STAMP)
 	$(VENV)/bin/ssbfab validate lines/*.yaml lines/routes/*.yaml
@@ -48,8 +51,9 @@ simulate: $(STAMP)
 optimize: $(STAMP)
 	$(VENV)/bin/ssbfab optimize $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
 
-roadmap: $(STAMP)
-	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(ARGS)
+# a scenario tree: SOLVER=extensive (default) or SOLVER=ph RANKS=N (installs the mpi extra)
+roadmap: $(STAMP) $(if $(filter ph,$(SOLVER)),$(MPI_STAMP))
+	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(if $(SOLVER),--solver $(SOLVER)) $(if $(RANKS),--ranks $(RANKS)) $(ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
