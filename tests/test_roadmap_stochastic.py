@@ -489,6 +489,34 @@ def test_the_shipped_tree_has_nonnegative_vss_and_evpi():
 # ----------------------------------------------------------------------------- PH
 
 
+def test_a_heuristic_rp_worse_than_a_plan_it_could_take_takes_that_plan():
+    """PH's RP below the EEV's (or a reserve case's) plan, which is feasible for the RP:
+    the RP takes the best such plan with its paths, keeps its own outer bound, and VSS
+    is then >= 0; a plan without paths (not read back) is not taken."""
+    from ssbfab.roadmap.stochastic import JobResult, _best_restricted
+
+    def job(label, obj, reports=None, bound=None):
+        return JobResult(label, True, "converged", 0.05, obj, [obj], {("build", label): 1},
+                         reports=reports, bound=bound, extra={"iterations": 3})
+
+    results = {"rp": job("rp", 100.0, reports=["rp"], bound=130.0),
+               "eev": job("eev", 120.0, reports=["eev"]),
+               "reserve:forbid": job("reserve:forbid", 110.0, reports=["forbid"]),
+               "reserve:force": job("reserve:force", 125.0),  # no paths: cannot be taken
+               "evpi:x": job("evpi:x", 140.0, reports=["x"])}  # knows more: not feasible
+    notes: list[str] = []
+    _best_restricted(results, notes)
+    rp = results["rp"]
+    assert rp.objective == 120.0 and rp.reports == ["eev"] and rp.first == {("build", "eev"): 1}
+    assert rp.bound == 130.0 and rp.gap == pytest.approx(10 / 120)
+    assert rp.extra["iterations"] == 3 and len(notes) == 1 and "eev" in notes[0]
+    assert rp.obj - results["eev"].obj == 0.0  # VSS no longer negative
+    untouched = {"rp": job("rp", 100.0, reports=["rp"]), "eev": job("eev", 90.0, reports=[1])}
+    _best_restricted(untouched, notes)
+    assert untouched["rp"].objective == 100.0 and len(notes) == 1
+
+
+
 @pytest.mark.slow
 @pytest.mark.mpi
 def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):

@@ -52,6 +52,7 @@ from .stochastic import (
     decision_keys,
     decisions,
     first_stage_key,
+    reads_back,
     restrict,
     risk_objective,
     scenario_report,
@@ -414,7 +415,7 @@ def _evaluate(problem: Problem, job: Job, ph, comm, t0: float, trivial, bound, c
                 value = 1e6 * pyo.value(s._ssbfab_value)
                 first = {k: round(pyo.value(var)) for k, (p, var) in s._ssbfab_dec.items()
                          if stage_of[p] == 0}
-                if job.label == "rp":
+                if reads_back(job.label):
                     rep = scenario_report(problem, problem.cases[i], s, status, g)
             for _, var in held[sname]:
                 var.unfix()
@@ -439,7 +440,7 @@ def _evaluate(problem: Problem, job: Job, ph, comm, t0: float, trivial, bound, c
     gap = (max(0.0, outer - inner) / max(abs(inner), 1e-9)) if outer is not None else None
     firsts = {first_stage_key(res[i][3]) for i in range(S)}
     assert len(firsts) == 1 or job.label.startswith("evpi:"), "first stage differs"
-    reps = [res[i][2] for i in range(S)] if job.label == "rp" else None
+    reps = [res[i][2] for i in range(S)] if reads_back(job.label) else None
     status = "converged" if conv is not None and conv < 1e-3 else "iteration_limit"
     return JobResult(job.label, True, status, gap, inner, values, res[0][3], dt,
                      reports=reps, bound=outer,

@@ -700,6 +700,8 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
     probs = [c.probability for c in problem.cases]
     a, w = problem.alpha, problem.weight
     notes: list[str] = []
+    _best_restricted(results, notes)
+    rp = results["rp"]
     _no_worse_than_rp(problem, results, notes)
     # EVPI from each scenario's own optimum
     if not all(x.ok for x in ws):
@@ -776,6 +778,35 @@ def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
         reserve=reserve, first_stage=first_stage,
         allsolid_cheaper=allsolid_cheaper(lr, scen), solver=solver_doc, values=values,
         notes=notes)
+
+
+RESTRICTED = ("eev", "reserve:force", "reserve:forbid")  # jobs whose plans the RP may take
+
+
+def reads_back(label: str) -> bool:
+    """Whether a job's scenarios are read back (paths, unit costs): the RP's, and those
+    of the jobs that restrict it, whose plan a heuristic RP may have to take."""
+    return label == "rp" or label in RESTRICTED
+
+
+def _best_restricted(results: dict[str, JobResult], notes: list[str]) -> None:
+    """A job that restricts the stochastic programme (EEV: the first stage held; the
+    reserve forced or forbidden) found a plan the programme could take as it is. A
+    heuristic RP (PH) worse than that plan takes it, keeping its own outer bound (a
+    bound on the programme, whatever plan is found), and says so."""
+    rp = results["rp"]
+    better = [r for k, r in results.items() if k in RESTRICTED and r.ok and
+              r.reports is not None and r.obj > rp.obj]
+    if not better:
+        return
+    b = max(better, key=lambda r: r.obj)
+    notes.append(f"rp: the plan of {b.label} is better ({b.obj / 1e6:,.1f} against "
+                 f"{rp.obj / 1e6:,.1f} MUSD) and non-anticipative; using it")
+    gap = None if rp.bound is None else max(0.0, rp.bound - b.obj) / max(abs(b.obj), 1e-9)
+    results["rp"] = JobResult("rp", True, rp.status, gap, b.objective, b.values, b.first,
+                              rp.solve_s, reason=f"the plan of {b.label}", reports=b.reports,
+                              extra={**rp.extra, "inner_bound": b.objective,
+                                     "plan": f"from {b.label}"}, bound=rp.bound)
 
 
 def _no_worse_than_rp(problem: Problem, results: dict[str, JobResult], notes: list[str]
