@@ -17,7 +17,10 @@ Only the stochastic programme itself (RP) is timed, not the answers built on it 
 EVPI, reserve: each is one more solve of the same size).
 
     python benchmarks/bench_stochastic.py                  # 9 and 27 scenarios, EF only
-    python benchmarks/bench_stochastic.py --sizes 9,27,81 --ph --ranks 2
+    python benchmarks/bench_stochastic.py --sizes 9,27,81 --ph --ranks 2   # ~15 min, mpi extra
+
+(81 scenarios is left to --sizes: about 4-5 minutes each for the EF and PH on an idle
+machine, which `make bench` should not spend by default.)
 
 Targets: the 27-scenario extensive form to a 0.5 % gap in under 120 s on the 2-core
 machine. CPU seconds are printed too: on a shared machine the wall time is what the
@@ -27,6 +30,7 @@ other jobs leave.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -87,6 +91,9 @@ def main() -> int:
     from ssbfab.roadmap.solve import designs_for
     from ssbfab.roadmap.stochastic import Job, make_problem, rp_groups, solve_job_extensive
 
+    # a shared machine: the wall times below are what the other jobs leave
+    print("load average (1, 5, 15 min) at the start: "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in args.sizes.split(",")]:
@@ -139,6 +146,7 @@ def main() -> int:
                   f"{r['ef_wall']:.0f} s wall = {r['ef_wall'] / TARGET_S:.2f} x target "
                   f"({r['ef_cpu'] / TARGET_S:.2f} x in CPU seconds), gap "
                   f"{_pct(r['ef_gap'])} -> {'met' if ok else 'NOT met'}")
+    print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
         print(f"growth {a['scenarios']} -> {b['scenarios']} scenarios "
