@@ -590,8 +590,7 @@ def test_cli_prints_the_answers_in_100_columns_and_json_adds_the_stochastic_obje
     from ssbfab.cli import app
 
     f = tiny(tmp_path, TREE_2 + RESERVE_LINE)
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["roadmap", str(f), "--json", "--out", str(out)])
+    r = CliRunner().invoke(app, ["roadmap", str(f), "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     det = rsolve.plan_roadmap(f)
@@ -605,10 +604,6 @@ def test_cli_prints_the_answers_in_100_columns_and_json_adds_the_stochastic_obje
     assert [p["year"] for p in st["first_stage"]] == [2026, 2027]  # the years before 2028
     assert set(st["first_stage"][0]["lines"][SULF]) == {"built", "converted_in",
                                                          "converted_out", "retired", "operating"}
-    assert json.loads((out / "roadmap.json").read_text())["stochastic"]["evpi"] == st["evpi"]
-    for name in ("roadmap.csv", "report.html", "stochastic.csv", "stochastic_npv.png",
-                 "stochastic_values.png"):
-        assert (out / name).stat().st_size > 0, name
 
     r = CliRunner().invoke(app, ["roadmap", str(f)], env={"COLUMNS": "100"})
     assert r.exit_code == 0, r.output
@@ -624,6 +619,32 @@ def test_cli_prints_the_answers_in_100_columns_and_json_adds_the_stochastic_obje
     built = [x for x in text.splitlines() if " built (" in x]
     assert sum(int(x.split(" x ")[0].split()[-1]) for x in built) == sum(
         v["built"] for p in st["first_stage"] for v in p["lines"].values()) > 0
+
+
+@pytest.mark.slow
+def test_cli_out_writes_the_stochastic_object_paths_and_figures(tmp_path, fake_designs):
+    """--out: roadmap.json as --json, stochastic.csv, the figures (slow: matplotlib)."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from ssbfab.cli import app
+
+    f = tiny(tmp_path, TREE_2 + RESERVE_LINE)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["roadmap", str(f), "--json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "roadmap.json").read_text()) == json.loads(r.stdout)
+    paths = pd.read_csv(out / "stochastic.csv")
+    assert set(paths.scenario) == {"dear", "cheap"}
+    doc = json.loads(r.stdout)["stochastic"]
+    built = {s["name"]: sum(v["built"] for p in s["periods"] for v in p["lines"].values())
+             for s in doc["paths"]}
+    assert paths.groupby("scenario").built.sum().to_dict() == built
+    for name in ("roadmap.csv", "report.html", "stochastic_npv.png", "stochastic_cost_fan.png",
+                 "stochastic_first_stage.png", "stochastic_values.png"):
+        assert (out / name).stat().st_size > 0, name
 
 
 @pytest.mark.parametrize("tree, args, words", [
