@@ -539,6 +539,33 @@ def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):
     assert ph.evpi == pytest.approx(ef.evpi, abs=2 * tol + 1e-6 * abs(ef.objective_value))
 
 
+def test_reserve_cases_also_hold_the_rp_and_eev_first_stages_with_and_without_the_line(
+        tmp_path):
+    from ssbfab.roadmap.ph import reserve_alternatives
+    from ssbfab.roadmap.stochastic import JobResult
+
+    lr = load_roadmap(tiny(tmp_path, TREE_3 + RESERVE_LINE))
+    problem, tree, _ = make_problem(lr, DESIGNS)
+    semi, pilot = ("build", f"new:{SEMI}:2:2026"), ("build", f"new:{SULF}:0.5:2026")
+
+    def done(label, first):
+        return JobResult(label, True, "converged", 0.01, 1.0, [1.0], first)
+
+    results = {"rp": done("rp", {semi: 1, pilot: 1}), "eev": done("eev", {semi: 2, pilot: 0})}
+    force = reserve_alternatives(problem, Job("reserve:force", rp_groups(tree),
+                                              reserve="force"), results)
+    assert [j.fix for _, j in force] == [{semi: 1, pilot: 1}, {semi: 2, pilot: 1}]
+    assert all(j.reserve == "force" and j.label == "reserve:force" for _, j in force)
+    forbid = reserve_alternatives(problem, Job("reserve:forbid", rp_groups(tree),
+                                               reserve="forbid"), results)
+    assert [j.fix for _, j in forbid] == [{semi: 1, pilot: 0}, {semi: 2, pilot: 0}]
+    # the same first stage from both is held once; no reserve case, no alternatives
+    results["eev"] = done("eev", {semi: 1})
+    assert len(reserve_alternatives(problem, Job("reserve:forbid", rp_groups(tree),
+                                                 reserve="forbid"), results)) == 1
+    assert reserve_alternatives(problem, Job("rp", rp_groups(tree)), results) == []
+
+
 def test_ph_tree_names_follow_mpi_sppy_and_split_roots_get_an_artificial_root(tmp_path):
     from ssbfab.roadmap.ph import ph_tree, tree_names
 

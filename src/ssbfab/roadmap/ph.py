@@ -14,7 +14,9 @@ extensive form. When PH stops (converged, or at its iteration limit) a few whole
 plans are held in every scenario and every scenario re-solved: the consensus rounded, and
 plans taking each node's decisions from one of its scenarios; the best is the answer,
 and its objective (E[NPV] + weight·CVaR, exact) the inner bound (the forced-reserve
-case also tries the stochastic first stage plus one reserve line, and keeps the better); the outer bound is the best of PH's trivial bound (no non-anticipativity)
+and the reserve cases also try the first stages of the RP and the EEV with a reserve line
+added, or with the reserve's route removed, and keep the best); the outer bound is the
+best of PH's trivial bound (no non-anticipativity)
 and its Lagrangian bound from the final weights; the gap is their distance.
 
 A job whose first stage is split by what is known (EVPI of one input: scenarios with a
@@ -482,23 +484,50 @@ def _wait_and_see(problem: Problem, comm) -> list:
     return [allres[i] for i in range(len(problem.cases))]
 
 
-def _rp_plus_pilot(problem: Problem, job: Job, rp: JobResult | None) -> Job | None:
-    """For the forced-reserve case: the stochastic plan's first stage with one reserve
-    line added in the earliest first-stage period that can start it (None if the RP has
-    one already or cannot be extended)."""
-    if job.reserve != "force" or rp is None or not rp.ok or problem.reserve is None:
-        return None
+def reserve_alternatives(problem: Problem, job: Job, results: dict[str, JobResult]
+                         ) -> list[tuple[str, Job]]:
+    """For a reserve case, first stages to hold instead of PH's own (PH finds it hard to
+    agree on *which* period starts a forced line, or to give one up): the first stages of
+    the RP and of the EEV, each with one reserve line added in the earliest first-stage
+    period that can start it (forced; kept as it is if it has one) or with every line of
+    the reserve's route removed (forbidden). (description, job) pairs, without repeats."""
+    if job.reserve is None or problem.reserve is None:
+        return []
     route, size = problem.reserve
     stage_of = problem.stage_of
     keys = decision_keys(problem.cases[0].data, with_period=True)
     new = sorted((p, k) for k, p in keys.items() if k[0] == "build" and stage_of[p] == 0
                  and k[1].startswith(f"new:{route}:{size:g}:"))
-    if not new or any(v and k[0] == "build" and k[1].startswith(f"new:{route}:{size:g}:")
-                      for k, v in rp.first.items()):
-        return None
-    fix = dict(rp.first)
-    fix[new[0][1]] = fix.get(new[0][1], 0) + 1
-    return Job(job.label, job.groups, fix=fix, reserve="force")
+    out: list[tuple[str, Job]] = []
+    seen: set[tuple] = set()
+    for base in ("rp", "eev"):
+        r = results.get(base)
+        if r is None or not r.ok:
+            continue
+        fix = dict(r.first)
+        if job.reserve == "force":
+            if not any(v and k[0] == "build" and k[1].startswith(f"new:{route}:{size:g}:")
+                       for k, v in fix.items()):
+                if not new:
+                    continue
+                fix[new[0][1]] = fix.get(new[0][1], 0) + 1
+            what = f"the {base} first stage with a reserve line"
+        else:
+            fix = {k: (0 if k[0] in ("build", "convert") and _into_route(k) == route else v)
+                   for k, v in fix.items()}
+            what = f"the {base} first stage without lines of {route}"
+        if first_stage_key(fix) in seen:
+            continue
+        seen.add(first_stage_key(fix))
+        out.append((what, Job(job.label, job.groups, fix=fix, reserve=job.reserve)))
+    return out
+
+
+def _into_route(k: tuple) -> str:
+    """The route a build or convert decision adds lines to (cohort keys new:ROUTE:...,
+    conv:A>B:...)."""
+    part = (k[1] if k[0] == "build" else k[2]).split(":")[1]
+    return part.split(">")[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -513,18 +542,16 @@ def main(argv: list[str] | None = None) -> int:
     for job in jobs:
         _say(comm, f"progressive hedging: {job.label} on {comm.Get_size()} ranks")
         r = _ph_job(problem, job, comm, opts)
-        alt = _rp_plus_pilot(problem, job, results.get("rp"))
-        if alt is not None:  # PH finds a forced line hard to agree on: try the RP with it
+        for what, alt in reserve_alternatives(problem, job, results):
             r2 = _ph_job(problem, alt, comm, opts)
             if r2.ok and (not r.ok or r2.obj > r.obj):
-                # r2's bound is for its held first stage only; the forced case's own
+                # r2's bound is for its held first stage only; the reserve case's own
                 # PH run gives the bound (if it has one)
                 outer = r.extra.get("outer_bound") if r.ok else None
                 gap = None if outer is None else \
                     max(0.0, outer - r2.obj) / max(abs(r2.obj), 1e-9)
                 r2.bound, r2.gap = outer, gap
-                r2.extra = {**r2.extra, "outer_bound": outer,
-                            "plan": "the stochastic first stage plus one reserve line"}
+                r2.extra = {**r2.extra, "outer_bound": outer, "plan": what}
                 r2.solve_s += r.solve_s
                 r = r2
         results[job.label] = r
