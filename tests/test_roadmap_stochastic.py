@@ -95,6 +95,9 @@ TREE_3 = """
     """
 
 
+RESERVE_LINE = f'  reserve: {{route: {SULF}, size: "0.5 GWh/yr"}}\n'
+
+
 def lines_of(periods, years):
     return [{r: dict(v) for r, v in p["lines"].items()} for p in periods if p["year"] in years]
 
@@ -528,7 +531,8 @@ def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):
     if why and not os.environ.get("SSBFAB_REQUIRE_MPI"):  # `make test-slow` sets it
         pytest.skip(f"PH needs the mpi extra (pip install -e '.[mpi]'): {why}")
     assert not why, f"make test-slow installs the mpi extra, yet: {why}"
-    f = tiny(tmp_path, TREE_3 + '  risk: {alpha: "75 %", weight: 0.5}\n')
+    # TREE_3 ends in its indentation: each appended line must bring it back
+    f = tiny(tmp_path, TREE_3 + '  risk: {alpha: "75 %", weight: 0.5}\n    ' + RESERVE_LINE)
     ef = solve_stochastic(f, designs=DESIGNS)
     ph = solve_stochastic(f, designs=DESIGNS, solver="ph", ranks=2)
     assert ph.solver["name"] == "ph" and ph.solver["ranks"] == 2
@@ -537,6 +541,9 @@ def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):
     assert ph.objective_value == pytest.approx(ef.objective_value, abs=tol)
     assert ph.vss == pytest.approx(ef.vss, abs=2 * tol + 1e-6 * abs(ef.objective_value))
     assert ph.evpi == pytest.approx(ef.evpi, abs=2 * tol + 1e-6 * abs(ef.objective_value))
+    assert ph.reserve_value == pytest.approx(ef.reserve_value,
+                                             abs=2 * tol + 1e-6 * abs(ef.objective_value))
+    assert ph.reserve["in_solution"] is ef.reserve["in_solution"]
 
 
 def test_reserve_cases_also_hold_the_rp_and_eev_first_stages_with_and_without_the_line(
@@ -594,8 +601,6 @@ def fake_designs(monkeypatch):
     monkeypatch.setattr(rsolve, "line_design",
                         lambda route, size, **kw: DESIGNS[(route.name, size)])
 
-
-RESERVE_LINE = f'  reserve: {{route: {SULF}, size: "0.5 GWh/yr"}}\n'
 
 
 TREE_2 = """
