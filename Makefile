@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+MPI_STAMP := $(VENV)/.mpi-stamp
 ROUTE  ?= sulfide-lpscl
 CAPACITY ?= 10
 ARGS   ?=
 FILE   ?= studies/roadmaps/transition.yaml
+SOLVER ?=
+RANKS  ?=
 
 .PHONY: run test test-slow validate simulate optimize roadmap bench figures lint mutation clean venv
 
@@ -19,17 +22,25 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The `mpi` extra (mpi-sppy, mpi4py, the MPICH runtime as a wheel) for progressive hedging.
+$(MPI_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,mpi]'
+	@touch $(MPI_STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/ssbfab routes
 	$(VENV)/bin/ssbfab compare $(ARGS)
 
+# checks marked `mpi` (progressive hedging on MPI ranks) join when the mpi extra is installed
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests --nbmake notebooks
+	$(PY) -m pytest -q -m "not slow$$($(PY) -c 'import mpisppy, mpi4py' 2>/dev/null && echo ' or mpi')" tests --nbmake notebooks
 
-test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+# installs the mpi extra first, so the progressive-hedging checks always run here (and
+# fail, not skip, if it cannot be imported)
+test-slow: $(MPI_STAMP)
+	SSBFAB_REQUIRE_MPI=1 $(PY) -m pytest -q -m slow
 
 validate: $(STAMP)
 	$(VENV)/bin/ssbfab validate lines/*.yaml lines/routes/*.yaml
@@ -40,8 +51,9 @@ simulate: $(STAMP)
 optimize: $(STAMP)
 	$(VENV)/bin/ssbfab optimize $(ROUTE) --capacity-gwh $(CAPACITY) $(ARGS)
 
-roadmap: $(STAMP)
-	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(ARGS)
+# a scenario tree: SOLVER=extensive (default) or SOLVER=ph RANKS=N (installs the mpi extra)
+roadmap: $(STAMP) $(if $(filter ph,$(SOLVER)),$(MPI_STAMP))
+	$(VENV)/bin/ssbfab roadmap $(FILE) --out results/roadmap $(if $(SOLVER),--solver $(SOLVER)) $(if $(RANKS),--ranks $(RANKS)) $(ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

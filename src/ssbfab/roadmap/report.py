@@ -171,10 +171,23 @@ def long_table(result):
     return pd.DataFrame(rows)
 
 
-def write_outputs(result, out: Path, head: dict) -> Path:
+def write_outputs(result, out: Path, head: dict, stochastic=None) -> Path:
+    """roadmap.json, roadmap.csv, report.html; with a solved scenario tree (a
+    StochasticResult) also its `stochastic` object in roadmap.json, its paths per
+    scenario in stochastic.csv and its figures as stochastic_*.png."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "roadmap.json", result.to_dict())
+    doc = result.to_dict()
+    if stochastic is not None:
+        from .stochfig import make_figures
+
+        doc["stochastic"] = stochastic.to_dict()
+        write_csv(out / "stochastic.csv", stochastic.paths)
+        for name, fig in make_figures(stochastic).items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+            write_atomic(out / f"stochastic_{name}.png", buf.getvalue())
+    write_json(out / "roadmap.json", doc)
     write_csv(out / "roadmap.csv", long_table(result))
     write_atomic(out / "report.html", render_html(result, head))
     return out

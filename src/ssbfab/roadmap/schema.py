@@ -25,6 +25,7 @@ from ..data.schema import (
     Years,
     _range,
 )
+from .tree import Uncertainty
 
 
 class Periods(Strict):
@@ -184,6 +185,7 @@ class Roadmap(Strict):
     myopic: Myopic | None = None
     time_limit: float = 120.0  # seconds for the MILP
     gap: float = 1e-3
+    uncertainty: Uncertainty | None = None  # a scenario tree (see tree.py, docs/roadmap.md)
 
     _rate = _range("discount_rate", strict=False, high=0.5)
     _budget = _range("budget", strict=False)
