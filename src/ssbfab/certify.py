@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .errors import InputError, Problem
@@ -123,8 +124,6 @@ def decide(values: Sequence[float], target_gwh: float, confidence: float,
            looks: int) -> Certificate:
     """The decision on per-replication plant outputs `values` (GWh/yr) at one of
     `looks` planned looks. One value (no spread to measure) decides nothing."""
-    from scipy.stats import t
-
     vals = [float(v) for v in values]
     n = len(vals)
     m = sum(vals) / n
@@ -133,11 +132,19 @@ def decide(values: Sequence[float], target_gwh: float, confidence: float,
                            "undecided")
     sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1))
     alpha = (1.0 - confidence) / looks
-    half = float(t.ppf(1.0 - alpha, n - 1)) * sd / math.sqrt(n)
+    half = _t_quantile(1.0 - alpha, n - 1) * sd / math.sqrt(n)
     lcb, ucb = m - half, m + half
     decision = ("certified" if lcb >= target_gwh else "short" if ucb < target_gwh
                 else "undecided")
     return Certificate(target_gwh, confidence, n, looks, m, lcb, ucb, decision)
+
+
+@lru_cache(maxsize=256)
+def _t_quantile(p: float, df: int) -> float:
+    """Student-t quantile (cached: the sequential rule asks for the same few often)."""
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
 
 
 def certify(sim: SimResult, goal_gwh: float, *, lines: int = 1,
