@@ -22,7 +22,7 @@ from ssbfab.report import FIGURES
 ROOT = Path(__file__).resolve().parents[1]
 
 # Small but real: every shipped route, a short horizon, 2 replications.
-SMALL = dict(capacity_gwh=0.5, days=40.0, warmup_days=8.0, reps=2, seed=11,
+SMALL = dict(capacity_gwh=0.5, days=40.0, warmup_days=8.0, reps=2, max_reps=8, seed=11,
              sizes_gwh=(0.2, 1.0))
 
 
@@ -341,3 +341,28 @@ def test_readme_example_runs_as_a_script(tmp_path):
     assert "Traceback" not in p.stderr and "worker processes failed" not in p.stderr
     assert "liquid-nmc811-graphite" in p.stdout
     assert (tmp_path / "cost_breakdown.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--confidence", "1.5"], "--confidence: expected a level in [0.5, 1)"),
+    (["--confidence", "nan"], "--confidence: expected a level in [0.5, 1)"),
+    (["--max-reps", "3"], "--max-reps: expected at least --reps (4)"),
+    (["--reps", "1", "--max-reps", "1"], "--max-reps: expected at least --reps (1) and at least 2"),
+])
+def test_bad_certification_options_exit_2_before_any_work(tmp_path, args, words):
+    out = tmp_path / "never"
+    r = CliRunner().invoke(app, ["compare", "--routes", "liquid-nmc811-graphite", *args,
+                                 "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert words in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_the_table_has_the_certified_bound_and_replications(run):
+    t = run.table
+    for _, r in t.iterrows():
+        if r["converged"]:
+            # certified: the bound reached the target, and lies below the mean
+            assert r["sim_gwh_lcb95"] >= r["capacity_gwh"] - 1e-12, r["route"]
+            assert r["sim_gwh_lcb95"] <= r["sim_gwh_mean"]
+            assert 2 <= r["sim_reps"] <= 8 and r["confidence"] == 0.95

@@ -236,12 +236,12 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     else:
         reason = f"iteration limit ({max_iter}) reached"
     # every iteration that was certified has returned above: none here was
-    best = max(iterations, key=lambda it: it.ratio) if iterations else None
-    if best is not None:
-        reason += (f"; no plan was certified; the best reached {100 * best.ratio:.1f} % "
-                   f"(iteration {best.index}, bottleneck {best.bottleneck}; "
-                   f"{run.certificates[best.index].describe(capacity_gwh)})")
-    return done(False, reason, best)
+    closest = max(iterations, key=lambda it: it.ratio) if iterations else None
+    if closest is not None:
+        reason += (f"; no plan was certified; the best reached {100 * closest.ratio:.1f} % "
+                   f"(iteration {closest.index}, bottleneck {closest.bottleneck}; "
+                   f"{run.certificates[closest.index].describe(capacity_gwh)})")
+    return done(False, reason, closest)
 
 
 class _Certifier:
