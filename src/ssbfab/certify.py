@@ -158,7 +158,7 @@ def certify(sim: SimResult, goal_gwh: float, *, lines: int = 1,
     the simulation with every replication run and the decision."""
     from .sim import more_replications
 
-    looks = schedule(sim.stats.reps, max_reps)
+    looks = schedule(len(sim.stats.per_rep["good_gwh_per_year"]), max_reps)
     while True:
         values = [lines * v for v in sim.stats.per_rep["good_gwh_per_year"]]
         cert = decide(values, goal_gwh, confidence, len(looks))
