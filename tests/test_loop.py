@@ -444,3 +444,17 @@ def test_real_feedback_buys_what_the_nominal_plan_lacked(sulfide):
     again = optimize(sulfide, 0.5, stats=prev.stats, derate=final.derate or None)
     assert loop._plan_key(again.config) == loop._plan_key(final.plan.config)
     assert loop._plan_key(final.plan.config) != loop._plan_key(first.plan.config)
+
+
+def test_a_plant_above_the_line_limit_is_planned_as_several_lines(script):
+    # 12 GWh/yr with lines of at most 5: at least ceil(12 / 5) = 3 lines, every solve
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 12.0))
+    res = loop.run_loop(_route(), 12.0, max_line_gwh=5.0)
+    assert res.converged and [c.lines for c in s.opt_calls] == [3]
+    # at or below the limit the optimiser chooses freely (no `lines` passed)
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 5.0))
+    loop.run_loop(_route(), 5.0, max_line_gwh=5.0)
+    assert not hasattr(s.opt_calls[0], "lines")
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 12.0))
+    loop.run_loop(_route(), 12.0, max_line_gwh=None)
+    assert not hasattr(s.opt_calls[0], "lines")

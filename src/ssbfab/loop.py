@@ -48,6 +48,14 @@ if TYPE_CHECKING:
 
 PROGRESS_TOL = 1e-3  # relative: of the target output, and of the cheapest cost so far
 STALL_ITERATIONS = 3  # iterations in a row without progress before the loop stops
+# GWh/yr of good cells per line at most in the loop's plans. Why: the loop simulates one
+# line and scales it by the number of identical lines, so simulation time grows with
+# the line, not the plant; real gigafactories are built as several lines of a few
+# GWh/yr. Measured on sulfide-lpscl at 50 GWh/yr: 10 lines of 5 GWh/yr cost 0.6 % more
+# per kWh than the optimiser's single line (whole machines round per line), and one
+# replication-year takes 3.6 s instead of 146 s, with the plant's simulated output
+# within 0.1 % of the single line's (47.95 against 48.00 GWh/yr).
+MAX_LINE_GWH = 5.0
 
 
 @dataclass(frozen=True)
@@ -119,13 +127,16 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
              time_limit: float = 60.0, gap: float = 1e-4, max_tighten: int = 8,
              tighten_step: float = 0.02, confidence: float = DEFAULT_CONFIDENCE,
              max_reps: int = DEFAULT_MAX_REPS, cost_tol: float = 0.01,
+             max_line_gwh: float | None = MAX_LINE_GWH,
              progress: Callable[[str], None] | None = None) -> LoopResult:
     """Optimise → simulate → re-optimise for one route until the simulation certifies
     the plan: the one-sided lower bound at `confidence` of the plant's expected good
     GWh/yr is at least (1 - `tol`) x the target, replications added from `reps` up to
     `max_reps` (`ssbfab.certify`). `cost_tol`: relative; other numbers of lines the
     optimiser found within it of the chosen plan's cost are certified too, and the
-    certified plan of lowest confirmed cost is kept."""
+    certified plan of lowest confirmed cost is kept. `max_line_gwh`: a plant larger
+    than this is planned as at least ceil(capacity / max_line_gwh) identical lines
+    (None: as many as the optimiser finds cheapest), see MAX_LINE_GWH."""
     from .certify import check_options
     from .errors import NoPlanError
     from .opt import OptModel
@@ -139,7 +150,15 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
     run = _Certifier(route, capacity_gwh, goal, costing, days, warmup_days, reps, max_reps,
                      seed, workers, confidence, say)
 
+    fewest = (math.ceil(capacity_gwh / max_line_gwh - 1e-9)
+              if max_line_gwh is not None and capacity_gwh > max_line_gwh else 1)
+
     def optimize(stats, derate, lines=None):
+        if lines is None and fewest > 1:
+            plan = model.solve(capacity_gwh, stats=stats, derate=derate,
+                               time_limit=time_limit, gap=gap, lines=fewest)
+            if plan.config is not None:
+                return plan  # else: as many lines as the optimiser finds a plan with
         kw = {} if lines is None else {"lines": lines}
         return model.solve(capacity_gwh, stats=stats, derate=derate, time_limit=time_limit,
                            gap=gap, **kw)
