@@ -12,7 +12,7 @@
    this process. Target: parallel wall <= 0.6 x serial wall.
 
 4. (issue 11) One replication-year of a 50 GWh/yr plant (`--plant-gwh`) as the
-   optimiser plans it: N identical lines, of which one is simulated (the plant's
+   loop plans it: N identical lines of at most `loop.MAX_LINE_GWH`, of which one is simulated (the plant's
    output is N times the line's, `ssbfab.certify`). Target: < 10 s.
 
 Options: --quick skips part 3 (the longest: about a minute on 2 cores); --plant-only
@@ -136,15 +136,18 @@ def main() -> None:
 
 def plant(gwh: float) -> None:
     """Part 4: one replication-year of the optimiser's plan of a `gwh` GWh/yr plant."""
+    import math
     import os
 
     from ssbfab.data import resolve_route
-    from ssbfab.opt import optimize
+    from ssbfab.loop import MAX_LINE_GWH
+    from ssbfab.opt import OptModel
     from ssbfab.sim import compile_config, run_model
 
     route = resolve_route("sulfide-lpscl")
     t0 = time.perf_counter()
-    plan = optimize(route, gwh)
+    # as the loop plans it: lines of at most MAX_LINE_GWH each
+    plan = OptModel(route, "batpac5").solve(gwh, lines=max(1, math.ceil(gwh / MAX_LINE_GWH)))
     opt_s = time.perf_counter() - t0
     assert plan.config is not None, plan.status.reason
     model = compile_config(plan.config, days=365, warmup_days=30)
