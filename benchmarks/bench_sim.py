@@ -11,7 +11,12 @@
 3. Eight replications on 2 worker processes vs the same eight one after another in
    this process. Target: parallel wall <= 0.6 x serial wall.
 
-Options: --quick skips part 3 (the longest: about a minute on 2 cores).
+4. (issue 11) One replication-year of a 50 GWh/yr plant (`--plant-gwh`) as the
+   loop plans it: N identical lines of at most `loop.MAX_LINE_GWH`, of which one is simulated (the plant's
+   output is N times the line's, `ssbfab.certify`). Target: < 10 s.
+
+Options: --quick skips part 3 (the longest: about a minute on 2 cores); --plant-only
+runs part 4 alone.
 """
 
 from __future__ import annotations
@@ -64,9 +69,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 8-replication part")
     ap.add_argument("--capacity-gwh", type=float, default=10.0)
+    ap.add_argument("--plant-gwh", type=float, default=50.0)
+    ap.add_argument("--plant-only", action="store_true", help="run part 4 alone")
     args = ap.parse_args()
 
     import os
+
+    if args.plant_only:
+        plant(args.plant_gwh)
+        return
 
     from ssbfab.config import size_for_capacity
     from ssbfab.data import resolve_route
@@ -120,6 +131,36 @@ def main() -> None:
     line("serial: replication CPU s / wall s", cpu_serial / t_serial, "cores")
     print(f"  identical results serial vs 2 workers: {same}; load average "
           f"{load0:.1f} before, {load1:.1f} after (other processes share the cores)")
+    plant(args.plant_gwh)
+
+
+def plant(gwh: float) -> None:
+    """Part 4: one replication-year of the optimiser's plan of a `gwh` GWh/yr plant."""
+    import math
+    import os
+
+    from ssbfab.data import resolve_route
+    from ssbfab.loop import MAX_LINE_GWH
+    from ssbfab.opt import OptModel
+    from ssbfab.sim import compile_config, run_model
+
+    route = resolve_route("sulfide-lpscl")
+    t0 = time.perf_counter()
+    # as the loop plans it: lines of at most MAX_LINE_GWH each
+    plan = OptModel(route, "batpac5").solve(gwh, lines=max(1, math.ceil(gwh / MAX_LINE_GWH)))
+    opt_s = time.perf_counter() - t0
+    assert plan.config is not None, plan.status.reason
+    model = compile_config(plan.config, days=365, warmup_days=30)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    res = run_model(model, reps=1, seed=1, workers=1)
+    wall = time.perf_counter() - t0
+    print(f"sulfide-lpscl plant of {gwh:g} GWh/yr: {plan.lines} line(s) of "
+          f"{sum(len(s.machines) for s in model.steps)} machines (optimised in {opt_s:.1f} s); "
+          f"one line simulated: {res.stats.operations:,} lot operations, "
+          f"{plan.lines * res.stats.good_gwh_per_year.mean:.2f} GWh/yr for the plant")
+    line("plant: 1 replication-year wall", wall, "s", 10.0, "lower")
+    print(f"  load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":

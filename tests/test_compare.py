@@ -22,7 +22,7 @@ from ssbfab.report import FIGURES
 ROOT = Path(__file__).resolve().parents[1]
 
 # Small but real: every shipped route, a short horizon, 2 replications.
-SMALL = dict(capacity_gwh=0.5, days=40.0, warmup_days=8.0, reps=2, seed=11,
+SMALL = dict(capacity_gwh=0.5, days=40.0, warmup_days=8.0, reps=2, max_reps=8, seed=11,
              sizes_gwh=(0.2, 1.0))
 
 
@@ -211,29 +211,27 @@ def test_loop_lengthens_a_warmup_shorter_than_the_lead_time(sulfide):
 
 def _stalled_simulator(monkeypatch, share: float = 0.7):
     """A line whose simulated output does not answer to the plan: every plan the loop
-    tries delivers `share` of the target (the first plan's real statistics with the
-    output set so), however many machines the optimiser buys. It cannot converge."""
+    tries delivers `share` of the target in every replication (its real statistics with
+    the output set so), however many machines the optimiser buys. It cannot converge.
+    The rest is real, the bottleneck too, so that each derate buys something new."""
     import ssbfab.sim
 
     real = ssbfab.sim.simulate
-    first: dict = {}
 
     def simulate(config, **kw):
-        if "stats" not in first:
-            st = real(config, **kw).stats
-            g = share * config.capacity_gwh
-            first["stats"] = dataclasses.replace(
-                st, good_gwh_per_year=type(st.good_gwh_per_year)(g, 0.99 * g, 1.01 * g))
-        return types.SimpleNamespace(stats=first["stats"])
+        st = real(config, **kw).stats
+        g = share * config.capacity_gwh  # one line's target: the plans here have 1 line
+        return types.SimpleNamespace(stats=dataclasses.replace(
+            st, good_gwh_per_year=type(st.good_gwh_per_year)(g, 0.99 * g, 1.01 * g),
+            per_rep={**st.per_rep, "good_gwh_per_year": (g,) * st.reps}))
 
     monkeypatch.setattr(ssbfab.sim, "simulate", simulate)
-    return first
 
 
 @pytest.mark.slow
 def test_loop_stops_early_when_three_iterations_make_no_progress(monkeypatch):
     from ssbfab.data import resolve_route
-    from ssbfab.loop import STALL_ITERATIONS, run_loop
+    from ssbfab.loop import PROGRESS_TOL, STALL_ITERATIONS, run_loop
 
     _stalled_simulator(monkeypatch)
     route = resolve_route("liquid-nmc811-graphite")
@@ -242,8 +240,10 @@ def test_loop_stops_early_when_three_iterations_make_no_progress(monkeypatch):
     # iteration 0 is the first result; 1, 2 and 3 add nothing: stop there, not at 8
     assert len(res.iterations) == 1 + STALL_ITERATIONS
     assert "stopped early at iteration 3" in res.reason and "no progress" in res.reason
+    # no progress: no later plan cheaper than the first by more than the tolerance
     costs = [it.cost_per_kwh for it in res.iterations]
-    assert all(b >= a for a, b in zip(costs, costs[1:], strict=False))  # more machines, dearer
+    assert min(costs[1:]) >= costs[0] * (1 - PROGRESS_TOL)
+    assert all(it.decision == "short" for it in res.iterations)
     assert res.final is not None and res.final.ratio == pytest.approx(0.7)
 
 
@@ -341,3 +341,28 @@ def test_readme_example_runs_as_a_script(tmp_path):
     assert "Traceback" not in p.stderr and "worker processes failed" not in p.stderr
     assert "liquid-nmc811-graphite" in p.stdout
     assert (tmp_path / "cost_breakdown.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--confidence", "1.5"], "--confidence: expected a level in [0.5, 1)"),
+    (["--confidence", "nan"], "--confidence: expected a level in [0.5, 1)"),
+    (["--max-reps", "3"], "--max-reps: expected at least --reps (4)"),
+    (["--reps", "1", "--max-reps", "1"], "--max-reps: expected at least --reps (1) and at least 2"),
+])
+def test_bad_certification_options_exit_2_before_any_work(tmp_path, args, words):
+    out = tmp_path / "never"
+    r = CliRunner().invoke(app, ["compare", "--routes", "liquid-nmc811-graphite", *args,
+                                 "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert words in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_the_table_has_the_certified_bound_and_replications(run):
+    t = run.table
+    for _, r in t.iterrows():
+        if r["converged"]:
+            # certified: the bound reached the target, and lies below the mean
+            assert r["sim_gwh_lcb95"] >= r["capacity_gwh"] - 1e-12, r["route"]
+            assert r["sim_gwh_lcb95"] <= r["sim_gwh_mean"]
+            assert 2 <= r["sim_reps"] <= 8 and r["confidence"] == 0.95

@@ -80,6 +80,8 @@ class Script:
         g = self.output(machines)
         stats = SimpleNamespace(
             route=config.route.name, good_gwh_per_year=Estimate(g, 0.9 * g, 1.1 * g),
+            # every replication alike: the certification's bound is the mean itself
+            per_rep={"good_gwh_per_year": (g,) * reps},
             bottleneck=self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck,
             warmup_days=warmup_days,
             lead_time_h=Estimate(*[self.lead_h(machines, warmup_days)] * 3), id=len(self.sim_calls))
@@ -104,11 +106,16 @@ def script(monkeypatch):
 
         monkeypatch.setattr(ssbfab.opt, "optimize", s.optimize)
         monkeypatch.setattr(ssbfab.sim, "simulate", s.simulate)
+        monkeypatch.setattr(ssbfab.sim, "more_replications", _no_more)
         monkeypatch.setattr(ssbfab.cost, "evaluate", s.evaluate)
         monkeypatch.setattr(ssbfab.opt, "OptModel", _model_of(s), raising=False)
         monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: s.clock[0]))
         return s
     return install
+
+
+def _no_more(sim, reps, workers=None):
+    raise AssertionError("equal replications decide at the first look")
 
 
 def _model_of(s: Script):
@@ -153,7 +160,9 @@ def test_iteration_k_plus_1_is_optimised_on_iteration_k_statistics_and_shortfall
     assert [(it.opt_s, it.sim_s) for it in res.iterations] == [(1.0, 10.0)] * 2
     # the simulator gets the caller's horizon, replications and seed every time
     assert [(c.days, c.warmup_days, c.reps, c.seed) for c in s.sim_calls] == [(100.0, 10.0, 3, 7)] * 2
-    assert "100.0 % of the target" in res.reason
+    assert res.reason.startswith("certified: the 95 % lower confidence bound of the simulated "
+                                  "good output, 2 GWh/yr over 3 replications")
+    assert "(mean 100.0 % of the target)" in res.reason
 
 
 def test_without_the_feedback_the_loop_would_not_reach_the_target(script):
@@ -171,7 +180,7 @@ def test_without_the_feedback_the_loop_would_not_reach_the_target(script):
     assert s.opt_calls[0].derate == {}
     assert [c.derate["b"] for c in s.opt_calls[1:]] == pytest.approx(
         [2 / 3, 2 / 3 * 0.9, 2 / 3 * 0.9 ** 2, 2 / 3 * 0.9 ** 3])
-    assert "no plan met the target; the best reached 66.7 %" in res.reason
+    assert "no plan was certified; the best reached 66.7 %" in res.reason
 
 
 def test_the_derate_compounds_and_never_falls_below_a_half(script):
@@ -215,7 +224,7 @@ def test_the_best_plan_is_kept_when_none_meets_the_target(script):
     res = loop.run_loop(_route(), TARGET, max_iter=3)
     assert not res.converged
     assert res.final.index == 1 and res.final.ratio == pytest.approx(0.9)
-    assert "the best reached 90.0 % (iteration 1, bottleneck b)" in res.reason
+    assert "the best reached 90.0 % (iteration 1, bottleneck b; short: " in res.reason
 
 
 def test_no_plan_at_first_is_an_error_and_later_a_reason(script):
@@ -238,8 +247,8 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
     assert [(c.reps, c.seed, c.workers) for c in s.sim_calls] == [(4, 1, 2)] * 2
     assert res.final.sim_s == 20.0  # both simulations of the plan
     assert res.final.stats.warmup_days == longer  # the stats kept are the filled line's
-    assert res.reason == ("simulated output is 100.0 % of the target; warm-up lengthened to "
-                          "7 days to cover the lead time")
+    assert res.reason.startswith("certified: ") and res.reason.endswith(
+        "(mean 100.0 % of the target); warm-up lengthened to 7 days to cover the lead time")
     # a warm-up that covers the lead time is left alone (96 h = 4 days of 24 h >= 96 h)
     s = script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET,
                       lead_h=lambda m, warmup_days: 96.0))
@@ -267,14 +276,17 @@ def test_the_defaults_of_the_loop(script):
             s.sim_calls[0].seed, s.sim_calls[0].workers) == (365.0, 30.0, 4, 1, None)
     assert {e[2] for e in s.eval_calls} == {"batpac5"}
     assert not res.converged
-    # a plan that always misses (but gains a little each time): 8 iterations at most,
-    # and 99 % of the target is enough
+    # a plan that always misses (but gains a little each time): 8 iterations at most;
+    # the bound must reach the target itself (no tolerance by default)
     machines = itertools.count(1)
     s = script(Script(lambda derate, stats: {"b": next(machines)},
                       lambda m: (0.5 + 0.01 * m["b"]) * TARGET))
     assert len(loop.run_loop(_route(), TARGET).iterations) == 8
     script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.99 * TARGET))
-    assert loop.run_loop(_route(), TARGET).converged
+    assert not loop.run_loop(_route(), TARGET).converged
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.converged and res.confidence == 0.95 and res.final.reps == 4
 
 
 def test_the_loop_stops_when_iterations_make_no_progress(script):
@@ -317,7 +329,7 @@ def test_progress_needs_more_than_the_tolerance(script):
     assert res.reason.startswith(
         "stopped early at iteration 4: 3 iterations in a row made no progress (simulated "
         "output never rose above 1.200 GWh/yr by more than 0.1 % of the target, nor did the "
-        "cost per kWh fall); no plan met the target; the best reached 60.0 % (iteration 2, ")
+        "cost per kWh fall); no plan was certified; the best reached 60.0 % (iteration 2, ")
     # exactly the tolerance more is not progress either (the first is 1.0 GWh/yr)
     outputs = iter([0.5, 0.5 + tol, 0.5 + tol, 0.5 + tol, 1.0])
     machines = itertools.count(3)
@@ -339,17 +351,21 @@ def test_a_cost_that_falls_by_less_than_the_tolerance_is_no_progress(script):
 def test_the_reason_quotes_the_output_reached_and_keeps_the_notes(script):
     # 99.5 % of the target meets it within 1 %
     script(Script(lambda derate, stats: {"b": 3}, lambda m: 0.995 * TARGET))
-    res = loop.run_loop(_route(), TARGET)
-    assert res.converged is True and res.reason == "simulated output is 99.5 % of the target"
+    res = loop.run_loop(_route(), TARGET, tol=0.01)
+    assert res.converged is True and res.reason == (
+        "certified: the 95 % lower confidence bound of the simulated good output, 1.99 GWh/yr "
+        "over 4 replications, is at least 1.98 GWh/yr (the tolerance below the target 2 GWh/yr) "
+        "(mean 99.5 % of the target)")
     assert res.route == "scripted" and res.capacity_gwh == TARGET
     # a loop that fails keeps its notes too
     machines = itertools.count(3)
     script(Script(lambda derate, stats: {"b": next(machines)}, lambda m: 0.5 * TARGET,
                   lead_h=lambda m, warmup_days: 100.0))
     res = loop.run_loop(_route(), TARGET, days=20.0, warmup_days=2.0, max_iter=1)
-    assert res.reason == ("iteration limit (1) reached; no plan met the target; the best "
-                          "reached 50.0 % (iteration 0, bottleneck b); warm-up lengthened to "
-                          "7 days to cover the lead time")
+    assert res.reason == ("iteration limit (1) reached; no plan was certified; the best "
+                          "reached 50.0 % (iteration 0, bottleneck b; short: the 95 % upper "
+                          "confidence bound, 1 GWh/yr over 4 replications, is below the "
+                          "target); warm-up lengthened to 7 days to cover the lead time")
 
 
 def test_every_derated_step_is_in_the_iteration_row(script):
@@ -428,3 +444,17 @@ def test_real_feedback_buys_what_the_nominal_plan_lacked(sulfide):
     again = optimize(sulfide, 0.5, stats=prev.stats, derate=final.derate or None)
     assert loop._plan_key(again.config) == loop._plan_key(final.plan.config)
     assert loop._plan_key(final.plan.config) != loop._plan_key(first.plan.config)
+
+
+def test_a_plant_above_the_line_limit_is_planned_as_several_lines(script):
+    # 12 GWh/yr with lines of at most 5: at least ceil(12 / 5) = 3 lines, every solve
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 12.0))
+    res = loop.run_loop(_route(), 12.0, max_line_gwh=5.0)
+    assert res.converged and [c.lines for c in s.opt_calls] == [3]
+    # at or below the limit the optimiser chooses freely (no `lines` passed)
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 5.0))
+    loop.run_loop(_route(), 5.0, max_line_gwh=5.0)
+    assert not hasattr(s.opt_calls[0], "lines")
+    s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 12.0))
+    loop.run_loop(_route(), 12.0, max_line_gwh=None)
+    assert not hasattr(s.opt_calls[0], "lines")

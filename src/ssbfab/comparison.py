@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cell import design
+from .certify import DEFAULT_CONFIDENCE, DEFAULT_MAX_REPS, check_options
 from .data.loader import load_shared, resolve_route, route_files
 from .data.schema import Route
 from .errors import InputError, NoPlanError, Problem
@@ -69,12 +70,16 @@ def compare(routes: Sequence[str] | None = None,
             capacity_gwh: float | None = DEFAULT_CAPACITY_GWH, *,
             days: float = 120.0, warmup_days: float = 20.0, reps: int = 4, seed: int = 1,
             costing: str = "batpac5", workers: int | None = None,
+            confidence: float = DEFAULT_CONFIDENCE, max_reps: int = DEFAULT_MAX_REPS,
             sizes_gwh: Sequence[float] = DEFAULT_SIZES_GWH, out: str | Path | None = None,
             lines: str | Path | None = None, command: str | None = None,
             progress: Callable[[str], None] | None = None, figures: bool = True,
             overrides=None) -> Comparison:
     """Run the closed loop for each route at `capacity_gwh` (GWh/yr of good cells;
-    None: each route's plant default) and assemble the comparison. Returns tables and figures; with
+    None: each route's plant default) and assemble the comparison: a route converges when
+    the simulation certifies its plan (`ssbfab.certify`: the one-sided lower bound at
+    `confidence` of the plant's good GWh/yr reaches the target, from `reps` up to
+    `max_reps` replications). Returns tables and figures; with
     `out`, writes the result files there (replacing an earlier run there whole).
     `overrides` (path -> value, as studies and `--set` give them) change inputs."""
     import pandas as pd
@@ -83,6 +88,7 @@ def compare(routes: Sequence[str] | None = None,
 
     say = progress or (lambda msg: None)
     overrides = as_overrides(overrides)
+    check_options(confidence, max_reps, reps)
     if out is not None:
         check_out_dir(out, run=True)
     shared = load_shared(lines, overrides)
@@ -108,12 +114,14 @@ def compare(routes: Sequence[str] | None = None,
         t0 = time.perf_counter()
         try:
             loop = run_loop(route, cap, costing=costing, days=days, warmup_days=warmup_days,
-                            reps=reps, seed=seed, workers=workers, progress=say)
+                            reps=reps, seed=seed, workers=workers, confidence=confidence,
+                            max_reps=max_reps, progress=say)
         except NoPlanError as exc:
             # One route that cannot reach the target must not hide the others: it
             # stays in the table, not converged, with the optimiser's explanation.
             say(f"{route.name}: no plan: {exc}")
-            loop = LoopResult(route.name, cap, False, f"no plan: {exc}", [], None, float("nan"))
+            loop = LoopResult(route.name, cap, False, f"no plan: {exc}", [], None, float("nan"),
+                              confidence)
         t_loop = time.perf_counter() - t0
         loops[route.name] = loop
         rows.append(_row(route, loop, costing))
@@ -130,7 +138,8 @@ def compare(routes: Sequence[str] | None = None,
     curve = pd.DataFrame(curves)
     files = _input_hashes(loaded, shared)
     result = Comparison(table=table, size_curve=curve, loops=loops, timings=timings,
-                        meta=_meta(capacity_gwh, costing, seed, shared, files, overrides))
+                        meta=_meta(capacity_gwh, costing, seed, shared, files, overrides)
+                        | {"confidence": confidence, "max_reps": max_reps})
     if figures or out is not None:
         from .report import make_figures
 
@@ -143,7 +152,7 @@ def compare(routes: Sequence[str] | None = None,
         say(f"report: writing {out}")
         manifest = _manifest(command, seed, files, result.meta,
                              dict(days=days, warmup_days=warmup_days, reps=reps,
-                                  costing=costing, capacity_gwh=capacity_gwh,
+                                  max_reps=max_reps, confidence=confidence, costing=costing, capacity_gwh=capacity_gwh,
                                   sizes_gwh=list(sizes_gwh)))
         with replacing_dir(out) as staging:
             write_outputs(result, staging, manifest=manifest)
@@ -177,11 +186,13 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
     row["wh_per_kg"] = cell.wh_per_kg
     row["wh_per_l"] = cell.wh_per_l
     row["cell_kwh"] = cell.energy_kwh
-    if stats is not None:
-        g = stats.good_gwh_per_year
+    if it is not None and stats is not None:
+        # the plant's output: the iteration's figures are `lines` times one line's
         row.update({
-            "sim_gwh_mean": g.mean, "sim_gwh_ci95_low": g.ci95_low,
-            "sim_gwh_ci95_high": g.ci95_high, "sim_to_target_ratio": g.mean / loop.capacity_gwh,
+            "sim_gwh_mean": it.sim_gwh_mean, "sim_gwh_ci95_low": it.sim_gwh_low,
+            "sim_gwh_ci95_high": it.sim_gwh_high, "sim_to_target_ratio": it.ratio,
+            # the certification's bound (plant GWh/yr) at `confidence`, and its replications
+            "sim_gwh_lcb95": it.sim_gwh_lcb, "confidence": loop.confidence, "sim_reps": it.reps,
             "overall_yield": stats.overall_yield.mean, "bottleneck": stats.bottleneck,
             "lead_time_h": stats.lead_time_h.mean,
             "sulfide_exposure_kg_h": stats.dry_room.sulfide_exposure_kg_h.mean,

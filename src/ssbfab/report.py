@@ -247,6 +247,8 @@ _COLUMNS = [
     ("sim_gwh_mean", "Simulated output, GWh/yr", "{:,.3f}"),
     ("sim_gwh_ci", "95 % interval, GWh/yr", None),
     ("sim_to_target_ratio", "Simulated / target", "{:.3f}"),
+    ("sim_gwh_lcb95", "Certified lower bound, GWh/yr", "{:,.3f}"),
+    ("sim_reps", "Replications", "{:,.0f}"),
     ("overall_yield", "Overall yield, %", "pct"),
     ("capex_total_musd", "Capex, million USD", "{:,.0f}"),
     ("dry_room_area_m2", "Dry room, m²", "{:,.0f}"),

@@ -42,7 +42,14 @@ def compare(
         "--capacity-gwh", help="Target good GWh/yr for every route")] = 2.0,
     days: Annotated[float, typer.Option(help="Simulated days per replication")] = 120.0,
     warmup_days: Annotated[float, typer.Option("--warmup-days", help="Warm-up discarded")] = 20.0,
-    reps: Annotated[int, typer.Option(help="Replications per simulation")] = 4,
+    reps: Annotated[int, typer.Option(
+        help="Replications at the first look of the certification")] = 4,
+    max_reps: Annotated[int, typer.Option(
+        "--max-reps", help="Replications at most per plan: a plan the bound has not "
+                           "decided by then is not certified")] = 32,
+    confidence: Annotated[float, typer.Option(
+        help="Confidence of the one-sided lower bound of good GWh/yr that must reach "
+             "the target (0.5 to < 1)")] = 0.95,
     seed: Annotated[int, typer.Option(help="Random seed")] = 1,
     costing: Annotated[str, typer.Option(help=COSTING_HELP)] = "batpac5",
     workers: Annotated[int | None, typer.Option(help="Processes for replications")] = None,
@@ -54,7 +61,7 @@ def compare(
     wide: WideOpt = False,
     lines: LinesOpt = None,
 ):
-    """Compare routes: cost per good kWh confirmed by simulation, with a report."""
+    """Compare routes: cost per good kWh of plans certified by simulation, with a report."""
     from rich.console import Console
 
     from ..comparison import compare as run_compare
@@ -64,6 +71,12 @@ def compare(
     check_costing(costing)
     if reps < 1:
         raise InputError(f"--reps: expected at least 1, found {reps}")
+    if not (math.isfinite(confidence) and 0.5 <= confidence < 1.0):
+        raise InputError(f"--confidence: expected a level in [0.5, 1), e.g. 0.95, found "
+                         f"{confidence:g}")
+    if max_reps < max(2, reps):
+        raise InputError(f"--max-reps: expected at least --reps ({reps}) and at least 2, "
+                         f"found {max_reps}")
     if days <= warmup_days:
         raise InputError(f"--days ({days:g}) must be longer than --warmup-days ({warmup_days:g})")
     if capacity_gwh is not None and not capacity_gwh > 0:
@@ -79,7 +92,7 @@ def compare(
             console.log(msg)
 
         result = run_compare(names, capacity_gwh, days=days, warmup_days=warmup_days, reps=reps,
-                             seed=seed, costing=costing, workers=workers, out=out, lines=lines,
+                             max_reps=max_reps, confidence=confidence, seed=seed, costing=costing, workers=workers, out=out, lines=lines,
                              progress=progress, overrides=overrides)
     code = (NoPlanError.exit_code if result.without_plan
             else NOT_CONFIRMED_EXIT if result.not_confirmed else 0)
@@ -160,7 +173,8 @@ def _print(result, wide: bool) -> None:
                     str(r["iterations"])]
     table("simulated plant", heads, rows, wide=wide,
           caption="good GWh/yr: mean over replications ± half its 95 % interval; confirmed: "
-                  "the simulation met the target" + ("" if wide else
+                  f"certified ({100 * m.get('confidence', 0.95):g} % lower bound ≥ target)"
+                  + ("" if wide else
                                                      " (--wide: energy densities, sulfide "
                                                      "exposure, H2S, iterations)"))
     if not wide:

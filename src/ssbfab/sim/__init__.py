@@ -12,6 +12,7 @@ and their statistics), `tables` (pandas).
 """
 
 from .linemodel import LineModel, bare_config, compile_config
-from .run import SimResult, run_model, simulate
+from .run import SimResult, more_replications, run_model, simulate
 
-__all__ = ["LineModel", "SimResult", "bare_config", "compile_config", "run_model", "simulate"]
+__all__ = ["LineModel", "SimResult", "bare_config", "compile_config", "more_replications",
+           "run_model", "simulate"]

@@ -121,8 +121,9 @@ def run_model(model: LineModel, reps: int = 4, seed: int = 1, workers: int | Non
 
 
 def run_replications(model: LineModel, reps: int, seed: int, workers: int | None = None,
-                     progress: Callable[[float, float], None] | None = None) -> list[dict]:
-    """Raw accumulators of each replication, in replication order."""
+                     progress: Callable[[float, float], None] | None = None,
+                     start: int = 0) -> list[dict]:
+    """Raw accumulators of replications start .. start + reps - 1, in replication order."""
     if workers is None:
         n = min(reps, os.cpu_count() or 1)
         if max_operations(model) * reps < SMALL_RUN_OPERATIONS:
@@ -133,7 +134,7 @@ def run_replications(model: LineModel, reps: int, seed: int, workers: int | None
         n = 1  # a daemonic process (e.g. a Dask worker) may not start processes
     if n > 1:
         try:
-            return _in_workers(model, reps, seed, n, progress)
+            return _in_workers(model, reps, seed, n, progress, start)
         except BrokenProcessPool:
             # typically a script without `if __name__ == "__main__":`, which worker
             # processes re-import; the replications are the same in this process
@@ -143,11 +144,23 @@ def run_replications(model: LineModel, reps: int, seed: int, workers: int | None
     raws = []
     for r in range(reps):
         cb = None if progress is None else (lambda f, r=r: progress(r + f, reps))
-        raws.append(run_replication(model, seed, r, cb))
+        raws.append(run_replication(model, seed, start + r, cb))
     return raws
 
 
-def _in_workers(model: LineModel, reps: int, seed: int, n: int, progress) -> list[dict]:
+def more_replications(result: SimResult, reps: int, workers: int | None = None) -> SimResult:
+    """`result` with `reps` more replications, on the streams that follow its own
+    (replication len(result.raw) onward): the same numbers as simulating them all at
+    once, so that a sequential rule can add replications without repeating any."""
+    t0 = time.perf_counter()
+    seed = result.stats.seed
+    raws = run_replications(result.model, reps, seed, workers, start=len(result.raw))
+    wall = time.perf_counter() - t0
+    return aggregate(result.model, [*result.raw, *raws], seed, result.stats.wall_s + wall)
+
+
+def _in_workers(model: LineModel, reps: int, seed: int, n: int, progress,
+                start: int = 0) -> list[dict]:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
@@ -155,7 +168,7 @@ def _in_workers(model: LineModel, reps: int, seed: int, n: int, progress) -> lis
         ctx.set_forkserver_preload(["ssbfab.sim.model"])
     out: list[dict | None] = [None] * reps
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        futures = {pool.submit(run_replication, model, seed, r): r for r in range(reps)}
+        futures = {pool.submit(run_replication, model, seed, start + r): r for r in range(reps)}
         done = 0
         for f in as_completed(futures):
             out[futures[f]] = f.result()

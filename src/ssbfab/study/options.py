@@ -30,7 +30,7 @@ class JobOptions(StrictModel):
     time_limit: float | None = Field(None, gt=0)  # optimiser time limit per solve, s
     mip_gap: float | None = Field(None, ge=0)
     max_iterations: int | None = Field(None, ge=1)  # closed loop
-    tol: float | None = Field(None, ge=0, lt=1)  # closed loop: accept output >= (1 - tol) x target
+    tol: float | None = Field(None, ge=0, lt=1)  # closed loop: the certified lower bound must reach (1 - tol) x target
     params: dict[str, Any] = Field(default_factory=dict)  # free settings for a registered job
 
     @field_validator("capacity_gwh", mode="before")
