@@ -395,7 +395,8 @@ def test_set_li2s_price_changes_the_materials_cost_by_the_li2s_share():
     econ = yaml.safe_load((default_lines_dir() / "economics.yaml").read_text())
     old_price = mats["Li2S"]["price"]
     old_price = _number(old_price["value"] if isinstance(old_price, dict) else old_price)
-    rate = econ["currency_rates"]["CNY"]
+    # a dated price converts at its own currency year's rate (Li2S: 2025)
+    rate = econ["currency_rates_by_year"][mats["Li2S"]["price"]["currency_year"]]["CNY"]
     rate = _number(rate["value"] if isinstance(rate, dict) else rate)  # USD per CNY
     li2s = next(x for x in b["bom"] if x["material"] == "Li2S")
     kwh = b["energy_wh"] / 1000

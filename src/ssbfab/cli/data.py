@@ -77,6 +77,10 @@ def materials(route: Annotated[str, typer.Argument(help="Route name or path to a
               "of raw materials", ["raw", "mass %", "cost %"],
               [[r["name"], f"{100 * r['mass_fraction']:.1f}", f"{100 * r['cost_share']:.1f}"]
                for r in m["raw"]])
+    for c in doc.get("checks", []):
+        print(f"check: {c['raw']} is {100 * c['share']:.1f} % of {c['made']}'s raw-material "
+              f"cost at {c['at_cny_per_t'] / 1e6:g} M CNY/t ([{c['reported_by']}] reports "
+              f"{100 * c['reported_share']:.0f} %; the P2S5 price is illustrative)")
 
 
 @app.command()

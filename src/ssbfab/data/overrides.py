@@ -221,6 +221,8 @@ def _set(raw: dict, parts: list[str], value: Any, source: str, model) -> None:
         where = ".".join(walked) or "the top level"
         if isinstance(cur, dict):
             fields = _fields(shape[1]) if shape[0] == "model" else {}
+            if seg not in cur and seg.isdigit() and int(seg) in cur:
+                seg = int(seg)  # a year key (currency_rates_by_year.2025)
             if seg in cur:
                 child_ann = fields.get(seg)
                 if last:
@@ -251,7 +253,7 @@ def _set(raw: dict, parts: list[str], value: Any, source: str, model) -> None:
             shape = ("model", shape[1]) if shape[0] == "list" and shape[1] else ("leaf", None)
         else:
             raise _PathError(f"{where} is a value ({cur!r}), it has no field {seg!r}")
-        walked.append(seg)
+        walked.append(str(seg))
 
 
 def _find_item(items: list, seg: str) -> int | None:
@@ -273,6 +275,12 @@ def _is_leaf(x) -> bool:
 
 def _replace(d: dict, key: str, value: Any, source: str, path: str) -> None:
     old = d[key]
+    if isinstance(old, dict) and {"value", "date"} <= set(old) and _is_leaf(value):
+        # a dated price: the study sets its central value; its date and currency year
+        # stay (they say which rates convert it), its range is the data's, not the study's
+        d[key] = {**{k: v for k, v in old.items() if k not in ("low", "high")},
+                  "value": value, "source": source}
+        return
     if not _is_leaf(old):
         keys = _keys(old["value"] if _is_wrapper(old) else old) if isinstance(old, dict) else []
         what = f"a mapping; override one of its fields: {', '.join(keys)}" if keys else "a list of items"

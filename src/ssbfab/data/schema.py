@@ -20,8 +20,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -40,6 +42,7 @@ class QuantityKind(str):
 
 
 RATES = "currency_rates"  # key of the validation context: USD per unit of each currency
+RATES_BY_YEAR = "currency_rates_by_year"  # key of the validation context: year -> rates
 
 
 def rates_of(info: ValidationInfo | None) -> Mapping[str, float]:
@@ -203,10 +206,65 @@ class Strict(BaseModel):
 # ----------------------------------------------------------------------------- shared data
 
 
-class Material(Strict):
-    """A purchased or made material. `price` may be per kg, per m² or per litre."""
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-    price: str | None = None
+
+class Price(Strict):
+    """A dated price with its range for studies: `value` (central), `low`, `high` as
+    quantities ("2.5e6 CNY/t"), `date` the month it was quoted ("2025-06"), and the
+    `currency_year` whose exchange rates convert it (default: the date's year)."""
+
+    value: str
+    low: str | None = None
+    high: str | None = None
+    date: str
+    currency_year: int | None = None
+
+    @field_validator("date")
+    @classmethod
+    def _month(cls, v):
+        import datetime
+
+        m = _MONTH.match(v)
+        if not m:
+            raise ValueError(f"expected the month a price was quoted as YYYY-MM (e.g. "
+                             f"\"2025-06\"), found {shorten(v)}")
+        today = datetime.date.today()
+        if (int(m.group(1)), int(m.group(2))) > (today.year, today.month):
+            raise ValueError(f"the date {v} lies in the future (today is {today:%Y-%m}); "
+                             "expected the month the price was quoted")
+        return v
+
+    @property
+    def year(self) -> int:
+        """The currency year: `currency_year`, else the year of `date`."""
+        return self.currency_year if self.currency_year is not None else int(self.date[:4])
+
+
+def price_rates(info: ValidationInfo | None, year: int | None) -> Mapping[str, float]:
+    """The exchange rates of `year` from the data set's rates per year; the data set's
+    (economics' currency year) rates when the year is None or has none listed."""
+    ctx = (info.context if info is not None else None) or {}
+    by_year = ctx.get(RATES_BY_YEAR) or {}
+    if year is not None and year in by_year:
+        return by_year[year]
+    return rates_of(info)
+
+
+def _price_kind(v: Any) -> str:
+    # the tags carry brackets so that error paths leave them out (problems._validation_problems)
+    return "[dated]" if isinstance(v, (dict, Price)) else "[text]"
+
+
+PriceField: TypeAlias = Annotated[
+    Annotated[str, Tag("[text]")] | Annotated[Price, Tag("[dated]")], Discriminator(_price_kind)]
+
+
+class Material(Strict):
+    """A purchased or made material. `price` may be per kg, per m² or per litre: a
+    quantity, or a dated `Price` (central value, low-high range, date, currency year)."""
+
+    price: PriceField | None = None
     density: Density | None = None
     specific_capacity: SpecificCapacity | None = None
     molar_mass: MolarMass | None = None
@@ -223,8 +281,42 @@ class Material(Strict):
     @field_validator("price")
     @classmethod
     def _price_readable(cls, v, info: ValidationInfo):
-        if v is not None and _parse_price(v, rates_of(info))[0] < 0:
-            raise ValueError(f"a price must not be negative, found {shorten(v)}")
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if _parse_price(v, rates_of(info))[0] < 0:
+                raise ValueError(f"a price must not be negative, found {shorten(v)}")
+            return v
+        rates = price_rates(info, v.year)
+        by_year = (info.context or {}).get(RATES_BY_YEAR) or {}
+        if by_year and v.year not in by_year and not _in_usd(v.value):
+            raise FieldProblem("currency_year", f"no exchange rates for {v.year}; expected a "
+                                                "year listed under economics "
+                                                "`currency_rates_by_year` (a price converts "
+                                                "at its own year's rates)")
+        central, basis = _blamed("value", v.value, rates)
+        if central < 0:
+            raise FieldProblem("value", f"a price must not be negative, found {shorten(v.value)}")
+        bounds = {}
+        for k in ("low", "high"):
+            text = getattr(v, k)
+            if text is None:
+                continue
+            amount, b = _blamed(k, text, rates)
+            if b != basis:
+                raise FieldProblem(k, f"{shorten(text)} is per {b}, but the price is per "
+                                      f"{basis}; expected the same basis")
+            if amount < 0:
+                raise FieldProblem(k, f"a price must not be negative, found {shorten(text)}")
+            bounds[k] = amount
+        lo, hi = bounds.get("low", central), bounds.get("high", central)
+        if lo > hi:
+            raise FieldProblem("low", f"low {shorten(v.low)} exceeds high {shorten(v.high)}; "
+                                      "expected low <= value <= high")
+        if not lo <= central <= hi:
+            raise FieldProblem("value", f"the central value {shorten(v.value)} lies outside "
+                                        f"its range {v.low} .. {v.high}; expected low <= "
+                                        "value <= high")
         return v
 
     @model_validator(mode="after")
@@ -232,7 +324,11 @@ class Material(Strict):
         # pydantic also runs this on a validated instance placed in another model
         # (SharedData): its price was read with its own rates and stays as it is
         if self.price is not None and self._price is None:
-            self._price = _parse_price(self.price, rates_of(info))
+            if isinstance(self.price, str):
+                self._price = _parse_price(self.price, rates_of(info))
+            else:
+                self._price = _parse_price(self.price.value,
+                                           price_rates(info, self.price.year))
         return self
 
     @field_validator("scrap_credit")
@@ -255,6 +351,23 @@ class Material(Strict):
         if "price" in other.model_fields_set:
             out._price = other._price
         return out
+
+
+def _blamed(field: str, text: str, rates: Mapping[str, float]) -> tuple[float, str]:
+    """`_parse_price`, its error blamed on one field of a dated price."""
+    try:
+        return _parse_price(text, rates)
+    except ValueError as exc:
+        raise FieldProblem(field, str(exc)) from None
+
+
+def _in_usd(text: str) -> bool:
+    """The price text needs no exchange rate (it is in USD)."""
+    try:
+        _parse_price(text, units.USD_ONLY)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
@@ -347,6 +460,9 @@ class Economics(Strict):
 
     currency_year: int
     currency_rates: dict[str, USD]  # USD per unit of each currency (CNY: "0.139 USD")
+    # the rates of each year a price may be quoted in (a dated price converts at its
+    # own year's rates); the currency year's rates are `currency_rates`
+    currency_rates_by_year: dict[int, dict[str, USD]] = Field(default_factory=dict)
     operating_days_per_year: float
     shifts_per_day: int
     shift_length: Hours
