@@ -149,7 +149,7 @@ def test_one_bom_line_by_hand(sulfide_cell, sulfide_yaml):
         survive *= _pct(y)
     grams = float(sulfide_yaml["cell"]["packaging"]["pouch_laminate"].split()[0])  # "25 g"
     materials = yaml.safe_load((LINES / "materials.yaml").read_text())["materials"]
-    price = float(materials["pouch_laminate"]["price"].split()[0])  # "8 USD/kg"
+    price = float(materials["pouch_laminate"]["price"]["value"].split()[0])  # "8 USD/kg"
     energy_kwh = 75 * 3.7 / 1000
     bought = grams / 1000 / survive
     line_ = next(b for b in sulfide_cell["bom"] if b["material"] == "pouch_laminate")
@@ -240,7 +240,7 @@ def test_materials_lpscl_raw_shares_by_hand():
 
 def test_materials_of_a_route_that_makes_nothing():
     doc = _json("materials", str(EXAMPLE), "--json")
-    assert doc == {"route": "example-polymer", "materials": []}
+    assert doc == {"route": "example-polymer", "materials": [], "checks": []}
     result = _run("materials", str(EXAMPLE))
     assert result.exit_code == 0 and "makes no material" in result.stdout
 

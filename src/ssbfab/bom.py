@@ -106,7 +106,12 @@ def raw_cost_share_at(route: Route, made: str, raw: str, cny_per_t: float) -> fl
     year = getattr(price, "year", econ.currency_year)
     rates = econ.currency_rates_by_year.get(year, econ.currency_rates)
     fr = recipe_mass_fractions(route, made)
-    usd = {r: (cny_per_t / 1000.0 * rates["CNY"] if r == raw else mats[r].price_per_unit[0])
-           for r in fr}
+    usd = {r: cny_per_t / 1000.0 * rates["CNY"] for r in fr if r == raw}
+    for r in fr:
+        pu = mats[r].price_per_unit
+        if r != raw:
+            if pu is None:
+                raise ValueError(f"raw material {r!r} of {made!r} has no price")
+            usd[r] = pu[0]
     cost = sum(fr[r] * usd[r] for r in fr)
     return fr[raw] * usd[raw] / cost
