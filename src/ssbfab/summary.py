@@ -58,7 +58,19 @@ def materials_report(name: str, lines: Path | None = None, overrides=None) -> di
             for m in bom.made_materials(route)
         ],
         "checks": _share_checks(route),
+        "supply": _supply_costs(route),
     }
+
+
+def _supply_costs(route) -> list[dict]:
+    """Cost per kg of each make-or-buy option (`ssbfab.supply`)."""
+    from .supply import option_costs
+
+    return [{"material": c.material, "option": c.option, "steps": list(c.steps),
+             "kg_per_year": c.kg_per_year, "materials_per_kg": c.materials,
+             "energy_per_kg": c.energy, "machines_per_kg": c.machines,
+             "cost_per_kg": c.total, "machines": c.machine_counts, "currency": "USD"}
+            for c in option_costs(route)]
 
 
 def _share_checks(route) -> list[dict]:

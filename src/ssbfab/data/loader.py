@@ -158,7 +158,9 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     route._shared = shared
     route._sources = sources
     check_route(route)
-    return route
+    # make or buy: the route runs each material's first supply option until the
+    # optimiser chooses (`Route.with_supply`); `route.full` keeps every option
+    return route.with_supply() if route.supply else route
 
 
 def route_files(lines_dir: str | Path | None = None) -> list[Path]:

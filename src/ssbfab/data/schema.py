@@ -85,6 +85,7 @@ MoneyPerAreaYear: TypeAlias = Annotated[float, BeforeValidator(_parser("money_pe
 PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_area")), QuantityKind("power_per_area")]  # kW/m²
 PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
 Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
+MassPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("mass_per_year")), QuantityKind("mass_per_year")]  # kg/yr
 GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
 GasPerMass: TypeAlias = Annotated[float, BeforeValidator(_parser("gas_per_mass")), QuantityKind("gas_per_mass")]  # cm³/g
 Years: TypeAlias = Annotated[float, BeforeValidator(_parser("years")), QuantityKind("years")]
@@ -796,6 +797,9 @@ def _positive_if_amount(v: str | None) -> str | None:
 class InputEdge(Strict):
     step: str
     per_cell: str | None = None  # design reference, needed when the upstream feeds several steps
+    # set for the edges of `{supply: M}`: the upstream is the last step of one of M's
+    # supply options, and the edge carries M at the rate the step uses it (graph.py)
+    material: str | None = None
 
     _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
 
@@ -907,6 +911,45 @@ class Step(Strict):
         raise KeyError(name)
 
 
+class SupplyOption(Strict):
+    """One way to get a material: a small line of its own (steps of `line:`), the last
+    of which delivers the material. A bought material is a step that buys it."""
+
+    name: str
+    steps: list[str]  # names of steps in `line:`, upstream first; the last delivers
+    limit: MassPerYear | None = None  # most kg/yr this option can deliver (a supplier's cap)
+    description: str | None = None
+
+    _pos = _range("limit")
+
+    @field_validator("steps")
+    @classmethod
+    def _some(cls, v):
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
+        return v
+
+
+class Supply(Strict):
+    """The ways a material may be supplied; the optimiser chooses exactly one."""
+
+    options: list[SupplyOption]
+    description: str | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _unique(cls, v):
+        if not v:
+            raise ValueError("expected at least one supply option, found an empty list")
+        seen: set[str] = set()
+        for i, o in enumerate(v):
+            if o.name in seen:
+                raise FieldProblem(f"{i}.name", f"duplicate supply option {shorten(o.name)}; "
+                                                "expected unique names")
+            seen.add(o.name)
+        return v
+
+
 class Plant(Strict):
     floor_area: M2  # site floor area available for the line (all environments)
     dry_room_area: M2  # largest dry room the site can hold
@@ -925,11 +968,45 @@ class Route(Strict):
     dry_room_classes: list[str] | None = None  # allowed classes; default all
     cell: CellDesign | None = None  # a bare line file (form: line) has none
     plant: Plant | None = None  # required unless form: line (checked below)
+    # make or buy: material -> its supply options (docs/lines.md, "Supply options")
+    supply: dict[str, Supply] = Field(default_factory=dict)
     line: list[Step]
 
     # A route is hashed by identity (its fields hold lists): what is compiled from a
     # checked route (ssbfab.graph.LineGraph) is cached per route object.
     __hash__ = object.__hash__
+
+    @model_validator(mode="before")
+    @classmethod
+    def _supply_edges(cls, data):
+        # `inputs: [{supply: M}]` draws M from every supply option's last step: one edge
+        # each, marked with the material (the flow takes M from the chosen one only)
+        if not isinstance(data, dict):
+            return data
+        last = {}
+        for m, sup in (data.get("supply") if isinstance(data.get("supply"), dict) else {}).items():
+            opts = sup.get("options") if isinstance(sup, dict) else None
+            if isinstance(opts, list):
+                last[m] = [o["steps"][-1] for o in opts if isinstance(o, dict)
+                           and isinstance(o.get("steps"), list) and o["steps"]]
+        line = data.get("line")
+        if not isinstance(line, list):
+            return data
+        out = []
+        for s in line:
+            if isinstance(s, dict) and isinstance(s.get("inputs"), list):
+                edges = []
+                for e in s["inputs"]:
+                    if isinstance(e, dict) and set(e) == {"supply"} and e["supply"] in last:
+                        edges.extend({"step": t, "material": e["supply"]} for t in last[e["supply"]])
+                    elif isinstance(e, dict) and set(e) == {"supply"}:
+                        # no such supply: an edge from no step, refused by checks.py
+                        edges.append({"step": "", "material": e["supply"]})
+                    else:
+                        edges.append(e)
+                s = {**s, "inputs": edges}
+            out.append(s)
+        return {**data, "line": out}
 
     @field_validator("line")
     @classmethod
@@ -1012,6 +1089,67 @@ class Route(Strict):
 
     def line_of(self, *path) -> int | None:
         return line_of(self._marks, path)
+
+    # ---------------------------------------------------------------- make or buy
+    _full: Route | None = PrivateAttr(default=None)
+
+    @property
+    def full(self) -> Route:
+        """The route with every supply option's steps (what the optimiser chooses
+        among); a route without supply options, or not resolved, is its own."""
+        return self._full if self._full is not None else self
+
+    @property
+    def supply_choice(self) -> dict[str, str]:
+        """material -> the supply option this route runs (one each once resolved)."""
+        return {m: s.options[0].name for m, s in self.supply.items()}
+
+    def supply_member(self) -> dict[str, tuple[str, str]]:
+        """step -> (material, supply option) for every step of a supply option."""
+        return {st: (m, o.name) for m, s in self.supply.items() for o in s.options
+                for st in o.steps}
+
+    def with_supply(self, choice: Mapping[str, str] | None = None,
+                    keep_others: bool = True) -> Route:
+        """This route with one supply option per material (`choice`, default each
+        material's first): the other options' steps and their edges are left out, and
+        so is a material's supply when no step left draws it. Plant limits are this
+        route's (a line of a plant of several keeps its share of the site).
+        `keep_others=False` forgets the other options (`full` is then the result: an
+        optimiser given it cannot choose another supply)."""
+        full = self.full
+        if not full.supply:
+            return self
+        choice = {**full.supply_choice, **dict(choice or {})}
+        member = full.supply_member()
+        drop = {st for st, (m, o) in member.items() if choice[m] != o}
+        # a material no remaining step draws (LPSCl bought: no Li2S) has no supply
+        while True:
+            keep = [s for s in full.line if s.name not in drop]
+            drawn = {e.material for s in keep for e in s.inputs if e.material}
+            more = {st for st, (m, _) in member.items() if m not in drawn} - drop
+            if not more:
+                break
+            drop |= more
+        line = [s.model_copy(update={"inputs": [e for e in s.inputs if e.step not in drop]})
+                if any(e.step in drop for e in s.inputs) else s for s in keep]
+        supply = {m: sup.model_copy(update={"options": [o for o in sup.options
+                                                        if o.name == choice[m]]})
+                  for m, sup in full.supply.items() if m in drawn}
+        out = full.model_copy(update={"line": line, "supply": supply, "plant": self.plant})
+        for k in ("consumers", "order", "all_materials", "dry_room_options"):
+            out.__dict__.pop(k, None)  # cached on the full route: recomputed for this one
+        marks = {}
+        for path, ln in full._marks.items():
+            if len(path) >= 2 and path[0] == "line" and isinstance(path[1], int):
+                name = full.line[path[1]].name if path[1] < len(full.line) else None
+                if name in drop or name is None:
+                    continue
+                path = ("line", [s.name for s in line].index(name), *path[2:])
+            marks[path] = ln
+        out._marks = marks
+        out._full = full if keep_others else None
+        return out
 
 
 

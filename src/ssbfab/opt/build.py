@@ -10,6 +10,9 @@
                       (units started / rate_factor), for steps with several options:
                       the dispatch that prices process energy
     a[d]     ∈ [0,1]  dry-room area of class d, as a share of the largest it can be
+    u[m,o]   ∈ {0,1}  supply option o chosen for material m (make or buy; Σ_o u = 1);
+                      the levels of o's steps sum to u[m,o], so an unchosen option's
+                      steps carry no flow and install no machine
 
 Every coefficient is a mutable Param filled from `data.Numbers`, so a sweep changes
 numbers and re-solves the built model (`OptModel.solve`). Constraint names carry the
@@ -46,6 +49,7 @@ def build_model(st: Structure, nb: Numbers) -> pyo.ConcreteModel:
     add_capacity(m, st)
     add_dry_room(m, st)
     add_limits(m, st)
+    add_supply(m, st)
     add_objective(m, st)
     return m
 
@@ -62,6 +66,8 @@ def add_sets(m, st: Structure) -> None:
                                 for e in st.options[s] for lv in st.levels[s]], dimen=3,
                     ordered=True)
     # (u, c, l, d): good output of u drawn by each unit of c's good output at (l, d)
+    m.U = pyo.Set(initialize=[(mat, o) for mat in st.supply for o in st.supply[mat]], dimen=2,
+                  ordered=True)
     m.DRAW = pyo.Set(initialize=[(u, c, lv, d) for u in st.steps for c in st.consumers[u]
                                  for lv in st.levels[c] for d in st.flow_classes[c]], dimen=4,
                      ordered=True)
@@ -95,6 +101,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_n": nb.c_n, "c_g": nb.c_g,
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
+        "slim": {k: v for k, v in nb.slim.items()},
     }
 
 
@@ -125,6 +132,7 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_x = _p(m.SEL, v["c_x"])
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
+    m.slim = _p(list(v["slim"]), v["slim"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -145,6 +153,7 @@ def add_variables(m, st: Structure) -> None:
                   bounds=lambda m, s, e: (m.nlb[s, e], m.nub[s, e]))
     m.x = pyo.Var(m.SEL, domain=pyo.NonNegativeReals)
     m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
+    m.u = pyo.Var(m.U, domain=pyo.Binary)
 
 
 def lin(terms, constant=0.0):
@@ -160,10 +169,16 @@ def lin(terms, constant=0.0):
 def add_flow_balance(m, st: Structure) -> None:
     """One level per step, one class per plant; flows only at the chosen level and
     class; the good output of each step feeds what its consumers start."""
-    m.level_choice = pyo.Constraint(
-        m.S, rule=lambda m, s: lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1)
+    def level_choice(m, s):
+        if s in st.member:  # a supply option's step: a level only if its option is chosen
+            return lin([(1.0, m.z[s, lv]) for lv in st.levels[s]]
+                       + [(-1.0, m.u[st.member[s]])]) == 0
+        return lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1
+
+    m.level_choice = pyo.Constraint(m.S, rule=level_choice)
     m.class_choice = pyo.Constraint(expr=lin((1.0, m.w[d]) for d in m.D) == 1)
-    multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 for lv in st.levels[s]]
+    multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 or s in st.member
+                   for lv in st.levels[s]]
     m.level_link = pyo.Constraint(
         multi_level, rule=lambda m, s, lv: lin([(1.0, m.g[s, lv, d]) for d in st.flow_classes[s]]
                                                + [(-m.gmax[s], m.z[s, lv])]) <= 0)
@@ -172,7 +187,13 @@ def add_flow_balance(m, st: Structure) -> None:
         split, rule=lambda m, s, d: lin([(1.0, m.g[s, lv, d]) for lv in st.levels[s]]
                                         + [(-m.gmax[s], m.w[d])]) <= 0)
 
+    # the steps that deliver a supplied material share one balance: what the consumers
+    # draw comes from whichever option is chosen (`supply_balance[material]`)
+    delivers = {t: mat for mat, opts in st.supply.items() for t in opts.values()}
+
     def balance(m, u):
+        if u in delivers:
+            return pyo.Constraint.Skip
         good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
             return lin(good) == 1.0  # per good cell
@@ -181,6 +202,17 @@ def add_flow_balance(m, st: Structure) -> None:
         return lin(good + drawn) == 0
 
     m.flow_balance = pyo.Constraint(m.S, rule=balance)
+
+    def supply_balance(m, mat):
+        ts = list(st.supply[mat].values())
+        good = [(1.0, m.g[t, lv, d]) for t in ts for lv in st.levels[t]
+                for d in st.flow_classes[t]]
+        t0 = ts[0]  # every option's last step feeds the same consumers at the same rate
+        drawn = [(-m.draw[t0, c, lv, d], m.g[c, lv, d]) for c in st.consumers[t0]
+                 for lv in st.levels[c] for d in st.flow_classes[c]]
+        return lin(good + drawn) == 0
+
+    m.supply_balance = pyo.Constraint(list(st.supply), rule=supply_balance)
 
 
 def add_capacity(m, st: Structure) -> None:
@@ -232,6 +264,25 @@ def add_limits(m, st: Structure) -> None:
         m.dry_room_area = pyo.Constraint(
             expr=lin((m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps for e in st.options[s])
             <= 1)
+
+
+def add_supply(m, st: Structure) -> None:
+    """Make or buy: one supply option per material; an unchosen option's steps install
+    no machine (their levels, hence their flows, are already zero); a supplier's limit
+    caps what an option delivers."""
+    m.supply_choice = pyo.Constraint(
+        list(st.supply), rule=lambda m, mat: lin((1.0, m.u[mat, o]) for o in st.supply[mat]) == 1)
+    se = [(s, e) for s in st.steps if s in st.member for e in st.options[s]]
+    m.supply_machines = pyo.Constraint(
+        se, rule=lambda m, s, e: lin([(1.0, m.n[s, e])]
+                                     + [(-m.nub[s, e], m.z[s, lv]) for lv in st.levels[s]]) <= 0)
+
+    def limit(m, mat, o):
+        t = st.supply[mat][o]
+        return lin([(1.0, m.g[t, lv, d]) for lv in st.levels[t] for d in st.flow_classes[t]]
+                   + [(-m.slim[mat, o], m.u[mat, o])]) <= 0
+
+    m.supply_limit = pyo.Constraint(list(m.slim.keys()), rule=limit)
 
 
 def add_objective(m, st: Structure) -> None:

@@ -52,11 +52,17 @@ class Structure:
     # symmetry between them (identical machines *within* an option need nothing: their
     # count is one integer, not one binary per machine)
     twins: tuple[tuple[str, str, str], ...] = ()
+    # make or buy: material -> {supply option -> the step that delivers it}; step ->
+    # (material, option) for every step of an option (their levels sum to the option's
+    # binary u[material, option] instead of 1)
+    supply: dict[str, dict[str, str]] = field(default_factory=dict)
+    member: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, route: Route) -> Structure:
         """The model's index sets for a route, from its line graph."""
-        graph = LineGraph.of(route)
+        full = route.full  # every supply option's steps: the MILP chooses among them
+        graph = LineGraph.of(full)
         classes = graph.classes
         # a sensitive step's flow splits by class only when there is a class to choose
         flow_classes = {n.name: classes if n.sensitive and len(classes) > 1 else (ANY,)
@@ -72,6 +78,8 @@ class Structure:
             consumers={n.name: n.consumers for n in graph.steps},
             units={n.name: n.unit for n in listed},
             twins=tuple(_twins(listed)),
+            supply={m: {o.name: o.steps[-1] for o in s.options} for m, s in full.supply.items()},
+            member=full.supply_member(),
         )
 
     def gkeys(self) -> Iterator[tuple[str, str, str]]:
@@ -131,12 +139,14 @@ class Numbers:
     cells_per_year: float
     kwh_per_year: float
     infeasible: list[str] = field(default_factory=list)  # structured proofs of no plan
+    # most good output per good cell a supply option may deliver (its `limit` / cells)
+    slim: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             stats: LineStats | str | Path | None = None, costing: str = "batpac5",
             economics: Economics | None = None, prices: Mapping[str, float] | None = None,
-            derate: Mapping[str, float] | None = None) -> Numbers:
+            derate: Mapping[str, float] | None = None, lines: int = 1) -> Numbers:
     """All coefficients of the MILP for one scenario (see the module docstring).
 
     `capacity_gwh`: the target, good GWh/yr; `stats`: observed availability and yields
@@ -147,7 +157,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     faster, no better-yielding and no more frugal than another level of its step
     (dominated) is closed, and so is an option whose machines cost more, do less,
     take more floor and more energy per unit than another option that could carry
-    the step alone; big-Ms and machine bounds are then derived from the open levels."""
+    the step alone; big-Ms and machine bounds are then derived from the open levels.
+    `lines`: the plant's identical lines this one is one of (a supplier's limit is
+    the plant's: each line gets its share)."""
     from ..errors import InputError, Problem
 
     cost.check_costing(costing)
@@ -155,6 +167,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         raise InputError(Problem("arguments", None, "capacity_gwh", f"expected a positive number of "
                                  f"GWh/yr, found {capacity_gwh!r}"))
     econ = economics or route.economics
+    plant = route.plant  # this line's share of the site; the steps are the full route's
+    route = route.full
     graph = cost.costed_graph(route)
     obs = cost.observed(route, stats)
     derate = dict(derate or {})
@@ -203,6 +217,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     gmax: dict[str, float] = {}
     gmin: dict[str, float] = {}
     infeasible: list[str] = []
+    member = st.member
     for name in reversed(st.steps):
         if not positive[name]:
             infeasible.append(f"step {name!r} has no yield above zero at any of its levels "
@@ -212,7 +227,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             gmax[name] = gmin[name] = graph.node(name).per_cell
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
-            gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
+            # a consumer in another supply option may go unchosen: it needs nothing for sure
+            gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons
+                             if c not in member or member[c] == member.get(name))
     smax: dict[tuple[str, str], float] = {}
     smin: dict[tuple[str, str], float] = {}
     gub: dict[tuple[str, str, str], float] = {}
@@ -286,7 +303,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         # a step that cannot cover even its smallest need with every machine allowed
         room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in specs) * dr
                 / inv_rf[(s_name, lv)] for lv in live(s_name)}
-        if room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
+        if s_name not in member and room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
             best = max(room, key=lambda lv: room[lv] / smin[(s_name, lv)])
             step_unit = st.units[s_name]
             opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in specs)
@@ -305,7 +322,6 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         infeasible.append(msg)
 
     # -- dry room and plant area
-    plant = route.plant
     assert plant is not None  # a route with a cell design has its plant (the schema says so)
     floor_limit = plant.floor_area
     dry_limit = plant.dry_room_area
@@ -317,12 +333,14 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
     c0 = credit * w["materials"] * cells * per_kwh
+    slim = {(m, o.name): o.limit / lines / cells for m, sup in route.supply.items()
+            for o in sup.options if o.limit is not None}
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
         nlb=nlb, nub=nub, kmin=kmin, phi=phi, footprint=footprint, floor_limit=floor_limit,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
-        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible,
+        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, slim=slim,
     )
 
 
@@ -447,6 +465,9 @@ def _area_checks(graph: LineGraph, st: Structure, smin: Mapping[tuple[str, str],
     step's smallest need); a bound above the site's limit proves there is no plan."""
     least: dict[str, float] = {}
     for s in st.steps:
+        if s in st.member:  # a supply option's step: it may go unchosen
+            least[s] = 0.0
+            continue
         options = graph.node(s).options
         dr = derate.get(s, 1.0)
         forced = sum(o.spec.min_count * footprint[(s, o.name)] for o in options)
