@@ -145,13 +145,15 @@ def test_the_choice_switches_from_buy_to_make_at_the_hand_computed_li2s_price(mi
 
 
 def test_a_supply_limit_makes_the_plant_make_what_it_cannot_buy(sulfide):
-    """Li2S bought is capped at 2000 t/yr (data). At 10 GWh/yr the plant needs about
-    4,000 t/yr (`ssbfab materials`): it must make Li2S although buying is cheaper per
-    kg; at 2 GWh/yr (about 800 t/yr) it buys."""
-    big = OptModel(sulfide).solve(10.0)
-    assert big.config.supply["Li2S"] == "carbothermal"
-    kg = _li2s_kg(big) * big.lines
-    assert kg > 2e6
+    """At 2 GWh/yr the plant needs about 770 t/yr of Li2S and buys it (cheaper per kg);
+    with the supplier's limit cut to 500 t/yr it must make it; the limit is shared by
+    the plant's lines."""
+    assert OptModel(sulfide).solve(GWH).config.supply["Li2S"] == "buy"
+    capped = resolve_route("sulfide-lpscl", LINES,
+                           overrides={"supply.Li2S.options.buy.limit": "500 t/yr"})
+    plan = OptModel(capped).solve(GWH)
+    assert plan.ok and plan.config.supply["Li2S"] == "carbothermal"
+    assert _li2s_kg(plan) * plan.lines > 5e5
 
 
 def _restricted(route, choice):
@@ -271,7 +273,7 @@ def _broken(tmp_path, old, new):
     ("        steps: [li_extrusion_rolling]", "        steps: [li_foil_receiving]",
      "supply.Li_metal.options.1.steps.0",
      ("already in supply option Li_metal.buy_foil", "exactly one option")),
-    ('          value: "2000 t/yr"', '          value: "2000 t"', "supply.Li2S.options.0.limit",
+    ('          value: "5000 t/yr"', '          value: "5000 t"', "supply.Li2S.options.0.limit",
      ("t/yr", "mass_per_year")),
 ])
 def test_bad_supply_options_are_refused_with_file_line_field(tmp_path, old, new, field, says):

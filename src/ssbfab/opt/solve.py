@@ -153,8 +153,8 @@ class OptModel:
             def most(steps):
                 return sum(o.footprint * o.max_count for s in steps for o in s.options)
 
-            dry = [s for s in base.line if s.environment == "dry_room"]
-            share = {"floor_area": max(p.floor_area, most(base.line)) * 1.01,
+            dry = [s for s in base.full.line if s.environment == "dry_room"]
+            share = {"floor_area": max(p.floor_area, most(base.full.line)) * 1.01,
                      "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01}
         line = base.model_copy(update={"plant": p.model_copy(update=share)})
         if len(self._lines) > 64:
@@ -417,7 +417,9 @@ def _line_count_bounds(route: Route, st: Structure, nb: Numbers) -> tuple[int, i
     open level), so that machine limits cannot be what stops a plan with that many."""
     best = worst = math.inf  # largest share of the target one line can carry
     for s in st.steps:
-        step = route.step(s)
+        if s in st.member:
+            continue  # a supply option's step: another option may carry the material
+        step = route.full.step(s)
         per_level_best, per_level_worst = [], []
         for lv in st.levels[s]:
             if nb.zub[(s, lv)] <= 0:
