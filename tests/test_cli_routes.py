@@ -240,7 +240,7 @@ def test_materials_lpscl_raw_shares_by_hand():
 
 def test_materials_of_a_route_that_makes_nothing():
     doc = _json("materials", str(EXAMPLE), "--json")
-    assert doc == {"route": "example-polymer", "materials": [], "checks": []}
+    assert doc == {"route": "example-polymer", "materials": [], "checks": [], "supply": []}
     result = _run("materials", str(EXAMPLE))
     assert result.exit_code == 0 and "makes no material" in result.stdout
 
