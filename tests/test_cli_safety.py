@@ -199,7 +199,8 @@ def test_partial_statistics_say_which_steps_are_simulated_and_which_nominal(tmp_
     note = [line for line in r.stderr.splitlines() if "nominal data for" in line]
     assert len(note) == 1
     assert note[0].endswith("nominal data for formation, ageing")  # in line order
-    assert "simulated statistics for 14 of 16 steps" in note[0]
+    # 18 steps: the 16 of the line and the plan's Li2S and Li foil supply steps
+    assert "simulated statistics for 16 of 18 steps" in note[0]
     json.loads(r.stdout)  # stdout stays one JSON document
 
 
