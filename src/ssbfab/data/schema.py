@@ -340,6 +340,11 @@ class Material(Strict):
         return v
 
     @property
+    def price_text(self) -> str | None:
+        """The price as written: the central value of a dated price ("2.5e6 CNY/t")."""
+        return self.price.value if isinstance(self.price, Price) else self.price
+
+    @property
     def price_per_unit(self) -> tuple[float, str] | None:
         """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced.
         Converted with the exchange rates of the data set the material was loaded with."""
