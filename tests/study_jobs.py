@@ -18,7 +18,7 @@ from ssbfab.study.jobs import materials, register
 
 
 def logged_materials(route, options, seed):
-    price = route.all_materials["Li2S"].price
+    price = route.all_materials["Li2S"].price_text
     delay = float(options.params.get("delay", 0.0))
     if delay:
         time.sleep(delay)
@@ -32,7 +32,7 @@ def logged_materials(route, options, seed):
 
 
 def buggy(route, options, seed):
-    if route.all_materials["Li2S"].price.startswith("2e6"):
+    if route.all_materials["Li2S"].price_text.startswith("2e6"):
         return {}["no such key"]  # a bug, not a bad scenario
     return materials(route, options, seed)
 

@@ -149,7 +149,7 @@ def test_one_bom_line_by_hand(sulfide_cell, sulfide_yaml):
         survive *= _pct(y)
     grams = float(sulfide_yaml["cell"]["packaging"]["pouch_laminate"].split()[0])  # "25 g"
     materials = yaml.safe_load((LINES / "materials.yaml").read_text())["materials"]
-    price = float(materials["pouch_laminate"]["price"].split()[0])  # "8 USD/kg"
+    price = float(materials["pouch_laminate"]["price"]["value"].split()[0])  # "8 USD/kg"
     energy_kwh = 75 * 3.7 / 1000
     bought = grams / 1000 / survive
     line_ = next(b for b in sulfide_cell["bom"] if b["material"] == "pouch_laminate")
@@ -214,7 +214,9 @@ def test_materials_lpscl_raw_shares_by_hand():
     # Li6PS5Cl = 2.5 Li2S + 0.5 P2S5 + LiCl; molar masses and prices of materials.yaml
     mats = yaml.safe_load((LINES / "materials.yaml").read_text())["materials"]
     econ = yaml.safe_load((LINES / "economics.yaml").read_text())
-    usd_per_cny = float(econ["currency_rates"]["CNY"].split()[0])
+    # a dated price converts at its own year's rates (Li2S: quoted 2025)
+    year = _value(mats["Li2S"]["price"]) and mats["Li2S"]["price"]["currency_year"]
+    usd_per_cny = float(econ["currency_rates_by_year"][year]["CNY"].split()[0])
     molar = {n: float(_value(mats[n]["molar_mass"]).split()[0]) for n in ("Li2S", "P2S5", "LiCl")}
     mol = {"Li2S": 2.5, "P2S5": 0.5, "LiCl": 1.0}
     li2s_cny_per_t = float(_value(mats["Li2S"]["price"]).split()[0])
@@ -231,15 +233,14 @@ def test_materials_lpscl_raw_shares_by_hand():
         assert raws[n]["cost_share"] == pytest.approx(mass[n] / total * price[n] / cost, rel=1e-9)
     assert lpscl["cost_per_kg"] == pytest.approx(cost, rel=1e-9)
     assert lpscl["currency"] == "USD"
-    # [qu-seed]'s figures: Li2S 82 +- 2 % of the raw cost (the P2S5 price is calibrated to
-    # it, so this checks the calibration, not the data) and > 30 % of the raw mass
-    assert abs(raws["Li2S"]["cost_share"] - 0.82) <= 0.02
+    # [qu-seed]'s mass figure holds by stoichiometry: > 30 % of the raw mass; its 82 %
+    # cost share is a check reported by tests/test_price_deck.py, not asserted here
     assert raws["Li2S"]["mass_fraction"] > 0.30
 
 
 def test_materials_of_a_route_that_makes_nothing():
     doc = _json("materials", str(EXAMPLE), "--json")
-    assert doc == {"route": "example-polymer", "materials": []}
+    assert doc == {"route": "example-polymer", "materials": [], "checks": [], "supply": []}
     result = _run("materials", str(EXAMPLE))
     assert result.exit_code == 0 and "makes no material" in result.stdout
 
@@ -309,7 +310,8 @@ def test_docs_name_every_field_of_the_schema():
               spec.Plant, spec.Step, spec.InputEdge, spec.MaterialUse, spec.Level,
               spec.EquipmentOption, spec.Maintenance, spec.Moisture, spec.Excursion,
               spec.Material, spec.DryRooms, spec.DryRoomClass, spec.Excursions,
-              spec.Economics, spec.BatPaC5, spec.Annuity]
+              spec.Economics, spec.BatPaC5, spec.Annuity, spec.Price, spec.Supply,
+              spec.SupplyOption]
     missing = [f"{m.__name__}.{fi.alias or n}" for m in models
                for n, fi in m.model_fields.items() if f"`{fi.alias or n}`" not in text]
     assert not missing, f"fields not documented in docs/lines.md: {missing}"

@@ -199,7 +199,8 @@ def test_partial_statistics_say_which_steps_are_simulated_and_which_nominal(tmp_
     note = [line for line in r.stderr.splitlines() if "nominal data for" in line]
     assert len(note) == 1
     assert note[0].endswith("nominal data for formation, ageing")  # in line order
-    assert "simulated statistics for 14 of 16 steps" in note[0]
+    # 18 steps: the 16 of the line and the plan's Li2S and Li foil supply steps
+    assert "simulated statistics for 16 of 18 steps" in note[0]
     json.loads(r.stdout)  # stdout stays one JSON document
 
 
@@ -395,7 +396,8 @@ def test_set_li2s_price_changes_the_materials_cost_by_the_li2s_share():
     econ = yaml.safe_load((default_lines_dir() / "economics.yaml").read_text())
     old_price = mats["Li2S"]["price"]
     old_price = _number(old_price["value"] if isinstance(old_price, dict) else old_price)
-    rate = econ["currency_rates"]["CNY"]
+    # a dated price converts at its own currency year's rate (Li2S: 2025)
+    rate = econ["currency_rates_by_year"][mats["Li2S"]["price"]["currency_year"]]["CNY"]
     rate = _number(rate["value"] if isinstance(rate, dict) else rate)  # USD per CNY
     li2s = next(x for x in b["bom"] if x["material"] == "Li2S")
     kwh = b["energy_wh"] / 1000

@@ -140,10 +140,12 @@ def insured(monkeypatch):
 def test_a_new_category_is_one_entry(sulfide, insured, costing):
     plan = optimize(sulfide, 5.0, costing=costing, gap=1e-9)
     c = plan.cost
-    # by hand from the plan's own machines: capex of the equipment and its floor
-    capex = sum(n * sulfide.step(s).option(o).capex
+    # by hand from the plan's own machines: capex of the equipment and its floor (the
+    # steps of the supply options it chose are in the route of its configuration)
+    run = plan.config.route
+    capex = sum(n * run.step(s).option(o).capex
                 for s, ch in plan.config.steps.items() for o, n in ch.machines.items())
-    floor = sum(n * sulfide.step(s).option(o).footprint
+    floor = sum(n * run.step(s).option(o).footprint
                 for s, ch in plan.config.steps.items() for o, n in ch.machines.items())
     extra = sulfide.shared.dry_rooms.classes
     extra = {k.name: k.building_extra_cost for k in extra}[plan.config.dew_point_class]

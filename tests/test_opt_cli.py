@@ -39,7 +39,9 @@ def test_json_document_and_plan_file(tmp_path, sulfide):
     assert sum(d["breakdown"].values()) == pytest.approx(d["cost_per_kwh"], rel=1e-9)
     assert {"materials", "equipment", "building", "dry_room", "dry_room_energy",
             "process_energy", "labour", "overheads"} <= set(d["breakdown"])
-    assert [s["step"] for s in d["steps"]] == [s.name for s in sulfide.line]
+    # the plan's line: the route running the supply options it chose (`supply`)
+    run_route = sulfide.full.with_supply({k: v for k, v in d["supply"].items() if v})
+    assert [s["step"] for s in d["steps"]] == [s.name for s in run_route.line]
     for s in d["steps"]:
         assert STEP_KEYS <= set(s)
         assert s["capacity_per_year"] >= s["required_per_year"] * (1 - 1e-9)

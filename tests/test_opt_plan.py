@@ -55,8 +55,9 @@ def required(route, config, yields=None):
 def plans(shared):
     out = {}
     for name in ROUTES:
-        route = resolve_route(name, shared=shared)
-        out[name] = (route, optimize(route, 10.0))
+        plan = optimize(resolve_route(name, shared=shared), 10.0)
+        # the plan's route runs the supply options it chose (make or buy)
+        out[name] = (plan.config.route, plan)
     return out
 
 
@@ -184,10 +185,11 @@ def test_price_sweep_without_rebuild(sulfide):
 def test_derate_buys_capacity_where_it_is_asked(sulfide):
     plan = optimize(sulfide, 10.0, derate={"formation": 0.5})
     cfg = plan.config
-    have = installed(sulfide, cfg, derate={"formation": 0.5})
-    need = required(sulfide, cfg)
+    run = cfg.route  # the route running the supply the plan chose
+    have = installed(run, cfg, derate={"formation": 0.5})
+    need = required(run, cfg)
     assert have["formation"] >= need["formation"] * (1 - 1e-9)
-    assert installed(sulfide, cfg)["formation"] >= 2 * need["formation"] * (1 - 1e-9)
+    assert installed(run, cfg)["formation"] >= 2 * need["formation"] * (1 - 1e-9)
     assert evaluate(cfg).cost_per_kwh == pytest.approx(plan.status.objective, rel=1e-6)
     assert cfg.meta["derate"] == {"formation": 0.5}
 
@@ -196,7 +198,8 @@ def test_capacity_scales_the_machines(sulfide):
     """Twice the target: every step still covered, and no step needs fewer machines."""
     small = optimize(sulfide, 10.0)
     big = optimize(sulfide, 20.0)
-    have, need = installed(sulfide, big.config), required(sulfide, big.config)
+    run = big.config.route  # the route running the supply the plan chose
+    have, need = installed(run, big.config), required(run, big.config)
     assert all(have[s] >= need[s] * (1 - 1e-9) for s in need)
     assert sum(c.count for c in big.config.steps.values()) > \
         sum(c.count for c in small.config.steps.values())

@@ -33,8 +33,9 @@ def test_every_route_has_an_optimal_plan_at_every_size(shared, name, gwh):
     assert plan.ok, f"{name} at {gwh:g} GWh/yr: {plan.status.reason}"
     n = plan.lines
     assert plan.capacity_gwh == gwh and plan.line_capacity_gwh * n == pytest.approx(gwh)
-    # per line: every option within its min_count..max_count
-    for s in route.line:
+    # per line: every option within its min_count..max_count (the steps of the line are
+    # those of the supply options the plan chose)
+    for s in plan.config.route.line:
         chosen = plan.config.steps[s.name].machines
         for o in s.options:
             assert o.min_count <= chosen.get(o.name, 0) <= o.max_count, (s.name, o.name)

@@ -57,8 +57,9 @@ def test_observed_availability_sets_the_capacity(sulfide):
     cap = capacity(plan, 0.5)
     cells = 10.0 * 1e6 / design(sulfide).energy_kwh
     cfg = plan.config
-    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
-    need = flow.requirements(sulfide, ys).started["formation"] * cells
+    ys = flow.nominal_yields(cfg.route, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
+    # the route running the supply the plan chose
+    need = flow.requirements(cfg.route, ys).started["formation"] * cells
     assert cap >= need * (1 - 1e-9)
     assert cap - 0.5 * max(per.values()) < need  # and not one machine more than that
     nominal_cap = capacity(nominal, 1.0)
@@ -78,11 +79,11 @@ def test_observed_yield_scales_every_level_of_the_step(sulfide):
     plan = optimize(sulfide, 10.0, stats=stats)
     cfg = plan.config
     chosen = step.level(cfg.steps["cathode_coating"].level)
-    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
+    ys = flow.nominal_yields(cfg.route, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
     moisture = step.moisture.yield_factor[cfg.dew_point_class]
     ys["cathode_coating"] = min(1.0, chosen.yield_ * 0.5 * moisture)
     cells = 10.0 * 1e6 / design(sulfide).energy_kwh
-    need = flow.requirements(sulfide, ys).started
+    need = flow.requirements(cfg.route, ys).started  # the route running the chosen supply
     for row in plan.rows:
         assert row.required_per_year == pytest.approx(need[row.step] * cells, rel=1e-9), row.step
     assert plan.cost.cost_per_kwh == pytest.approx(evaluate(cfg, stats).cost_per_kwh, rel=1e-12)
@@ -116,7 +117,7 @@ def test_real_simulator_statistics_close_the_loop(sulfide, tmp_path):
     e = sulfide.economics
     hours = e.operating_days_per_year * e.shifts_per_day * e.shift_length
     for row in again.rows:
-        step = sulfide.step(row.step)
+        step = again.config.route.step(row.step)  # a step of the chosen supply
         rf = step.level(row.level).rate_factor
         a = stats.steps[row.step].availability_operating.mean
         have = sum(n * (o.batch_size / o.cycle_time if o.is_batch else o.rate_per_hour)

@@ -58,10 +58,12 @@ def test_every_bibliography_entry_is_cited_by_the_shipped_data():
     assert set(load_bibliography(SOURCES).keys) == cited
 
 
-def test_the_fitted_p2s5_price_says_what_it_was_calibrated_to():
+def test_the_p2s5_price_is_illustrative_and_not_fitted():
+    # no battery-grade P2S5 price was found: the data say so, and the Li2S cost share
+    # is a check the tool reports (tests/test_price_deck.py), not a target
     text = _texts(LINES / "materials.yaml")[("materials", "P2S5", "price", "source")]
-    assert text.startswith("calibrated to ")
-    assert "[qu-seed]" in text and "82 %" in text
+    assert text.startswith("illustrative")
+    assert "Not fitted" in text and "calibrated" not in text
 
 
 @pytest.mark.parametrize("needle", ["REFERENCE.md", "the seed article"])

@@ -26,9 +26,10 @@ def edited_lines(tmp_path_factory, lines_dir):
     shutil.copytree(lines_dir, d, dirs_exist_ok=True)
     mat = d / "materials.yaml"
     text = mat.read_text()
-    old = 'price: {value: "2.5e6 CNY/t"'
+    old = 'value: "2.5e6 CNY/t"'
     assert text.count(old) == 1
-    mat.write_text(text.replace(old, 'price: {value: "0.7e6 CNY/t"'))
+    mat.write_text(text.replace(old, 'value: "0.7e6 CNY/t"').replace('low: "1.5e6 CNY/t"',
+                                                                     'low: "0.7e6 CNY/t"'))
     eco = d / "economics.yaml"
     text = eco.read_text()
     old = 'labour_rate: {value: "25 USD/h"'
@@ -48,7 +49,8 @@ def test_li2s_price_override_equals_editing_the_file(edited_lines, lines_dir):
 
 def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     # cost(p) = a + p * kg Li2S bought per kWh: three prices lie on one line whose slope is
-    # the price difference in USD/kg times the Li2S mass (independent: 1 CNY = 0.1486 USD)
+    # the price difference in USD/kg times the Li2S mass (independent: 1 CNY = 0.13728 USD, the rate of
+    # 2025, the year the Li2S price was quoted)
     costs = {p: _cost(resolve_route(ROUTE, lines_dir, overrides={
         "materials.Li2S.price": f"{p} CNY/t"})) for p in (0.5e6, 1.5e6, 3.5e6)}
     slope1 = (costs[1.5e6] - costs[0.5e6]) / 1.0e6
@@ -60,7 +62,7 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     from ssbfab.cell import design
 
     kg_per_kwh = li2s.quantity / design(route).energy_kwh
-    assert slope1 == pytest.approx(kg_per_kwh * 0.1486 / 1000.0, rel=1e-9)
+    assert slope1 == pytest.approx(kg_per_kwh * 0.13728 / 1000.0, rel=1e-9)
 
 
 @pytest.mark.parametrize("path,value,get,expected", [
@@ -73,7 +75,10 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     ("plant.default_capacity", "0.2 GWh/yr", lambda r: r.plant.default_capacity, 0.2),
     ("line.lpscl_annealing.options.argon_kiln.mtbf", "600 h",
      lambda r: r.step("lpscl_annealing").option("argon_kiln").mtbf, 600.0),
-    ("line.4.levels.0.yield", "0.5", lambda r: r.line[4].setting_levels[0].yield_, 0.5),
+    # by index in the file: cathode_coating is the 14th step (the supply options' steps
+    # come first)
+    ("line.13.levels.0.yield", "0.5",
+     lambda r: r.step("cathode_coating").setting_levels[0].yield_, 0.5),
     ("cell.cathode.thickness", "0.12 mm", lambda r: r.cell.cathode.thickness, 120e-6),
     ("dry_room_classes", ["dp-60"], lambda r: r.dry_room_classes, ["dp-60"]),
 ])
@@ -140,24 +145,26 @@ def test_bad_value_fails_validation_with_the_field(lines_dir):
 
 
 def test_exchange_rate_override_reprices_what_is_quoted_in_that_currency(lines_dir):
-    """`economics.currency_rates.CNY` is a study parameter like any other: the Li2S
-    price (2.5e6 CNY/t in the file) follows the scenario's rate, USD prices do not,
-    and a load with the file's rate in the same process is unchanged afterwards."""
+    """`economics.currency_rates_by_year.2025.CNY` is a study parameter like any other:
+    the Li2S price (2.5e6 CNY/t quoted 2025) follows the scenario's rate of its year,
+    USD prices do not, and a load with the file's rate in the same process is unchanged
+    afterwards."""
     base = resolve_route(ROUTE, lines_dir)
-    moved = resolve_route(ROUTE, lines_dir, overrides={"economics.currency_rates.CNY": "0.2 USD"})
+    moved = resolve_route(ROUTE, lines_dir, overrides={
+        "economics.currency_rates_by_year.2025.CNY": "0.2 USD"})
     again = resolve_route(ROUTE, lines_dir)
     li2s = {k: r.all_materials["Li2S"].price_per_unit for k, r in
             (("base", base), ("moved", moved), ("again", again))}
-    # 2.5e6 CNY/t at 0.1486 and at 0.2 USD per CNY, by hand
-    assert li2s["base"] == (pytest.approx(371.5, rel=1e-12), "kg")
+    # 2.5e6 CNY/t at 0.13728 and at 0.2 USD per CNY, by hand
+    assert li2s["base"] == (pytest.approx(343.2, rel=1e-12), "kg")
     assert li2s["moved"] == (pytest.approx(500.0, rel=1e-12), "kg")
     assert li2s["again"] == li2s["base"]
     usd_priced = [n for n, m in base.all_materials.items()
-                  if m.price is not None and "USD" in m.price]
+                  if m.price is not None and "USD" in getattr(m.price, "value", m.price)]
     assert usd_priced
     for n in usd_priced:
         assert moved.all_materials[n].price_per_unit == base.all_materials[n].price_per_unit
-    assert moved.economics.currency_rates["CNY"] == pytest.approx(0.2)
+    assert moved.economics.currency_rates_by_year[2025]["CNY"] == pytest.approx(0.2)
     assert _cost(moved) > _cost(base)
 
 
@@ -182,11 +189,11 @@ def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_pa
         lines: {lines_dir}
         routes: [{ROUTE}]
         grid:
-          economics.currency_rates.CNY: ["0.10 USD", "0.1486 USD", "0.25 USD"]
+          economics.currency_rates_by_year.2025.CNY: ["0.10 USD", "0.13728 USD", "0.25 USD"]
         """))
     report = sweep(p, out=tmp_path / "out", workers=0)
     assert (report.ok, report.failed, report.errors) == (3, 0, [])
-    df = load(tmp_path / "out").set_index("economics.currency_rates.CNY")
+    df = load(tmp_path / "out").set_index("economics.currency_rates_by_year.2025.CNY")
     cost = df["cost_per_kwh"]
     route = resolve_route(ROUTE, lines_dir)
     li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
@@ -196,4 +203,4 @@ def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_pa
     kg_per_kwh = li2s.quantity / design(route).energy_kwh
     slope = kg_per_kwh * 2.5e6 / 1000.0  # USD/kWh per (USD per CNY)
     assert cost[0.25] - cost[0.10] == pytest.approx(slope * 0.15, rel=1e-9)
-    assert cost[0.1486] == pytest.approx(_cost(route), rel=1e-12)
+    assert cost[0.13728] == pytest.approx(_cost(route), rel=1e-12)

@@ -165,7 +165,7 @@ def test_two_rate_tables_in_one_process_each_give_their_own_price():
 def test_two_data_sets_with_different_rates_load_side_by_side(tmp_path, lines_dir):
     """Two copies of lines/ whose only difference is the CNY rate, loaded in one
     process in turn: each prices CNY-quoted materials through its own rate (the
-    ratio of their Li2S prices is the ratio of their rates, 0.2972 / 0.1486 = 2),
+    ratio of their Li2S prices is the ratio of their rates, 0.27456 / 0.13728 = 2),
     and USD-quoted ones alike."""
     import shutil
 
@@ -175,16 +175,17 @@ def test_two_data_sets_with_different_rates_load_side_by_side(tmp_path, lines_di
     shutil.copytree(lines_dir, other)
     eco = other / "economics.yaml"
     text = eco.read_text()
-    assert text.count('CNY: "0.1486 USD"') == 1
-    eco.write_text(text.replace('CNY: "0.1486 USD"', 'CNY: "0.2972 USD"'))
+    assert text.count('CNY: "0.13728 USD"') == 1  # the 2025 rate, Li2S's year
+    eco.write_text(text.replace('CNY: "0.13728 USD"', 'CNY: "0.27456 USD"'))
     a = load_shared(lines_dir)
     b = load_shared(other)
     a_again = load_shared(lines_dir)
     pa, pb = (s.materials["Li2S"].price_per_unit[0] for s in (a, b))
-    assert pa == pytest.approx(371.5, rel=1e-12)  # 2.5e6 CNY/t * 0.1486 / 1000 by hand
+    assert pa == pytest.approx(343.2, rel=1e-12)  # 2.5e6 CNY/t * 0.13728 / 1000 by hand
     assert pb / pa == pytest.approx(2.0, rel=1e-12)
     assert a_again.materials["Li2S"].price_per_unit == a.materials["Li2S"].price_per_unit
-    usd = [n for n, m in a.materials.items() if m.price is not None and "USD" in m.price]
+    usd = [n for n, m in a.materials.items()
+           if m.price is not None and "USD" in getattr(m.price, "value", m.price)]
     assert usd and all(a.materials[n].price_per_unit == b.materials[n].price_per_unit
                        for n in usd)
 

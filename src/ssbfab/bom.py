@@ -91,3 +91,30 @@ def made_materials(route: Route) -> list[MadeMaterial]:
         raws = [RawShare(r, fr[r], fr[r] * prices[r] / cost if cost else 0.0, prices[r]) for r in fr]
         out.append(MadeMaterial(s.makes, s.name, raws, cost))
     return out
+
+
+# The seed's figure, kept as a check the data are compared with (never fitted to):
+# Li2S is about 82 % of LPSCl's raw-material cost at 2.5 M CNY/t ([qu-seed]).
+LI2S_CHECK_CNY_PER_T = 2.5e6
+
+
+def raw_cost_share_at(route: Route, made: str, raw: str, cny_per_t: float) -> float:
+    """Share (fraction) of `raw` in the raw-material cost of `made`, by its recipe, with
+    `raw` priced at `cny_per_t` CNY per tonne converted at the rate of the year its own
+    price is quoted in (the economics' currency year when it is not dated), and every
+    other raw at the route's prices."""
+    mats = route.all_materials
+    econ = route.economics
+    price = mats[raw].price
+    year = getattr(price, "year", econ.currency_year)
+    rates = econ.currency_rates_by_year.get(year, econ.currency_rates)
+    fr = recipe_mass_fractions(route, made)
+    usd = {r: cny_per_t / 1000.0 * rates["CNY"] for r in fr if r == raw}
+    for r in fr:
+        pu = mats[r].price_per_unit
+        if r != raw:
+            if pu is None:
+                raise ValueError(f"raw material {r!r} of {made!r} has no price")
+            usd[r] = pu[0]
+    cost = sum(fr[r] * usd[r] for r in fr)
+    return fr[raw] * usd[raw] / cost

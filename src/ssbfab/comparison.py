@@ -249,7 +249,7 @@ def _meta(capacity_gwh, costing: str, seed: int, shared, files: dict[str, str],
     li2s = shared.materials.get("Li2S")
     if li2s is not None and li2s.price is not None:
         usd, basis = li2s.price_per_unit
-        prices["Li2S"] = f"{li2s.price} ({usd:,.1f} USD/{basis})"
+        prices["Li2S"] = f"{li2s.price_text} ({usd:,.1f} USD/{basis})"
     prices["electricity"] = f"{econ.electricity_price:.3f} USD/kWh"
     prices["labour"] = f"{econ.labour_rate:.2f} USD/h"
     # one hash of all input files: names and contents, in a fixed order

@@ -47,6 +47,13 @@ class PlantConfig:
         return flow.nominal_yields(self.route, self.dew_point_class,
                                    {s: c.level for s, c in self.steps.items()})
 
+    @property
+    def supply(self) -> dict[str, str | None]:
+        """material -> the supply option this plant runs (None: not needed, e.g. Li2S
+        when LPSCl is bought), for every material the route may make or buy."""
+        run = self.route.supply_choice
+        return {m: run.get(m) for m in self.route.full.supply}
+
     def good_cells_per_year(self) -> float:
         """Good cells a year the target needs, each delivering the energy of the
         chosen levels (`LineGraph.cell_energy`)."""
@@ -59,6 +66,7 @@ class PlantConfig:
             "route_file": self.route.file,
             "capacity_gwh": self.capacity_gwh,
             "dew_point_class": self.dew_point_class,
+            "supply": self.supply,
             "steps": [
                 {"step": name, "level": c.level, "machines": dict(c.machines),
                  "lot_size": c.lot_size}
@@ -91,6 +99,18 @@ class PlantConfig:
 
         if plan.route not in (None, route.name):
             bad(("route",), f"plan is for route {plan.route!r}, not {route.name!r}")
+        chosen = {k: v for k, v in plan.supply.items() if v is not None}
+        for k, v in chosen.items():
+            sup = route.full.supply.get(k)
+            known = [o.name for o in sup.options] if sup is not None else []
+            if sup is None:
+                bad(("supply", k), f"material {k!r} has no supply options in this route"
+                    f"{closest(k, route.full.supply)}")
+            elif v not in known:
+                bad(("supply", k), f"unknown supply option {v!r} of {k!r}{closest(v, known)}; "
+                    f"expected one of: {', '.join(known)}")
+        if chosen and not problems:
+            route = route.with_supply(chosen)
         graph = LineGraph.of(route)
         dpc = plan.dew_point_class or (graph.classes[0] if graph.classes else "")
         why = graph.class_problem(dpc) if graph.classes else None
@@ -216,6 +236,8 @@ class PlanFile(_PlanModel):
     line_capacity_gwh: Positive | None = None  # good GWh/yr of the one line the steps list
     line_search: Any = None
     dew_point_class: str | None = None  # default: the route's first allowed class
+    # make or buy: material -> chosen supply option (None: the material is not needed)
+    supply: dict[str, str | None] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
     costing: Any = None
     cost_per_kwh: Any = None

@@ -378,14 +378,25 @@ def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, 
 
 def _edge_ratios(route: Route, refs: Mapping[str, DesignRef],
                  per_cell: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    uses = _use_rates(route, refs, per_cell)
     out = {}
     for c in route.line:
         pc = per_cell[c.name]
         for e in c.inputs:
+            if e.material is not None and (c.name, e.material) in uses:
+                # a supplied material: drawn at the rate the step uses it (its recipe's
+                # mass fraction, or its `materials:` amount) instead of being bought
+                out[(e.step, c.name)] = uses[(c.name, e.material)]
+                continue
             # a bare line (no cell design) writes the edge as a plain amount, e.g. "2 sheet"
             amount = _amount(e.per_cell, refs) if e.per_cell else per_cell[e.step]
             out[(e.step, c.name)] = amount / pc
     return out
+
+
+def _drawn(route: Route) -> set[tuple[str, str]]:
+    """(step, material) pairs a step takes from a supply option rather than buying."""
+    return {(s.name, e.material) for s in route.line for e in s.inputs if e.material}
 
 
 def _amount(text: str, refs: Mapping[str, DesignRef]) -> float:
@@ -397,6 +408,14 @@ def _amount(text: str, refs: Mapping[str, DesignRef]) -> float:
 
 def _material_rates(route: Route, refs: Mapping[str, DesignRef],
                     per_cell: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    drawn = _drawn(route)
+    return {k: v for k, v in _use_rates(route, refs, per_cell).items() if k not in drawn}
+
+
+def _use_rates(route: Route, refs: Mapping[str, DesignRef],
+               per_cell: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    """(step, material) -> basis units used per unit started, net of recovery, whether
+    bought or drawn from a supply option."""
     out: dict[tuple[str, str], float] = {}
     for s in route.line:
         pc = per_cell[s.name]
@@ -441,6 +460,7 @@ def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping
     unit of each step's output, by design: made here, added here, or carried in from
     upstream through the edge ratios."""
     mats = route.all_materials
+    drawn = _drawn(route)
     out: dict[str, float] = {}
     for name in route.order:
         s = route.step(name)
@@ -451,8 +471,8 @@ def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping
         pc = per_cell[name]
         for mu in s.materials:
             m = mats.get(mu.material)
-            if m is None or not m.moisture_sensitive:
-                continue
+            if m is None or not m.moisture_sensitive or (name, mu.material) in drawn:
+                continue  # a drawn material comes in through its edge below
             if mu.amount in refs:
                 if refs[mu.amount].unit == "kg":
                     kg += refs[mu.amount].value / pc

@@ -407,7 +407,9 @@ class LineStats:
         if self.route != route.name:
             bad((("route",),), f"the statistics are of route {self.route!r}, not {route.name!r}")
             return problems
-        graph = LineGraph.of(route)
+        # a plan of another supply choice simulates other options' steps: the route's
+        # full line (every supply option) names them all
+        graph = LineGraph.of(route.full)
         names = set(graph.listed)
         for i, (step, st) in enumerate(self.steps.items()):
             if step not in names:

@@ -57,7 +57,31 @@ def materials_report(name: str, lines: Path | None = None, overrides=None) -> di
                       "cost_share": r.cost_share, "price_per_kg": r.price} for r in m.raw]}
             for m in bom.made_materials(route)
         ],
+        "checks": _share_checks(route),
+        "supply": _supply_costs(route),
     }
+
+
+def _supply_costs(route) -> list[dict]:
+    """Cost per kg of each make-or-buy option (`ssbfab.supply`)."""
+    from .supply import option_costs
+
+    return [{"material": c.material, "option": c.option, "steps": list(c.steps),
+             "kg_per_year": c.kg_per_year, "materials_per_kg": c.materials,
+             "energy_per_kg": c.energy, "machines_per_kg": c.machines,
+             "cost_per_kg": c.total, "machines": c.machine_counts, "currency": "USD"}
+            for c in option_costs(route)]
+
+
+def _share_checks(route) -> list[dict]:
+    """The Li2S share of LPSCl's raw cost at 2.5 M CNY/t, where the route makes LPSCl:
+    a check of the price deck against the figure [qu-seed] reports (82 %)."""
+    made = {m.name for m in bom.made_materials(route)}
+    if "LPSCl" not in made:
+        return []
+    share = bom.raw_cost_share_at(route, "LPSCl", "Li2S", bom.LI2S_CHECK_CNY_PER_T)
+    return [{"made": "LPSCl", "raw": "Li2S", "at_cny_per_t": bom.LI2S_CHECK_CNY_PER_T,
+             "share": share, "reported_share": 0.82, "reported_by": "qu-seed"}]
 
 
 def route_summaries(lines: Path | None = None, overrides=None) -> list[dict]:

@@ -70,13 +70,25 @@ def materials(route: Annotated[str, typer.Argument(help="Route name or path to a
     if json_:
         emit_json(doc)
         return
-    if not doc["materials"]:
+    if not doc["materials"] and not doc.get("supply"):
         print(f"{doc['route']}: the line makes no material itself")
     for m in doc["materials"]:
         table(f"{m['name']} (made at {m['step']}): {m['cost_per_kg']:.2f} {m['currency']}/kg "
               "of raw materials", ["raw", "mass %", "cost %"],
               [[r["name"], f"{100 * r['mass_fraction']:.1f}", f"{100 * r['cost_share']:.1f}"]
                for r in m["raw"]])
+    if doc.get("supply"):
+        table("make or buy: USD per kg delivered by each supply option (default plant size)",
+              ["material", "option", "t/yr", "materials", "energy", "machines", "total"],
+              [[c["material"], c["option"], f"{c['kg_per_year'] / 1000:,.0f}",
+                f"{c['materials_per_kg']:.2f}", f"{c['energy_per_kg']:.2f}",
+                f"{c['machines_per_kg']:.2f}", f"{c['cost_per_kg']:.2f}"]
+               for c in doc["supply"]])
+    for c in doc.get("checks", []):
+        print(f"check: {c['raw']} is {100 * c['share']:.1f} % of {c['made']}'s raw-material "
+              f"cost at {c['at_cny_per_t'] / 1e6:g} M CNY/t\n"
+              f"       ([{c['reported_by']}] reports {100 * c['reported_share']:.0f} %; the "
+              "P2S5 price is illustrative)")
 
 
 @app.command()

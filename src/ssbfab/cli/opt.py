@@ -65,10 +65,13 @@ def optimize(
         from ..stats import LineStats
 
         line_stats = LineStats.read(stats, route=r)
-        observed = [s for s in r.order if s in line_stats.steps]
-        nominal = [s for s in r.order if s not in line_stats.steps]
+        # a supply option's steps count only where the statistics simulated them
+        member = r.full.supply_member()
+        steps = [s for s in r.full.order if s not in member or s in line_stats.steps]
+        observed = [s for s in steps if s in line_stats.steps]
+        nominal = [s for s in steps if s not in line_stats.steps]
         if nominal:
-            err(f"note: simulated statistics for {len(observed)} of {len(r.order)} steps "
+            err(f"note: simulated statistics for {len(observed)} of {len(steps)} steps "
                 f"({', '.join(observed)}); nominal data for {', '.join(nominal)}")
     from ..opt import optimize as run
 

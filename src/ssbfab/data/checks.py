@@ -4,7 +4,7 @@ references, dry-room classes. Each problem names file, line and field."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..errors import Problem, SpecError, closest, shorten
 from ..graph import allowed_classes
@@ -58,7 +58,12 @@ def check_route(route: Route) -> None:
                                        f"known: {', '.join(class_names)}")
     for i, s in enumerate(route.line):
         for j, e in enumerate(s.inputs):
-            if e.step not in seen:
+            if e.step == "" and e.material is not None:
+                add(("line", i, "inputs", j, "supply"),
+                    f"the route has no supply options for {shorten(e.material)}"
+                    f"{closest(e.material, route.supply)}; expected a material under "
+                    f"`supply:` ({', '.join(route.supply) or 'none'})")
+            elif e.step not in seen:
                 add(("line", i, "inputs", j), f"unknown upstream step {shorten(e.step)}{closest(e.step, seen)}")
             elif e.step == s.name:
                 add(("line", i, "inputs", j), "a step cannot feed itself")
@@ -78,6 +83,7 @@ def check_route(route: Route) -> None:
                 if c not in class_names:
                     add(("line", i, "moisture", "yield_factor", c),
                         f"unknown dry-room class {shorten(c)}{closest(c, class_names)}")
+    _check_supply(route, seen, add)
     if problems:
         raise SpecError(problems)
     # graph: cycles, dead ends, one final step
@@ -145,6 +151,42 @@ def _check_capacity_step(route: Route, add) -> None:
             f"step {shorten(s.name)} has a level with a capacity_factor, but so has step "
             f"{shorten(steps[0][1].name)}; expected at most one step per route whose levels "
             "change the delivered capacity")
+
+
+def _check_supply(route: Route, steps: Mapping[str, int], add) -> None:
+    """Supply options (make or buy): each names a known material and known steps; a
+    step belongs to at most one option (choosing one option must not force another's
+    steps, or choosing exactly one would be impossible); an option's steps have no
+    `min_count` (an unchosen option installs nothing)."""
+    mats = route.all_materials
+    owner: dict[str, tuple[str, str]] = {}
+    for m, sup in route.supply.items():
+        if m not in mats:
+            add(("supply", m), f"unknown material {shorten(m)}{closest(m, mats)}; a supply "
+                               "option supplies a material of materials.yaml or the route")
+        for i, o in enumerate(sup.options):
+            for j, st in enumerate(o.steps):
+                where = ("supply", m, "options", i, "steps", j)
+                if st not in steps:
+                    add(where, f"unknown step {shorten(st)}{closest(st, steps)}")
+                    continue
+                if st in owner:
+                    add(where, f"step {shorten(st)} is already in supply option "
+                               f"{owner[st][0]}.{owner[st][1]}; expected each step in one "
+                               "option at most (exactly one option per material is chosen)")
+                    continue
+                owner[st] = (m, o.name)
+                s = route.line[steps[st]]
+                for k, eo in enumerate(s.options):
+                    if eo.min_count > 0:
+                        add(("line", steps[st], "options", k, "min_count"),
+                            f"step {shorten(st)} belongs to supply option {m}.{o.name}, "
+                            "which may go unchosen; expected min_count 0")
+    for i, s in enumerate(route.line):
+        for j, e in enumerate(s.inputs):
+            if e.material is not None and s.name in owner and owner[s.name][0] == e.material:
+                add(("line", i, "inputs", j), f"step {shorten(s.name)} draws {e.material} from "
+                                              "its own supply")
 
 
 def _check_moisture_classes(route: Route, add) -> None:

@@ -16,7 +16,7 @@ from ..errors import Problem, SpecError, closest, shorten
 from .bibliography import check_citations
 from .checks import _check_recipes, check_route
 from .problems import _validation_problems
-from .schema import RATES, DryRooms, Economics, Material, Route, SharedData
+from .schema import RATES, RATES_BY_YEAR, DryRooms, Economics, Material, Route, SharedData
 from .sources import _unwrap_sources
 from .yamlio import line_of, load_yaml
 
@@ -81,7 +81,7 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         # foreign price would be reported as a currency without a rate
         raise SpecError(problems)
     # every other file's prices are read through this data set's own exchange rates
-    rates = {RATES: economics.currency_rates}
+    rates = rate_context(economics)
     mat_raw, mat_marks = _read(files["materials"], overrides=overrides, kind="materials")
     problems.extend(check_citations(mat_raw, str(files["materials"]), mat_marks))
     materials = None
@@ -109,6 +109,14 @@ def _load_shared_files(files: dict[str, Path], overrides=None) -> SharedData:
         _check_recipes(materials, str(files["materials"]), mat_marks)
     return SharedData(materials=materials, dry_rooms=dry, economics=economics,
                       files={k: str(v) for k, v in files.items()})
+
+
+def rate_context(economics: Economics) -> dict:
+    """The validation context that converts prices: the currency year's rates, and the
+    rates of every year a dated price may use (its own year's)."""
+    by_year = {**economics.currency_rates_by_year,
+               economics.currency_year: economics.currency_rates}
+    return {RATES: economics.currency_rates, RATES_BY_YEAR: by_year}
 
 
 def _validate_or_collect(model, raw, file, marks, problems, root=(), inherit=None, context=None):
@@ -139,7 +147,7 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     clean = _unwrap_sources(raw, (), None, file, marks, sources, problems)
     route = None
     try:
-        route = Route.model_validate(clean, context={RATES: shared.economics.currency_rates})
+        route = Route.model_validate(clean, context=rate_context(shared.economics))
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, file, marks, model=Route, data=clean))
     if problems:
@@ -150,7 +158,9 @@ def load_route(path: str | Path, shared: SharedData | None = None,
     route._shared = shared
     route._sources = sources
     check_route(route)
-    return route
+    # make or buy: the route runs each material's first supply option until the
+    # optimiser chooses (`Route.with_supply`); `route.full` keeps every option
+    return route.with_supply() if route.supply else route
 
 
 def route_files(lines_dir: str | Path | None = None) -> list[Path]:

@@ -221,12 +221,15 @@ def _set(raw: dict, parts: list[str], value: Any, source: str, model) -> None:
         where = ".".join(walked) or "the top level"
         if isinstance(cur, dict):
             fields = _fields(shape[1]) if shape[0] == "model" else {}
-            if seg in cur:
+            key: str | int = seg
+            if seg not in cur and seg.isdigit() and int(seg) in cur:
+                key = int(seg)  # a year key (currency_rates_by_year.2025)
+            if key in cur:
                 child_ann = fields.get(seg)
                 if last:
-                    _replace(cur, seg, value, source, ".".join(parts))
+                    _replace(cur, key, value, source, ".".join(parts))
                     return
-                cur = cur[seg]
+                cur = cur[key]
             elif shape[0] == "model" and seg in fields and last:
                 cur[seg] = {"value": value, "source": source}  # an optional field the file omits
                 return
@@ -271,8 +274,14 @@ def _is_leaf(x) -> bool:
     return not isinstance(x, dict)
 
 
-def _replace(d: dict, key: str, value: Any, source: str, path: str) -> None:
+def _replace(d: dict, key: str | int, value: Any, source: str, path: str) -> None:
     old = d[key]
+    if isinstance(old, dict) and {"value", "date"} <= set(old) and _is_leaf(value):
+        # a dated price: the study sets its central value; its date and currency year
+        # stay (they say which rates convert it), its range is the data's, not the study's
+        d[key] = {**{k: v for k, v in old.items() if k not in ("low", "high")},
+                  "value": value, "source": source}
+        return
     if not _is_leaf(old):
         keys = _keys(old["value"] if _is_wrapper(old) else old) if isinstance(old, dict) else []
         what = f"a mapping; override one of its fields: {', '.join(keys)}" if keys else "a list of items"

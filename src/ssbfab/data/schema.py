@@ -20,8 +20,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -40,6 +42,7 @@ class QuantityKind(str):
 
 
 RATES = "currency_rates"  # key of the validation context: USD per unit of each currency
+RATES_BY_YEAR = "currency_rates_by_year"  # key of the validation context: year -> rates
 
 
 def rates_of(info: ValidationInfo | None) -> Mapping[str, float]:
@@ -82,6 +85,7 @@ MoneyPerAreaYear: TypeAlias = Annotated[float, BeforeValidator(_parser("money_pe
 PowerPerArea: TypeAlias = Annotated[float, BeforeValidator(_parser("power_per_area")), QuantityKind("power_per_area")]  # kW/m²
 PriceArea: TypeAlias = Annotated[float, BeforeValidator(_parser("price_area")), QuantityKind("price_area")]  # USD/m²
 Mol: TypeAlias = Annotated[float, BeforeValidator(_parser("amount")), QuantityKind("amount")]
+MassPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("mass_per_year")), QuantityKind("mass_per_year")]  # kg/yr
 GWhPerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("energy_per_year")), QuantityKind("energy_per_year")]
 VolumeFlow: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_flow")), QuantityKind("volume_flow")]  # m³/h
 VolumePerYear: TypeAlias = Annotated[float, BeforeValidator(_parser("volume_per_year")), QuantityKind("volume_per_year")]  # m³/yr
@@ -208,10 +212,65 @@ class Strict(BaseModel):
 # ----------------------------------------------------------------------------- shared data
 
 
-class Material(Strict):
-    """A purchased or made material. `price` may be per kg, per m² or per litre."""
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-    price: str | None = None
+
+class Price(Strict):
+    """A dated price with its range for studies: `value` (central), `low`, `high` as
+    quantities ("2.5e6 CNY/t"), `date` the month it was quoted ("2025-06"), and the
+    `currency_year` whose exchange rates convert it (default: the date's year)."""
+
+    value: str
+    low: str | None = None
+    high: str | None = None
+    date: str
+    currency_year: int | None = None
+
+    @field_validator("date")
+    @classmethod
+    def _month(cls, v):
+        import datetime
+
+        m = _MONTH.match(v)
+        if not m:
+            raise ValueError(f"expected the month a price was quoted as YYYY-MM (e.g. "
+                             f"\"2025-06\"), found {shorten(v)}")
+        today = datetime.date.today()
+        if (int(m.group(1)), int(m.group(2))) > (today.year, today.month):
+            raise ValueError(f"the date {v} lies in the future (today is {today:%Y-%m}); "
+                             "expected the month the price was quoted")
+        return v
+
+    @property
+    def year(self) -> int:
+        """The currency year: `currency_year`, else the year of `date`."""
+        return self.currency_year if self.currency_year is not None else int(self.date[:4])
+
+
+def price_rates(info: ValidationInfo | None, year: int | None) -> Mapping[str, float]:
+    """The exchange rates of `year` from the data set's rates per year; the data set's
+    (economics' currency year) rates when the year is None or has none listed."""
+    ctx = (info.context if info is not None else None) or {}
+    by_year = ctx.get(RATES_BY_YEAR) or {}
+    if year is not None and year in by_year:
+        return by_year[year]
+    return rates_of(info)
+
+
+def _price_kind(v: Any) -> str:
+    # the tags carry brackets so that error paths leave them out (problems._validation_problems)
+    return "[dated]" if isinstance(v, (dict, Price)) else "[text]"
+
+
+PriceField: TypeAlias = Annotated[
+    Annotated[str, Tag("[text]")] | Annotated[Price, Tag("[dated]")], Discriminator(_price_kind)]
+
+
+class Material(Strict):
+    """A purchased or made material. `price` may be per kg, per m² or per litre: a
+    quantity, or a dated `Price` (central value, low-high range, date, currency year)."""
+
+    price: PriceField | None = None
     density: Density | None = None
     specific_capacity: SpecificCapacity | None = None
     molar_mass: MolarMass | None = None
@@ -230,8 +289,42 @@ class Material(Strict):
     @field_validator("price")
     @classmethod
     def _price_readable(cls, v, info: ValidationInfo):
-        if v is not None and _parse_price(v, rates_of(info))[0] < 0:
-            raise ValueError(f"a price must not be negative, found {shorten(v)}")
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if _parse_price(v, rates_of(info))[0] < 0:
+                raise ValueError(f"a price must not be negative, found {shorten(v)}")
+            return v
+        rates = price_rates(info, v.year)
+        by_year = (info.context or {}).get(RATES_BY_YEAR) or {}
+        if by_year and v.year not in by_year and not _in_usd(v.value):
+            raise FieldProblem("currency_year", f"no exchange rates for {v.year}; expected a "
+                                                "year listed under economics "
+                                                "`currency_rates_by_year` (a price converts "
+                                                "at its own year's rates)")
+        central, basis = _blamed("value", v.value, rates)
+        if central < 0:
+            raise FieldProblem("value", f"a price must not be negative, found {shorten(v.value)}")
+        bounds = {}
+        for k in ("low", "high"):
+            text = getattr(v, k)
+            if text is None:
+                continue
+            amount, b = _blamed(k, text, rates)
+            if b != basis:
+                raise FieldProblem(k, f"{shorten(text)} is per {b}, but the price is per "
+                                      f"{basis}; expected the same basis")
+            if amount < 0:
+                raise FieldProblem(k, f"a price must not be negative, found {shorten(text)}")
+            bounds[k] = amount
+        lo, hi = bounds.get("low", central), bounds.get("high", central)
+        if lo > hi:
+            raise FieldProblem("low", f"low {shorten(v.low)} exceeds high {shorten(v.high)}; "
+                                      "expected low <= value <= high")
+        if not lo <= central <= hi:
+            raise FieldProblem("value", f"the central value {shorten(v.value)} lies outside "
+                                        f"its range {v.low} .. {v.high}; expected low <= "
+                                        "value <= high")
         return v
 
     @model_validator(mode="after")
@@ -239,7 +332,11 @@ class Material(Strict):
         # pydantic also runs this on a validated instance placed in another model
         # (SharedData): its price was read with its own rates and stays as it is
         if self.price is not None and self._price is None:
-            self._price = _parse_price(self.price, rates_of(info))
+            if isinstance(self.price, str):
+                self._price = _parse_price(self.price, rates_of(info))
+            else:
+                self._price = _parse_price(self.price.value,
+                                           price_rates(info, self.price.year))
         return self
 
     @field_validator("scrap_credit")
@@ -254,6 +351,11 @@ class Material(Strict):
     _recycling = _range("recycling_credit", strict=False, unit="USD/kg")
 
     @property
+    def price_text(self) -> str | None:
+        """The price as written: the central value of a dated price ("2.5e6 CNY/t")."""
+        return self.price.value if isinstance(self.price, Price) else self.price
+
+    @property
     def price_per_unit(self) -> tuple[float, str] | None:
         """(USD per basis unit, basis) with basis in kg, m2, m3; None if unpriced.
         Converted with the exchange rates of the data set the material was loaded with."""
@@ -266,6 +368,23 @@ class Material(Strict):
         if "price" in other.model_fields_set:
             out._price = other._price
         return out
+
+
+def _blamed(field: str, text: str, rates: Mapping[str, float]) -> tuple[float, str]:
+    """`_parse_price`, its error blamed on one field of a dated price."""
+    try:
+        return _parse_price(text, rates)
+    except ValueError as exc:
+        raise FieldProblem(field, str(exc)) from None
+
+
+def _in_usd(text: str) -> bool:
+    """The price text needs no exchange rate (it is in USD)."""
+    try:
+        _parse_price(text, units.USD_ONLY)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
@@ -358,6 +477,9 @@ class Economics(Strict):
 
     currency_year: int
     currency_rates: dict[str, USD]  # USD per unit of each currency (CNY: "0.139 USD")
+    # the rates of each year a price may be quoted in (a dated price converts at its
+    # own year's rates); the currency year's rates are `currency_rates`
+    currency_rates_by_year: dict[int, dict[str, USD]] = Field(default_factory=dict)
     operating_days_per_year: float
     shifts_per_day: int
     shift_length: Hours
@@ -790,6 +912,9 @@ def _positive_if_amount(v: str | None) -> str | None:
 class InputEdge(Strict):
     step: str
     per_cell: str | None = None  # design reference, needed when the upstream feeds several steps
+    # set for the edges of `{supply: M}`: the upstream is the last step of one of M's
+    # supply options, and the edge carries M at the rate the step uses it (graph.py)
+    material: str | None = None
 
     _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
 
@@ -905,6 +1030,45 @@ class Step(Strict):
         raise KeyError(name)
 
 
+class SupplyOption(Strict):
+    """One way to get a material: a small line of its own (steps of `line:`), the last
+    of which delivers the material. A bought material is a step that buys it."""
+
+    name: str
+    steps: list[str]  # names of steps in `line:`, upstream first; the last delivers
+    limit: MassPerYear | None = None  # most kg/yr this option can deliver (a supplier's cap)
+    description: str | None = None
+
+    _pos = _range("limit")
+
+    @field_validator("steps")
+    @classmethod
+    def _some(cls, v):
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
+        return v
+
+
+class Supply(Strict):
+    """The ways a material may be supplied; the optimiser chooses exactly one."""
+
+    options: list[SupplyOption]
+    description: str | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _unique(cls, v):
+        if not v:
+            raise ValueError("expected at least one supply option, found an empty list")
+        seen: set[str] = set()
+        for i, o in enumerate(v):
+            if o.name in seen:
+                raise FieldProblem(f"{i}.name", f"duplicate supply option {shorten(o.name)}; "
+                                                "expected unique names")
+            seen.add(o.name)
+        return v
+
+
 class Plant(Strict):
     floor_area: M2  # site floor area available for the line (all environments)
     dry_room_area: M2  # largest dry room the site can hold
@@ -926,11 +1090,45 @@ class Route(Strict):
     dry_room_classes: list[str] | None = None  # allowed classes; default all
     cell: CellDesign | None = None  # a bare line file (form: line) has none
     plant: Plant | None = None  # required unless form: line (checked below)
+    # make or buy: material -> its supply options (docs/lines.md, "Supply options")
+    supply: dict[str, Supply] = Field(default_factory=dict)
     line: list[Step]
 
     # A route is hashed by identity (its fields hold lists): what is compiled from a
     # checked route (ssbfab.graph.LineGraph) is cached per route object.
     __hash__ = object.__hash__
+
+    @model_validator(mode="before")
+    @classmethod
+    def _supply_edges(cls, data):
+        # `inputs: [{supply: M}]` draws M from every supply option's last step: one edge
+        # each, marked with the material (the flow takes M from the chosen one only)
+        if not isinstance(data, dict):
+            return data
+        last = {}
+        for m, sup in (data.get("supply") if isinstance(data.get("supply"), dict) else {}).items():
+            opts = sup.get("options") if isinstance(sup, dict) else None
+            if isinstance(opts, list):
+                last[m] = [o["steps"][-1] for o in opts if isinstance(o, dict)
+                           and isinstance(o.get("steps"), list) and o["steps"]]
+        line = data.get("line")
+        if not isinstance(line, list):
+            return data
+        out = []
+        for s in line:
+            if isinstance(s, dict) and isinstance(s.get("inputs"), list):
+                edges = []
+                for e in s["inputs"]:
+                    if isinstance(e, dict) and set(e) == {"supply"} and e["supply"] in last:
+                        edges.extend({"step": t, "material": e["supply"]} for t in last[e["supply"]])
+                    elif isinstance(e, dict) and set(e) == {"supply"}:
+                        # no such supply: an edge from no step, refused by checks.py
+                        edges.append({"step": "", "material": e["supply"]})
+                    else:
+                        edges.append(e)
+                s = {**s, "inputs": edges}
+            out.append(s)
+        return {**data, "line": out}
 
     @field_validator("line")
     @classmethod
@@ -1013,6 +1211,67 @@ class Route(Strict):
 
     def line_of(self, *path) -> int | None:
         return line_of(self._marks, path)
+
+    # ---------------------------------------------------------------- make or buy
+    _full: Route | None = PrivateAttr(default=None)
+
+    @property
+    def full(self) -> Route:
+        """The route with every supply option's steps (what the optimiser chooses
+        among); a route without supply options, or not resolved, is its own."""
+        return self._full if self._full is not None else self
+
+    @property
+    def supply_choice(self) -> dict[str, str]:
+        """material -> the supply option this route runs (one each once resolved)."""
+        return {m: s.options[0].name for m, s in self.supply.items()}
+
+    def supply_member(self) -> dict[str, tuple[str, str]]:
+        """step -> (material, supply option) for every step of a supply option."""
+        return {st: (m, o.name) for m, s in self.supply.items() for o in s.options
+                for st in o.steps}
+
+    def with_supply(self, choice: Mapping[str, str] | None = None,
+                    keep_others: bool = True) -> Route:
+        """This route with one supply option per material (`choice`, default each
+        material's first): the other options' steps and their edges are left out, and
+        so is a material's supply when no step left draws it. Plant limits are this
+        route's (a line of a plant of several keeps its share of the site).
+        `keep_others=False` forgets the other options (`full` is then the result: an
+        optimiser given it cannot choose another supply)."""
+        full = self.full
+        if not full.supply:
+            return self
+        choice = {**full.supply_choice, **dict(choice or {})}
+        member = full.supply_member()
+        drop = {st for st, (m, o) in member.items() if choice[m] != o}
+        # a material no remaining step draws (LPSCl bought: no Li2S) has no supply
+        while True:
+            keep = [s for s in full.line if s.name not in drop]
+            drawn = {e.material for s in keep for e in s.inputs if e.material}
+            more = {st for st, (m, _) in member.items() if m not in drawn} - drop
+            if not more:
+                break
+            drop |= more
+        line = [s.model_copy(update={"inputs": [e for e in s.inputs if e.step not in drop]})
+                if any(e.step in drop for e in s.inputs) else s for s in keep]
+        supply = {m: sup.model_copy(update={"options": [o for o in sup.options
+                                                        if o.name == choice[m]]})
+                  for m, sup in full.supply.items() if m in drawn}
+        out = full.model_copy(update={"line": line, "supply": supply, "plant": self.plant})
+        for k in ("consumers", "order", "all_materials", "dry_room_options"):
+            out.__dict__.pop(k, None)  # cached on the full route: recomputed for this one
+        marks = {}
+        for path, ln in full._marks.items():
+            if len(path) >= 2 and path[0] == "line" and isinstance(path[1], int):
+                name = full.line[path[1]].name if path[1] < len(full.line) else None
+                if name in drop or name is None:
+                    continue
+                path = ("line", [s.name for s in line].index(name), *path[2:])
+            marks[path] = ln
+        out._marks = marks
+        out._full = full if keep_others else None
+        return out
 
 
 

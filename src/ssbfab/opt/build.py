@@ -12,6 +12,9 @@
                       (units started / rate_factor), for steps with several options:
                       the dispatch that prices process energy
     a[d]     ∈ [0,1]  dry-room area of class d, as a share of the largest it can be
+    u[m,o]   ∈ {0,1}  supply option o chosen for material m (make or buy; Σ_o u = 1);
+                      the levels of o's steps sum to u[m,o], so an unchosen option's
+                      steps carry no flow and install no machine
 
 Every coefficient is a mutable Param filled from `data.Numbers`, so a sweep changes
 numbers and re-solves the built model (`OptModel.solve`). Constraint names carry the
@@ -50,6 +53,7 @@ def build_model(st: Structure, nb: Numbers) -> pyo.ConcreteModel:
     add_capacity(m, st)
     add_dry_room(m, st)
     add_limits(m, st)
+    add_supply(m, st)
     add_objective(m, st)
     return m
 
@@ -66,6 +70,8 @@ def add_sets(m, st: Structure) -> None:
                                 for e in st.options[s] for lv in st.levels[s]], dimen=3,
                     ordered=True)
     # (u, c, l, d): good output of u drawn by each unit of c's good output at (l, d)
+    m.U = pyo.Set(initialize=[(mat, o) for mat in st.supply for o in st.supply[mat]], dimen=2,
+                  ordered=True)
     m.DRAW = pyo.Set(initialize=[(u, c, lv, d) for u in st.steps for c in st.consumers[u]
                                  for lv in st.levels[c] for d in st.flow_classes[c]], dimen=4,
                      ordered=True)
@@ -103,6 +109,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "cells_at": nb.cells_at,
         "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
                       for k, v in nb.h2s.items()},
+        "slim": {k: v for k, v in nb.slim.items()},
     }
 
 
@@ -138,6 +145,7 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.h2s_limit = pyo.Param(mutable=True, initialize=nb.h2s_limit)
     es = st.energy_step
     m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
+    m.slim = _p(list(v["slim"]), v["slim"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -158,6 +166,7 @@ def add_variables(m, st: Structure) -> None:
                   bounds=lambda m, s, e: (m.nlb[s, e], m.nub[s, e]))
     m.x = pyo.Var(m.SEL, domain=pyo.NonNegativeReals)
     m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
+    m.u = pyo.Var(m.U, domain=pyo.Binary)
 
 
 def lin(terms, constant=0.0):
@@ -173,10 +182,16 @@ def lin(terms, constant=0.0):
 def add_flow_balance(m, st: Structure) -> None:
     """One level per step, one class per plant; flows only at the chosen level and
     class; the good output of each step feeds what its consumers start."""
-    m.level_choice = pyo.Constraint(
-        m.S, rule=lambda m, s: lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1)
+    def level_choice(m, s):
+        if s in st.member:  # a supply option's step: a level only if its option is chosen
+            return lin([(1.0, m.z[s, lv]) for lv in st.levels[s]]
+                       + [(-1.0, m.u[st.member[s]])]) == 0
+        return lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1
+
+    m.level_choice = pyo.Constraint(m.S, rule=level_choice)
     m.class_choice = pyo.Constraint(expr=lin((1.0, m.w[d]) for d in m.D) == 1)
-    multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 for lv in st.levels[s]]
+    multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 or s in st.member
+                   for lv in st.levels[s]]
     m.level_link = pyo.Constraint(
         multi_level, rule=lambda m, s, lv: lin([(1.0, m.g[s, lv, d]) for d in st.flow_classes[s]]
                                                + [(-m.gmax[s], m.z[s, lv])]) <= 0)
@@ -185,7 +200,13 @@ def add_flow_balance(m, st: Structure) -> None:
         split, rule=lambda m, s, d: lin([(1.0, m.g[s, lv, d]) for lv in st.levels[s]]
                                         + [(-m.gmax[s], m.w[d])]) <= 0)
 
+    # the steps that deliver a supplied material share one balance: what the consumers
+    # draw comes from whichever option is chosen (`supply_balance[material]`)
+    delivers = {t: mat for mat, opts in st.supply.items() for t in opts.values()}
+
     def balance(m, u):
+        if u in delivers:
+            return pyo.Constraint.Skip
         good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
             es = st.energy_step
@@ -198,6 +219,17 @@ def add_flow_balance(m, st: Structure) -> None:
         return lin(good + drawn) == 0
 
     m.flow_balance = pyo.Constraint(m.S, rule=balance)
+
+    def supply_balance(m, mat):
+        ts = list(st.supply[mat].values())
+        good = [(1.0, m.g[t, lv, d]) for t in ts for lv in st.levels[t]
+                for d in st.flow_classes[t]]
+        t0 = ts[0]  # every option's last step feeds the same consumers at the same rate
+        drawn = [(-m.draw[t0, c, lv, d], m.g[c, lv, d]) for c in st.consumers[t0]
+                 for lv in st.levels[c] for d in st.flow_classes[c]]
+        return lin(good + drawn) == 0
+
+    m.supply_balance = pyo.Constraint(list(st.supply), rule=supply_balance)
 
 
 def add_capacity(m, st: Structure) -> None:
@@ -251,6 +283,25 @@ def add_limits(m, st: Structure) -> None:
             <= 1)
     # the site's H2S permit, as a share of the limit (a limit of none: every share 0)
     m.h2s_release = pyo.Constraint(expr=lin((m.h2s_share[k], m.g[k]) for k in m.SLD) <= 1)
+
+
+def add_supply(m, st: Structure) -> None:
+    """Make or buy: one supply option per material; an unchosen option's steps install
+    no machine (their levels, hence their flows, are already zero); a supplier's limit
+    caps what an option delivers."""
+    m.supply_choice = pyo.Constraint(
+        list(st.supply), rule=lambda m, mat: lin((1.0, m.u[mat, o]) for o in st.supply[mat]) == 1)
+    se = [(s, e) for s in st.steps if s in st.member for e in st.options[s]]
+    m.supply_machines = pyo.Constraint(
+        se, rule=lambda m, s, e: lin([(1.0, m.n[s, e])]
+                                     + [(-m.nub[s, e], m.z[s, lv]) for lv in st.levels[s]]) <= 0)
+
+    def limit(m, mat, o):
+        t = st.supply[mat][o]
+        return lin([(1.0, m.g[t, lv, d]) for lv in st.levels[t] for d in st.flow_classes[t]]
+                   + [(-m.slim[mat, o], m.u[mat, o])]) <= 0
+
+    m.supply_limit = pyo.Constraint(list(m.slim.keys()), rule=limit)
 
 
 def add_objective(m, st: Structure) -> None:

@@ -54,11 +54,17 @@ class Structure:
     twins: tuple[tuple[str, str, str], ...] = ()
     # the step whose level sets the cell's delivered capacity (`LineGraph.energy_step`)
     energy_step: str | None = None
+    # make or buy: material -> {supply option -> the step that delivers it}; step ->
+    # (material, option) for every step of an option (their levels sum to the option's
+    # binary u[material, option] instead of 1)
+    supply: dict[str, dict[str, str]] = field(default_factory=dict)
+    member: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, route: Route) -> Structure:
         """The model's index sets for a route, from its line graph."""
-        graph = LineGraph.of(route)
+        full = route.full  # every supply option's steps: the MILP chooses among them
+        graph = LineGraph.of(full)
         classes = graph.classes
         # a sensitive step's flow splits by class only when there is a class to choose
         flow_classes = {n.name: classes if n.sensitive and len(classes) > 1 else (ANY,)
@@ -75,6 +81,8 @@ class Structure:
             units={n.name: n.unit for n in listed},
             twins=tuple(_twins(listed)),
             energy_step=graph.energy_step,
+            supply={m: {o.name: o.steps[-1] for o in s.options} for m, s in full.supply.items()},
+            member=full.supply_member(),
         )
 
     def gkeys(self) -> Iterator[tuple[str, str, str]]:
@@ -143,6 +151,8 @@ class Numbers:
     # per dry-room class chosen (w[d] = 1): the volume-scaled costing's plant costs,
     # constants of the plan (`ssbfab.scaled`); 0 under machine-level costing
     c_w: dict[str, float] = field(default_factory=dict)
+    # most good output per good cell a supply option may deliver (its `limit` / cells)
+    slim: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
@@ -164,7 +174,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     faster, no better-yielding and no more frugal than another level of its step
     (dominated) is closed, and so is an option whose machines cost more, do less,
     take more floor and more energy per unit than another option that could carry
-    the step alone; big-Ms and machine bounds are then derived from the open levels."""
+    the step alone; big-Ms and machine bounds are then derived from the open levels.
+    `lines`: the plant's identical lines this one is one of (a supplier's limit is
+    the plant's: each line gets its share)."""
     from ..errors import InputError, Problem
 
     cost.check_costing(costing)
@@ -172,6 +184,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         raise InputError(Problem("arguments", None, "capacity_gwh", f"expected a positive number of "
                                  f"GWh/yr, found {capacity_gwh!r}"))
     econ = economics or route.economics
+    plant = route.plant  # this line's share of the site; the steps are the full route's
+    route = route.full
     graph = cost.costed_graph(route)
     obs = cost.observed(route, stats)
     derate = dict(derate or {})
@@ -225,6 +239,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     gmax: dict[str, float] = {}
     gmin: dict[str, float] = {}
     infeasible: list[str] = []
+    member = st.member
     for name in reversed(st.steps):
         if not positive[name]:
             infeasible.append(f"step {name!r} has no yield above zero at any of its levels "
@@ -235,7 +250,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             gmin[name] = graph.node(name).per_cell * min(cells_at.values(), default=1.0)
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
-            gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
+            # a consumer in another supply option may go unchosen: it needs nothing for sure
+            gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons
+                             if c not in member or member[c] == member.get(name))
     smax: dict[tuple[str, str], float] = {}
     smin: dict[tuple[str, str], float] = {}
     gub: dict[tuple[str, str, str], float] = {}
@@ -315,7 +332,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         # a step that cannot cover even its smallest need with every machine allowed
         room = {lv: sum(o.max_count * cap[(s_name, o.name)] for o in specs) * dr
                 / inv_rf[(s_name, lv)] for lv in live(s_name)}
-        if room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
+        if s_name not in member and room and all(smin[(s_name, lv)] > room[lv] * (1 + 1e-9) for lv in room):
             best = max(room, key=lambda lv: room[lv] / smin[(s_name, lv)])
             step_unit = st.units[s_name]
             opts = ", ".join(f"{o.name} max_count {o.max_count}" for o in specs)
@@ -334,7 +351,6 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         infeasible.append(msg)
 
     # -- dry room and plant area
-    plant = route.plant
     assert plant is not None  # a route with a cell design has its plant (the schema says so)
     floor_limit = plant.floor_area
     dry_limit = plant.dry_room_area
@@ -368,6 +384,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             if gk[0] == st.final:
                 c_g[gk] += c0
         c0 = 0.0
+    slim = {(m, o.name): o.limit / lines / cells for m, sup in route.supply.items()
+            for o in sup.options if o.limit is not None}
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
@@ -375,7 +393,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
         cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
         h2s=h2s_gk, h2s_limit=h2s_limit,
-        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w,
+        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w, slim=slim,
     )
 
 
@@ -501,6 +519,9 @@ def _area_checks(graph: LineGraph, st: Structure, smin: Mapping[tuple[str, str],
     step's smallest need); a bound above the site's limit proves there is no plan."""
     least: dict[str, float] = {}
     for s in st.steps:
+        if s in st.member:  # a supply option's step: it may go unchosen
+            least[s] = 0.0
+            continue
         options = graph.node(s).options
         dr = derate.get(s, 1.0)
         forced = sum(o.spec.min_count * footprint[(s, o.name)] for o in options)

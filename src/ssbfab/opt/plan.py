@@ -136,6 +136,8 @@ class Plan:
             "line_capacity_gwh": self.line_capacity_gwh,
             "costing": self.costing,
             "dew_point_class": self.dew_point_class,
+            # make or buy: the chosen supply option of each material (None: not needed)
+            "supply": self.config.supply if self.config else {},
             "cost_per_kwh": self.cost.cost_per_kwh if self.cost else None,
             "currency": self.cost.currency if self.cost else "USD",
             "currency_year": self.cost.currency_year if self.cost else None,

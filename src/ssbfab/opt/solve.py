@@ -154,8 +154,8 @@ class OptModel:
             def most(steps):
                 return sum(o.footprint * o.max_count for s in steps for o in s.options)
 
-            dry = [s for s in base.line if s.environment == "dry_room"]
-            share = {"floor_area": max(p.floor_area, most(base.line)) * 1.01,
+            dry = [s for s in base.full.line if s.environment == "dry_room"]
+            share = {"floor_area": max(p.floor_area, most(base.full.line)) * 1.01,
                      "dry_room_area": max(p.dry_room_area, most(dry), 1.0) * 1.01,
                      "h2s_limit": None}
         line = base.model_copy(update={"plant": p.model_copy(update=share)})
@@ -170,7 +170,9 @@ class OptModel:
         n = plan.lines
         assert plan.config is not None  # the chosen line count has a plan
         meta = dict(plan.config.meta, lines=n, plant_capacity_gwh=capacity_gwh)
-        config = replace(plan.config, route=base, meta=meta)
+        # the route as given, running the supply options the plan chose
+        config = replace(plan.config, route=base.with_supply(plan.config.route.supply_choice),
+                         meta=meta)
         status = replace(plan.status, build_s=sum(p.status.build_s for p in tries),
                          solve_s=sum(p.status.solve_s for p in tries))
         return replace(plan, capacity_gwh=capacity_gwh, config=config, status=status,
@@ -320,7 +322,7 @@ class OptModel:
                       if gap is not None else "time limit reached; best plan found")
         else:
             kind, reason = "feasible", f"HiGHS stopped ({tc.name}) with a feasible plan"
-        rows = _rows(route, self.structure, nb, config, breakdown, derate)
+        rows = _rows(config.route, self.structure, nb, config, breakdown, derate)
         return Plan(route.name, capacity_gwh, costing, status=status(kind, reason, objective, gap),
                     config=config, cost=breakdown, rows=tuple(rows), derate=derate)
 
@@ -336,12 +338,20 @@ class OptModel:
         assert m is not None  # polished after a solve, which builds the model
         levels = {s: max(st.levels[s], key=lambda lv: pyo.value(m.z[s, lv])) for s in st.steps}
         dpc = max(st.classes, key=lambda d: pyo.value(m.w[d]))
-        machines = {s: {e: int(round(pyo.value(m.n[s, e]))) for e in st.options[s]}
-                    for s in st.steps}
+        # make or buy: the chosen option of each material; the plan's route runs it
+        choice = {mat: max(opts, key=lambda o: pyo.value(m.u[mat, o]))
+                  for mat, opts in st.supply.items()}
+        route = route.with_supply(choice)
+        active = set(route.order)
+        for k in m.u:
+            m.u[k].set_value(1.0 if choice[k[0]] == k[1] else 0.0, skip_validation=True)
+        machines = {s: {e: int(round(pyo.value(m.n[s, e]))) if s in active else 0
+                        for e in st.options[s]} for s in st.steps}
         for (s, e), v in machines_items(machines):
             m.n[s, e].set_value(v, skip_validation=True)
         for k in m.z:
-            m.z[k].set_value(1.0 if levels[k[0]] == k[1] else 0.0, skip_validation=True)
+            on = levels[k[0]] == k[1] and k[0] in active
+            m.z[k].set_value(1.0 if on else 0.0, skip_validation=True)
         for d in m.w:
             m.w[d].set_value(1.0 if d == dpc else 0.0, skip_validation=True)
         # flows exactly as the chosen levels and class give them
@@ -352,6 +362,8 @@ class OptModel:
             final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
             good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
+            if s not in active:
+                good = 0.0  # an unchosen supply option
             started[s] = good * nb.inv_y[(s, lv, d)]
             for key in st.levels[s]:
                 for dd in st.flow_classes[s]:
@@ -427,7 +439,9 @@ def _line_count_bounds(route: Route, st: Structure, nb: Numbers) -> tuple[int, i
     open level), so that machine limits cannot be what stops a plan with that many."""
     best = worst = math.inf  # largest share of the target one line can carry
     for s in st.steps:
-        step = route.step(s)
+        if s in st.member:
+            continue  # a supply option's step: another option may carry the material
+        step = route.full.step(s)
         per_level_best, per_level_worst = [], []
         for lv in st.levels[s]:
             if nb.zub[(s, lv)] <= 0:
