@@ -125,3 +125,27 @@ def test_a_made_material_and_a_raw_bought_at_the_same_step_add_up(tmp_path, shar
     assert rates[("milling", "Li2S")] == pytest.approx(0.05 + li2s / total, rel=1e-12)
     assert rates[("milling", "P2S5")] == pytest.approx(p2s5 / total, rel=1e-12)
     assert rates[("milling", "LiCl")] == pytest.approx(licl / total, rel=1e-12)
+
+
+def test_a_class_the_route_may_not_use_is_refused_naming_the_steps(tmp_path):
+    # the parts plant, with its moisture-sensitive powder step given no factor for "wet":
+    # "wet" is listed but not allowed; "dry" stays
+    import textwrap
+
+    from ssbfab.errors import InputError
+    from test_cost_parts import ROUTE, write_plant
+
+    text = textwrap.dedent(ROUTE).replace('yield_factor: {wet: "80 %", dry: "100 %"}',
+                                          'yield_factor: {dry: "100 %"}')
+    assert 'yield_factor: {dry: "100 %"}' in text
+    graph = LineGraph.of(write_plant(tmp_path, text))
+    assert graph.classes == ("dry",) and dict(graph.excluded) == {"wet": ("powder_step",)}
+    assert graph.class_problem("dry") is None
+    with pytest.raises(InputError) as e:
+        graph.check_class("wet", "plant.dew_point_class")
+    p = e.value.problems[0]
+    assert p.field == "plant.dew_point_class"
+    assert "'powder_step'" in p.message and "expected one of dry" in p.message
+    # an unknown class: the closest allowed name is suggested
+    assert "(did you mean 'dry'?)" in graph.class_problem("dri")
+    assert graph.yield_at("powder_step", "nominal", "dry") == pytest.approx(0.90)
