@@ -14,8 +14,9 @@ import textwrap
 
 import pytest
 
-from ssbfab import cost
+from ssbfab import categories, cost
 from ssbfab.cost import evaluate
+from ssbfab.graph import LineGraph
 from test_cost_parts import CELL_KWH, CELLS, ROUTE, config, hand, write_plant
 
 B5 = dict(equipment_life=9.0, building_life=23.0, variable_overhead_of_labour=0.37,
@@ -107,6 +108,33 @@ def test_annuity_with_distinct_lives_and_rates_by_hand(route, rate):
     assert c.cost_per_kwh * c.good_kwh_per_year == pytest.approx(total, rel=1e-9)
 
 
+def _unit(k: str) -> dict:
+    """One unit of primary quantity k, none of the others (the hand roll-up's input)."""
+    return {p: (1.0 if p == k else 0.0) for p in categories.primary_names()}
+
+
+@pytest.mark.parametrize("costing", ["batpac5", "annuity"])
+def test_the_objective_is_the_rollup_under_distinct_economics(route, costing):
+    from ssbfab.opt import optimize
+
+    econ = economics(route, profit=True)
+    plan = optimize(route, config(route).capacity_gwh, costing=costing, economics=econ, gap=1e-9)
+    assert plan.status.status == "optimal", plan.status.reason
+    again = evaluate(plan.config, costing=costing, economics=econ)
+    assert again.cost_per_kwh == pytest.approx(plan.status.objective, rel=1e-6)
+    # the optimiser's weight of each primary quantity is the hand roll-up of one unit
+    # of it under these coefficients, and the roll-up of two units is twice that
+    w = categories.weights(econ, costing)
+    f_e, f_b = crf(0.071, 11), crf(0.071, 27)
+    annuity = {"equipment_capex": f_e + 0.027, "dry_room_capex": f_e + 0.027,
+               "building_capex": f_b + 0.027, "labour": 1.33, "materials": 1.0,
+               "process_energy": 1.0, "dry_room_energy": 1.0}
+    for k in categories.primary_names():
+        truth = (batpac5_by_hand(_unit(k), profit=True)["total"] if costing == "batpac5"
+                 else annuity[k])
+        assert w[k] == pytest.approx(truth, rel=1e-12), k
+        assert categories.rollup({k: 2.0}, econ, costing).total == pytest.approx(2.0 * truth,
+                                                                                 rel=1e-12), k
 
 
 def test_merit_order_dispatch_and_overflow_to_the_dearest_installed():
@@ -147,5 +175,44 @@ def test_a_scrap_credit_is_shared_by_the_steps_that_buy_the_material(shared_cred
     assert c.per_year["materials"] == pytest.approx(powder + cell, rel=1e-9)
 
 
+def test_the_breakdown_as_a_document(route):
+    c = evaluate(config(route, "dry"), economics=economics(route, profit=True))
+    d = c.to_dict()
+    assert d == {
+        "cost_per_kwh": c.cost_per_kwh, "currency": "USD", "currency_year": 2022,
+        "costing": "batpac5", "breakdown": c.by_category, "per_year": c.per_year,
+        "overhead_items": c.overhead_items, "investment": c.investment,
+        "capex_total": c.capex_total, "floor_area_m2": 550.0, "dry_room_area_m2": 350.0,
+        "dew_point_class": "dry", "good_kwh_per_year": c.good_kwh_per_year,
+        "good_cells_per_year": CELLS,
+    }
+    # every registered category, in report order, and nothing else
+    assert list(d["breakdown"]) == ["materials", "equipment", "building", "dry_room",
+                                    "dry_room_energy", "process_energy", "labour", "overheads"]
+    assert list(d["breakdown"]) == [ln.name for ln in categories.categories()]
+    h = hand("dry")
+    assert d["capex_total"] == pytest.approx(h["equipment_capex"] + h["building_capex"]
+                                             + h["dry_room_capex"], rel=1e-12)
+    assert d["good_cells_per_year"] == pytest.approx(CELLS, rel=1e-12)
+    assert d["good_kwh_per_year"] == pytest.approx(CELLS * CELL_KWH, rel=1e-12)
 
 
+def test_option_rates_per_hour_and_availability(tmp_path):
+    # distinct rates and availabilities: a batch option (10 kg per 0.4 h cycle), one
+    # with failures (MTBF 90 h, MTTR 10 h) and one with failures and planned stops
+    text = textwrap.dedent(ROUTE).replace(
+        '{name: small, capex: "1 MUSD", rate: "20 kg/h",',
+        '{name: small, capex: "1 MUSD", batch: "10 kg", cycle_time: "0.4 h",').replace(
+        'power: "200 kW",', 'power: "200 kW", mtbf: "90 h", mttr: "10 h",').replace(
+        'power: "20 kW",', 'power: "20 kW", mtbf: "190 h", mttr: "10 h", '
+        'maintenance: {every: "480 h", duration: "20 h"},')
+    assert text.count("mtbf") == 2 and "cycle_time" in text
+    graph = LineGraph.of(write_plant(tmp_path, text))
+    got = {(n.name, o.name): (o.rate_per_hour, o.availability)
+           for n in graph.steps for o in n.options}
+    assert got == {
+        ("powder_step", "small"): (pytest.approx(25.0, rel=1e-12), pytest.approx(1.0, rel=1e-12)),
+        ("powder_step", "large"): (pytest.approx(200.0, rel=1e-12), pytest.approx(0.9, rel=1e-12)),
+        ("cell_step", "assembler"): (pytest.approx(1000.0, rel=1e-12),
+                                     pytest.approx(0.95 * 0.96, rel=1e-12)),
+    }

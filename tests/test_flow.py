@@ -10,6 +10,7 @@ import pytest
 from sim_lines import load_line, step
 from ssbfab import flow
 from ssbfab.data import load_route
+from ssbfab.graph import LineGraph
 from test_cell import SMALL_LINE
 
 YIELDS = {"p": 0.95, "q": 0.80, "r": 0.70, "z": 0.90}
@@ -51,6 +52,20 @@ def test_ratios_and_flows_of_a_split_and_merge_by_hand(diamond):
     assert req.started == pytest.approx({"z": z, "q": q, "r": r, "p": p_good / 0.95})
 
 
+def test_materials_in_each_basis_net_of_recovery(diamond):
+    # per unit started, in each material's price basis: kg per kg at p (30 % of it
+    # recovered), m² per sheet at q, m³ per sheet at r (0.002 L = 2e-6 m³), Li2S at two steps
+    rates = LineGraph.of(diamond).material_rates
+    assert dict(rates) == pytest.approx({("p", "Li2S"): 1.1 * 0.70, ("q", "Al_foil"): 0.03,
+                                         ("r", "electrolyte_LiPF6"): 0.002e-3,
+                                         ("r", "Li2S"): 0.01})
+    req = flow.requirements(diamond, YIELDS, {})
+    # Li2S is bought at two steps: the sum of both
+    assert req.bought == pytest.approx({"Li2S": 0.77 * req.started["p"] + 0.01 * req.started["r"],
+                                        "Al_foil": 0.03 * req.started["q"],
+                                        "electrolyte_LiPF6": 2e-6 * req.started["r"]})
+    # a bare line has no cell design: all that is bought is scrap or in the product
+    assert req.scrapped == pytest.approx(req.bought)
 
 
 def test_scrap_is_what_is_bought_beyond_the_design_amount(small):
@@ -95,3 +110,42 @@ def test_requirements_find_the_design_references_themselves(small, diamond):
         flow.requirements(diamond, YIELDS, {}).started)
 
 
+def test_a_made_material_and_a_raw_bought_at_the_same_step_add_up(tmp_path, shared):
+    # milling makes LPSCl (2.5 Li2S + 0.5 P2S5 + LiCl, mol) and also takes extra Li2S
+    text = SMALL_LINE.replace("    makes: LPSCl\n", "    makes: LPSCl\n    materials:\n"
+                              "      - {material: Li2S, amount: \"0.05 kg/kg\"}\n")
+    assert "0.05 kg/kg" in text
+    p = tmp_path / "small.yaml"
+    p.write_text(text)
+    route = load_route(p, shared=shared)
+    # mass fractions by hand from the molar masses in lines/materials.yaml (g/mol)
+    li2s, p2s5, licl = 2.5 * 45.95, 0.5 * 222.27, 1.0 * 42.39
+    total = li2s + p2s5 + licl
+    rates = LineGraph.of(route).material_rates
+    assert rates[("milling", "Li2S")] == pytest.approx(0.05 + li2s / total, rel=1e-12)
+    assert rates[("milling", "P2S5")] == pytest.approx(p2s5 / total, rel=1e-12)
+    assert rates[("milling", "LiCl")] == pytest.approx(licl / total, rel=1e-12)
+
+
+def test_a_class_the_route_may_not_use_is_refused_naming_the_steps(tmp_path):
+    # the parts plant, with its moisture-sensitive powder step given no factor for "wet":
+    # "wet" is listed but not allowed; "dry" stays
+    import textwrap
+
+    from ssbfab.errors import InputError
+    from test_cost_parts import ROUTE, write_plant
+
+    text = textwrap.dedent(ROUTE).replace('yield_factor: {wet: "80 %", dry: "100 %"}',
+                                          'yield_factor: {dry: "100 %"}')
+    assert 'yield_factor: {dry: "100 %"}' in text
+    graph = LineGraph.of(write_plant(tmp_path, text))
+    assert graph.classes == ("dry",) and dict(graph.excluded) == {"wet": ("powder_step",)}
+    assert graph.class_problem("dry") is None
+    with pytest.raises(InputError) as e:
+        graph.check_class("wet", "plant.dew_point_class")
+    p = e.value.problems[0]
+    assert p.field == "plant.dew_point_class"
+    assert "'powder_step'" in p.message and "expected one of dry" in p.message
+    # an unknown class: the closest allowed name is suggested
+    assert "(did you mean 'dry'?)" in graph.class_problem("dri")
+    assert graph.yield_at("powder_step", "nominal", "dry") == pytest.approx(0.90)

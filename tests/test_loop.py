@@ -123,10 +123,10 @@ def _model_of(s: Script):
 
     class Model:
         def __init__(self, route, costing="batpac5", **kw):
-            self.route = route
+            self.route, self.costing = route, costing
 
         def solve(self, capacity_gwh, **kw):
-            return s.optimize(self.route, capacity_gwh, **kw)
+            return s.optimize(self.route, capacity_gwh, costing=self.costing, **kw)
 
     return Model
 
@@ -260,6 +260,25 @@ def test_a_warmup_shorter_than_the_lead_time_is_lengthened(script):
     loop.run_loop(_route(), TARGET, days=20.0, warmup_days=1.0)
     assert [(c.days, c.warmup_days) for c in s.sim_calls] == [(20.0, 1.0)]
 
+
+def test_options_reach_the_optimiser_simulator_and_cost(script):
+    s = script(Script(lambda derate, stats: {"b": 3 if derate.get("b", 1.0) > 0.65 else 4},
+                      lambda m: TARGET * (0.7 if m["b"] == 3 else 1.0)))
+    res = loop.run_loop(_route(), TARGET, costing="annuity", days=50.0, warmup_days=5.0, reps=3,
+                        seed=9, workers=2, time_limit=12.5, gap=3e-3, tighten_step=0.1)
+    assert res.converged
+    assert len(s.opt_calls) == 3  # nominal, on the stats (same plan), derated further
+    for c in s.opt_calls:
+        assert (c.capacity_gwh, c.costing, c.time_limit, c.gap) == (TARGET, "annuity", 12.5, 3e-3)
+    # the re-optimisation after a repeat is on the same statistics
+    assert s.opt_calls[1].stats is s.opt_calls[2].stats is res.iterations[0].stats
+    # derate 0.7 from the shortfall, then one tighten step of 10 % on the repeat
+    assert s.opt_calls[1].derate == {"b": pytest.approx(0.7)}
+    assert s.opt_calls[2].derate == {"b": pytest.approx(0.7 * 0.9)}
+    assert [(c.days, c.warmup_days, c.reps, c.seed, c.workers) for c in s.sim_calls] == \
+        [(50.0, 5.0, 3, 9, 2)] * 2
+    assert {c[2] for c in s.eval_calls} == {"annuity"}
+    assert [it.opt_s for it in res.iterations] == [1.0, 2.0]  # both solves of iteration 1
 
 
 

@@ -476,3 +476,96 @@ def test_validate_checks_a_reuse_table_against_the_routes(tmp_path):
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert f"{bad}:" in r.output and "conversions.0.steps.stackin" in r.output
     assert "did you mean 'stacking'" in r.output
+
+
+# ----------------------------------------------------------------------------- confirmation
+
+S = "sulfide-lpscl"
+CONFIRM_SHORT = {"days": 50.0, "warmup_days": 40.0, "reps": 1, "seed": 5, "max_iter": 1}
+
+
+def _one_route(tmp_path, route, size, demand):
+    """One period, one route, one segment whose demand must be met (objective cost)."""
+    return write(tmp_path, f"""
+        name: confirm
+        source: illustrative
+        periods: {{start: 2030, end: 2030}}
+        discount_rate: "8 %"
+        objective: cost
+        learning_mode: none
+        line_sizes: ["{size} GWh/yr"]
+        routes:
+          {route}: {{pilot_from: 2020, volume_from: 2020, lead_time: "0 yr", life: "10 yr"}}
+        segments:
+          ev: {{demand: {{2030: "{demand} GWh/yr"}}}}
+        """)
+
+
+@pytest.mark.parametrize("share, lines", [(1.0, 2), (0.6, 3)])
+def test_a_line_short_of_its_size_counts_only_its_confirmed_output(tmp_path, designs, share,
+                                                                   lines):
+    # 3 GWh/yr with 2 GWh/yr lines: 2 lines at full output, ceil(3 / (0.6 × 2)) = 3 when
+    # the simulation confirmed only 60 % of a line's size
+    des = fake_design(A, 2.0, 50e6, 4e6, 40e6)
+    designs[(A, 2.0)] = LineDesign(**{**des.__dict__, "output_share": share})
+    res = rsolve.plan_roadmap(_one_route(tmp_path, A, 2.0, 3.0))
+    p = res.periods[0]
+    assert p["lines"][A]["built"] == lines
+    assert p["production_gwh"]["ev"][A] == pytest.approx(3.0)
+    assert res.designs[f"{A}@2"]["output_share"] == share
+    # what the lines could make is the confirmed share of their size
+    lr = load_roadmap(_one_route(tmp_path, A, 2.0, 3.0))
+    d = compile_data(lr, rsolve.designs_for(lr))
+    assert {v for v in d.ramp.values()} == {share}
+
+
+@pytest.mark.slow
+def test_confirm_a_line_the_simulation_shows_short(tmp_path, monkeypatch):
+    """The real loop on the sulfide line, cut to one iteration: the nominal plan simulates
+    short of 0.5 GWh/yr; the roadmap counts that share of the line, so it needs a second
+    line where the optimiser alone planned one, and says so in its notes."""
+    from ssbfab.data import resolve_route
+    from ssbfab.loop import run_loop
+
+    monkeypatch.setenv("SSBFAB_CACHE", str(tmp_path / "cache"))
+    f = _one_route(tmp_path, S, 0.5, 0.5)
+    nominal = rsolve.plan_roadmap(f)
+    short = rsolve.plan_roadmap(f, confirm=CONFIRM_SHORT)
+    ref = run_loop(resolve_route(S), 0.5, costing="annuity", **CONFIRM_SHORT)
+    assert not ref.converged and ref.final.ratio < 0.95  # the premise: a short line
+    des = short.designs[f"{S}@0.5"]
+    assert des["output_share"] == pytest.approx(ref.final.ratio, rel=1e-12)
+    assert des["machines"] == {s: dict(c.machines) for s, c in ref.plan.config.steps.items()}
+    assert nominal.designs[f"{S}@0.5"]["output_share"] == 1.0
+    assert nominal.periods[0]["lines"][S]["built"] == 1
+    assert short.periods[0]["lines"][S]["built"] == math.ceil(1 / ref.final.ratio) == 2
+    assert short.periods[0]["production_gwh"]["ev"][S] == pytest.approx(0.5)
+    note = next(n for n in short.notes if n.startswith(f"{S}: simulation:"))
+    assert "not converged" in note and f"counts {ref.final.ratio:.3f} × 0.5 GWh/yr" in note
+
+
+@pytest.mark.slow
+def test_cli_confirm_uses_the_plan_the_loop_confirms(tmp_path, monkeypatch):
+    """`ssbfab roadmap FILE --confirm --json`: the line is the plan the simulate-optimise
+    loop accepts (more machines than the nominal plan, which the simulation shows short),
+    costed on its simulated statistics."""
+    from ssbfab.data import resolve_route
+    from ssbfab.loop import run_loop
+    from ssbfab.opt import optimize
+
+    monkeypatch.setenv("SSBFAB_CACHE", str(tmp_path / "cache"))
+    f = _one_route(tmp_path, S, 0.5, 0.5)
+    r = CliRunner().invoke(app, ["roadmap", str(f), "--confirm", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    des = doc["designs"][f"{S}@0.5"]
+    route = resolve_route(S)
+    ref = run_loop(route, 0.5, costing="annuity", days=120.0, reps=3, seed=1)  # the CLI's
+    assert ref.converged and ref.iterations[0].ratio < 0.95 < ref.final.ratio
+    confirmed = {s: dict(c.machines) for s, c in ref.plan.config.steps.items()}
+    assert des["machines"] == confirmed
+    assert des["machines"] != {s: dict(c.machines) for s, c in
+                               optimize(route, 0.5, costing="annuity").config.steps.items()}
+    assert des["output_share"] == 1.0 and des["confirmed"].startswith("simulation:")
+    assert des["cost_per_kwh"] == pytest.approx(ref.final.cost_per_kwh, rel=1e-9)
+    assert doc["periods"][0]["lines"][S]["built"] == 1

@@ -27,6 +27,37 @@ def _run(route):
     return raw, {s["step"]: s for s in raw["steps"]}
 
 
+def test_a_two_step_line_counts_and_lead_time_by_hand(tmp_path, shared):
+    # a: 2-unit lots at 10/h (0.2 h each), always busy; b: 2-unit lots at 20/h (0.1 h),
+    # starved half the time. Lot j of a starts at 0.2j, b takes it at 0.2(j+1) and
+    # ships it at 0.2(j+1) + 0.1: every unit's lead time is 0.3 h.
+    route = load_line(tmp_path, [step("a", rate=10, lot=2, buffer=5),
+                                 step("b", rate=20, lot=2, inputs=["a"])], shared=shared)
+    raw, s = _run(route)
+    a, b = s["a"], s["b"]
+    # a starts lots at 10.2 ... 110.0 inside the window: 500 lots of 2
+    assert (a["started"], a["good"], a["scrapped"]) == (1000.0, 1000.0, 0.0)
+    assert (a["busy_h"], a["starved_h"], a["blocked_h"], a["down_h"]) == pytest.approx(
+        (WINDOW, 0.0, 0.0, 0.0), abs=1e-9)
+    # b starts 10.2 ... 110.0 (500 lots), ships 10.1 ... 109.9 (500 lots): one in process
+    assert (b["started"], b["good"], b["inproc_end"], b["inproc_start"]) == (1000.0, 1000.0, 2.0, 2.0)
+    assert b["busy_h"] == pytest.approx(WINDOW / 2, abs=1e-9)
+    assert b["starved_h"] == pytest.approx(WINDOW / 2, abs=1e-9)
+    assert raw["window_h"] == pytest.approx(WINDOW, rel=1e-12)
+    # WIP: a holds 2 units always, b 2 units half the time, the buffer is emptied at once
+    assert a["machine_area"] / WINDOW == pytest.approx(2.0, rel=1e-9)
+    assert b["machine_area"] / WINDOW == pytest.approx(1.0, rel=1e-9)
+    assert a["buffer_area"] == pytest.approx(0.0, abs=1e-9)
+    # the buffer's in/out totals are over the measured window: a finishes lots at
+    # 0.2(j+1) in (10.05, 110.05], j = 50 ... 549 (500 lots of 2), b takes each at once
+    assert (a["given"], a["taken"], a["buffer_end"]) == (1000.0, 1000.0, 0.0)
+    # lead time of the units shipped after the warm-up, and Little's law with it:
+    # WIP 3 units = 10 units/h x 0.3 h
+    assert raw["lead_w"] == 1000.0
+    assert raw["lead_sum"] / raw["lead_w"] == pytest.approx(0.3, rel=1e-9)
+    wip = (a["machine_area"] + b["machine_area"] + a["buffer_area"]) / WINDOW
+    assert wip == pytest.approx(10.0 * 0.3, rel=1e-9)
+    assert a["lots"] == 551  # station operations since time 0 (lots 0 ... 550)
 
 
 def test_a_batch_step_counts_and_lead_time_by_hand(tmp_path, shared):

@@ -225,7 +225,8 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
             m = exo(c.route, p)
             age = (years[p] - c.vintage) if c.kind == "owned" else (p - c.start) * L
             share = 1.0 if c.kind == "owned" else ramp_share(c.route, age)
-            ramp[(c.key, p)] = share
+            # what a line makes: the ramp-up share of the output the simulation confirmed
+            ramp[(c.key, p)] = share * d.output_share
             fixed[(c.key, p)] = d.fixed_usd_per_year * m
             # ramp-up is a yield: scrapped cells consume materials and energy
             variable[(c.key, p)] = (d.materials_usd_per_gwh_at(price_cache[p])

@@ -52,6 +52,9 @@ class LineDesign:
     confirmed: str  # how the output was confirmed ("simulation: ..." or "optimiser only")
     floor_area_m2: float = 0.0
     meta: dict = field(default_factory=dict)
+    # good output the simulation confirmed, as a share of size_gwh (≤ 1): a line the
+    # loop could not bring to its target makes only this much (1 without confirmation)
+    output_share: float = 1.0
 
     @property
     def capex_usd(self) -> float:
@@ -75,7 +78,9 @@ def _key(route: Route, size_gwh: float, costing: str, confirm: dict | None) -> s
     h = hashlib.sha256()
     for f in [route.file, *sorted(route.shared.files.values())]:
         h.update(Path(f).read_bytes() if f and Path(f).exists() else f.encode())
-    h.update(json.dumps([route.name, round(size_gwh, 9), costing, confirm or {}],
+    # confirmed designs carry output_share since format 2: older entries are not reused
+    fmt = [] if confirm is None else [2]
+    h.update(json.dumps([route.name, round(size_gwh, 9), costing, confirm or {}, *fmt],
                         sort_keys=True).encode())
     return h.hexdigest()[:32]
 
@@ -118,6 +123,7 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
     from ..errors import NoPlanError
 
     stats = None
+    share = 1.0
     if confirm is not None:
         from ..loop import run_loop
 
@@ -125,8 +131,11 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
         if res.plan is None or res.final is None:
             raise NoPlanError(f"{route.name} at {size_gwh:g} GWh/yr: {res.reason}")
         config, stats = res.plan.config, res.stats
+        share = min(1.0, res.final.ratio)
         how = (f"simulation: {res.final.ratio:.3f} of target over the loop's replications"
                + ("" if res.converged else f" (not converged: {res.reason})"))
+        if share < 1.0:
+            how += f"; the roadmap counts {share:.3f} × {size_gwh:g} GWh/yr per line"
     else:
         from ..opt import optimize
 
@@ -161,6 +170,6 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
         machines={s: dict(c.machines) for s, c in config.steps.items()},
         wh_per_kg=cell.wh_per_kg, wh_per_l=cell.wh_per_l,
         liquid=route.form in ("liquid", "semi-solid"), confirmed=how,
-        floor_area_m2=ann.floor_area_m2,
+        floor_area_m2=ann.floor_area_m2, output_share=share,
         meta={"annuity_cost_per_kwh": ann.cost_per_kwh, "dew_point_class": config.dew_point_class},
     )

@@ -314,7 +314,8 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
     designs = {f"{r}@{k:g}": {"cost_per_kwh": des.cost_per_kwh, "costing": des.costing,
                               "capex_usd": des.capex_usd, "fixed_usd_per_year": des.fixed_usd_per_year,
                               "materials_usd_per_gwh": des.materials_usd_per_gwh,
-                              "machines": des.machines, "confirmed": des.confirmed}
+                              "machines": des.machines, "confirmed": des.confirmed,
+                              "output_share": des.output_share}
                for (r, k), des in d.designs.items()}
     notes = list(d.notes) + sorted({f"{r}: {des.confirmed}" for (r, _), des in d.designs.items()})
     return RoadmapResult(lr.roadmap.name, status, d.objective, sum(breakdown.values()),
