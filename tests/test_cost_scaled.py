@@ -251,6 +251,10 @@ def test_objective_equals_evaluate_under_scaled_costing(costing):
     one = optimize(route, 2.0, costing=costing)
     assert one.status.status == "optimal"
     assert one.status.objective == pytest.approx(one.cost.cost_per_kwh, rel=1e-6)
+    # the scaled plant constants are the route's own supply choice's, so the plan keeps
+    # it (machine-level costing makes the Li foil on site at this size: tests/test_supply.py)
+    assert one.config.route.supply_choice == route.supply_choice == {
+        "LPSCl": "milling", "Li2S": "buy", "Li_metal": "buy_foil"}
     again = evaluate(one.config, costing=costing)
     assert again.cost_per_kwh == pytest.approx(one.status.objective, rel=1e-6)
     two = optimize(route, 2.0, costing=costing, lines=2)

@@ -306,3 +306,18 @@ def test_a_plan_with_its_supply_reads_back_for_the_simulator(sulfide):
     doc["supply"] = {**doc["supply"], "Li_metal": "evaporate"}
     with pytest.raises(InputError, match="unknown supply option 'evaporate'"):
         PlantConfig.from_dict(sulfide, doc)
+
+
+def test_alternative_supply_options_carry_one_material_not_three():
+    """In the full route a step draws LPSCl from every option's delivering step (three
+    edges); one of them delivers, so its moisture-sensitive kg — hence the H2S it can
+    release — is the chosen route's, not three times it."""
+    from ssbfab.data import resolve_route
+    from ssbfab.graph import LineGraph
+
+    route = resolve_route("sulfide-lpscl")
+    full, chosen = LineGraph.of(route.full), LineGraph.of(route)
+    assert len(route.full.step("lpscl_classifying").inputs) == 3
+    for s in ("lpscl_classifying", "cathode_mixing", "separator_coating"):
+        assert full.node(s).sensitive_kg == pytest.approx(chosen.node(s).sensitive_kg, rel=1e-12)
+        assert chosen.node(s).sensitive_kg > 0

@@ -461,6 +461,7 @@ def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping
     upstream through the edge ratios."""
     mats = route.all_materials
     drawn = _drawn(route)
+    member = route.supply_member()
     out: dict[str, float] = {}
     for name in route.order:
         s = route.step(name)
@@ -481,7 +482,15 @@ def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping
                     kg += _per_unit_quantity(mu.amount, s)
                 except ValueError:
                     pass  # not an amount per unit of the step: nothing to count
+        # inputs from alternative supply options of one material (the full route lists
+        # every option's delivering step): one of them delivers, so count the most
+        alt: dict[str, float] = {}
         for e in s.inputs:
-            kg += ratio[(e.step, name)] * out[e.step]
-        out[name] = kg
+            part = ratio[(e.step, name)] * out[e.step]
+            if e.step in member:
+                m = member[e.step][0]
+                alt[m] = max(alt.get(m, 0.0), part)
+            else:
+                kg += part
+        out[name] = kg + sum(alt.values())
     return out

@@ -248,12 +248,14 @@ def _uses(route: Route, b: Baseline) -> dict[str, Use]:
                                  "this route's steps mapped to BatPaC steps; routes mapped: "
                                  + ", ".join(b.routes)))
     problems = []
-    for name in graph.listed:
+    # every step of every supply option is mapped, not only the choice the route runs
+    known = set(graph.listed) | {s.name for s in route.full.line}
+    for name in sorted(known, key=[s.name for s in route.full.line].index):
         if name not in uses:
             problems.append(Problem(b.file, None, f"routes.{route.name}.steps.{name}",
                                     "step not mapped: give `as: [BatPaC steps]` or `covered_by:`"))
     for name, u in uses.items():
-        if name not in graph.listed:
+        if name not in known:
             problems.append(Problem(b.file, None, f"routes.{route.name}.steps.{name}",
                                     f"the route has no step {name!r}"))
         elif u.covered_by is not None and (u.covered_by not in uses or uses[u.covered_by].as_ == ()):

@@ -110,6 +110,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
                       for k, v in nb.h2s.items()},
         "slim": {k: v for k, v in nb.slim.items()},
+        "uub": {k: nb.uub.get(k, 1.0) for mat in st.supply for k in ((mat, o) for o in st.supply[mat])},
     }
 
 
@@ -146,6 +147,7 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     es = st.energy_step
     m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
     m.slim = _p(list(v["slim"]), v["slim"])
+    m.uub = _p(m.U, v["uub"])
 
 
 def set_parameters(m, st: Structure, nb: Numbers) -> None:
@@ -166,7 +168,7 @@ def add_variables(m, st: Structure) -> None:
                   bounds=lambda m, s, e: (m.nlb[s, e], m.nub[s, e]))
     m.x = pyo.Var(m.SEL, domain=pyo.NonNegativeReals)
     m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
-    m.u = pyo.Var(m.U, domain=pyo.Binary)
+    m.u = pyo.Var(m.U, domain=pyo.Binary, bounds=lambda m, mat, o: (0, m.uub[mat, o]))
 
 
 def lin(terms, constant=0.0):

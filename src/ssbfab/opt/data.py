@@ -153,6 +153,10 @@ class Numbers:
     c_w: dict[str, float] = field(default_factory=dict)
     # most good output per good cell a supply option may deliver (its `limit` / cells)
     slim: dict[tuple[str, str], float] = field(default_factory=dict)
+    # largest value of each supply binary u[material, option]: 1, or 0 for the options a
+    # volume-scaled costing leaves out (its plant constants c_w are the route's own supply
+    # choice's, so the optimiser keeps that choice there; 1 missing means 1)
+    uub: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
@@ -185,6 +189,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                                  f"GWh/yr, found {capacity_gwh!r}"))
     econ = economics or route.economics
     plant = route.plant  # this line's share of the site; the steps are the full route's
+    runs = route  # the supply choice the route runs (a volume-scaled costing keeps it)
     route = route.full
     graph = cost.costed_graph(route)
     obs = cost.observed(route, stats)
@@ -362,7 +367,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             from .. import scaled
 
             klass = graph.dry_rooms[d] if graph.dry_steps else None
-            fixed = scaled.primaries(route, capacity_gwh * lines, klass, econ, share=1.0 / lines)
+            fixed = scaled.primaries(runs, capacity_gwh * lines, klass, econ, share=1.0 / lines)
             c_w[d] = sum(w[k] * v for prim in fixed.values() for k, v in prim.items()) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
     amax = max(1.0, min(dry_limit, area_max))
@@ -384,8 +389,11 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             if gk[0] == st.final:
                 c_g[gk] += c0
         c0 = 0.0
-    slim = {(m, o.name): o.limit / lines / cells for m, sup in route.supply.items()
+    slim = {(m, o.name): o.limit / lines / cells for m, sup in route.full.supply.items()
             for o in sup.options if o.limit is not None}
+    chosen = runs.supply_choice
+    uub = {(m, o): (1.0 if not is_scaled or chosen.get(m) == o else 0.0)
+           for m, opts in st.supply.items() for o in opts}
     return Numbers(
         yields=yields, inv_y=inv_y, gub=gub, zub=zub, gmax=gmax, gmin=gmin, smax=smax, smin=smin,
         ratio=ratio, inv_rf=inv_rf, cap=cap, derate={s: derate.get(s, 1.0) for s in st.steps},
@@ -393,7 +401,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         dry_limit=dry_limit, amax=amax, c_n=c_n, c_g=c_g, c_x=c_x, c_a=c_a, c0=c0,
         cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
         h2s=h2s_gk, h2s_limit=h2s_limit,
-        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w, slim=slim,
+        cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w, slim=slim, uub=uub,
     )
 
 
