@@ -38,7 +38,9 @@ def economics(route, profit=False, **annuity):
 def batpac5_by_hand(h: dict, profit: bool) -> dict:
     eq, bld, dry = h["equipment_capex"], h["building_capex"], h["dry_room_capex"]
     lab, mat = h["labour"], h["materials"]
-    energy = h["process_energy"] + h["dry_room_energy"]
+    # the energies, argon, H2S abatement and rework are variable costs
+    energy = (h["process_energy"] + h["dry_room_energy"] + h.get("inert_gas", 0.0)
+              + h.get("h2s_abatement", 0.0) + h.get("rework", 0.0))
     dep = eq / 9 + bld / 23 + dry / 9  # the dry room over the equipment life
     vo = 0.37 * lab + 0.19 * dep
     gsa = 0.23 * (lab + vo) + 0.29 * dep
@@ -128,7 +130,8 @@ def test_the_objective_is_the_rollup_under_distinct_economics(route, costing):
     f_e, f_b = crf(0.071, 11), crf(0.071, 27)
     annuity = {"equipment_capex": f_e + 0.027, "dry_room_capex": f_e + 0.027,
                "building_capex": f_b + 0.027, "labour": 1.33, "materials": 1.0,
-               "process_energy": 1.0, "dry_room_energy": 1.0}
+               "process_energy": 1.0, "dry_room_energy": 1.0, "inert_gas": 1.0,
+               "h2s_abatement": 1.0, "rework": 1.0}
     for k in categories.primary_names():
         truth = (batpac5_by_hand(_unit(k), profit=True)["total"] if costing == "batpac5"
                  else annuity[k])
@@ -184,11 +187,18 @@ def test_the_breakdown_as_a_document(route):
         "overhead_items": c.overhead_items, "investment": c.investment,
         "capex_total": c.capex_total, "floor_area_m2": 550.0, "dry_room_area_m2": 350.0,
         "dew_point_class": "dry", "good_kwh_per_year": c.good_kwh_per_year,
-        "good_cells_per_year": CELLS,
+        "good_cells_per_year": CELLS, "h2s_m3_per_year": 0.0,
+        "dry_room_all_in": c.dry_room_all_in,
     }
+    # all-in dry room: its equipment and energy, plus a share of the building no larger
+    # than the whole building category
+    kwh = c.good_kwh_per_year
+    room = (c.per_year["dry_room"] + c.per_year["dry_room_energy"]) / kwh
+    assert room < c.dry_room_all_in < room + c.per_year["building"] / kwh
     # every registered category, in report order, and nothing else
     assert list(d["breakdown"]) == ["materials", "equipment", "building", "dry_room",
-                                    "dry_room_energy", "process_energy", "labour", "overheads"]
+                                    "dry_room_energy", "process_energy", "inert_gas",
+                                    "h2s_abatement", "rework", "labour", "overheads"]
     assert list(d["breakdown"]) == [ln.name for ln in categories.categories()]
     h = hand("dry")
     assert d["capex_total"] == pytest.approx(h["equipment_capex"] + h["building_capex"]

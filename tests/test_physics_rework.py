@@ -25,7 +25,10 @@ def plan(sulfide):
 
 
 def _same_plant(config, route):
-    return config.__class__(route, dict(config.steps), config.dew_point_class, config.capacity_gwh)
+    """The plan's machines and levels on another version of the route, running the
+    plan's supply choice (make or buy)."""
+    return config.__class__(route.with_supply(config.route.supply_choice), dict(config.steps),
+                            config.dew_point_class, config.capacity_gwh)
 
 
 def test_objective_is_evaluate(plan):
@@ -51,7 +54,7 @@ def test_rework_yield_and_cost_by_hand(sulfide, plan):
 
 def test_recycling_credit_lowers_cost_by_hand(sulfide, plan):
     """5 USD per kg of NMC811 bought that does not end in a good cell."""
-    graph = LineGraph.of(sulfide)
+    graph = LineGraph.of(plan.config.route)
     c1 = plan.cost
     none = resolve_route("sulfide-lpscl", overrides={"materials.NMC811.recycling_credit": "0 USD/kg"})
     c0 = evaluate(_same_plant(plan.config, none))

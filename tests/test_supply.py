@@ -273,8 +273,9 @@ def _broken(tmp_path, old, new):
     ("        steps: [li_extrusion_rolling]", "        steps: [li_foil_receiving]",
      "supply.Li_metal.options.1.steps.0",
      ("already in supply option Li_metal.buy_foil", "exactly one option")),
-    ('          value: "5000 t/yr"', '          value: "5000 t"', "supply.Li2S.options.0.limit",
-     ("t/yr", "mass_per_year")),
+    ("      - name: carbothermal\n",
+     '        limit: {value: "5000 t", source: illustrative}\n      - name: carbothermal\n',
+     "supply.Li2S.options.0.limit", ("t/yr", "mass_per_year")),
 ])
 def test_bad_supply_options_are_refused_with_file_line_field(tmp_path, old, new, field, says):
     p, text = _broken(tmp_path, old, new)

@@ -74,13 +74,16 @@ def _cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ssbfab" / "designs"
 
 
+DESIGN_FORMAT = 3
+
+
 def _key(route: Route, size_gwh: float, costing: str, confirm: dict | None) -> str:
     h = hashlib.sha256()
     for f in [route.file, *sorted(route.shared.files.values())]:
         h.update(Path(f).read_bytes() if f and Path(f).exists() else f.encode())
-    # confirmed designs carry output_share since format 2: older entries are not reused
-    fmt = [] if confirm is None else [2]
-    h.update(json.dumps([route.name, round(size_gwh, 9), costing, confirm or {}, *fmt],
+    # the code's format: raise it when what a design holds or how it is computed changes
+    # (3: the chosen supply's materials), so entries written by older code are not reused
+    h.update(json.dumps([route.name, round(size_gwh, 9), costing, confirm or {}, DESIGN_FORMAT],
                         sort_keys=True).encode())
     return h.hexdigest()[:32]
 
@@ -156,9 +159,10 @@ def _compute(route: Route, size_gwh: float, costing: str, confirm: dict | None) 
              + ann.per_year["overheads"])
     variable = prim["process_energy"] + prim["h2s_abatement"] + prim["rework"]
     cell = cell_design(route)
-    bom = bill_of_materials(route, config.yields(), cell)
+    # the materials of the supply the plan chose (make or buy), not the route's first
+    bom = bill_of_materials(config.route, config.yields(), cell)
     total_m = sum(b.cost_per_cell for b in bom)
-    prices = material_prices(route)
+    prices = material_prices(config.route)
     return LineDesign(
         route=route.name, size_gwh=size_gwh, costing=costing,
         cost_per_kwh=shown.cost_per_kwh, equipment_by_step=equipment,
