@@ -67,16 +67,23 @@ def build_highs(st: Structure, nb: Numbers):
             for lv in st.levels[s]:
                 for e in st.options[s]:
                     var(("x", s, e, lv), 0.0, inf, nb.c_x[(s, e, lv)] / nb.inv_rf[(s, lv)])
+    for mat in st.supply:  # make or buy: one binary per supply option
+        for o in st.supply[mat]:
+            var(("u", mat, o), 0.0, nb.uub.get((mat, o), 1.0), is_int=True)
     for d in st.classes:  # without a dry room, a = 0 (Pyomo sends the fixed column too)
         var(("a", d), 0.0, inf if st.dry_steps else 0.0,
             nb.c_a[d] * nb.amax if st.dry_steps else 0.0)
 
     r = _Rows()
-    for s in st.steps:  # level_choice
-        r.add([("z", s, lv) for lv in st.levels[s]], [1.0] * len(st.levels[s]), 1.0, 1.0)
+    for s in st.steps:  # level_choice (a supply option's step: its levels sum to u)
+        zs = [("z", s, lv) for lv in st.levels[s]]
+        if s in st.member:
+            r.add(zs + [("u",) + st.member[s]], [1.0] * len(zs) + [-1.0], 0.0, 0.0)
+        else:
+            r.add(zs, [1.0] * len(zs), 1.0, 1.0)
     r.add([("w", d) for d in st.classes], [1.0] * len(st.classes), 1.0, 1.0)
     for s in st.steps:  # level_link
-        if len(st.levels[s]) > 1:
+        if len(st.levels[s]) > 1 or s in st.member:
             for lv in st.levels[s]:
                 cs = [("g", s, lv, d) for d in st.flow_classes[s]] + [("z", s, lv)]
                 r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
@@ -85,7 +92,17 @@ def build_highs(st: Structure, nb: Numbers):
             for d in st.flow_classes[s]:
                 cs = [("g", s, lv, d) for lv in st.levels[s]] + [("w", d)]
                 r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
-    for u in st.steps:  # flow_balance
+    delivers = {t for opts in st.supply.values() for t in opts.values()}
+
+    def drawn(u):
+        return ([("g", c, lv, d) for c in st.consumers[u] for lv in st.levels[c]
+                 for d in st.flow_classes[c]],
+                [-nb.ratio[(u, c)] * nb.inv_y[(c, lv, d)] for c in st.consumers[u]
+                 for lv in st.levels[c] for d in st.flow_classes[c]])
+
+    for u in st.steps:  # flow_balance (the steps delivering a supplied material: below)
+        if u in delivers:
+            continue
         cs = [("g", u, lv, d) for lv in st.levels[u] for d in st.flow_classes[u]]
         vs = [1.0] * len(cs)
         if not st.consumers[u]:
@@ -96,12 +113,13 @@ def build_highs(st: Structure, nb: Numbers):
                 r.add(cs + [("z", es, lv) for lv in st.levels[es]],
                       vs + [-nb.cells_at[lv] for lv in st.levels[es]], 0.0, 0.0)
             continue
-        for c in st.consumers[u]:
-            for lv in st.levels[c]:
-                for d in st.flow_classes[c]:
-                    cs.append(("g", c, lv, d))
-                    vs.append(-nb.ratio[(u, c)] * nb.inv_y[(c, lv, d)])
-        r.add(cs, vs, 0.0, 0.0)
+        dk, dv = drawn(u)
+        r.add(cs + dk, vs + dv, 0.0, 0.0)
+    for mat in st.supply:  # supply_balance: whichever option is chosen feeds the consumers
+        ts = list(st.supply[mat].values())
+        cs = [("g", t, lv, d) for t in ts for lv in st.levels[t] for d in st.flow_classes[t]]
+        dk, dv = drawn(ts[0])
+        r.add(cs + dk, [1.0] * len(cs) + dv, 0.0, 0.0)
     for s in st.steps:  # capacity
         cs = [("n", s, e) for e in st.options[s]]
         vs = [nb.cap[(s, e)] * nb.derate[s] for e in st.options[s]]
@@ -153,6 +171,18 @@ def build_highs(st: Structure, nb: Numbers):
     lim = nb.h2s_limit
     r.add([("g",) + k for k in keys],
           [nb.h2s[k] / lim if math.isfinite(lim) else 0.0 for k in keys], -inf, 1.0)
+
+    for mat in st.supply:  # supply_choice
+        r.add([("u", mat, o) for o in st.supply[mat]], [1.0] * len(st.supply[mat]), 1.0, 1.0)
+    for s in st.steps:  # supply_machines: an unchosen option's step installs nothing
+        if s in st.member:
+            for e in st.options[s]:
+                r.add([("n", s, e)] + [("z", s, lv) for lv in st.levels[s]],
+                      [1.0] + [-float(nb.nub[(s, e)])] * len(st.levels[s]), -inf, 0.0)
+    for (mat, o), lim in nb.slim.items():  # supply_limit
+        t = st.supply[mat][o]
+        cs = [("g", t, lv, d) for lv in st.levels[t] for d in st.flow_classes[t]]
+        r.add(cs + [("u", mat, o)], [1.0] * len(cs) + [-lim], -inf, 0.0)
 
     col = r.col
     for key in bounds:  # a variable no row uses comes last, as in Pyomo
