@@ -12,6 +12,7 @@ import pytest
 
 from ssbfab.errors import InputError
 from ssbfab.roadmap import solve as rsolve
+from ssbfab.roadmap.decide import solve_stochastic
 from ssbfab.roadmap.designs import LineDesign
 from ssbfab.roadmap.load import load_roadmap
 from ssbfab.roadmap.stochastic import (
@@ -21,10 +22,10 @@ from ssbfab.roadmap.stochastic import (
     make_problem,
     risk_objective,
     rp_groups,
+    scenario_data,
     solve_job_extensive,
-    solve_stochastic,
 )
-from ssbfab.roadmap.tree import base_state, build_tree, scenario_data, scenario_state
+from ssbfab.roadmap.tree import base_state, build_tree, scenario_state
 
 SEMI, SULF = "semisolid-oxide-polymer", "sulfide-lpscl"
 

@@ -43,7 +43,7 @@ from . import categories
 from .categories import COSTING_CHOICES
 from .data.schema import Economics, EquipmentOption, Level, Material, Route
 from .errors import InputError, Problem, closest
-from .graph import LineGraph
+from .graph import LineGraph, costed_graph
 from .stats import LineStats
 
 if TYPE_CHECKING:
@@ -211,15 +211,6 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
 def _finite_positive(v: float | None) -> float | None:
     """v if it is a finite positive number (a measured availability), else None."""
     return float(v) if v is not None and math.isfinite(v) and v > 0 else None
-
-
-def costed_graph(route: Route) -> LineGraph:
-    """The route's line graph; a cost per kWh needs its cell design (a bare line has none)."""
-    graph = LineGraph.of(route)
-    if graph.cell is None:
-        raise InputError(Problem(route.file, None, "cell", "this line has no cell design, so a "
-                                 "cost per kWh cannot be computed"))
-    return graph
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -64,3 +64,8 @@ def nominal_yields(route: Route, dew_point_class: str | None = None,
     levels = levels or {}
     return {n.name: graph.yield_at(n.name, levels.get(n.name, n.levels[0].name), dew_point_class)
             for n in graph.in_file_order()}
+
+
+def default_yields(route: Route) -> dict[str, float]:
+    """Nominal yields at each step's first level in the driest allowed dry room."""
+    return nominal_yields(route, LineGraph.of(route).driest)

@@ -488,9 +488,18 @@ def _sensitive_kg(route: Route, refs: Mapping[str, DesignRef], per_cell: Mapping
         for e in s.inputs:
             part = ratio[(e.step, name)] * out[e.step]
             if e.step in member:
-                m = member[e.step][0]
-                alt[m] = max(alt.get(m, 0.0), part)
+                supplied = member[e.step][0]
+                alt[supplied] = max(alt.get(supplied, 0.0), part)
             else:
                 kg += part
         out[name] = kg + sum(alt.values())
     return out
+
+
+def costed_graph(route: Route) -> LineGraph:
+    """The route's line graph; a cost per kWh needs its cell design (a bare line has none)."""
+    graph = LineGraph.of(route)
+    if graph.cell is None:
+        raise InputError(Problem(route.file, None, "cell", "this line has no cell design, so a "
+                                 "cost per kWh cannot be computed"))
+    return graph

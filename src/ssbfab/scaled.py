@@ -36,7 +36,7 @@ from .data import units
 from .data.schema import DryRoomClass, Economics, Route
 from .data.yamlio import line_of, load_yaml
 from .errors import InputError, Problem, SpecError
-from .graph import LineGraph
+from .graph import LineGraph, costed_graph
 
 FILE = "batpac5_scaling.yaml"
 # volume kind -> the unit its baseline is given in (parse_quantity kind, or None: a ratio)
@@ -226,17 +226,15 @@ def _load(path: str, _mtime: int) -> Baseline:
     return Baseline(path, volumes, cell_ah, steps, plant, routes)
 
 
-def check_file(path: str | Path, lines_dir: str | Path) -> None:
+def check_file(path: str | Path, routes: list[Route]) -> None:
     """`ssbfab validate` of a scaling file: its own checks, and each mapped route's
-    mapping against that route's steps (the routes in `lines_dir`/routes)."""
-    from .data.loader import load_route, load_shared, route_files
-
+    mapping against that route's steps (`routes`: the loaded routes of the data folder;
+    the loader passes them, so this module never reads route files itself)."""
     path = Path(path)
     b = _load(str(path), path.stat().st_mtime_ns)
-    shared = load_shared(lines_dir)
-    for f in route_files(lines_dir):
-        if f.stem in b.routes:
-            _uses(load_route(f, shared=shared), b)
+    for route in routes:
+        if route.name in b.routes:
+            _uses(route, b)
 
 
 def _uses(route: Route, b: Baseline) -> dict[str, Use]:
@@ -271,7 +269,6 @@ def volumes(route: Route, plant_gwh: float) -> dict[str, float]:
     """The plant's volume of each kind per year (kg, m², cells, kWh), and each route
     step's units started per year (key `started:<step>`), at the target and the route's
     nominal yields. See the module docstring for why nominal."""
-    from .cost import costed_graph
     from .flow import nominal_yields
 
     graph = costed_graph(route)
@@ -381,8 +378,6 @@ def primaries(route: Route, plant_gwh: float, dry: DryRoomClass | None,
     electricity the class's power (BatPaC has no dry-room energy term). A step the route
     keeps in the dry room whose BatPaC step is not in BatPaC's (`StepCost.dry_floor`)
     adds its scaled area to the dry room, at the class's cost per m²."""
-    from .cost import hours_per_year
-
     b = baseline(route)
     out: dict[str, dict[str, float]] = {}
     for sc in step_costs(route, plant_gwh):
@@ -395,7 +390,7 @@ def primaries(route: Route, plant_gwh: float, dry: DryRoomClass | None,
             per_m2 = base.equipment.value / base.area.value
             p["dry_room_capex"] = sc.equipment * dry.equipment_cost / per_m2 * share
             p["building_capex"] = sc.area * (econ.building_cost + dry.building_extra_cost) * share
-            p["dry_room_energy"] = (sc.area * dry.power * hours_per_year(econ)
+            p["dry_room_energy"] = (sc.area * dry.power * econ.operating_hours_per_year
                                     * econ.electricity_price * share)
             continue
         p["equipment_capex"] = p.get("equipment_capex", 0.0) + sc.equipment * share
@@ -404,7 +399,7 @@ def primaries(route: Route, plant_gwh: float, dry: DryRoomClass | None,
                 econ.building_cost + dry.building_extra_cost) * share
             p["dry_room_capex"] = p.get("dry_room_capex", 0.0) + sc.area * dry.equipment_cost * share
             p["dry_room_energy"] = p.get("dry_room_energy", 0.0) + (
-                sc.area * dry.power * hours_per_year(econ) * econ.electricity_price * share)
+                sc.area * dry.power * econ.operating_hours_per_year * econ.electricity_price * share)
         elif not sc.in_dry_room:
             p["building_capex"] = p.get("building_capex", 0.0) + sc.area * econ.building_cost * share
     return out

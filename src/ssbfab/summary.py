@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import bom, flow
+from . import bom
 from .cell import design
 from .data.loader import load_shared, resolve_route, route_files
 from .data.schema import Route
-from .graph import LineGraph
-
-
-def default_yields(route: Route) -> dict[str, float]:
-    """Nominal yields at each step's first level in the driest allowed dry room."""
-    return flow.nominal_yields(route, LineGraph.of(route).driest)
+from .flow import default_yields
 
 
 def cell_report(name: str, lines: Path | None = None, route: Route | None = None,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from . import categories, cost
 from .data.schema import Route
+from .flow import default_yields
 from .graph import LineGraph
-from .summary import default_yields
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ def roadmap(
                                  "--solver chooses how a tree is solved"))
     stoch = None
     if lr.roadmap.uncertainty is not None:
+        from ..roadmap.decide import solve_stochastic
         from ..roadmap.solve import designs_for
-        from ..roadmap.stochastic import solve_stochastic
         from ..roadmap.tree import build_tree, check_reserve
 
         tree = build_tree(lr)  # a bad tree or bad arguments fail before any solve

@@ -220,7 +220,8 @@ def load_any(path: str | Path, lines_dir: str | Path | None = None) -> str:
     if "volumes" in raw and "routes" in raw:  # lines/batpac5_scaling.yaml
         from ..scaled import check_file
 
-        check_file(path, d)
+        shared = load_shared(d)
+        check_file(path, [load_route(f, shared=shared) for f in route_files(d)])
         return "batpac5_scaling"
     if "currency_rates" in raw:
         files["economics"] = path

@@ -25,6 +25,7 @@ from ..data.schema import (
     Years,
     _range,
 )
+from .paths import interpolate
 from .tree import Uncertainty
 
 
@@ -212,19 +213,6 @@ class Roadmap(Strict):
         if self.time_limit <= 0 or not 0 <= self.gap < 1:
             raise FieldProblem("time_limit", "expected a positive time limit and 0 <= gap < 1")
         return self
-
-
-def interpolate(path: dict[int, float], year: int) -> float:
-    """A path's value in `year`: linear between given years, held outside them."""
-    ys = sorted(path)
-    if year <= ys[0]:
-        return path[ys[0]]
-    if year >= ys[-1]:
-        return path[ys[-1]]
-    for a, b in zip(ys, ys[1:], strict=False):
-        if a <= year <= b:
-            return path[a] + (path[b] - path[a]) * (year - a) / (b - a)
-    raise AssertionError("unreachable")
 
 
 __all__ = ["Roadmap", "RouteEntry", "Segment", "Owned", "Learning", "Ramp", "Periods",

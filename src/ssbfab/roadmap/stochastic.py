@@ -13,7 +13,7 @@ Pyomo model and adds
   Uryasev form  CVaR = max_eta eta − E[(eta − NPV)+]/(1 − alpha)  (linear: one free
   variable and one shortfall per scenario).
 
-The answers (`solve_stochastic`): the here-and-now decision (first stage) and the
+The answers (`ssbfab.roadmap.decide.solve_stochastic`): the here-and-now decision (first stage) and the
 objective's parts; VSS = RP − EEV (the stochastic solution against the first stage of
 the expected-value plan, fixed); EVPI = WS − RP (wait-and-see: each scenario planned
 alone) and per uncertain input (the tree with that input known from the start); the
@@ -30,28 +30,33 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyomo.environ as pyo
 
 from ..errors import NoPlanError
-from .data import PlanningData
+from .data import PlanningData, compile_data
 from .load import LoadedRoadmap
 from .model import build_model
 from .tree import (
     Tree,
     base_state,
     build_tree,
-    check_reserve,
-    mean_state,
-    scenario_data,
+    roadmap_for,
     scenario_state,
     stage_of_periods,
+    with_yields,
 )
 
 Key = tuple  # ("build", cohort) | ("convert", source, target, p) | ("retire", cohort, p)
+
+
+def scenario_data(lr, designs, state: dict[str, Any]):
+    """PlanningData of one scenario: the roadmap with its inputs, the same line designs."""
+    lr_s, yields = roadmap_for(lr, state)
+    return with_yields(compile_data(lr_s, designs), yields)
 
 
 # ----------------------------------------------------------------------------- the problem
@@ -576,62 +581,6 @@ def informed_groups(tree: Tree, name: str) -> list[list[Hashable]]:
             for t in range(len(tree.stages))]
 
 
-def solve_stochastic(lr: LoadedRoadmap | str, solver: str = "extensive", ranks: int = 2,
-                     progress: Callable[[str], None] | None = None,
-                     designs: dict | None = None, mpiexec: str | None = None
-                     ) -> StochasticResult:
-    """Solve a roadmap's scenario tree and compute the answers (module docstring).
-
-    `solver`: "extensive" (HiGHS on the extensive form) or "ph" (progressive hedging
-    with mpi-sppy on `ranks` MPI processes; needs the `mpi` extra). `designs`: line
-    designs by (route, size) (default: the plant optimiser's, cached). Raises InputError
-    for a bad tree and NoPlanError when a scenario has no feasible roadmap."""
-    from .load import load_roadmap
-    from .solve import designs_for
-
-    lr = lr if isinstance(lr, LoadedRoadmap) else load_roadmap(lr)
-    say = progress or (lambda _msg: None)
-    if solver not in ("extensive", "ph"):
-        from ..errors import InputError
-        from ..errors import Problem as Bad
-
-        raise InputError(Bad("arguments", None, "--solver",
-                             f"expected extensive or ph, found {solver!r}"))
-    tree = build_tree(lr)
-    check_reserve(lr)
-    if solver == "ph":  # before any solve: the arguments and the mpi extra
-        from .ph import check_ph
-
-        check_ph(ranks, len(tree.scenarios))
-    designs = designs if designs is not None else designs_for(lr, progress)
-    problem, tree, states = make_problem(lr, designs, tree)
-    say(f"stochastic: {len(tree.scenarios)} scenarios, {len(tree.stages)} stages")
-    # the expected-value plan: the same roadmap with every input at its expectation
-    probs = [c.probability for c in problem.cases]
-    ev_state = mean_state(states, probs)
-    ev_case = Case("expected value", 1.0, scenario_data(lr, designs, ev_state),
-                   {k.split(".")[1]: v for k, v in ev_state.items() if k.endswith(".yield")})
-    say("expected-value plan")
-    ev = solve_alone(ev_case, problem)
-    jobs = [Job("rp", rp_groups(tree))]
-    if ev.ok:
-        jobs.append(Job("eev", rp_groups(tree), fix=ev.first))
-    for name in tree.inputs:
-        g = informed_groups(tree, name)
-        if _partition(g) != _partition(jobs[0].groups):
-            jobs.append(Job(f"evpi:{name}", g))
-    if problem.reserve:
-        jobs += [Job("reserve:force", rp_groups(tree), reserve="force"),
-                 Job("reserve:forbid", rp_groups(tree), reserve="forbid")]
-    if solver == "ph":
-        from .ph import run_ph
-
-        results, ws = run_ph(problem, jobs, ranks, say, mpiexec=mpiexec)
-    else:
-        results, ws = _run_extensive(problem, jobs, say)
-    return _answers(lr, tree, problem, results, ws, ev, solver, ranks)
-
-
 def _partition(groups: list[list[Hashable]]) -> list[tuple]:
     """A grouping up to the names of its nodes: per stage, which scenarios share a node."""
     out = []
@@ -909,7 +858,7 @@ def allsolid_cheaper(lr, scenarios: list[dict]) -> list[dict]:
     return out
 
 
-__all__ = ["solve_stochastic", "StochasticResult", "Problem", "Job", "JobResult", "Case",
+__all__ = ["StochasticResult", "Problem", "Job", "JobResult", "Case",
            "Alone", "build_extensive", "solve_job_extensive", "cvar", "risk_objective", "make_problem",
            "rp_groups", "informed_groups", "decisions", "restrict", "value_expr",
            "scenario_report", "lines_of", "decision_text"]

@@ -446,7 +446,7 @@ def base_state(lr, inputs: Sequence[str] = ()) -> dict[str, Any]:
     `inputs` adds the data price of materials the roadmap gives no path for."""
     rm = lr.roadmap
     years = rm.periods.years
-    from .schema import interpolate
+    from .paths import interpolate
 
     state: dict[str, Any] = {}
     for m, path in rm.prices.items():
@@ -487,7 +487,7 @@ def scenario_state(lr, changes: tuple[Change, ...], base: dict[str, Any] | None 
     """The inputs of a scenario: the base state with its changes applied in stage order."""
     state = dict(base if base is not None else base_state(lr))
     years = lr.roadmap.periods.years
-    from .schema import interpolate
+    from .paths import interpolate
 
     for c in changes:
         k = _known(c.input)[0]
@@ -580,14 +580,6 @@ def with_yields(d, yields: dict[str, float]):
     return dataclasses.replace(d, ramp=ramp, variable=variable)
 
 
-def scenario_data(lr, designs, state: dict[str, Any]):
-    """PlanningData of one scenario: the roadmap with its inputs, the same line designs."""
-    from .data import compile_data
-
-    lr_s, yields = roadmap_for(lr, state)
-    return with_yields(compile_data(lr_s, designs), yields)
-
-
 def check_reserve(lr) -> None:
     """The reserve option must name a route of the roadmap and one of its line sizes,
     startable in the first stage."""
@@ -630,4 +622,4 @@ def stage_of_periods(years: list[int], stages: list[int]) -> list[int]:
 
 __all__ = ["Uncertainty", "Branch", "Generate", "Sampled", "Risk", "Reserve", "Tree",
            "Scenario", "Change", "build_tree", "base_state", "scenario_state", "mean_state",
-           "roadmap_for", "scenario_data", "with_yields", "check_reserve", "stage_of_periods"]
+           "roadmap_for", "with_yields", "check_reserve", "stage_of_periods"]
