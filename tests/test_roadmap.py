@@ -54,15 +54,10 @@ def write(tmp_path, text, name="rm.yaml"):
 # ----------------------------------------------------------------------------- limit case
 
 
-@pytest.mark.parametrize("size", [2.0])
-def test_one_period_one_route_is_the_plant_optimiser(tmp_path, size):
-    """One period, one route, one segment of fixed demand = `optimize` at that capacity:
-    same machines, same cost per kWh (annuity convention) to 1e-6."""
-    from ssbfab.data import resolve_route
-    from ssbfab.opt import optimize
-
-    f = write(tmp_path, f"""
-        name: limit
+def _one_route(tmp_path, route, size, demand):
+    """One period, one route, one segment whose demand must be met (objective cost)."""
+    return write(tmp_path, f"""
+        name: one-route
         source: illustrative
         periods: {{start: 2030, end: 2030}}
         discount_rate: "8 %"
@@ -70,10 +65,20 @@ def test_one_period_one_route_is_the_plant_optimiser(tmp_path, size):
         learning_mode: none
         line_sizes: ["{size} GWh/yr"]
         routes:
-          {A}: {{pilot_from: 2020, volume_from: 2020, lead_time: "0 yr", life: "10 yr"}}
+          {route}: {{pilot_from: 2020, volume_from: 2020, lead_time: "0 yr", life: "10 yr"}}
         segments:
-          ev: {{demand: {{2030: "{size} GWh/yr"}}}}
+          ev: {{demand: {{2030: "{demand} GWh/yr"}}}}
         """)
+
+
+@pytest.mark.parametrize("size", [2.0])
+def test_one_period_one_route_is_the_plant_optimiser(tmp_path, size):
+    """One period, one route, one segment of fixed demand = `optimize` at that capacity:
+    same machines, same cost per kWh (annuity convention) to 1e-6."""
+    from ssbfab.data import resolve_route
+    from ssbfab.opt import optimize
+
+    f = _one_route(tmp_path, A, size, demand=size)
     import os
     os.environ["SSBFAB_CACHE"] = str(tmp_path / "cache")
     res = rsolve.plan_roadmap(f)
@@ -483,22 +488,6 @@ def test_validate_checks_a_reuse_table_against_the_routes(tmp_path):
 S = "sulfide-lpscl"
 CONFIRM_SHORT = {"days": 50.0, "warmup_days": 40.0, "reps": 1, "seed": 5, "max_iter": 1}
 
-
-def _one_route(tmp_path, route, size, demand):
-    """One period, one route, one segment whose demand must be met (objective cost)."""
-    return write(tmp_path, f"""
-        name: confirm
-        source: illustrative
-        periods: {{start: 2030, end: 2030}}
-        discount_rate: "8 %"
-        objective: cost
-        learning_mode: none
-        line_sizes: ["{size} GWh/yr"]
-        routes:
-          {route}: {{pilot_from: 2020, volume_from: 2020, lead_time: "0 yr", life: "10 yr"}}
-        segments:
-          ev: {{demand: {{2030: "{demand} GWh/yr"}}}}
-        """)
 
 
 @pytest.mark.parametrize("share, lines", [(1.0, 2), (0.6, 3)])

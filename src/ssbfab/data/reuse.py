@@ -15,12 +15,8 @@ from .sources import _unwrap_sources
 from .yamlio import line_of, load_yaml
 
 
-class StepReuse(Strict):
-    from_: str  # the old route's step whose machines the new step reuses
-    share: Fraction  # share of the new step's equipment value the old machines cover
-
-    model_config = {**Strict.model_config}
-    _frac = _range("share", strict=False, high=1.0)
+class _FromKey(Strict):
+    """A record with a `from:` key (a Python keyword), read into the field `from_`."""
 
     @model_validator(mode="before")
     @classmethod
@@ -30,7 +26,15 @@ class StepReuse(Strict):
         return v
 
 
-class Conversion(Strict):
+class StepReuse(_FromKey):
+    from_: str  # the old route's step whose machines the new step reuses
+    share: Fraction  # share of the new step's equipment value the old machines cover
+
+    model_config = {**Strict.model_config}
+    _frac = _range("share", strict=False, high=1.0)
+
+
+class Conversion(_FromKey):
     """Converting a line of route `from` into a line of route `to` (same size)."""
 
     from_: str
@@ -42,13 +46,6 @@ class Conversion(Strict):
     steps: dict[str, StepReuse]
 
     _frac = _range("building", "dry_room", strict=False, high=1.0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _alias(cls, v):
-        if isinstance(v, dict) and "from" in v:
-            v = {("from_" if k == "from" else k): x for k, x in v.items()}
-        return v
 
     @field_validator("retrofit")
     @classmethod

@@ -5,7 +5,7 @@ from both solvers so that neither imports the other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from ..errors import InputError
 from ..errors import Problem as Bad
@@ -16,12 +16,11 @@ from .stochastic import (
     Case,
     Job,
     StochasticResult,
-    _answers,
-    _partition,
-    _run_extensive,
+    answers,
     informed_groups,
     make_problem,
     rp_groups,
+    run_extensive,
     scenario_data,
     solve_alone,
 )
@@ -71,7 +70,16 @@ def solve_stochastic(lr: LoadedRoadmap | str, solver: str = "extensive", ranks: 
     if solver == "ph":
         results, ws = run_ph(problem, jobs, ranks, say, mpiexec=mpiexec)
     else:
-        results, ws = _run_extensive(problem, jobs, say)
-    return _answers(lr, tree, problem, results, ws, ev, solver, ranks)
+        results, ws = run_extensive(problem, jobs, say)
+    return answers(lr, tree, problem, results, ws, ev, solver, ranks)
+
+
+def _partition(groups: list[list[Hashable]]) -> list[tuple]:
+    """A grouping up to the names of its nodes: per stage, which scenarios share a node."""
+    out = []
+    for gs in groups:
+        first: dict[Hashable, int] = {}
+        out.append(tuple(first.setdefault(g, i) for i, g in enumerate(gs)))
+    return out
 
 __all__ = ["solve_stochastic"]

@@ -581,16 +581,7 @@ def informed_groups(tree: Tree, name: str) -> list[list[Hashable]]:
             for t in range(len(tree.stages))]
 
 
-def _partition(groups: list[list[Hashable]]) -> list[tuple]:
-    """A grouping up to the names of its nodes: per stage, which scenarios share a node."""
-    out = []
-    for gs in groups:
-        first: dict[Hashable, int] = {}
-        out.append(tuple(first.setdefault(g, i) for i, g in enumerate(gs)))
-    return out
-
-
-def _run_extensive(problem: Problem, jobs: list[Job], say) -> tuple[dict[str, JobResult],
+def run_extensive(problem: Problem, jobs: list[Job], say) -> tuple[dict[str, JobResult],
                                                                     list]:
     """Jobs on the extensive form, skipping those the RP answers already: EEV when the
     EV plan's first stage is the RP's, a reserve case the RP's first stage satisfies."""
@@ -641,7 +632,7 @@ def _key_size(k: Key) -> float:
     return float(coh.split(":")[2])
 
 
-def _answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
+def answers(lr, tree: Tree, problem: Problem, results: dict[str, JobResult],
              ws: list[Alone], ev: Alone, solver: str, ranks: int) -> StochasticResult:
     rp = results["rp"]
     if not rp.ok:
@@ -858,7 +849,7 @@ def allsolid_cheaper(lr, scenarios: list[dict]) -> list[dict]:
     return out
 
 
-__all__ = ["StochasticResult", "Problem", "Job", "JobResult", "Case",
+__all__ = ["StochasticResult", "run_extensive", "answers", "Problem", "Job", "JobResult", "Case",
            "Alone", "build_extensive", "solve_job_extensive", "cvar", "risk_objective", "make_problem",
            "rp_groups", "informed_groups", "decisions", "restrict", "value_expr",
            "scenario_report", "lines_of", "decision_text"]
