@@ -13,7 +13,8 @@
 
 4. (issue 11) One replication-year of a 50 GWh/yr plant (`--plant-gwh`) as the
    loop plans it: N identical lines of at most `loop.MAX_LINE_GWH`, of which one is simulated (the plant's
-   output is N times the line's, `ssbfab.certify`). Target: < 10 s.
+   output is N times the line's, `ssbfab.certify`). Target: < 10 s. `--plant-route`
+   picks the route (repeatable; `all`: the six shipped routes, one figure each).
 
 Options: --quick skips part 3 (the longest: about a minute on 2 cores); --plant-only
 runs part 4 alone.
@@ -71,12 +72,21 @@ def main() -> None:
     ap.add_argument("--capacity-gwh", type=float, default=10.0)
     ap.add_argument("--plant-gwh", type=float, default=50.0)
     ap.add_argument("--plant-only", action="store_true", help="run part 4 alone")
+    ap.add_argument("--plant-route", action="append", default=None,
+                    help="route of part 4 (repeatable; 'all': every shipped route); "
+                         "default sulfide-lpscl")
     args = ap.parse_args()
 
     import os
 
+    routes = args.plant_route or ["sulfide-lpscl"]
+    if "all" in routes:
+        from ssbfab.data.loader import route_files
+
+        routes = [f.stem for f in route_files()]
     if args.plant_only:
-        plant(args.plant_gwh)
+        for r in routes:
+            plant(args.plant_gwh, r)
         return
 
     from ssbfab.config import size_for_capacity
@@ -131,10 +141,11 @@ def main() -> None:
     line("serial: replication CPU s / wall s", cpu_serial / t_serial, "cores")
     print(f"  identical results serial vs 2 workers: {same}; load average "
           f"{load0:.1f} before, {load1:.1f} after (other processes share the cores)")
-    plant(args.plant_gwh)
+    for r in routes:
+        plant(args.plant_gwh, r)
 
 
-def plant(gwh: float) -> None:
+def plant(gwh: float, route_name: str = "sulfide-lpscl") -> None:
     """Part 4: one replication-year of the optimiser's plan of a `gwh` GWh/yr plant."""
     import math
     import os
@@ -144,7 +155,7 @@ def plant(gwh: float) -> None:
     from ssbfab.opt import OptModel
     from ssbfab.sim import compile_config, run_model
 
-    route = resolve_route("sulfide-lpscl")
+    route = resolve_route(route_name)
     t0 = time.perf_counter()
     # as the loop plans it: lines of at most MAX_LINE_GWH each
     plan = OptModel(route, "batpac5").solve(gwh, lines=max(1, math.ceil(gwh / MAX_LINE_GWH)))
@@ -155,11 +166,13 @@ def plant(gwh: float) -> None:
     t0 = time.perf_counter()
     res = run_model(model, reps=1, seed=1, workers=1)
     wall = time.perf_counter() - t0
-    print(f"sulfide-lpscl plant of {gwh:g} GWh/yr: {plan.lines} line(s) of "
+    print(f"{route_name} plant of {gwh:g} GWh/yr: {plan.lines} line(s) of "
           f"{sum(len(s.machines) for s in model.steps)} machines (optimised in {opt_s:.1f} s); "
           f"one line simulated: {res.stats.operations:,} lot operations, "
           f"{plan.lines * res.stats.good_gwh_per_year.mean:.2f} GWh/yr for the plant")
     line("plant: 1 replication-year wall", wall, "s", 10.0, "lower")
+    # CPU seconds of the replication: what the wall time would be with a core to itself
+    line("plant: 1 replication-year CPU", res.raw[0]["cpu_s"], "s", 10.0, "lower")
     print(f"  load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
