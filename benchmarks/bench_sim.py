@@ -13,7 +13,9 @@
 
 4. (issue 11) One replication-year of a 50 GWh/yr plant (`--plant-gwh`) as the
    loop plans it: N identical lines of at most `loop.MAX_LINE_GWH`, of which one is simulated (the plant's
-   output is N times the line's, `ssbfab.certify`). Target: < 10 s. `--plant-route`
+   output is N times the line's, `ssbfab.certify`). Target: < 10 s, printed for the
+   wall time and for the replication's CPU seconds (the wall time with a core to
+   itself: on a shared machine the wall time grows with the load). `--plant-route`
    picks the route (repeatable; `all`: the six shipped routes, one figure each).
 
 Options: --quick skips part 3 (the longest: about a minute on 2 cores); --plant-only
