@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +24,7 @@ from ssbfab.stats import Estimate
 
 TARGET = 2.0  # GWh/yr
 OP_HOURS = 24 * 365.0  # operating hours per year: 24 operating hours per calendar day
+CAPACITY = 1000.0  # units a step's machines can start per year, in the stand-in cost
 
 
 def _route():
@@ -50,6 +51,9 @@ class Script:
     output: object
     lead_h: object = lambda machines, warmup_days: 10.0
     bottleneck: object = "b"  # a name, or a function of the machines
+    # the bottleneck's capacity factor the simulation measures, from the machines (None:
+    # the statistics lack the step's counts, as hand-made statistics may)
+    factor: object = None
     cost_of: object = None  # confirmed cost from (machines, stats serial number)
     opt_calls: list = field(default_factory=list)
     sim_calls: list = field(default_factory=list)
@@ -78,11 +82,16 @@ class Script:
                                               reps=reps, seed=seed, workers=workers))
         machines = {s: c.machines["m"] for s, c in config.steps.items()}
         g = self.output(machines)
+        b = self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck
+        # the bottleneck started `factor` x CAPACITY units in one operating year
+        steps = ({} if self.factor is None else
+                 {b: SimpleNamespace(per_rep={"started": (self.factor(machines) * CAPACITY,) * reps})})
         stats = SimpleNamespace(
             route=config.route.name, good_gwh_per_year=Estimate(g, 0.9 * g, 1.1 * g),
             # every replication alike: the certification's bound is the mean itself
-            per_rep={"good_gwh_per_year": (g,) * reps},
-            bottleneck=self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck,
+            per_rep={"good_gwh_per_year": (g,) * reps}, steps=steps,
+            simulated_hours=OP_HOURS + 100.0, warmup_hours=100.0, operating_hours_per_year=OP_HOURS,
+            bottleneck=b,
             warmup_days=warmup_days,
             lead_time_h=Estimate(*[self.lead_h(machines, warmup_days)] * 3), id=len(self.sim_calls))
         return SimpleNamespace(stats=stats)
@@ -91,10 +100,12 @@ class Script:
         self.eval_calls.append((config, stats, costing))
         # the confirmed cost depends on the stats it was given (here: their serial number)
         n = sum(c.count for c in config.steps.values())
+        caps = {s: CAPACITY for s in config.steps}  # units/yr each step's machines can start
         if self.cost_of is not None:
             return SimpleNamespace(cost_per_kwh=self.cost_of(
-                {s: c.machines["m"] for s, c in config.steps.items()}, stats.id))
-        return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id)
+                {s: c.machines["m"] for s, c in config.steps.items()}, stats.id),
+                capacity_per_year=caps)
+        return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id, capacity_per_year=caps)
 
 
 @pytest.fixture
@@ -193,6 +204,42 @@ def test_the_derate_compounds_and_never_falls_below_a_half(script):
     assert s.opt_calls[1].derate == {"b": pytest.approx(0.5)}
     assert s.opt_calls[2].derate == {"b": pytest.approx(0.5 * 0.8)}
     assert s.opt_calls[2].stats is res.iterations[1].stats
+
+
+def test_the_constraint_is_derated_by_its_measured_capacity_not_by_the_line_shortfall(script):
+    """The plan has a whole machine of spare capacity at b (4 where 3 make the target at
+    the nominal rate), but each machine makes only 70 % of its nominal rate in the
+    line (waiting to fill and empty batches, which the plan does not know): the line
+    makes 93.3 % of the target. Derating b by that shortfall buys nothing (3 / 0.933 <
+    4 machines) and neither do eight more 2 % tightenings (the loop before this fix
+    ended in "plans oscillate"); the simulation measured that b started 70 % of what
+    its machines can start, and planning b at that rate buys the 5th machine that
+    certifies the plan."""
+    def plan(derate, stats):
+        return {"a": 9, "b": max(4, math.ceil(3.0 / derate.get("b", 1.0) - 1e-9))}
+
+    s = script(Script(plan, lambda m: TARGET * min(1.05, 0.7 * m["b"] / 3.0),
+                      factor=lambda m: 0.7))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.iterations[0].ratio == pytest.approx(0.7 * 4 / 3)
+    assert res.iterations[0].capacity_factor == pytest.approx(0.7)
+    # equal replications: the bound is the mean, so no margin on top of the factor
+    assert s.opt_calls[1].derate == {"b": pytest.approx(0.7)}
+    assert res.converged and res.final.index == 1 and len(s.opt_calls) == 2
+    assert res.final.plan.config.steps["b"].machines == {"m": 5}
+
+
+def test_the_measured_derate_keeps_the_bounds_margin_only_tightens_and_has_a_floor(script):
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET))
+    it = loop.run_loop(_route(), TARGET).iterations[0]
+    measured = replace(it, sim_gwh_mean=2.0, sim_gwh_lcb=1.96, capacity_factor=0.9)
+    # the bound's half-width, 2 % of the goal, is kept as margin: 0.9 x 0.98
+    assert loop._derate_at(measured, 2.0, 1.0) == pytest.approx(0.9 * 0.98)
+    assert loop._derate_at(measured, 2.0, 0.8) == 0.8  # a tighter derate stays
+    assert loop._derate_at(replace(measured, capacity_factor=0.3), 2.0, 1.0) == 0.5
+    # not measured: the line's shortfall compounds (the mean's when short)
+    short = replace(it, ratio=0.9, sim_gwh_mean=1.8, sim_gwh_lcb=1.7)
+    assert loop._derate_at(short, 2.0, 0.8) == pytest.approx(0.8 * 0.9)
 
 
 def test_a_repeated_plan_is_derated_until_the_optimiser_buys_more(script):

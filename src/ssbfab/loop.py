@@ -81,6 +81,9 @@ class Iteration:
     reps: int = 0
     decision: str = ""
     lines: int = 1
+    # the bottleneck's units started over what its machines can start per year at the
+    # observed availability (`_capacity_factor`; NaN: not measured)
+    capacity_factor: float = math.nan
 
     def row(self) -> dict:
         return {
@@ -92,7 +95,8 @@ class Iteration:
             "derated_steps": ";".join(f"{k}={v:.4f}" for k, v in sorted(self.derate.items())),
             "machines": self.machines, "meets_target": self.meets_target,
             "sim_gwh_lcb": self.sim_gwh_lcb, "reps": self.reps, "decision": self.decision,
-            "lines": self.lines, "opt_s": self.opt_s, "sim_s": self.sim_s,
+            "lines": self.lines, "capacity_factor": self.capacity_factor,
+            "opt_s": self.opt_s, "sim_s": self.sim_s,
         }
 
 
@@ -250,8 +254,7 @@ def run_loop(route: Route, capacity_gwh: float, *, costing: str = "batpac5",
         stats = it.stats
         b = it.bottleneck
         if b:
-            short = it.ratio if it.ratio < 1.0 else it.sim_gwh_lcb / goal
-            derate[b] = derate.get(b, 1.0) * max(min(short, 1.0), 0.5)
+            derate[b] = _derate_at(it, goal, derate.get(b, 1.0))
     else:
         reason = f"iteration limit ({max_iter}) reached"
     # every iteration that was certified has returned above: none here was
@@ -325,7 +328,49 @@ class _Certifier:
             sim_gwh_high=n * achieved.ci95_high, ratio=ratio, bottleneck=st.bottleneck,
             derate=dict(derate), machines=sum(c.count for c in plan.config.steps.values()),
             meets_target=cert.certified, opt_s=opt_s, sim_s=sim_s, plan=plan, stats=st,
-            sim_gwh_lcb=cert.lcb_gwh, reps=cert.reps, decision=cert.decision, lines=n)
+            sim_gwh_lcb=cert.lcb_gwh, reps=cert.reps, decision=cert.decision, lines=n,
+            capacity_factor=_capacity_factor(st, cost, st.bottleneck))
+
+
+def _derate_at(it: Iteration, goal: float, current: float) -> float:
+    """The derate of `it`'s constraint for the next plan (a factor on its capacity).
+
+    Measured (`it.capacity_factor`): what the constraint started per year over what
+    its machines can start at the observed availability, less the certification's
+    margin, the relative half-width (mean - lower bound) / goal of the bound that
+    decided the plan: a plan whose constraint makes exactly the target would sit at
+    the target and stay undecided. The derated capacity at today's machines is then
+    what the simulation saw the step make, so the optimiser buys machines until that
+    rate covers the need (plus the margin). Never less derated than before (the
+    derates only tighten, so plans cannot oscillate between two derates).
+
+    Not measured (statistics without the step's counts): the line's shortfall, the
+    mean's when the plan is short, the lower bound's when the mean is near the target,
+    compounding on the current derate.
+
+    Floor 0.5 either way: one simulation never halves a step's capacity."""
+    f = it.capacity_factor
+    if math.isfinite(f) and f > 0:
+        margin = (it.sim_gwh_mean - it.sim_gwh_lcb) / goal
+        margin = margin if math.isfinite(margin) and margin > 0 else 0.0
+        return max(min(current, f * (1.0 - margin)), 0.5)
+    short = it.ratio if it.ratio < 1.0 else it.sim_gwh_lcb / goal
+    return current * max(min(short, 1.0), 0.5)
+
+
+def _capacity_factor(stats: LineStats, cost, step: str) -> float:
+    """Units `step` started per operating year in the simulation over the units its
+    installed machines can start per year at the observed availability
+    (`CostBreakdown.capacity_per_year`); NaN when the statistics lack the step's
+    counts or the window's hours (not measured)."""
+    st = stats.steps.get(step)
+    cap = cost.capacity_per_year.get(step, math.nan)
+    window_h = stats.simulated_hours - stats.warmup_hours
+    started = st.per_rep.get("started") if st is not None else None
+    if not started or not (cap > 0 and window_h > 0):
+        return math.nan
+    per_year = sum(started) / len(started) * stats.operating_hours_per_year / window_h
+    return per_year / cap
 
 
 def _near_line_counts(plan: Plan, cost_tol: float) -> list[int]:
