@@ -154,11 +154,13 @@ def test_iteration_k_plus_1_is_optimised_on_iteration_k_statistics_and_shortfall
     assert s.opt_calls[0].stats is None
     assert s.opt_calls[1].stats is res.iterations[0].stats
     assert s.opt_calls[0].derate == {}
-    assert s.opt_calls[1].derate == {"b": pytest.approx(2 / 3)}  # simulated / target
+    # simulated / target, line-wide (no step's capacity was measured here)
+    assert s.opt_calls[1].derate == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3)}
     assert res.converged and res.final.index == 1 and len(res.iterations) == 2
     assert res.final.plan.config.steps["b"].machines == {"m": 3}
     assert res.final.meets_target and res.final.ratio == pytest.approx(1.0)
-    assert res.final.derate == {"b": pytest.approx(2 / 3)}
+    assert res.final.derate == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3)}
+    assert (res.iterations[0].line_derate, res.final.line_derate) == pytest.approx((1.0, 2 / 3))
     # iteration 0's row: what was simulated and priced with its own statistics
     it0 = res.iterations[0]
     assert (it0.sim_gwh_mean, it0.sim_gwh_low, it0.sim_gwh_high) == pytest.approx(
@@ -223,8 +225,9 @@ def test_the_constraint_is_derated_by_its_measured_capacity_not_by_the_line_shor
     res = loop.run_loop(_route(), TARGET)
     assert res.iterations[0].ratio == pytest.approx(0.7 * 4 / 3)
     assert res.iterations[0].capacity_factor == pytest.approx(0.7)
-    # equal replications: the bound is the mean, so no margin on top of the factor
-    assert s.opt_calls[1].derate == {"b": pytest.approx(0.7)}
+    # equal replications: the bound is the mean, so no margin on top of the factor; the
+    # line-wide derate (the share of the target reached) on every other step
+    assert s.opt_calls[1].derate == {"a": pytest.approx(0.7 * 4 / 3), "b": pytest.approx(0.7)}
     assert res.converged and res.final.index == 1 and len(s.opt_calls) == 2
     assert res.final.plan.config.steps["b"].machines == {"m": 5}
 
@@ -237,9 +240,14 @@ def test_the_measured_derate_keeps_the_bounds_margin_only_tightens_and_has_a_flo
     assert loop._derate_at(measured, 2.0, 1.0) == pytest.approx(0.9 * 0.98)
     assert loop._derate_at(measured, 2.0, 0.8) == 0.8  # a tighter derate stays
     assert loop._derate_at(replace(measured, capacity_factor=0.3), 2.0, 1.0) == 0.5
-    # not measured: the line's shortfall compounds (the mean's when short)
+    # not measured: the step keeps its derate; the line-wide one takes the shortfall
     short = replace(it, ratio=0.9, sim_gwh_mean=1.8, sim_gwh_lcb=1.7)
-    assert loop._derate_at(short, 2.0, 0.8) == pytest.approx(0.8 * 0.9)
+    assert loop._derate_at(short, 2.0, 0.8) == 0.8
+    # the line-wide factor: the share of the goal the bound reached, else the mean's
+    assert loop._line_share(short, 2.0) == pytest.approx(0.85)
+    assert loop._line_share(replace(short, sim_gwh_lcb=-math.inf), 2.0) == pytest.approx(0.9)
+    assert loop._line_share(replace(short, sim_gwh_lcb=0.2), 2.0) == 0.5
+    assert loop._line_share(replace(short, sim_gwh_lcb=2.2), 2.0) == 1.0
 
 
 def test_a_repeated_plan_is_derated_until_the_optimiser_buys_more(script):
@@ -435,14 +443,15 @@ def test_the_reason_quotes_the_output_reached_and_keeps_the_notes(script):
 
 
 def test_every_derated_step_is_in_the_iteration_row(script):
-    # the bottleneck moves from b to a: both end up derated
+    # the bottleneck moves from b to a; the line-wide derate (0.5, then 0.5 x 0.8)
+    # covers both
     outputs = iter([0.5, 0.8, 1.0])
     machines = itertools.count(3)
     script(Script(lambda derate, stats: {"a": 9, "b": next(machines)},
                   lambda m: next(outputs) * TARGET,
                   bottleneck=lambda m: "b" if m["b"] == 3 else "a"))
     res = loop.run_loop(_route(), TARGET)
-    assert res.iterations[2].row()["derated_steps"] == "a=0.8000;b=0.5000"
+    assert res.iterations[2].row()["derated_steps"] == "a=0.4000;b=0.4000"
 
 
 def test_no_plan_after_a_repeat_is_a_reason(script):
@@ -461,7 +470,7 @@ def test_the_iteration_table_says_what_each_iteration_did(script):
     df = res.iterations_frame()
     assert list(df["iteration"]) == [0, 1]
     row = df.iloc[1].to_dict()
-    assert row["derated_steps"] == "b=0.6667"
+    assert row["derated_steps"] == "a=0.6667;b=0.6667"
     assert df.iloc[0]["derated_steps"] == ""
     assert (row["machines"], row["meets_target"], row["bottleneck"]) == (7, True, "b")
     assert (row["target_gwh"], row["sim_to_target_ratio"]) == pytest.approx((TARGET, 1.0))
