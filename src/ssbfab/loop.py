@@ -1,22 +1,24 @@
 """The closed loop: optimise on nominal data, simulate the plan, feed the simulated
-availability, yields and bottleneck losses back, re-optimise, until the simulated
-good output meets the target.
+availability, yields and losses back, re-optimise, until the simulated good output
+meets the target.
 
-Why a derate as well as the stats: availability and yields from the simulation fix
+Why derates as well as the stats: availability and yields from the simulation fix
 the optimiser's *average* capacity, but a line with variability, finite buffers and
 batch steps also loses output to blocking and starving, which no per-step average
-shows. The loop therefore derates the step the simulation names as the bottleneck
-by the shortfall it saw, so the next plan buys capacity exactly where the line
-starved. When the optimiser answers with a plan it has already simulated, the
+shows. Two derates carry it back (docs/certification.md, "What the loop feeds back"):
+a line-wide one, the share of the goal the lower bound reached, on every step (a loss
+spread over many nearly saturated steps), and at the bottleneck (`LineStats.bottleneck`)
+the capacity the simulation saw it reach, so that the next plan buys machines where
+the line waited. When the optimiser answers with a plan it has already simulated, the
 bottleneck is derated a little further until it buys something new.
 
 A plan is accepted when the simulation *certifies* it (`ssbfab.certify`): the
 one-sided lower confidence bound (default 95 %) of the plant's expected good GWh/yr
 is at least the target, with replications added on a fixed doubling schedule up to
-`max_reps` until the bound decides, Bonferroni-corrected over the looks. A plan the
-bound calls short is fed back by its mean shortfall; one left undecided (its mean
-near the target) by the shortfall of its lower bound, so that the next plan buys
-the missing margin. Every plan is simulated with the same seed (common random
+`max_reps` until the bound decides (or the mean falls below the target at a look),
+Bonferroni-corrected over the looks. A plan not certified is fed back by the
+shortfall of its lower bound, so that the next plan buys the missing margin as well
+as the missing mean. Every plan is simulated with the same seed (common random
 numbers). Once a plan is certified, the other numbers of lines the optimiser tried
 whose cost is within `cost_tol` of it are re-optimised with that number of lines,
 simulated on the same streams, and the certified plan of lowest confirmed cost is
