@@ -46,6 +46,7 @@ from .data.schema import Route
 from .stats import LineStats
 
 if TYPE_CHECKING:
+    from .cost import CostBreakdown
     from .opt.plan import Plan
 
 PROGRESS_TOL = 1e-3  # relative: of the target output, and of the cheapest cost so far
@@ -383,7 +384,7 @@ def _derate_at(it: Iteration, goal: float, current: float) -> float:
     return max(min(current, f * (1.0 - margin)), 0.5)
 
 
-def _capacity_factor(stats: LineStats, cost, step: str) -> float:
+def _capacity_factor(stats: LineStats, cost: CostBreakdown, step: str) -> float:
     """Units `step` started per operating year in the simulation over the units its
     installed machines can start per year at the observed availability
     (`CostBreakdown.capacity_per_year`); NaN when the statistics lack the step's
