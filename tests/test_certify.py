@@ -150,7 +150,8 @@ def test_certification_error_rates_over_many_seeds(one_machine):
     """200 seeds each: a plan sized exactly at the analytic throughput is certified
     about 5 % of the time or less (measured 11 of 200, 5.5 %, inside the binomial
     noise of 5 %); a plan with 3 % spare capacity is certified in at least 95 % of the
-    runs (measured 200 of 200, after 6.5 replications on average)."""
+    runs (measured 199 of 200 with the futility stop, 200 without, after 6.5
+    replications on average)."""
     make, exact = one_machine
     model = make(500.0)
     n = 200
