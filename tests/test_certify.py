@@ -54,6 +54,30 @@ def test_decide_by_hand():
     assert decide([10.0], 1.0, 0.95, 1).decision == "undecided"  # no spread to measure
 
 
+def test_a_look_that_does_not_decide_with_the_mean_below_the_target_stops(monkeypatch):
+    """Futility: values 9, 10, 11 (mean 10) against 10.5 at the first of 4 looks are
+    undecided (bounds 10 -+ t(1 - 0.0125, 2) / sqrt(3) = 10 -+ 4.64), and no more
+    replications are run; against 9.5 (mean above) the rule asks for more."""
+    from types import SimpleNamespace
+
+    import ssbfab.sim
+
+    def sim_of(values):
+        return SimpleNamespace(stats=SimpleNamespace(per_rep={"good_gwh_per_year": values}))
+
+    def more(sim, n, workers=None):
+        asked.append(n)
+        return sim_of(sim.stats.per_rep["good_gwh_per_year"] + (10.0,) * n)
+
+    asked: list[int] = []
+    monkeypatch.setattr(ssbfab.sim, "more_replications", more)
+    _, cert = certify(sim_of((9.0, 10.0, 11.0)), 10.5, max_reps=24)
+    assert (cert.decision, cert.reps, cert.certified, asked) == ("below", 3, False, [])
+    assert cert.describe().startswith("below: the mean, 95.2 % of the target over 3 replications")
+    _, cert = certify(sim_of((9.0, 10.0, 11.0)), 9.5, max_reps=24)
+    assert asked[0] == 3  # the second look: 6 replications in all
+
+
 def _sequential(draw, target: float, first: int, max_reps: int, looks: int) -> bool:
     """The loop's rule on draws `draw(n)` (n more values), `looks` the divisor."""
     vals: list[float] = []
@@ -126,7 +150,8 @@ def test_certification_error_rates_over_many_seeds(one_machine):
     """200 seeds each: a plan sized exactly at the analytic throughput is certified
     about 5 % of the time or less (measured 11 of 200, 5.5 %, inside the binomial
     noise of 5 %); a plan with 3 % spare capacity is certified in at least 95 % of the
-    runs (measured 200 of 200, after 6.5 replications on average)."""
+    runs (measured 199 of 200 with the futility stop, 200 without, after 6.5
+    replications on average)."""
     make, exact = one_machine
     model = make(500.0)
     n = 200

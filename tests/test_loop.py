@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +24,7 @@ from ssbfab.stats import Estimate
 
 TARGET = 2.0  # GWh/yr
 OP_HOURS = 24 * 365.0  # operating hours per year: 24 operating hours per calendar day
+CAPACITY = 1000.0  # units a step's machines can start per year, in the stand-in cost
 
 
 def _route():
@@ -50,6 +51,9 @@ class Script:
     output: object
     lead_h: object = lambda machines, warmup_days: 10.0
     bottleneck: object = "b"  # a name, or a function of the machines
+    # the bottleneck's capacity factor the simulation measures, from the machines (None:
+    # the statistics lack the step's counts, as hand-made statistics may)
+    factor: object = None
     cost_of: object = None  # confirmed cost from (machines, stats serial number)
     opt_calls: list = field(default_factory=list)
     sim_calls: list = field(default_factory=list)
@@ -78,11 +82,16 @@ class Script:
                                               reps=reps, seed=seed, workers=workers))
         machines = {s: c.machines["m"] for s, c in config.steps.items()}
         g = self.output(machines)
+        b = self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck
+        # the bottleneck started `factor` x CAPACITY units in one operating year
+        steps = ({} if self.factor is None else
+                 {b: SimpleNamespace(per_rep={"started": (self.factor(machines) * CAPACITY,) * reps})})
         stats = SimpleNamespace(
             route=config.route.name, good_gwh_per_year=Estimate(g, 0.9 * g, 1.1 * g),
             # every replication alike: the certification's bound is the mean itself
-            per_rep={"good_gwh_per_year": (g,) * reps},
-            bottleneck=self.bottleneck(machines) if callable(self.bottleneck) else self.bottleneck,
+            per_rep={"good_gwh_per_year": (g,) * reps}, steps=steps,
+            simulated_hours=OP_HOURS + 100.0, warmup_hours=100.0, operating_hours_per_year=OP_HOURS,
+            bottleneck=b,
             warmup_days=warmup_days,
             lead_time_h=Estimate(*[self.lead_h(machines, warmup_days)] * 3), id=len(self.sim_calls))
         return SimpleNamespace(stats=stats)
@@ -91,10 +100,12 @@ class Script:
         self.eval_calls.append((config, stats, costing))
         # the confirmed cost depends on the stats it was given (here: their serial number)
         n = sum(c.count for c in config.steps.values())
+        caps = {s: CAPACITY for s in config.steps}  # units/yr each step's machines can start
         if self.cost_of is not None:
             return SimpleNamespace(cost_per_kwh=self.cost_of(
-                {s: c.machines["m"] for s, c in config.steps.items()}, stats.id))
-        return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id)
+                {s: c.machines["m"] for s, c in config.steps.items()}, stats.id),
+                capacity_per_year=caps)
+        return SimpleNamespace(cost_per_kwh=100.0 * n + stats.id, capacity_per_year=caps)
 
 
 @pytest.fixture
@@ -143,11 +154,13 @@ def test_iteration_k_plus_1_is_optimised_on_iteration_k_statistics_and_shortfall
     assert s.opt_calls[0].stats is None
     assert s.opt_calls[1].stats is res.iterations[0].stats
     assert s.opt_calls[0].derate == {}
-    assert s.opt_calls[1].derate == {"b": pytest.approx(2 / 3)}  # simulated / target
+    # simulated / target, line-wide (no step's capacity was measured here)
+    assert s.opt_calls[1].derate == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3)}
     assert res.converged and res.final.index == 1 and len(res.iterations) == 2
     assert res.final.plan.config.steps["b"].machines == {"m": 3}
     assert res.final.meets_target and res.final.ratio == pytest.approx(1.0)
-    assert res.final.derate == {"b": pytest.approx(2 / 3)}
+    assert res.final.derate == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3)}
+    assert (res.iterations[0].line_derate, res.final.line_derate) == pytest.approx((1.0, 2 / 3))
     # iteration 0's row: what was simulated and priced with its own statistics
     it0 = res.iterations[0]
     assert (it0.sim_gwh_mean, it0.sim_gwh_low, it0.sim_gwh_high) == pytest.approx(
@@ -193,6 +206,48 @@ def test_the_derate_compounds_and_never_falls_below_a_half(script):
     assert s.opt_calls[1].derate == {"b": pytest.approx(0.5)}
     assert s.opt_calls[2].derate == {"b": pytest.approx(0.5 * 0.8)}
     assert s.opt_calls[2].stats is res.iterations[1].stats
+
+
+def test_the_constraint_is_derated_by_its_measured_capacity_not_by_the_line_shortfall(script):
+    """The plan has a whole machine of spare capacity at b (4 where 3 make the target at
+    the nominal rate), but each machine makes only 70 % of its nominal rate in the
+    line (waiting to fill and empty batches, which the plan does not know): the line
+    makes 93.3 % of the target. Derating b by that shortfall buys nothing (3 / 0.933 <
+    4 machines) and neither do eight more 2 % tightenings (the loop before this fix
+    ended in "plans oscillate"); the simulation measured that b started 70 % of what
+    its machines can start, and planning b at that rate buys the 5th machine that
+    certifies the plan."""
+    def plan(derate, stats):
+        return {"a": 9, "b": max(4, math.ceil(3.0 / derate.get("b", 1.0) - 1e-9))}
+
+    s = script(Script(plan, lambda m: TARGET * min(1.05, 0.7 * m["b"] / 3.0),
+                      factor=lambda m: 0.7))
+    res = loop.run_loop(_route(), TARGET)
+    assert res.iterations[0].ratio == pytest.approx(0.7 * 4 / 3)
+    assert res.iterations[0].capacity_factor == pytest.approx(0.7)
+    # equal replications: the bound is the mean, so no margin on top of the factor; the
+    # line-wide derate (the share of the target reached) on every other step
+    assert s.opt_calls[1].derate == {"a": pytest.approx(0.7 * 4 / 3), "b": pytest.approx(0.7)}
+    assert res.converged and res.final.index == 1 and len(s.opt_calls) == 2
+    assert res.final.plan.config.steps["b"].machines == {"m": 5}
+
+
+def test_the_measured_derate_keeps_the_bounds_margin_only_tightens_and_has_a_floor(script):
+    script(Script(lambda derate, stats: {"b": 3}, lambda m: TARGET))
+    it = loop.run_loop(_route(), TARGET).iterations[0]
+    measured = replace(it, sim_gwh_mean=2.0, sim_gwh_lcb=1.96, capacity_factor=0.9)
+    # the bound's half-width, 2 % of the goal, is kept as margin: 0.9 x 0.98
+    assert loop._derate_at(measured, 2.0, 1.0) == pytest.approx(0.9 * 0.98)
+    assert loop._derate_at(measured, 2.0, 0.8) == 0.8  # a tighter derate stays
+    assert loop._derate_at(replace(measured, capacity_factor=0.3), 2.0, 1.0) == 0.5
+    # not measured: the step keeps its derate; the line-wide one takes the shortfall
+    short = replace(it, ratio=0.9, sim_gwh_mean=1.8, sim_gwh_lcb=1.7)
+    assert loop._derate_at(short, 2.0, 0.8) == 0.8
+    # the line-wide factor: the share of the goal the bound reached, else the mean's
+    assert loop._line_share(short, 2.0) == pytest.approx(0.85)
+    assert loop._line_share(replace(short, sim_gwh_lcb=-math.inf), 2.0) == pytest.approx(0.9)
+    assert loop._line_share(replace(short, sim_gwh_lcb=0.2), 2.0) == 0.5
+    assert loop._line_share(replace(short, sim_gwh_lcb=2.2), 2.0) == 1.0
 
 
 def test_a_repeated_plan_is_derated_until_the_optimiser_buys_more(script):
@@ -388,14 +443,15 @@ def test_the_reason_quotes_the_output_reached_and_keeps_the_notes(script):
 
 
 def test_every_derated_step_is_in_the_iteration_row(script):
-    # the bottleneck moves from b to a: both end up derated
+    # the bottleneck moves from b to a; the line-wide derate (0.5, then 0.5 x 0.8)
+    # covers both
     outputs = iter([0.5, 0.8, 1.0])
     machines = itertools.count(3)
     script(Script(lambda derate, stats: {"a": 9, "b": next(machines)},
                   lambda m: next(outputs) * TARGET,
                   bottleneck=lambda m: "b" if m["b"] == 3 else "a"))
     res = loop.run_loop(_route(), TARGET)
-    assert res.iterations[2].row()["derated_steps"] == "a=0.8000;b=0.5000"
+    assert res.iterations[2].row()["derated_steps"] == "a=0.4000;b=0.4000"
 
 
 def test_no_plan_after_a_repeat_is_a_reason(script):
@@ -414,7 +470,7 @@ def test_the_iteration_table_says_what_each_iteration_did(script):
     df = res.iterations_frame()
     assert list(df["iteration"]) == [0, 1]
     row = df.iloc[1].to_dict()
-    assert row["derated_steps"] == "b=0.6667"
+    assert row["derated_steps"] == "a=0.6667;b=0.6667"
     assert df.iloc[0]["derated_steps"] == ""
     assert (row["machines"], row["meets_target"], row["bottleneck"]) == (7, True, "b")
     assert (row["target_gwh"], row["sim_to_target_ratio"]) == pytest.approx((TARGET, 1.0))

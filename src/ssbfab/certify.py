@@ -23,6 +23,14 @@ The rule (what `run_loop` accepts a plan by):
   plan short that is not. It is conservative: a plan sized just above the target
   needs more replications to be certified than a single fixed-size test would.
 - A plan still undecided after `max_reps` replications is not certified.
+- Futility: a plan whose mean is below the target at a look that does not decide is
+  given no more replications (decision "below", not certified). More could certify
+  it only if the mean rose by more than the bound's half-width, and the loop re-plans
+  such a plan anyway, with more capacity. Stopping without certifying can only lower
+  the chance of certifying, so the error bound above still holds; the price is some
+  power (a plan just above the target whose first looks fall below it is re-planned,
+  a little dearer). Measured on halide-catholyte at 50 GWh/yr: its first plan, 2.9 %
+  short, took 8 replications to be called short; it now stops at 4.
 
 Assumptions that the bound rests on, stated so they can be judged: replication
 values are independent (separate streams) and close enough to normal for the t
@@ -41,6 +49,7 @@ reflect the plans, not the draws.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,7 +68,8 @@ DEFAULT_MAX_REPS = 32  # replications at most before an undecided plan is left u
 @dataclass(frozen=True)
 class Certificate:
     """What the sequential rule decided about one plan: `decision` is "certified"
-    (LCB >= target), "short" (UCB < target) or "undecided" (neither after `max_reps`).
+    (LCB >= target), "short" (UCB < target), "below" (neither, with the mean below the
+    target: stopped for futility) or "undecided" (neither after `max_reps`).
     GWh/yr of the whole plant; `lcb_gwh`/`ucb_gwh` are Bonferroni-corrected one-sided
     bounds at `confidence` over `looks` planned looks."""
 
@@ -88,6 +98,10 @@ class Certificate:
             return (f"certified: the {pct:g} % lower confidence bound of the simulated good "
                     f"output, {self.lcb_gwh:.4g} GWh/yr over {self.reps} replications, is at "
                     f"least {level} (mean {100 * self.mean_gwh / target:.1f} % of the target)")
+        if self.decision == "below":
+            return (f"below: the mean, {100 * self.mean_gwh / target:.1f} % of the target over "
+                    f"{self.reps} replications, is below {level}, and the {pct:g} % bounds "
+                    f"{self.lcb_gwh:.4g} and {self.ucb_gwh:.4g} GWh/yr do not decide")
         if self.decision == "short":
             return (f"short: the {pct:g} % upper confidence bound, {self.ucb_gwh:.4g} GWh/yr "
                     f"over {self.reps} replications, is below the target")
@@ -155,7 +169,9 @@ def certify(sim: SimResult, goal_gwh: float, *, lines: int = 1,
     least `goal_gwh` good GWh/yr in expectation: looks after the replications `sim`
     has, then after twice as many, and so on up to `max_reps`, adding replications on
     the streams that follow (`sim.more_replications`) until a look decides. Returns
-    the simulation with every replication run and the decision."""
+    the simulation with every replication run and the decision. A look that does not
+    decide with the mean below `goal_gwh` stops there ("below": futility, see the
+    module's docstring)."""
     from .sim import more_replications
 
     looks = schedule(len(sim.stats.per_rep["good_gwh_per_year"]), max_reps)
@@ -165,6 +181,8 @@ def certify(sim: SimResult, goal_gwh: float, *, lines: int = 1,
         more = next((r for r in looks if r > cert.reps), None)
         if cert.decision != "undecided" or more is None:
             return sim, cert
+        if cert.mean_gwh < goal_gwh:
+            return sim, dataclasses.replace(cert, decision="below")
         if progress is not None:
             progress(f"undecided at {cert.reps} replications (bounds {cert.lcb_gwh:.4g}–"
                      f"{cert.ucb_gwh:.4g} GWh/yr); {more} in all")
