@@ -125,7 +125,9 @@ class PlantConfig:
         why = graph.class_problem(dpc) if graph.classes else None
         if why is not None:
             bad(("dew_point_class",), why)
-        zone_classes = {z.name: z.classes[0] for z in graph.named_zones}  # as dew_point_class
+        # a zone the plan does not name: the plant's class where it may, else its first
+        zone_classes = {z.name: dpc if dpc in z.classes else z.classes[0]
+                        for z in graph.named_zones}
         for z, c in plan.zones.items():
             why = graph.zone_problem(z, c)
             if why is not None:
@@ -266,6 +268,7 @@ class PlanFile(_PlanModel):
     floor_area_m2: Any = None
     dry_room_area_m2: Any = None
     dry_room_all_in: Any = None
+    zone_costs: Any = None
     h2s_m3_per_year: Any = None
     binding_steps: Any = None
     solver: Any = None

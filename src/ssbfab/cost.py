@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import categories
 from .categories import COSTING_CHOICES
-from .data.schema import ARGON, PLANT_ZONE, Economics, EquipmentOption, Level, Material, Route
+from .data.schema import ARGON, Economics, EquipmentOption, Level, Material, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph, costed_graph
 from .stats import LineStats
@@ -366,17 +366,16 @@ def _scaled_rows(config: PlantConfig, rows: list[tuple[str, dict[str, float]]], 
 
 
 def _zone_classes_checked(config: PlantConfig, graph: LineGraph) -> dict[str, str]:
-    """The config's class of every named zone (an unknown zone or a class it may not
-    choose is bad input naming the field)."""
+    """The config's class of every named zone (one it does not name: the plant's
+    `dew_point_class`); an unknown zone or a class it may not choose is bad input
+    naming the field."""
     file = config.meta.get("file") or config.route.file
-    for name, c in config.zone_classes.items():
+    out = {z.name: config.dew_point_class for z in graph.named_zones}  # not given: the plant's
+    out.update(config.zone_classes)
+    for name, c in out.items():
         if (why := graph.zone_problem(name, c)) is not None:
             raise InputError(Problem(file, None, f"zones.{name}", why))
-    for z in graph.named_zones:
-        if z.name not in config.zone_classes:
-            raise InputError(Problem(file, None, f"zones.{z.name}", f"no class for zone "
-                                     f"{z.name!r}; expected one of {', '.join(z.classes)}"))
-    return dict(config.zone_classes)
+    return out
 
 
 def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
@@ -405,8 +404,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     mat_per, credit, _ = material_cost_per_started(route, prices)
     dpc = config.dew_point_class
     dry = None
-    plant_zone = any(z.name == PLANT_ZONE for z in graph.zones)
-    if plant_zone:  # the class prices the dry room; a line without one needs none
+    if graph.dry_steps:  # the class prices the dry room; a line without one needs none
         graph.check_class(dpc, "dew_point_class", config.meta.get("file"))
         dry = graph.dry_rooms[dpc]
     classes = _zone_classes_checked(config, graph)
@@ -514,10 +512,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for k in names:
             total_primary[k] += prim[k]
     if categories.costing_parts(costing)[1]:
-        if graph.named_zones:
-            raise InputError(Problem(config.route.file, None, "zones", "a volume-scaled costing "
-                                     f"({costing}) prices one dry room at one class; a zoned "
-                                     "plant is costed by machine (batpac5 or annuity)"))
+        # BatPaC's dry room is one, at the plant's zone's class: under a scaled costing the
+        # other zones' classes change their steps' yields, not what the room costs
         rows, total_primary, floor, dry_area = _scaled_rows(config, rows, dry, econ)
     r = categories.rollup(total_primary, econ, costing)
     per_year = r.categories

@@ -297,12 +297,13 @@ class LineGraph:
     def step_classes(self, dew_point_class: str | None,
                      zone_classes: Mapping[str, str] | None = None) -> dict[str, str | None]:
         """step -> the class it works in: its named zone's (`zone_classes`, zone ->
-        class), else the plant's `dew_point_class`."""
+        class; a zone not given there: the plant's), else the plant's `dew_point_class`."""
         zc = zone_classes or {}
         out: dict[str, str | None] = {}
         for n in self.steps:
             z = n.zone
-            out[n.name] = zc.get(z) if z is not None and z != PLANT_ZONE else dew_point_class
+            out[n.name] = (zc.get(z, dew_point_class) if z is not None and z != PLANT_ZONE
+                           else dew_point_class)
         return out
 
     def zone_problem(self, zone: str, dew_point_class: str) -> str | None:
@@ -441,7 +442,7 @@ def route_zones(route: Route) -> tuple[ZoneNode, ...]:
             classes = tuple(z.classes)
         else:
             classes = allowed_classes(route, steps)[0]
-        out.append(ZoneNode(z.name, steps, classes))
+        out.append(ZoneNode(z.name, steps, classes + ((ARGON,) if z.argon else ())))
     rest = tuple(st for st in dry if st not in named)
     if rest:
         out.append(ZoneNode(PLANT_ZONE, rest,

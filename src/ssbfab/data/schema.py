@@ -1113,17 +1113,26 @@ class Zone(Strict):
 
     name: str
     steps: list[str]  # dry-room steps of `line:`
-    # classes the zone may choose: dry-room class names (wettest to driest) and/or
-    # `argon`; default: the route's classes that every step of the zone allows
+    # dry-room classes the zone may choose (wettest to driest); default: the route's
+    # classes that every step of the zone allows
     classes: list[str] | None = None
+    # may also choose an argon mini-environment (every step needs an `argon_enclosure`)
+    argon: bool = False
     description: str | None = None
 
-    @field_validator("steps", "classes")
+    @field_validator("steps")
     @classmethod
     def _some(cls, v):
-        if v is not None and not v:
-            raise ValueError("expected at least one name, found an empty list")
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
         return v
+
+    @model_validator(mode="after")
+    def _a_class(self):
+        if self.classes == [] and not self.argon:  # argon alone is a choice of one
+            raise FieldProblem("classes", "expected at least one class (or `argon: true`), "
+                                          "found an empty list")
+        return self
 
 
 # the zone of the dry-room steps no named zone holds (today's one dry room per plant)

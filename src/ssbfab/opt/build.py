@@ -42,7 +42,7 @@ import math
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from ..data.schema import ARGON
+from ..data.schema import ARGON, PLANT_ZONE
 from .data import Numbers, Structure
 
 
@@ -339,6 +339,6 @@ def add_objective(m, st: Structure) -> None:
              + [(m.c_x[k], m.x[k]) for k in m.SEL]
              + [(m.c_a[d], m.a[z, d]) for z, d in m.ZD if d != ARGON]
              + [(m.c_enc[k], m.v[k]) for k in m.ENC]
-             # plant costs of a scaled costing (which refuses zones: one zone, the plant's)
-             + [(m.c_w[d], m.w[z, d]) for z, d in m.ZD if d != ARGON])
+             # plant costs of a scaled costing: BatPaC's one dry room, at the plant zone's class
+             + [(m.c_w[d], m.w[PLANT_ZONE, d]) for d in st.zones[PLANT_ZONE]])
     m.cost = pyo.Objective(expr=lin(terms, constant=m.c0), sense=pyo.minimize)

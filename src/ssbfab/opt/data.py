@@ -387,10 +387,6 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     dry_limit = plant.dry_room_area
     c_a: dict[str, float] = {}
     c_w: dict[str, float] = {d: 0.0 for d in st.classes}
-    if is_scaled and graph.named_zones:
-        raise InputError(Problem(route.file, None, "zones", f"a volume-scaled costing ({costing}) "
-                                 "prices one dry room at one class; a zoned plant is costed by "
-                                 "machine (batpac5 or annuity)"))
     for d in st.classes:
         c_a[d] = 0.0 if is_scaled else categories.dry_room_weight(graph.dry_rooms[d], econ, w) * per_kwh
         if is_scaled:
@@ -407,8 +403,8 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     for s in st.dry_steps:
         enc = graph.node(s).spec.argon_enclosure
         if st.zone_of[s] in st.argon_zones and enc is not None:  # every one has it (checks)
-            for e in st.options[s]:
-                c_enc[(s, e)] = categories.enclosure_weight(enc, econ, w) * per_kwh
+            for e in st.options[s]:  # machine-driven: BatPaC's scaled plant under -scaled
+                c_enc[(s, e)] = 0.0 if is_scaled else categories.enclosure_weight(enc, econ, w) * per_kwh
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
     h2s_limit = plant.h2s_limit if plant.h2s_limit is not None else math.inf

@@ -236,13 +236,11 @@ def compile_config(config: PlantConfig, days: float = 365.0,
     # room 0 is the plant's), at the class the configuration chose for it
     zone_classes: dict[str, str] = {}
     for z in graph.named_zones:
-        c = config.zone_classes.get(z.name)
-        why = (f"no class for zone {z.name!r}; expected one of {', '.join(z.classes)}"
-               if c is None else graph.zone_problem(z.name, c))
+        c = config.zone_classes.get(z.name, dpc)  # a zone not named: the plant's class
+        why = graph.zone_problem(z.name, c)
         if why is not None:
             bad(f"zones.{z.name}", why)
         else:
-            assert c is not None
             zone_classes[z.name] = c
     rooms = tuple(_dry_room(route, graph, zone_classes.get(z.name), zone=True)
                   for z in graph.named_zones)
