@@ -215,7 +215,7 @@ class LineGraph:
                                           {c: moisture_factor(mo, route, c, s) for c in classes}),
                 sensitive_kg=sensitive[name], zone=zone))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
-        used = tuple(dict.fromkeys(c for z in zones for c in (*z.classes, *allowed)))
+        used = tuple(dict.fromkeys((*allowed, *(c for z in zones for c in z.classes))))
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
         bom = {k.removeprefix("material."): v.value for k, v in refs.items()
                if k.startswith("material.")}
