@@ -320,3 +320,79 @@ def test_a_yield_factor_step_in_argon_needs_its_argon_factor(tmp_path):
     res = CliRunner().invoke(app, ["validate", str(p)])
     assert res.exit_code == 2, res.output
     assert "argon_enclosure.yield_factor" in res.stderr
+
+
+def _zoned_line(tmp_path: Path):
+    """A bare line without variability: `a` (dry room, not sensitive) feeds `b` (a dose
+    curve, loss = dose / 1000) alone in zone `z`; plant at dp-40, `z` at dp-60."""
+    from sim_lines import step
+    from ssbfab.data import load_shared
+    from ssbfab.sim import bare_config
+
+    calm = load_shared(None, overrides={f"dry_rooms.classes.{c}.excursions.rate": "0 1/yr"
+                                        for c in ("dp-40", "dp-50", "dp-60")})
+    a = step("a", "kg", batch=2000, cycle=2.0, lot=1000, yield_="100 %", buffer=8,
+             environment="dry_room", per_cell="1000 kg")
+    b = step("b", "cell", rate=2.0, lot=1, yield_="98 %",
+             inputs=[{"step": "a", "per_cell": "1000 kg"}], environment="dry_room",
+             moisture={"dose": {"exposure": "0.75 h",
+                                "points": [{"dose": "500 ppmv*h", "loss": "50 %"}]},
+                       "excursion": {"effect": "loss"}})
+    b["options"][0].pop("mtbf", None)  # no failures: a line without variability
+    doc = {"name": "zoned-line", "form": "line", "source": "illustrative", "line": [a, b],
+           "zones": [{"name": "z", "steps": ["b"]}]}
+    path = tmp_path / "zoned-line.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    route = load_route(path, shared=calm)
+    cfg = bare_config(route, "dp-40")
+    return route, PlantConfig(route, cfg.steps, "dp-40", cfg.capacity_gwh,
+                              zone_classes={"z": "dp-60"})
+
+
+def test_simulator_and_optimiser_agree_on_a_zoned_line_without_variability(tmp_path):
+    """The dose step in its zone at dp-60 while the plant's room is at dp-40: the
+    simulated yield is the graph's yield in the zone's class (what cost and optimiser
+    use), not the plant's; the lots meet the zone's water (the dose tallied), their wait
+    in the buffer before the step included (that buffer is the consumer's feed, in its
+    zone)."""
+    import math
+
+    from sim_lines import days_for
+    from ssbfab.sim.model import run_replication
+
+    route, cfg = _zoned_line(tmp_path)
+    model = compile_config(cfg, days=days_for(route, 4000), warmup_days=days_for(route, 20))
+    raw = run_replication(model, seed=11, rep=0)["steps"][1]
+    g = LineGraph.of(route)
+    nominal = g.yield_at("b", "nominal", "dp-60")
+    assert nominal == pytest.approx(0.98 * (1 - dew_point_to_ppmv(-60.0) * 0.75 / 1000), rel=1e-12)
+    n = raw["started"] - raw["inproc_end"]
+    assert raw["good"] / n == pytest.approx(nominal, abs=4 * math.sqrt(0.25 / n))
+    # the plant's class would lose 9 % more: far outside the interval
+    assert abs(raw["good"] / n - g.yield_at("b", "nominal", "dp-40")) > 8 * math.sqrt(0.25 / n)
+    assert raw["water_dose"] == pytest.approx(dew_point_to_ppmv(-60.0) * 0.75, rel=0.05)
+
+
+def test_statistics_record_the_zones_and_the_cost_reads_them(tmp_path):
+    """stats.json says which class each zone was simulated in; read back, the observed
+    yield factor of the zone's step is taken against its zone's class (about 1 here),
+    and statistics naming a class the zone may not choose are refused."""
+    from sim_lines import days_for
+    from ssbfab.cost import observed
+    from ssbfab.errors import InputError
+    from ssbfab.sim import simulate
+    from ssbfab.stats import LineStats
+
+    route, cfg = _zoned_line(tmp_path)
+    res = simulate(cfg, reps=1, days=days_for(route, 2000), warmup_days=days_for(route, 20),
+                   workers=1, seed=3)
+    assert res.stats.zone_classes == {"z": "dp-60"}
+    doc = res.stats.to_dict()
+    assert doc["zones"] == {"z": "dp-60"}
+    back = LineStats.from_dict(doc)
+    assert back.zone_classes == {"z": "dp-60"}
+    f = observed(route, back)["b"].yield_factor
+    assert f == pytest.approx(1.0, abs=0.03)
+    doc["zones"] = {"z": "dp-70"}
+    with pytest.raises(InputError, match="zone 'z' may not choose class 'dp-70'"):
+        observed(route, LineStats.from_dict(doc))

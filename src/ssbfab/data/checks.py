@@ -224,13 +224,12 @@ def _check_zones(route: Route, steps: Mapping[str, int], add) -> None:
             owner[st] = z.name
             members.append(s)
         if z.argon:
-            where = ("zones", i, "argon")
             if argon_dp is None:
-                add(where, "argon needs `argon_dew_point` in dry_rooms.yaml (the water an "
+                add(("zones", i, "argon"), "argon needs `argon_dew_point` in dry_rooms.yaml (the water an "
                            "argon mini-environment holds)")
             bare = [s.name for s in members if s.argon_enclosure is None]
             if bare:
-                add(where, f"argon is not allowed for step(s) {', '.join(map(repr, bare))}: "
+                add(("zones", i, "argon"), f"argon is not allowed for step(s) {', '.join(map(repr, bare))}: "
                            "expected an `argon_enclosure` (capex and argon_flow per machine) "
                            "on every step of a zone that may choose argon")
         for k, c in enumerate(z.classes or []):
