@@ -56,11 +56,16 @@ def shipped(shared):
     return resolve_route("sulfide-lpscl", LINES, shared=shared)
 
 
+@pytest.fixture(scope="module")
+def shipped_plan(shipped):
+    return optimize(shipped, GWH, gap=1e-9)
+
+
 # ----------------------------------------------------------------------------- the shipped data
 
 
-def test_the_shipped_sulfide_zones_are_chosen_and_the_objective_is_evaluate(shipped):
-    plan = optimize(shipped, GWH, gap=1e-9)
+def test_the_shipped_sulfide_zones_are_chosen_and_the_objective_is_evaluate(shipped_plan):
+    plan = shipped_plan
     _objective_is_evaluate(plan)
     zc = plan.config.zone_classes
     assert set(zc) == {"powder", "sheets"}
@@ -74,8 +79,8 @@ def test_the_shipped_sulfide_zones_are_chosen_and_the_objective_is_evaluate(ship
         == pytest.approx(doc["dry_room_area_m2"], rel=1e-12)
 
 
-def test_a_plan_with_zones_reads_back(shipped, tmp_path):
-    plan = optimize(shipped, GWH, gap=1e-9)
+def test_a_plan_with_zones_reads_back(shipped, shipped_plan, tmp_path):
+    plan = shipped_plan
     p = tmp_path / "plan.json"
     import json
 
@@ -83,6 +88,24 @@ def test_a_plan_with_zones_reads_back(shipped, tmp_path):
     back = PlantConfig.read(shipped, p)
     assert back.zone_classes == plan.config.zone_classes
     assert evaluate(back).cost_per_kwh == pytest.approx(plan.cost.cost_per_kwh, rel=1e-12)
+
+
+def test_one_zone_holding_every_dry_room_step_is_the_plant_without_zones(tmp_path):
+    """The limit: a route without zones is one zone, today's plant; a single named zone
+    of every dry-room step (its default classes: the route's) gives the same plan and
+    objective."""
+    whole = _sulfide(tmp_path, None, "whole")
+    dry = [s.name for s in whole.full.line if s.environment == "dry_room"]
+    one = _sulfide(tmp_path, [{"name": "all", "steps": dry}], "one-zone")
+    a, b = optimize(whole, GWH, gap=1e-9), optimize(one, GWH, gap=1e-9)
+    _objective_is_evaluate(b)
+    assert b.status.objective == pytest.approx(a.status.objective, rel=1e-9)
+    assert b.cost.cost_per_kwh == pytest.approx(a.cost.cost_per_kwh, rel=1e-9)
+    assert b.config.zone_classes == {"all": a.config.dew_point_class}
+    assert {s: (c.level, c.machines) for s, c in b.config.steps.items()} == \
+        {s: (c.level, c.machines) for s, c in a.config.steps.items()}
+    assert b.config.supply == a.config.supply
+    assert b.cost.by_category == pytest.approx(a.cost.by_category, rel=1e-9)
 
 
 # ----------------------------------------------------------------------------- the trade-off
@@ -156,7 +179,7 @@ def _zoned_synthetic(seed: int) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("seed", [300, 301, 302])
+@pytest.mark.parametrize("seed", [300] + [pytest.param(s, marks=pytest.mark.slow) for s in (301, 302)])
 def test_brute_force_over_every_zone_class_combination_equals_the_milp(tmp_path, shared, seed):
     doc = _zoned_synthetic(seed)
     route = load_route(write_route(tmp_path, doc), shared=shared)
@@ -232,8 +255,8 @@ def test_argon_costs_the_enclosures_and_their_argon_by_hand(tmp_path, shared):
 # ----------------------------------------------------------------------------- the simulator
 
 
-def test_the_simulator_reads_each_steps_zone_class(shipped):
-    plan = optimize(shipped, GWH, gap=1e-9)
+def test_the_simulator_reads_each_steps_zone_class(shipped_plan):
+    plan = shipped_plan
     cfg = plan.config
     for powder in ("argon", "dp-40"):
         c = PlantConfig(cfg.route, cfg.steps, "dp-60", cfg.capacity_gwh,
@@ -396,3 +419,14 @@ def test_statistics_record_the_zones_and_the_cost_reads_them(tmp_path):
     doc["zones"] = {"z": "dp-70"}
     with pytest.raises(InputError, match="zone 'z' may not choose class 'dp-70'"):
         observed(route, LineStats.from_dict(doc))
+
+
+def test_a_zoned_route_under_a_scaled_costing_prices_one_room(shipped):
+    """BatPaC's volume scaling has one dry room: priced at the plant zone's class; the
+    other zones' classes move yields only, and the objective is still evaluate."""
+    plan = optimize(shipped, GWH, costing="batpac5-scaled", gap=1e-9)
+    assert plan.status.status == "optimal", plan.status.reason
+    again = evaluate(plan.config, costing="batpac5-scaled")
+    assert plan.status.objective == pytest.approx(again.cost_per_kwh, rel=1e-6)
+    assert set(again.zones) == {"powder", "sheets", "plant"}
+    assert all(v["usd_per_kwh"] != v["usd_per_kwh"] for v in again.zones.values())  # NaN

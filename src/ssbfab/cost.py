@@ -502,8 +502,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
                     prim[k] += n_all * per_enc(enc, econ)
                     zp[k] = zp.get(k, 0.0) + n_all * per_enc(enc, econ)
             else:
-                room = graph.dry_rooms[cls] if cls is not None else dry
-                assert room is not None
+                assert cls is not None  # every zone has its class (checked above)
+                room = graph.dry_rooms[cls]
                 dry_area += area
                 for k, per_dry_m2 in per_dry:
                     prim[k] += area * per_dry_m2(room, econ)
@@ -511,7 +511,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         rows.append((name, prim))
         for k in names:
             total_primary[k] += prim[k]
-    if categories.costing_parts(costing)[1]:
+    scaled = categories.costing_parts(costing)[1]
+    if scaled:
         # BatPaC's dry room is one, at the plant's zone's class: under a scaled costing the
         # other zones' classes change their steps' yields, not what the room costs
         rows, total_primary, floor, dry_area = _scaled_rows(config, rows, dry, econ)
@@ -524,14 +525,16 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     zones: dict[str, dict[str, object]] = {}
     if graph.named_zones:
         per_building = categories.rollup({"building_capex": 1.0}, econ, costing).categories["building"]
-        dry_building = 0.0
+        if not scaled:  # (scaled: BatPaC's one room, priced above)
+            dry_building = 0.0
         for z in graph.zones:
             zc = classes.get(z.name, dpc)
-            if zc != ARGON:  # its floor at the plain and the extra building cost per m²
+            if zc != ARGON and not scaled:  # its floor at the plain and the extra cost per m²
                 dry_building += (zone_area[z.name] * econ.building_cost
                                  + zone_prim[z.name].get("building_capex", 0.0)) * per_building
-            # what its environment adds over plain floor, rolled up with the overheads
-            usd = categories.rollup(zone_prim[z.name], econ, costing).total
+            # what its environment adds over plain floor, rolled up with the overheads (not
+            # priced per zone under a scaled costing)
+            usd = math.nan if scaled else categories.rollup(zone_prim[z.name], econ, costing).total
             zones[z.name] = {"class": zc, "steps": list(z.steps), "area_m2": zone_area[z.name],
                              "enclosed_machines": zone_enclosed[z.name], "usd_per_kwh": usd / kwh}
     return CostBreakdown(

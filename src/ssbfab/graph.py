@@ -88,11 +88,6 @@ class ZoneNode:
     steps: tuple[str, ...]  # dry-room steps, in the route file's order
     classes: tuple[str, ...]  # wettest to driest; ARGON last where allowed
 
-    @property
-    def argon(self) -> bool:
-        """May choose an argon mini-environment."""
-        return ARGON in self.classes
-
 
 @dataclass(frozen=True)
 class StepNode:
