@@ -325,7 +325,7 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
         graph.check_class(dew_point_class)
     steps_ = graph.in_file_order()
     levels = {n.name: n.levels[0].name for n in steps_}
-    zones = graph.driest_zones
+    zones = {} if dew_point_class else graph.driest_zones  # a forced class: every zone's
     yields = flow.nominal_yields(route, dpc, levels, zones)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}

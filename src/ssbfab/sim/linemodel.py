@@ -168,7 +168,7 @@ def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig
     """The configuration a bare line (or any route without a plan) runs when no plan is
     given: per step the first level and max(min_count, 1) machines of the first
     option; the step's own lot size (no larger than that option's batch); the
-    driest allowed dry-room class, as `size_for_capacity` does."""
+    driest allowed dry-room class (each zone its driest), as `size_for_capacity` does."""
     from ..config import PlantConfig, StepChoice
     from ..graph import LineGraph
 
@@ -181,8 +181,10 @@ def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig
         lot = min(s.lot, opt.batch_size) if opt.is_batch else s.lot
         steps[s.name] = StepChoice(level=s.setting_levels[0].name,
                                    machines={opt.name: max(opt.min_count, 1)}, lot_size=lot)
+    # each zone in its driest class too, unless a class is forced (then every zone's)
+    zones = {} if dew_point_class else graph.driest_zones
     return PlantConfig(route=route, steps=steps, dew_point_class=dpc, capacity_gwh=math.nan,
-                       meta={"sized_by": "bare_config"})
+                       meta={"sized_by": "bare_config"}, zone_classes=zones)
 
 
 def check_run(days: float, warmup_days: float, reps: int, workers: int | None = None) -> None:
