@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ssbfab.data.schema import ARGON, PLANT_ZONE
 from ssbfab.opt.data import Numbers, Structure
 
 
@@ -55,8 +56,11 @@ def build_highs(st: Structure, nb: Numbers):
     for s in st.steps:
         for lv in st.levels[s]:
             var(("z", s, lv), 0.0, nb.zub[(s, lv)], is_int=True)
-    for d in st.classes:
-        var(("w", d), 0.0, 1.0, nb.c_w.get(d, 0.0), True)  # plant costs of a scaled costing
+    zd = [(z, d) for z in st.zones for d in st.zones[z]]  # a class per zone of the dry room
+    enc = [(s, e) for s in st.dry_steps if st.zone_of[s] in st.argon_zones for e in st.options[s]]
+    for z, d in zd:  # plant costs of a scaled costing: the plant zone's class
+        var(("w", z, d), 0.0, 1.0,
+            nb.c_w.get(d, 0.0) if z == PLANT_ZONE and d != ARGON else 0.0, True)
     for k in st.gkeys():
         var(("g",) + k, 0.0, nb.gub[k], nb.c_g[k])
     for s in st.steps:
@@ -70,9 +74,11 @@ def build_highs(st: Structure, nb: Numbers):
     for mat in st.supply:  # make or buy: one binary per supply option
         for o in st.supply[mat]:
             var(("u", mat, o), 0.0, nb.uub.get((mat, o), 1.0), is_int=True)
-    for d in st.classes:  # without a dry room, a = 0 (Pyomo sends the fixed column too)
-        var(("a", d), 0.0, inf if st.dry_steps else 0.0,
-            nb.c_a[d] * nb.amax if st.dry_steps else 0.0)
+    for z, d in zd:  # without a dry room, a = 0 (Pyomo sends the fixed column too)
+        var(("a", z, d), 0.0, inf if st.dry_steps else 0.0,
+            nb.c_a[d] * nb.amax if st.dry_steps and d != ARGON else 0.0)
+    for k in enc:  # machines enclosed in argon
+        var(("v",) + k, 0.0, inf, nb.c_enc[k])
 
     r = _Rows()
     for s in st.steps:  # level_choice (a supply option's step: its levels sum to u)
@@ -81,7 +87,8 @@ def build_highs(st: Structure, nb: Numbers):
             r.add(zs + [("u",) + st.member[s]], [1.0] * len(zs) + [-1.0], 0.0, 0.0)
         else:
             r.add(zs, [1.0] * len(zs), 1.0, 1.0)
-    r.add([("w", d) for d in st.classes], [1.0] * len(st.classes), 1.0, 1.0)
+    for z in st.zones:  # class_choice
+        r.add([("w", z, d) for d in st.zones[z]], [1.0] * len(st.zones[z]), 1.0, 1.0)
     for s in st.steps:  # level_link
         if len(st.levels[s]) > 1 or s in st.member:
             for lv in st.levels[s]:
@@ -90,7 +97,7 @@ def build_highs(st: Structure, nb: Numbers):
     for s in st.steps:  # class_link
         if st.flow_classes[s][0] != "any":
             for d in st.flow_classes[s]:
-                cs = [("g", s, lv, d) for lv in st.levels[s]] + [("w", d)]
+                cs = [("g", s, lv, d) for lv in st.levels[s]] + [("w", st.zone_of[s], d)]
                 r.add(cs, [1.0] * (len(cs) - 1) + [-nb.gmax[s]], -inf, 0.0)
     delivers = {t for opts in st.supply.values() for t in opts.values()}
 
@@ -156,16 +163,25 @@ def build_highs(st: Structure, nb: Numbers):
         r.add([("n", s, e1), ("n", s, e2)], [1.0, -1.0], 0.0, inf)
     dry_n = [(s, e) for s in st.dry_steps for e in st.options[s]]
     if st.dry_steps:
-        r.add([("a", d) for d in st.classes] + [("n",) + k for k in dry_n],
-              [1.0] * len(st.classes) + [-nb.footprint[k] / nb.amax for k in dry_n], 0.0, 0.0)
-        for d in st.classes:
-            r.add([("a", d), ("w", d)], [1.0, -1.0], -inf, 0.0)
+        for z in st.zones:  # dry_split
+            zn = [k for k in dry_n if st.zone_of[k[0]] == z]
+            r.add([("a", z, d) for d in st.zones[z]] + [("n",) + k for k in zn],
+                  [1.0] * len(st.zones[z]) + [-nb.footprint[k] / nb.amax for k in zn], 0.0, 0.0)
+        for z, d in zd:  # dry_class
+            r.add([("a", z, d), ("w", z, d)], [1.0, -1.0], -inf, 0.0)
+        for s, e in enc:  # enclosed: v >= n - nub (1 - w[zone, argon])
+            nub = float(nb.nub[(s, e)])
+            r.add([("v", s, e), ("n", s, e), ("w", st.zone_of[s], ARGON)], [1.0, -1.0, -nub],
+                  -nub, inf)
     all_n = [(s, e) for s in st.steps for e in st.options[s]]
     r.add([("n",) + k for k in all_n], [nb.footprint[k] / nb.floor_limit for k in all_n],
           -inf, 1.0)
-    if st.dry_steps:
-        r.add([("n",) + k for k in dry_n], [nb.footprint[k] / nb.dry_limit for k in dry_n],
-              -inf, 1.0)
+    if st.dry_steps:  # a zone that may choose argon counts only its area in a dry-room class
+        in_dry = [k for k in dry_n if st.zone_of[k[0]] not in st.argon_zones]
+        az = [(z, d) for z in st.argon_zones for d in st.zones[z] if d != ARGON]
+        a_dry = nb.amax / nb.dry_limit if nb.dry_limit > 0 else 0.0
+        r.add([("n",) + k for k in in_dry] + [("a",) + k for k in az],
+              [nb.footprint[k] / nb.dry_limit for k in in_dry] + [a_dry] * len(az), -inf, 1.0)
 
     keys = list(st.gkeys())  # h2s_release: shares of the site's limit (none: all 0)
     lim = nb.h2s_limit

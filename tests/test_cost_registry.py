@@ -136,6 +136,14 @@ def insured(monkeypatch):
     monkeypatch.setattr(categories, "LINES", categories.LINES + (INSURANCE,))
 
 
+def _zones(route):
+    """The route file's zones, and the plant's own holding every other dry-room step."""
+    named = [{"zone": z.name, "steps": list(z.steps)} for z in route.zones]
+    taken = {st for z in named for st in z["steps"]}
+    return named + [{"zone": "plant", "steps": [s.name for s in route.line
+                                                if s.environment == "dry_room" and s.name not in taken]}]
+
+
 @pytest.mark.parametrize("costing", ["batpac5", "annuity"])
 def test_a_new_category_is_one_entry(sulfide, insured, costing):
     plan = optimize(sulfide, 5.0, costing=costing, gap=1e-9)
@@ -147,9 +155,18 @@ def test_a_new_category_is_one_entry(sulfide, insured, costing):
                 for s, ch in plan.config.steps.items() for o, n in ch.machines.items())
     floor = sum(n * run.step(s).option(o).footprint
                 for s, ch in plan.config.steps.items() for o, n in ch.machines.items())
-    extra = sulfide.shared.dry_rooms.classes
-    extra = {k.name: k.building_extra_cost for k in extra}[plan.config.dew_point_class]
-    building = floor * sulfide.economics.building_cost + c.dry_room_area_m2 * extra
+    extra = {k.name: k.building_extra_cost for k in sulfide.shared.dry_rooms.classes}
+    # each dry-room step's floor pays the extra of its zone's class (argon: none)
+    zone = {st: z["zone"] for z in _zones(run) for st in z["steps"]}
+    cls = {z: plan.config.zone_classes.get(z, plan.config.dew_point_class) for z in set(zone.values())}
+    building = floor * sulfide.economics.building_cost + sum(
+        n * run.step(s).option(o).footprint * extra.get(cls[zone[s]], 0.0)
+        for s, ch in plan.config.steps.items() if run.step(s).environment == "dry_room"
+        for o, n in ch.machines.items())
+    # and a zone in argon encloses every machine of its steps (capex per machine)
+    capex += sum(n * run.step(s).argon_enclosure.capex
+                 for s, ch in plan.config.steps.items() if cls.get(zone.get(s)) == "argon"
+                 for n in ch.machines.values())
     assert c.by_category["insurance"] == pytest.approx(0.013 * (capex + building) / c.good_kwh_per_year,
                                                        rel=1e-9)
     assert math.isclose(sum(c.by_category.values()), c.cost_per_kwh, rel_tol=1e-12)

@@ -257,14 +257,23 @@ def test_validate_routes_and_cell_run_in_the_driest_allowed_class(tmp_path, sulf
     assert row["materials_cost_per_kwh"] == pytest.approx(expect, rel=1e-12)
 
 
-def test_optimize_never_chooses_a_class_that_is_not_allowed():
+def _shipped_without_zones(tmp_path: Path) -> Path:
+    """The shipped sulfide route as one plant of one class (its `zones:` left out)."""
+    doc = yaml.safe_load((LINES / "routes" / "sulfide-lpscl.yaml").read_text())
+    del doc["zones"]
+    path = tmp_path / "sulfide-lpscl.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_optimize_never_chooses_a_class_that_is_not_allowed(tmp_path):
     r = _cli("optimize", str(NO_DP60), "--capacity-gwh", "2", "--json")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["dew_point_class"] in ("dp-40", "dp-50")
-    # the same as the shipped route told to use dp-40 or dp-50 only: dp-60 is the only
-    # thing the missing factor takes away
-    ref = load_route(LINES / "routes" / "sulfide-lpscl.yaml",
+    # the same as the shipped route (without zones) told to use dp-40 or dp-50 only:
+    # dp-60 is the only thing the missing factor takes away
+    ref = load_route(_shipped_without_zones(tmp_path), lines_dir=LINES,
                      overrides={"dry_room_classes": ["dp-40", "dp-50"]})
     plan = optimize(ref, 2.0)
     assert doc["cost_per_kwh"] == pytest.approx(plan.cost.cost_per_kwh, rel=1e-9)
@@ -341,9 +350,11 @@ def test_a_route_with_no_class_left_is_refused_by_every_command(tmp_path):
 
 def test_the_fixture_is_the_shipped_route_but_for_one_factor():
     """If the shipped sulfide route changes, regenerate the fixture: its four comment
-    lines, then the route with the name sulfide-lpscl-no-dp60 and dp-60 dropped from
-    lpscl_classifying's yield_factor."""
-    shipped = (LINES / "routes" / "sulfide-lpscl.yaml").read_text().splitlines()
+    lines, then the route without its zones (from their comment to `line:`), with the
+    name sulfide-lpscl-no-dp60 and dp-60 dropped from lpscl_classifying's yield_factor."""
+    text = (LINES / "routes" / "sulfide-lpscl.yaml").read_text()
+    text = text[:text.index("# Zones of the dry room")] + text[text.index("\nline:\n") + 1:]
+    shipped = text.splitlines()
     fixture = NO_DP60.read_text().splitlines()[4:]
     diff = [(a, b) for a, b in zip(shipped, fixture, strict=True) if a != b]
     assert diff == [("name: sulfide-lpscl", "name: sulfide-lpscl-no-dp60"),

@@ -70,7 +70,7 @@ class Script:
         if machines is None:
             return SimpleNamespace(config=None, status=SimpleNamespace(reason="no room"))
         config = SimpleNamespace(
-            route=route, dew_point_class="dp-40", capacity_gwh=capacity_gwh,
+            route=route, dew_point_class="dp-40", capacity_gwh=capacity_gwh, zone_classes={},
             steps={s: Choice("L0", {"m": n}) for s, n in machines.items()})
         cost = float(sum(machines.values()))
         return SimpleNamespace(config=config, cost=SimpleNamespace(cost_per_kwh=cost), lines=1,
@@ -492,11 +492,13 @@ def test_no_iteration_leaves_no_plan(script):
 
 
 def test_plan_key_tells_levels_counts_and_class_apart():
-    def cfg(level="L0", n=2, dpc="dp-40"):
-        return SimpleNamespace(dew_point_class=dpc, steps={"a": Choice(level, {"x": n, "y": 1})})
+    def cfg(level="L0", n=2, dpc="dp-40", zones=None):
+        return SimpleNamespace(dew_point_class=dpc, steps={"a": Choice(level, {"x": n, "y": 1})},
+                               zone_classes=zones or {})
 
-    keys = {loop._plan_key(c) for c in (cfg(), cfg("L1"), cfg(n=3), cfg(dpc="dp-60"))}
-    assert len(keys) == 4
+    keys = {loop._plan_key(c) for c in (cfg(), cfg("L1"), cfg(n=3), cfg(dpc="dp-60"),
+                                         cfg(zones={"z": "argon"}))}
+    assert len(keys) == 5
     assert loop._plan_key(cfg()) == loop._plan_key(cfg())
 
 

@@ -46,7 +46,8 @@ def installed(route, config, derate=None, availability=None):
 def required(route, config, yields=None):
     """Units each step must start per year (flow.requirements × good cells per year)."""
     ys = yields or flow.nominal_yields(route, config.dew_point_class,
-                                       {s: c.level for s, c in config.steps.items()})
+                                       {s: c.level for s, c in config.steps.items()},
+                                       config.zone_classes)
     cells = config.capacity_gwh * 1e6 / design(route).energy_kwh
     return {s: v * cells for s, v in flow.requirements(route, ys).started.items()}
 
@@ -175,7 +176,8 @@ def test_price_sweep_without_rebuild(sulfide):
     # priced at the base plan: materials drop by Li2S bought per kWh x 80 % of its price
     same = evaluate(base.config, prices={"Li2S": 0.2 * li2s})
     cfg = base.config
-    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
+    ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()},
+                             cfg.zone_classes)
     bought = flow.requirements(sulfide, ys).bought["Li2S"] / design(sulfide).energy_kwh
     assert base.cost.by_category["materials"] - same.by_category["materials"] == \
         pytest.approx(bought * 0.8 * li2s, rel=1e-9)

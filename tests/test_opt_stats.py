@@ -79,8 +79,10 @@ def test_observed_yield_scales_every_level_of_the_step(sulfide):
     plan = optimize(sulfide, 10.0, stats=stats)
     cfg = plan.config
     chosen = step.level(cfg.steps["cathode_coating"].level)
-    ys = flow.nominal_yields(cfg.route, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
-    moisture = step.moisture.yield_factor[cfg.dew_point_class]
+    ys = flow.nominal_yields(cfg.route, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()},
+                             cfg.zone_classes)
+    # the coating's class: its zone's (the shipped route puts it with the sheets)
+    moisture = step.moisture.yield_factor[cfg.zone_classes.get("sheets", cfg.dew_point_class)]
     ys["cathode_coating"] = min(1.0, chosen.yield_ * 0.5 * moisture)
     cells = 10.0 * 1e6 / design(sulfide).energy_kwh
     need = flow.requirements(cfg.route, ys).started  # the route running the chosen supply

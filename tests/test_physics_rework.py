@@ -28,7 +28,8 @@ def _same_plant(config, route):
     """The plan's machines and levels on another version of the route, running the
     plan's supply choice (make or buy)."""
     return config.__class__(route.with_supply(config.route.supply_choice), dict(config.steps),
-                            config.dew_point_class, config.capacity_gwh)
+                            config.dew_point_class, config.capacity_gwh,
+                            zone_classes=dict(config.zone_classes))
 
 
 def test_objective_is_evaluate(plan):

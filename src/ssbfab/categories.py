@@ -5,7 +5,10 @@ in USD/yr, capital in USD. Each says what drives it, and how much per unit of dr
 
 - per installed machine of an option (`per_machine(option, economics)`);
 - per m² of machine floor (`per_floor_m2(economics)`);
-- per m² of dry room of the plant's class (`per_dry_room_m2(dry_room_class, economics)`);
+- per m² of dry room of the plant's class (`per_dry_room_m2(dry_room_class, economics)`;
+  a zoned plant prices each zone's area at the zone's class);
+- per machine enclosed in argon, where a zone chooses an argon mini-environment
+  (`per_enclosure(argon_enclosure, economics)`; its floor is then plain floor);
 - or per unit started at a step, through the line's flows (`flow=True`): materials
   (`cost.material_cost_per_started`), process energy (`cost.energy_per_unit`,
   shared among a step's options in merit order), H2S abatement
@@ -55,7 +58,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .data.schema import DryRoomClass, Economics, EquipmentOption
+from .data.schema import ArgonEnclosure, DryRoomClass, Economics, EquipmentOption
 
 COSTINGS = ("batpac5", "annuity")  # the financial conventions (how capital becomes USD/yr)
 # Each also comes volume-scaled: BatPaC 5.0's step volume scaling (`ssbfab.scaled`)
@@ -85,6 +88,7 @@ class Primary:
     per_machine: Callable[[EquipmentOption, Economics], float] | None = None
     per_floor_m2: Callable[[Economics], float] | None = None
     per_dry_room_m2: Callable[[DryRoomClass, Economics], float] | None = None
+    per_enclosure: Callable[[ArgonEnclosure, Economics], float] | None = None
     flow: bool = False  # per unit started, computed by cost from the line's flows
 
     @property
@@ -170,7 +174,7 @@ PRIMARIES: tuple[Primary, ...] = (
     Primary("materials", "USD/yr", "materials bought, net of scrap credit", flow=True),
     Primary("process_energy", "USD/yr", "process electricity", flow=True),
     Primary("equipment_capex", "USD", "equipment, installed",
-            per_machine=lambda o, e: o.capex),
+            per_machine=lambda o, e: o.capex, per_enclosure=lambda a, e: a.capex),
     Primary("building_capex", "USD", "building and land",
             per_floor_m2=lambda e: e.building_cost,
             per_dry_room_m2=lambda c, e: c.building_extra_cost),
@@ -182,7 +186,8 @@ PRIMARIES: tuple[Primary, ...] = (
             per_dry_room_m2=lambda c, e: c.power * _hours(e) * e.electricity_price),
     # argon machines purge and leak all the hours the plant runs, busy or not
     Primary("inert_gas", "USD/yr", "argon consumed and purified",
-            per_machine=lambda o, e: o.argon_flow * _hours(e) * e.argon_price),
+            per_machine=lambda o, e: o.argon_flow * _hours(e) * e.argon_price,
+            per_enclosure=lambda a, e: a.argon_flow * _hours(e) * e.argon_price),
     # per m³ of H2S released by the units started (`LineGraph.h2s`), in the plant's class
     Primary("h2s_abatement", "USD/yr", "H2S scrubbing, detection and ventilation", flow=True),
     # per kg of off-spec output reworked (`cost.rework_cost_per_started`)
@@ -325,6 +330,16 @@ def machine_weight(option: EquipmentOption, econ: Economics, w: Mapping[str, flo
             total += p.per_machine(option, econ) * w[p.name]
         if p.per_floor_m2 is not None:
             total += option.footprint * p.per_floor_m2(econ) * w[p.name]
+    return total
+
+
+def enclosure_weight(enc: ArgonEnclosure, econ: Economics, w: Mapping[str, float]) -> float:
+    """What enclosing one machine in argon adds to the cost per year under weights `w`
+    (USD/yr per machine): the enclosure's capital and its argon."""
+    total = 0.0
+    for p in PRIMARIES:
+        if p.per_enclosure is not None:
+            total += p.per_enclosure(enc, econ) * w[p.name]
     return total
 
 

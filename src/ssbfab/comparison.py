@@ -182,6 +182,8 @@ def _row(route: Route, loop: LoopResult, costing: str) -> dict:
         row["capex_total_musd"] = plan.lines * cost.capex_total / 1e6
         row["dry_room_area_m2"] = plan.lines * cost.dry_room_area_m2
         row["dew_point_class"] = plan.config.dew_point_class
+        if cost.zones:  # a zoned plant: each zone's class (the plant's own last)
+            row["zones"] = "; ".join(f"{z} {v['class']}" for z, v in cost.zones.items())
     row["nominal_cost_per_kwh"] = loop.nominal_cost_per_kwh
     row["wh_per_kg"] = cell.wh_per_kg
     row["wh_per_l"] = cell.wh_per_l

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field
 
 from . import flow
 from .cell import design
-from .data.schema import Route, Strict
+from .data.schema import ARGON, Route, Strict
 from .errors import InputError, NoPlanError, Problem, closest
 from .graph import LineGraph
 
@@ -40,12 +40,20 @@ class PlantConfig:
     dew_point_class: str
     capacity_gwh: float  # target of good GWh per year
     meta: dict = field(default_factory=dict)
+    # zoned plant: named zone -> its class (a dry-room class or argon); the plant's own
+    # zone (the dry-room steps in no named zone) is in `dew_point_class`
+    zone_classes: dict[str, str] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- derived
     def yields(self) -> dict[str, float]:
-        """Nominal yield of each step at its chosen level and the dew-point class."""
+        """Nominal yield of each step at its chosen level and its zone's class."""
         return flow.nominal_yields(self.route, self.dew_point_class,
-                                   {s: c.level for s, c in self.steps.items()})
+                                   {s: c.level for s, c in self.steps.items()},
+                                   self.zone_classes)
+
+    def step_classes(self) -> dict[str, str | None]:
+        """step -> the class it works in (its zone's; `LineGraph.step_classes`)."""
+        return LineGraph.of(self.route).step_classes(self.dew_point_class, self.zone_classes)
 
     @property
     def supply(self) -> dict[str, str | None]:
@@ -66,6 +74,7 @@ class PlantConfig:
             "route_file": self.route.file,
             "capacity_gwh": self.capacity_gwh,
             "dew_point_class": self.dew_point_class,
+            **({"zones": dict(self.zone_classes)} if self.zone_classes else {}),
             "supply": self.supply,
             "steps": [
                 {"step": name, "level": c.level, "machines": dict(c.machines),
@@ -116,6 +125,14 @@ class PlantConfig:
         why = graph.class_problem(dpc) if graph.classes else None
         if why is not None:
             bad(("dew_point_class",), why)
+        # a zone the plan does not name: the plant's class where it may, else its first
+        zone_classes = {z.name: dpc if dpc in z.classes else z.classes[0]
+                        for z in graph.named_zones}
+        for z, c in plan.zones.items():
+            why = graph.zone_problem(z, c)
+            if why is not None:
+                bad(("zones", z), why)
+            zone_classes[z] = c
         names = set(graph.listed)
         given: dict[str, StepChoice] = {}
         meant: set[str] = set()  # steps an unknown name was taken for ("did you mean")
@@ -179,7 +196,7 @@ class PlantConfig:
             raise InputError(problems)
         ordered = {name: given[name] for name in graph.listed}
         return cls(route=route, steps=ordered, dew_point_class=dpc, capacity_gwh=float(cap),
-                   meta=dict(plan.meta))
+                   meta=dict(plan.meta), zone_classes=zone_classes)
 
     @classmethod
     def read(cls, route: Route, path: str | Path) -> PlantConfig:
@@ -236,6 +253,8 @@ class PlanFile(_PlanModel):
     line_capacity_gwh: Positive | None = None  # good GWh/yr of the one line the steps list
     line_search: Any = None
     dew_point_class: str | None = None  # default: the route's first allowed class
+    # zoned plant: zone -> class (default: each zone's first class)
+    zones: dict[str, str] = Field(default_factory=dict)
     # make or buy: material -> chosen supply option (None: the material is not needed)
     supply: dict[str, str | None] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
@@ -249,6 +268,7 @@ class PlanFile(_PlanModel):
     floor_area_m2: Any = None
     dry_room_area_m2: Any = None
     dry_room_all_in: Any = None
+    zone_costs: Any = None
     h2s_m3_per_year: Any = None
     binding_steps: Any = None
     solver: Any = None
@@ -305,7 +325,8 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
         graph.check_class(dew_point_class)
     steps_ = graph.in_file_order()
     levels = {n.name: n.levels[0].name for n in steps_}
-    yields = flow.nominal_yields(route, dpc, levels)
+    zones = {} if dew_point_class else graph.driest_zones  # a forced class: every zone's
+    yields = flow.nominal_yields(route, dpc, levels, zones)
     need = required_per_hour(route, capacity_gwh, yields)
     steps = {}
     short: list[str] = []
@@ -339,7 +360,8 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
                 lot = min(lot, o.batch_size)
         steps[s.name] = StepChoice(level=lv.name, machines=machines, lot_size=lot)
     config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
-                         capacity_gwh=capacity_gwh, meta={"sized_by": "size_for_capacity"})
+                         capacity_gwh=capacity_gwh, meta={"sized_by": "size_for_capacity"},
+                         zone_classes=zones)
     over = short + area_limit_problems(config)
     if over and within_limits:
         raise NoPlanError(
@@ -378,13 +400,14 @@ def area_limit_problems(config: PlantConfig) -> list[str]:
     if plant is None:
         return []
     floor = dry = 0.0
+    classes = config.step_classes()
     for s in route.line:
         c = config.steps.get(s.name)
         if c is None:
             continue
         area = sum(n * s.option(o).footprint for o, n in c.machines.items())
         floor += area
-        if s.environment == "dry_room":
+        if s.environment == "dry_room" and classes.get(s.name) != ARGON:  # argon: enclosed
             dry += area
     out = []
     for field_, what, used, limit in (("floor_area", "floor", floor, plant.floor_area),

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import categories
 from .categories import COSTING_CHOICES
-from .data.schema import Economics, EquipmentOption, Level, Material, Route
+from .data.schema import ARGON, Economics, EquipmentOption, Level, Material, Route
 from .errors import InputError, Problem, closest
 from .graph import LineGraph, costed_graph
 from .stats import LineStats
@@ -173,7 +173,8 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
     neither is a positive number, None: the options' nominal availability), and the
     factor of the observed over the nominal yield at the level (`StepStats.level`;
     unknown or absent: the step's first level) and dry-room class
-    (`LineStats.dew_point_class`; absent: no moisture factor) that were simulated.
+    (`LineStats.dew_point_class`, a named zone's `LineStats.zone_classes`; absent: no
+    moisture factor) that were simulated.
     `stats`: a LineStats, or the path of a stats.json written by `simulate --out`."""
     if stats is None:
         return {}
@@ -186,6 +187,10 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
     dpc = stats.dew_point_class
     if dpc is not None and any(n.sensitive for n in graph.steps):
         graph.check_class(dpc, "stats.dew_point_class", "arguments")
+    for z, c in stats.zone_classes.items():
+        if (why := graph.zone_problem(z, c)) is not None:
+            raise InputError(Problem("arguments", None, f"stats.zones.{z}", why))
+    classes = graph.step_classes(dpc, stats.zone_classes)
     # The simulator's `availability` counts idle hours as up (idle machines do not
     # fail), which flatters a lightly loaded step; `availability_operating` (up
     # share of the hours the machines were wanted) is the one a capacity plan needs.
@@ -202,7 +207,7 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
         if y_obs is not None and math.isfinite(y_obs):
             level = st.level if st.level is not None and st.level in node.level_yield \
                 else node.levels[0].name
-            nominal = graph.yield_at(node.name, level, dpc)
+            nominal = graph.yield_at(node.name, level, classes[node.name])
             factor = y_obs / nominal if nominal > 0 else 0.0
         out[node.name] = Observed(avail, factor)
     return out
@@ -241,6 +246,10 @@ class CostBreakdown:
     # the dry room all-in, USD/kWh: its floor's building share (plain + extra cost per m²)
     # + its dehumidification plant + its energy (a view across three categories)
     dry_room_all_in: float = 0.0
+    # zoned plant: zone -> {class, area_m2 (dry room, or enclosed floor in argon),
+    # machines enclosed in argon, usd_per_kwh: its dry room all-in or its enclosures and
+    # their argon}; empty for a route without named zones
+    zones: dict[str, dict[str, object]] = field(default_factory=dict)
     # (step, primary quantities) and the economics, rolled up per step on demand
     _step_primary: tuple = field(default=(), repr=False, compare=False)
     _economics: Economics | None = field(default=None, repr=False, compare=False)
@@ -292,20 +301,21 @@ class CostBreakdown:
             "good_kwh_per_year": self.good_kwh_per_year,
             "good_cells_per_year": self.good_cells_per_year,
             "h2s_m3_per_year": self.h2s_m3_per_year, "dry_room_all_in": self.dry_room_all_in,
+            **({"zones": {z: dict(v) for z, v in self.zones.items()}} if self.zones else {}),
         }
 
 
 def config_yields(config: PlantConfig, obs: Mapping[str, Observed] | None = None
                   ) -> dict[str, float]:
-    """Yield (fraction) of each step at the config's levels and dry-room class, times
-    the observed factors, in the order of the route file."""
+    """Yield (fraction) of each step at the config's levels and its zone's dry-room
+    class, times the observed factors, in the order of the route file."""
     obs = obs or {}
     graph = LineGraph.of(config.route)
-    dpc = config.dew_point_class
+    classes = config.step_classes()
     out = {}
     for name in graph.listed:
         f = obs[name].yield_factor if name in obs else 1.0
-        out[name] = graph.yield_at(name, config.steps[name].level, dpc, f)
+        out[name] = graph.yield_at(name, config.steps[name].level, classes[name], f)
     return out
 
 
@@ -355,6 +365,19 @@ def _scaled_rows(config: PlantConfig, rows: list[tuple[str, dict[str, float]]], 
     return out, total, floor / n, dry_area / n
 
 
+def _zone_classes_checked(config: PlantConfig, graph: LineGraph) -> dict[str, str]:
+    """The config's class of every named zone (one it does not name: the plant's
+    `dew_point_class`); an unknown zone or a class it may not choose is bad input
+    naming the field."""
+    file = config.meta.get("file") or config.route.file
+    out = {z.name: config.dew_point_class for z in graph.named_zones}  # not given: the plant's
+    out.update(config.zone_classes)
+    for name, c in out.items():
+        if (why := graph.zone_problem(name, c)) is not None:
+            raise InputError(Problem(file, None, f"zones.{name}", why))
+    return out
+
+
 def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
              costing: str = "batpac5", economics: Economics | None = None,
              *, prices: Mapping[str, float] | None = None) -> CostBreakdown:
@@ -384,6 +407,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     if graph.dry_steps:  # the class prices the dry room; a line without one needs none
         graph.check_class(dpc, "dew_point_class", config.meta.get("file"))
         dry = graph.dry_rooms[dpc]
+    classes = _zone_classes_checked(config, graph)
+    step_class = graph.step_classes(dpc, classes)
     names = categories.primary_names()
     # (primary, its amount per driver unit), by driver, in the registry's order
     per_machine = [(p.name, p.per_machine) for p in categories.PRIMARIES
@@ -392,6 +417,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
                  if p.per_floor_m2 is not None]
     per_dry = [(p.name, p.per_dry_room_m2) for p in categories.PRIMARIES
                if p.per_dry_room_m2 is not None]
+    per_enclosure = [(p.name, p.per_enclosure) for p in categories.PRIMARIES
+                     if p.per_enclosure is not None]
 
     # credit for material in good cells, shared among the steps that buy it
     credit_by_step: dict[str, float] = {}
@@ -419,10 +446,15 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     floor = 0.0
     dry_area = 0.0
     h2s_total = 0.0
+    # per zone: area (m²), machines enclosed in argon, primaries of its room or enclosures
+    zone_area = {z.name: 0.0 for z in graph.zones}
+    zone_enclosed = {z.name: 0 for z in graph.zones}
+    zone_prim: dict[str, dict[str, float]] = {z.name: {} for z in graph.zones}
     for node in graph.in_file_order():
         name = node.name
         choice = config.steps[name]
         lv = node.level(choice.level)
+        cls = step_class[name]
         load = started[name] * cells
         started_y[name] = load
         o_obs = obs.get(name)
@@ -431,8 +463,8 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         prim["materials"] = load * mat_per[name] + credit_by_step.get(name, 0.0) * cells
         rw = node.spec.rework
         if rw is not None:  # off-spec powder re-milled / re-annealed, per kg reworked
-            prim["rework"] = load * graph.rework_per_started(name, choice.level, dpc) * rw.cost
-        h2s_m3 = load * graph.h2s(name, dpc)
+            prim["rework"] = load * graph.rework_per_started(name, choice.level, cls) * rw.cost
+        h2s_m3 = load * graph.h2s(name, cls)
         h2s_total += h2s_m3
         prim["h2s_abatement"] = h2s_m3 * econ.h2s_abatement_cost
         disp = []
@@ -457,14 +489,32 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         for k, per_m2 in per_floor:
             prim[k] += area * per_m2(econ)
         floor += area
-        if node.dry_room and dry is not None:
-            dry_area += area
-            for k, per_dry_m2 in per_dry:
-                prim[k] += area * per_dry_m2(dry, econ)
+        if node.dry_room and node.zone is not None:
+            # the zone's own room, at its class; in argon each machine is enclosed instead
+            zp = zone_prim[node.zone]
+            zone_area[node.zone] += area
+            if cls == ARGON:
+                enc = node.spec.argon_enclosure
+                assert enc is not None  # a zone may choose argon only then (checks)
+                n_all = sum(int(v) for v in choice.machines.values())
+                zone_enclosed[node.zone] += n_all
+                for k, per_enc in per_enclosure:
+                    prim[k] += n_all * per_enc(enc, econ)
+                    zp[k] = zp.get(k, 0.0) + n_all * per_enc(enc, econ)
+            else:
+                assert cls is not None  # every zone has its class (checked above)
+                room = graph.dry_rooms[cls]
+                dry_area += area
+                for k, per_dry_m2 in per_dry:
+                    prim[k] += area * per_dry_m2(room, econ)
+                    zp[k] = zp.get(k, 0.0) + area * per_dry_m2(room, econ)
         rows.append((name, prim))
         for k in names:
             total_primary[k] += prim[k]
-    if categories.costing_parts(costing)[1]:
+    scaled = categories.costing_parts(costing)[1]
+    if scaled:
+        # BatPaC's dry room is one, at the plant's zone's class: under a scaled costing the
+        # other zones' classes change their steps' yields, not what the room costs
         rows, total_primary, floor, dry_area = _scaled_rows(config, rows, dry, econ)
     r = categories.rollup(total_primary, econ, costing)
     per_year = r.categories
@@ -472,6 +522,21 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     if dry is not None:
         per_building = categories.rollup({"building_capex": 1.0}, econ, costing).categories["building"]
         dry_building = dry_area * (econ.building_cost + dry.building_extra_cost) * per_building
+    zones: dict[str, dict[str, object]] = {}
+    if graph.named_zones:
+        per_building = categories.rollup({"building_capex": 1.0}, econ, costing).categories["building"]
+        if not scaled:  # (scaled: BatPaC's one room, priced above)
+            dry_building = 0.0
+        for z in graph.zones:
+            zc = classes.get(z.name, dpc)
+            if zc != ARGON and not scaled:  # its floor at the plain and the extra cost per m²
+                dry_building += (zone_area[z.name] * econ.building_cost
+                                 + zone_prim[z.name].get("building_capex", 0.0)) * per_building
+            # what its environment adds over plain floor, rolled up with the overheads (not
+            # priced per zone under a scaled costing)
+            usd = math.nan if scaled else categories.rollup(zone_prim[z.name], econ, costing).total
+            zones[z.name] = {"class": zc, "steps": list(z.steps), "area_m2": zone_area[z.name],
+                             "enclosed_machines": zone_enclosed[z.name], "usd_per_kwh": usd / kwh}
     return CostBreakdown(
         cost_per_kwh=r.total / kwh, currency="USD", currency_year=econ.currency_year,
         costing=costing, by_category={c: v / kwh for c, v in per_year.items()},
@@ -483,6 +548,7 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         good_kwh_per_year=kwh, good_cells_per_year=cells, started_per_year=started_y,
         capacity_per_year=capacity_y, shortfall=shortfall, h2s_m3_per_year=h2s_total,
         dry_room_all_in=(dry_building + per_year["dry_room"] + per_year["dry_room_energy"]) / kwh,
+        zones=zones,
         _step_primary=tuple(rows),
         _economics=econ,
     )

@@ -57,15 +57,20 @@ def requirements(route: Route, yields: Mapping[str, float],
 
 
 def nominal_yields(route: Route, dew_point_class: str | None = None,
-                   levels: Mapping[str, str] | None = None) -> dict[str, float]:
+                   levels: Mapping[str, str] | None = None,
+                   zone_classes: Mapping[str, str] | None = None) -> dict[str, float]:
     """Each step's yield (fraction) at its chosen (default: first) level in a dry-room
-    class (None: without the moisture factor), in the order of the route file."""
+    class (None: without the moisture factor; a step of a named zone: its zone's class
+    in `zone_classes`), in the order of the route file."""
     graph = LineGraph.of(route)
     levels = levels or {}
-    return {n.name: graph.yield_at(n.name, levels.get(n.name, n.levels[0].name), dew_point_class)
+    cls = graph.step_classes(dew_point_class, zone_classes)
+    return {n.name: graph.yield_at(n.name, levels.get(n.name, n.levels[0].name), cls[n.name])
             for n in graph.in_file_order()}
 
 
 def default_yields(route: Route) -> dict[str, float]:
-    """Nominal yields at each step's first level in the driest allowed dry room."""
-    return nominal_yields(route, LineGraph.of(route).driest)
+    """Nominal yields at each step's first level in the driest allowed dry room (each
+    zone in its driest class)."""
+    graph = LineGraph.of(route)
+    return nominal_yields(route, graph.driest, zone_classes=graph.driest_zones)

@@ -32,6 +32,14 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 sensitive material per unit × ppmv(d) / ppmv(reference), ppmv by the
                 Magnus formula (`units.dew_point_to_ppmv`): linear in the water met,
                 the simulator's rule too (sim/model.py);
+- zones         the dry-room steps of a zone (route `zones:`) share one room whose
+                class the zone chooses among its `classes` (default: the route's
+                classes every one of its steps allows), or argon (`ARGON`, a
+                mini-environment at `dry_rooms.argon_dew_point`, every step of the
+                zone enclosed per machine, `Step.argon_enclosure`); the dry-room steps
+                in no zone form the plant's zone (`PLANT_ZONE`), whose classes are
+                `classes` above. A route without zones is one zone: today's plant.
+                A step's yield, dose and H2S are those of its zone's class;
 - energy        a good cell delivers the design's energy × the `capacity_factor` of
                 the level chosen at the one step whose levels carry one (`energy_step`,
                 e.g. warm isostatic pressing; None: the design's energy).
@@ -49,7 +57,16 @@ from types import MappingProxyType
 
 from .cell import CellResult, DesignRef, design
 from .data import units
-from .data.schema import DryRoomClass, EquipmentOption, Level, Moisture, Route, Step
+from .data.schema import (
+    ARGON,
+    PLANT_ZONE,
+    DryRoomClass,
+    EquipmentOption,
+    Level,
+    Moisture,
+    Route,
+    Step,
+)
 from .errors import InputError, Problem, closest
 
 
@@ -61,6 +78,15 @@ class OptionNode:
     spec: EquipmentOption  # capex, power, footprint, operators, counts, failures as loaded
     rate_per_hour: float  # nominal units of the step's unit per operating hour (batch / cycle)
     availability: float  # nominal up fraction: MTBF/(MTBF+MTTR) and planned maintenance
+
+
+@dataclass(frozen=True)
+class ZoneNode:
+    """A zone of the dry room: its steps and the classes it may choose."""
+
+    name: str
+    steps: tuple[str, ...]  # dry-room steps, in the route file's order
+    classes: tuple[str, ...]  # wettest to driest; ARGON last where allowed
 
 
 @dataclass(frozen=True)
@@ -78,8 +104,9 @@ class StepNode:
     levels: tuple[Level, ...]  # setting levels; the first is the default
     level_yield: Mapping[str, float]  # level name -> the level's yield (fraction)
     options: tuple[OptionNode, ...]
-    moisture: Mapping[str, float]  # allowed class -> yield_factor; empty if not sensitive
+    moisture: Mapping[str, float]  # class its zone allows -> yield_factor; empty if not sensitive
     sensitive_kg: float  # kg of moisture-sensitive material per unit of output, by design
+    zone: str | None = None  # its zone (dry-room steps only; PLANT_ZONE if no named zone)
 
     @property
     def sensitive(self) -> bool:
@@ -128,8 +155,11 @@ class LineGraph:
     refs: Mapping[str, DesignRef]  # the cell's design references ({} for a bare line)
     design_bom: Mapping[str, float]  # material -> amount in one good cell, in its price basis
     prices: Mapping[str, tuple[float, str]]  # material -> (USD per basis unit, basis)
-    water_ratio: Mapping[str, float]  # allowed class -> ppmv at its dew point / ppmv at the H2S reference
+    water_ratio: Mapping[str, float]  # any zone's class -> ppmv at its dew point / ppmv at the H2S reference
     _index: Mapping[str, int]  # step name -> position in `steps`
+    # the zones of the dry room: the route's named zones in file order, then the plant's
+    # own (PLANT_ZONE, the dry-room steps in no named zone; classes = `classes`)
+    zones: tuple[ZoneNode, ...] = ()
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -154,13 +184,20 @@ class LineGraph:
         position = {name: i for i, name in enumerate(listed)}
         per_cell = {s.name: _amount(s.per_cell, refs) for s in route.line}
         ratio = _edge_ratios(route, refs, per_cell)
-        allowed, _, excluded = allowed_classes(route)
+        zones = route_zones(route)
+        # the plant's zone chooses `dew_point_class` (no plant zone: every step is zoned)
+        plant = next((z.steps for z in zones if z.name == PLANT_ZONE), ())
+        allowed, _, excluded = allowed_classes(route, plant if route.zones else None)
+        by_zone = {z.name: z.classes for z in zones}
+        zone_of = {st: z.name for z in zones for st in z.steps}
         sensitive = _sensitive_kg(route, refs, per_cell, ratio)
         nodes = []
         for name in order:
             s = route.step(name)
             levels = tuple(s.setting_levels)
             mo = s.moisture
+            zone = zone_of.get(name)
+            classes = by_zone[zone] if zone else allowed
             nodes.append(StepNode(
                 name=name, position=position[name], spec=s, unit=s.unit,
                 per_cell=per_cell[name], environment=s.environment,
@@ -170,9 +207,10 @@ class LineGraph:
                 options=tuple(OptionNode(o.name, o, o.rate_per_hour, o.availability)
                               for o in s.options),
                 moisture=MappingProxyType({} if mo is None else
-                                          {c: moisture_factor(mo, route, c) for c in allowed}),
-                sensitive_kg=sensitive[name]))
+                                          {c: moisture_factor(mo, route, c, s) for c in classes}),
+                sensitive_kg=sensitive[name], zone=zone))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
+        used = tuple(dict.fromkeys((*allowed, *(c for z in zones for c in z.classes))))
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
         bom = {k.removeprefix("material."): v.value for k, v in refs.items()
                if k.startswith("material.")}
@@ -181,12 +219,13 @@ class LineGraph:
             ratio=MappingProxyType(ratio),
             material_rates=MappingProxyType(_material_rates(route, refs, per_cell)),
             classes=allowed, excluded=MappingProxyType(excluded),
-            dry_rooms=MappingProxyType({c: by_name[c] for c in allowed}),
+            dry_rooms=MappingProxyType({c: by_name[c] for c in used if c != ARGON}),
             cell=cell, refs=MappingProxyType(dict(refs)), design_bom=MappingProxyType(bom),
             prices=MappingProxyType({n: p for n, m in route.all_materials.items()
                                      if (p := m.price_per_unit) is not None}),
-            water_ratio=MappingProxyType(_water_ratios(route, allowed)),
+            water_ratio=MappingProxyType(_water_ratios(route, used)),
             _index=MappingProxyType({n.name: i for i, n in enumerate(nodes)}),
+            zones=tuple(z for z in zones if z.steps),
         )
 
     # ---------------------------------------------------------------- reading
@@ -237,6 +276,43 @@ class LineGraph:
     def node(self, name: str) -> StepNode:
         return self.steps[self._index[name]]
 
+    @property
+    def driest_zones(self) -> dict[str, str]:
+        """Named zone -> its driest class (the last it lists: argon where allowed)."""
+        return {z.name: z.classes[-1] for z in self.named_zones}
+
+    @property
+    def named_zones(self) -> tuple[ZoneNode, ...]:
+        """The route's own zones (not the plant's): empty for a route without zones."""
+        return tuple(z for z in self.zones if z.name != PLANT_ZONE)
+
+    def zone(self, name: str) -> ZoneNode:
+        return next(z for z in self.zones if z.name == name)
+
+    def step_classes(self, dew_point_class: str | None,
+                     zone_classes: Mapping[str, str] | None = None) -> dict[str, str | None]:
+        """step -> the class it works in: its named zone's (`zone_classes`, zone ->
+        class; a zone not given there: the plant's), else the plant's `dew_point_class`."""
+        zc = zone_classes or {}
+        out: dict[str, str | None] = {}
+        for n in self.steps:
+            z = n.zone
+            out[n.name] = (zc.get(z, dew_point_class) if z is not None and z != PLANT_ZONE
+                           else dew_point_class)
+        return out
+
+    def zone_problem(self, zone: str, dew_point_class: str) -> str | None:
+        """None if named zone `zone` may choose the class, else why not (a sentence)."""
+        names = [z.name for z in self.named_zones]
+        if zone not in names:
+            return (f"unknown zone {zone!r}{closest(zone, names)}; expected one of "
+                    f"{', '.join(names) or '(none: the route has no zones)'}")
+        classes = self.zone(zone).classes
+        if dew_point_class in classes:
+            return None
+        return (f"zone {zone!r} may not choose class {dew_point_class!r}"
+                f"{closest(str(dew_point_class), classes)}; expected one of {', '.join(classes)}")
+
     def in_file_order(self) -> list[StepNode]:
         """The steps in the order of the route file (the order of tables and sums)."""
         return [self.steps[self._index[n]] for n in self.listed]
@@ -281,6 +357,10 @@ class LineGraph:
         y = node.level_yield[level]
         if node.sensitive and dew_point_class is not None:
             if dew_point_class not in node.moisture:
+                z = node.zone
+                if z is not None and z != PLANT_ZONE:
+                    why = self.zone_problem(z, dew_point_class) or ""
+                    raise InputError(Problem(self.file or self.route, None, f"zones.{z}", why))
                 self.check_class(dew_point_class)  # not an allowed class: raises
             y *= node.moisture[dew_point_class]
         return min(1.0, y)
@@ -325,49 +405,85 @@ class LineGraph:
 # ----------------------------------------------------------------------------- rules
 
 
-def allowed_classes(route: Route) -> tuple[tuple[str, ...], tuple[str, ...],
-                                           dict[str, tuple[str, ...]]]:
+def allowed_classes(route: Route, steps: tuple[str, ...] | None = None
+                    ) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, tuple[str, ...]]]:
     """(allowed, listed, excluded): the route's dry-room classes (`dry_room_classes`,
-    default all; wettest to driest) that every moisture-sensitive step has a
-    `yield_factor` for; the listed classes; and per listed class not allowed, the
-    sensitive steps that lack it."""
+    default all; wettest to driest) that every moisture-sensitive step (of `steps`,
+    default all) has a `yield_factor` for; the listed classes; and per listed class not
+    allowed, the sensitive steps that lack it."""
     listed = tuple(c.name for c in route.dry_room_options)
     excluded: dict[str, tuple[str, ...]] = {}
     for c in listed:
         lacking = tuple(s.name for s in route.line
-                        if s.moisture is not None and s.moisture.yield_factor is not None
+                        if (steps is None or s.name in steps)
+                        and s.moisture is not None and s.moisture.yield_factor is not None
                         and c not in s.moisture.yield_factor)
         if lacking:
             excluded[c] = lacking
     return tuple(c for c in listed if c not in excluded), listed, excluded
 
 
+def route_zones(route: Route) -> tuple[ZoneNode, ...]:
+    """The zones of the route's dry room (module docstring): its named zones, in file
+    order, with their dry-room steps that the route runs (a step of an unchosen supply
+    option is left out) and their classes; then the plant's zone with the dry-room steps
+    in none (left out when a named zone holds every one). Assumes a checked route."""
+    dry = [s.name for s in route.line if s.environment == "dry_room"]
+    named = {st for z in route.zones for st in z.steps}
+    out = []
+    for z in route.zones:
+        steps = tuple(st for st in dry if st in z.steps)
+        if z.classes is not None:
+            classes = tuple(z.classes)
+        else:
+            classes = allowed_classes(route, steps)[0]
+        out.append(ZoneNode(z.name, steps, classes + ((ARGON,) if z.argon else ())))
+    rest = tuple(st for st in dry if st not in named)
+    if rest:
+        out.append(ZoneNode(PLANT_ZONE, rest,
+                            allowed_classes(route, rest if route.zones else None)[0]))
+    return tuple(out)
+
+
+def dew_point_of(route: Route, dew_point_class: str) -> float:
+    """°C of a dry-room class, or of argon (`dry_rooms.argon_dew_point`)."""
+    dr = route.shared.dry_rooms
+    if dew_point_class == ARGON:
+        assert dr.argon_dew_point is not None  # a zone may choose argon only then (checks)
+        return dr.argon_dew_point
+    return next(c for c in dr.classes if c.name == dew_point_class).dew_point
+
+
 def nominal_dose(moisture: Moisture, route: Route, dew_point_class: str) -> float:
-    """Water dose (ppmv·h) a lot meets at its nominal exposure in a dry-room class:
-    ppmv at the class's dew point (Magnus formula over ice, `units.dew_point_to_ppmv`)
-    × `dose.exposure` hours × `dose.open_share`. 0 for a step without a dose curve."""
+    """Water dose (ppmv·h) a lot meets at its nominal exposure in a dry-room class (or
+    argon): ppmv at the class's dew point (Magnus formula over ice,
+    `units.dew_point_to_ppmv`) × `dose.exposure` hours × `dose.open_share`. 0 for a step
+    without a dose curve."""
     if moisture.dose is None:
         return 0.0
-    cls = next(c for c in route.shared.dry_rooms.classes if c.name == dew_point_class)
     d = moisture.dose
-    return units.dew_point_to_ppmv(cls.dew_point) * d.exposure * d.open_share
+    return units.dew_point_to_ppmv(dew_point_of(route, dew_point_class)) * d.exposure * d.open_share
 
 
-def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str,
+                    step: Step | None = None) -> float:
     """φ(d): the yield factor of a moisture-sensitive step in class d: its
-    `yield_factor` entry, or 1 - loss(dose) at the nominal dose in that class."""
+    `yield_factor` entry (in argon: its enclosure's), or 1 - loss(dose) at the nominal
+    dose in that class."""
     if moisture.dose is None:
         assert moisture.yield_factor is not None  # one of the two (the schema says so)
+        if dew_point_class == ARGON:
+            enc = step.argon_enclosure if step is not None else None
+            assert enc is not None and enc.yield_factor is not None  # the loader's checks
+            return enc.yield_factor
         return moisture.yield_factor[dew_point_class]
     return 1.0 - moisture.dose.loss_at(nominal_dose(moisture, route, dew_point_class))
 
 
 def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:
-    """ppmv at each allowed class's dew point over ppmv at the H2S reference dew point."""
-    dr = route.shared.dry_rooms
-    ref = units.dew_point_to_ppmv(dr.h2s_reference_dew_point)
-    by_name = {c.name: c for c in dr.classes}
-    return {c: units.dew_point_to_ppmv(by_name[c].dew_point) / ref for c in allowed}
+    """ppmv at each class's dew point over ppmv at the H2S reference dew point."""
+    ref = units.dew_point_to_ppmv(route.shared.dry_rooms.h2s_reference_dew_point)
+    return {c: units.dew_point_to_ppmv(dew_point_of(route, c)) / ref for c in allowed}
 
 
 def edge_ratios(route: Route, refs: Mapping[str, DesignRef]) -> dict[tuple[str, str], float]:

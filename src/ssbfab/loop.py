@@ -436,7 +436,7 @@ def _with(reason: str, notes: list[str]) -> str:
 
 
 def _plan_key(config) -> str:
-    parts = [config.dew_point_class]
+    parts = [config.dew_point_class, *(f"{z}={c}" for z, c in sorted(config.zone_classes.items()))]
     for name, c in config.steps.items():
         parts.append(f"{name}:{c.level}:" + ",".join(f"{o}={n}" for o, n in sorted(c.machines.items())))
     return "|".join(parts)

@@ -253,6 +253,7 @@ _COLUMNS = [
     ("capex_total_musd", "Capex, million USD", "{:,.0f}"),
     ("dry_room_area_m2", "Dry room, m²", "{:,.0f}"),
     ("dew_point_class", "Dew-point class", str),
+    ("zones", "Dry-room zones (class)", str),
     ("sulfide_exposure_kg_h", "Sulfide exposure, kg·h/yr", "{:,.1f}"),
     ("h2s_estimate", "H₂S estimate, L/yr", "{:,.0f}"),
     ("iterations", "Loop iterations", "{:d}"),

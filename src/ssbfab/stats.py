@@ -261,6 +261,7 @@ class LineStats:
     operations: int = 0  # lot operations, all replications
     warnings: tuple[str, ...] = ()
     per_rep: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # metric -> values
+    zone_classes: Mapping[str, str] = field(default_factory=dict)  # named zone -> class simulated
 
     # -------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -301,6 +302,7 @@ class LineStats:
             "events": self.events,
             "wall_s": self.wall_s,
             **{k: getattr(self, k) for k in _LINE_VALUES},
+            **({"zones": dict(self.zone_classes)} if self.zone_classes else {}),
             "warnings": list(self.warnings),
             "per_rep": {k: list(v) for k, v in self.per_rep.items()},
         }
@@ -372,6 +374,7 @@ class LineStats:
             simulated_hours=num(first(f.simulated_hours, old.simulated_hours)),
             warmup_hours=num(first(f.warmup_hours, old.warmup_hours)),
             operations=first(f.operations, old.operations) or 0,
+            zone_classes=dict(f.zones),
             warnings=tuple(first(f.warnings, old.warnings) or ()),
             per_rep=reps(f.per_rep or {k: v for k, v in old.per_rep.items() if k != "steps"}),
         )
@@ -427,6 +430,10 @@ class LineStats:
         why = graph.class_problem(dpc) if dpc is not None and graph.classes else None
         if why is not None:
             bad((("dew_point_class",), ("extra", "dew_point_class")), why)
+        for z, c in self.zone_classes.items():
+            why = graph.zone_problem(z, c)
+            if why is not None:
+                bad((("zones", z),), why)
         return problems
 
 
@@ -565,6 +572,7 @@ class StatsFile(_StatsModel):
     events: Count
     wall_s: Annotated[float, Field(ge=0)] = 0.0  # compare's stats.json leaves it out
     dew_point_class: str | None = None
+    zones: dict[str, str] = Field(default_factory=dict)  # zoned plant: zone -> class simulated
     capacity_gwh: MaybeNumber = None
     operating_hours_per_year: MaybeNumber = None
     simulated_hours: MaybeNumber = None

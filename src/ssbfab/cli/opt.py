@@ -112,12 +112,20 @@ def _print(plan, out, wide: bool) -> None:
     lines = (f" as {plan.lines} identical lines of {plan.line_capacity_gwh:g} GWh/yr (machines "
              "per line)" if plan.lines > 1 else "")
     table(f"{plan.route}: {plan.capacity_gwh:g} GWh/yr of good cells{lines}, dry room "
-          f"{plan.dew_point_class}",
+          f"{plan.dew_point_class}" + (" (the plant's zone; the zones below)" if plan.zone_costs else ""),
           ["step", "option", "level", "count", "load %", "binding"]
           + (["required/yr", "capacity/yr", "unit"] if wide else []),
           rows, names=3, wide=wide,
           caption="load: units the step must start per year over what its machines can "
                   "start" + ("" if wide else "; --wide for both, per year"))
+    if plan.zone_costs:  # a zoned plant: each zone's class, area and what it adds
+        table("zones of the dry room (the plant's: the dry-room steps in no zone)",
+              ["zone", "class", "steps", "area m²", "enclosed", f"{c.currency}/kWh"],
+              [[z, str(v["class"]), str(len(v["steps"])), f"{v['area_m2']:,.0f}",
+                str(v["enclosed_machines"]), f"{v['usd_per_kwh']:.3f}"]
+               for z, v in plan.zone_costs.items()],
+              caption="USD/kWh: what the zone's dry room (or its argon enclosures and argon) "
+                      "adds over plain floor, with its overheads")
     # labels from the cost registry; `field` is the key in plan.json and comparison.csv
     rows = [[line(k).label, f"{v:.2f}", f"{100 * v / c.cost_per_kwh:.1f}", k]
             for k, v in c.by_category.items()]

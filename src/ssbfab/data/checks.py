@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from ..errors import Problem, SpecError, closest, shorten
 from ..graph import allowed_classes
 from . import units
-from .schema import Material, Route, _toposort
+from .schema import ARGON, PLANT_ZONE, Material, Route, _toposort
 from .sources import _NUMBER_TEXT
 from .yamlio import line_of
 
@@ -84,6 +84,7 @@ def check_route(route: Route) -> None:
                     add(("line", i, "moisture", "yield_factor", c),
                         f"unknown dry-room class {shorten(c)}{closest(c, class_names)}")
     _check_supply(route, seen, add)
+    _check_zones(route, seen, add)
     if problems:
         raise SpecError(problems)
     # graph: cycles, dead ends, one final step
@@ -189,15 +190,79 @@ def _check_supply(route: Route, steps: Mapping[str, int], add) -> None:
                                               "its own supply")
 
 
+def _check_zones(route: Route, steps: Mapping[str, int], add) -> None:
+    """Zones of the dry room: unique names (not the plant's own), known dry-room steps,
+    each step in one zone at most; each class a zone lists is one the route may use and
+    every step of the zone allows (a `moisture.yield_factor` for it), argon only where
+    every step has an `argon_enclosure` and dry_rooms.yaml an `argon_dew_point`; a zone
+    left with no class is refused."""
+    listed = [c.name for c in route.dry_room_options]
+    argon_dp = route.shared.dry_rooms.argon_dew_point
+    owner: dict[str, str] = {}
+    names: set[str] = set()
+    for i, z in enumerate(route.zones):
+        if z.name == PLANT_ZONE or z.name in names:
+            add(("zones", i, "name"), f"zone name {shorten(z.name)} is "
+                + ("the plant's own zone (the dry-room steps in no zone)"
+                   if z.name == PLANT_ZONE else "used twice") + "; expected another name")
+        names.add(z.name)
+        members = []
+        for j, st in enumerate(z.steps):
+            where = ("zones", i, "steps", j)
+            if st not in steps:
+                add(where, f"unknown step {shorten(st)}{closest(st, steps)}")
+                continue
+            if st in owner:
+                add(where, f"step {shorten(st)} is already in zone {shorten(owner[st])}; "
+                           "expected each step in one zone at most")
+                continue
+            s = route.line[steps[st]]
+            if s.environment != "dry_room":
+                add(where, f"step {shorten(st)} works in {s.environment}, not in the dry room; "
+                           "expected dry_room steps only")
+                continue
+            owner[st] = z.name
+            members.append(s)
+        if z.argon:
+            if argon_dp is None:
+                add(("zones", i, "argon"), "argon needs `argon_dew_point` in dry_rooms.yaml (the water an "
+                           "argon mini-environment holds)")
+            bare = [s.name for s in members if s.argon_enclosure is None]
+            if bare:
+                add(("zones", i, "argon"), f"argon is not allowed for step(s) {', '.join(map(repr, bare))}: "
+                           "expected an `argon_enclosure` (capex and argon_flow per machine) "
+                           "on every step of a zone that may choose argon")
+        for k, c in enumerate(z.classes or []):
+            where = ("zones", i, "classes", k)
+            if c == ARGON:
+                add(where, "argon is not a dry-room class; write `argon: true` on the zone")
+                continue
+            if c not in listed:
+                add(where, f"class {shorten(c)} is not one the route may use{closest(c, listed)}; "
+                           f"expected one of {', '.join(listed + [ARGON])}")
+                continue
+            lacking = [s.name for s in members if s.moisture is not None
+                       and s.moisture.yield_factor is not None and c not in s.moisture.yield_factor]
+            if lacking:
+                add(where, f"class {shorten(c)} is not allowed for step(s) "
+                           f"{', '.join(map(repr, lacking))}: no `moisture.yield_factor` for it")
+        if z.classes is None and members and not allowed_classes(route, tuple(s.name for s in members))[0]:
+            add(("zones", i, "steps"), "no dry-room class is allowed for this zone: every "
+                                       "class lacks a moisture.yield_factor of one of its steps")
+
+
 def _check_moisture_classes(route: Route, add) -> None:
     """A class absent from a moisture-sensitive step's `yield_factor` is not allowed for
     the route (the line graph's rule): refuse a route that leaves no class at all."""
-    allowed, listed, _ = allowed_classes(route)
+    zoned = {st for z in route.zones for st in z.steps}
+    plant = tuple(s.name for s in route.line if s.name not in zoned)
+    allowed, listed, _ = allowed_classes(route, plant if zoned else None)
     if allowed or not listed:
         return
     sensitive = [(i, s.name, list(s.moisture.yield_factor))
                  for i, s in enumerate(route.line)
-                 if s.moisture is not None and s.moisture.yield_factor is not None]
+                 if s.moisture is not None and s.moisture.yield_factor is not None
+                 and s.name in plant]
     first = next(i for i, _, has in sensitive if set(listed) - set(has))
     has = "; ".join(f"{name!r} has {', '.join(classes) or 'no class'}"
                     for _, name, classes in sensitive)

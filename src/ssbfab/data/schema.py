@@ -397,6 +397,10 @@ def _parse_price(text: str, rates: Mapping[str, float]) -> tuple[float, str]:
     raise ValueError(f"price {shorten(text)} is not per kg, per m^2 or per volume (e.g. \"26 USD/kg\")")
 
 
+# The class name of an argon mini-environment in a zone's `classes` (never a dry-room class)
+ARGON = "argon"
+
+
 class Excursions(Strict):
     rate: PerHour  # excursions per hour (write "6 1/yr")
     duration: Hours  # mean duration
@@ -420,6 +424,10 @@ class DryRooms(Strict):
     classes: list[DryRoomClass]
     sulfide_exposure_threshold: DewPoint  # dew point above which sulfide exposure is counted
     h2s_reference_dew_point: DewPoint  # dew point at which h2s_release of a step is measured
+    # the water in an argon mini-environment (glovebox, isolator) as a dew point: what a
+    # step enclosed in argon meets (`Step.argon_enclosure`, route `zones`); None: no zone
+    # may choose argon
+    argon_dew_point: DewPoint | None = None
 
     @field_validator("classes")
     @classmethod
@@ -428,6 +436,9 @@ class DryRooms(Strict):
             raise ValueError("expected at least one dry-room class, found an empty list")
         seen: dict[str, int] = {}
         for i, c in enumerate(v):
+            if c.name == ARGON:
+                raise FieldProblem(f"{i}.name", f"{ARGON!r} names the argon mini-environment "
+                                                "(argon_dew_point); expected another class name")
             if c.name in seen:
                 raise FieldProblem(f"{i}.name", f"duplicate dry-room class name {shorten(c.name)} "
                                                 f"(first used by classes[{seen[c.name]}]); "
@@ -927,6 +938,21 @@ class MaterialUse(Strict):
     _frac = _range("recovered", strict=False, high=0.999)
 
 
+class ArgonEnclosure(Strict):
+    """A dry-room step may run in an argon mini-environment (glovebox, isolator) when
+    its zone chooses argon: each machine gets an enclosure (capex) that consumes argon
+    all the plant's hours (priced as argon machines are, `argon_price`)."""
+
+    capex: USD  # per machine enclosed, installed
+    argon_flow: VolumeFlow  # m³/h per enclosure: purge, leaks, regeneration
+    # the step's moisture yield factor in argon, for a step whose moisture damage is a
+    # `yield_factor` table (a `dose` curve reads the argon dew point instead)
+    yield_factor: Fraction | None = None
+
+    _nonneg = _range("capex", "argon_flow", strict=False)
+    _yields = _range("yield_factor", high=1.0)
+
+
 class Step(Strict):
     name: str
     description: str | None = None
@@ -940,6 +966,8 @@ class Step(Strict):
     levels: list[Level] = Field(default_factory=list)
     options: list[EquipmentOption]
     moisture: Moisture | None = None
+    # may run in argon instead of the dry room, where its zone chooses argon
+    argon_enclosure: ArgonEnclosure | None = None
     rework: Rework | None = None  # off-spec output reworked (kg steps)
     lot_size: str  # an amount of the step's unit, e.g. "500 m^2"
     buffer: int = 4  # lots that fit in the buffer after this step
@@ -1003,6 +1031,16 @@ class Step(Strict):
             raise FieldProblem("moisture", "`moisture` applies only to steps in the dry_room "
                                            f"environment; this step's environment is "
                                            f"{shorten(self.environment)}")
+        enc = self.argon_enclosure
+        if enc is not None and self.environment != "dry_room":
+            raise FieldProblem("argon_enclosure", "an argon enclosure is an alternative to the "
+                                                  "dry room; this step's environment is "
+                                                  f"{shorten(self.environment)}")
+        if (enc is not None and enc.yield_factor is None and self.moisture is not None
+                and self.moisture.yield_factor is not None):
+            raise FieldProblem("argon_enclosure.yield_factor",
+                               "this step's moisture damage is a yield_factor table: give its "
+                               "factor in argon too, e.g. \"100 %\"")
         return self
 
     @property
@@ -1069,6 +1107,38 @@ class Supply(Strict):
         return v
 
 
+class Zone(Strict):
+    """Dry-room steps that share one room (or argon) whose class is chosen for the zone;
+    the dry-room steps in no zone share the plant's own (`PLANT_ZONE`)."""
+
+    name: str
+    steps: list[str]  # dry-room steps of `line:`
+    # dry-room classes the zone may choose (wettest to driest); default: the route's
+    # classes that every step of the zone allows
+    classes: list[str] | None = None
+    # may also choose an argon mini-environment (every step needs an `argon_enclosure`)
+    argon: bool = False
+    description: str | None = None
+
+    @field_validator("steps")
+    @classmethod
+    def _some(cls, v):
+        if not v:
+            raise ValueError("expected at least one step, found an empty list")
+        return v
+
+    @model_validator(mode="after")
+    def _a_class(self):
+        if self.classes == [] and not self.argon:  # argon alone is a choice of one
+            raise FieldProblem("classes", "expected at least one class (or `argon: true`), "
+                                          "found an empty list")
+        return self
+
+
+# the zone of the dry-room steps no named zone holds (today's one dry room per plant)
+PLANT_ZONE = "plant"
+
+
 class Plant(Strict):
     floor_area: M2  # site floor area available for the line (all environments)
     dry_room_area: M2  # largest dry room the site can hold
@@ -1092,6 +1162,8 @@ class Route(Strict):
     plant: Plant | None = None  # required unless form: line (checked below)
     # make or buy: material -> its supply options (docs/lines.md, "Supply options")
     supply: dict[str, Supply] = Field(default_factory=dict)
+    # zoned plant: dry-room steps grouped into zones, each with its own class (docs/lines.md)
+    zones: list[Zone] = Field(default_factory=list)
     line: list[Step]
 
     # A route is hashed by identity (its fields hold lists): what is compiled from a

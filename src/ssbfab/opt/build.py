@@ -3,7 +3,8 @@
     z[s,l]   ∈ {0,1}  setting level l chosen at step s             (Σ_l z = 1)
                       (at the energy step, if any, the final step makes
                       Σ_l z[l] / capacity_factor[l] good cells per design cell)
-    w[d]     ∈ {0,1}  dry-room class d chosen for the plant        (Σ_d w = 1)
+    w[z,d]   ∈ {0,1}  class d chosen for zone z of the dry room    (Σ_d w[z,·] = 1;
+                      a route without zones has one, the plant's; d may be argon)
     g[s,l,d] ≥ 0      good output of s per good cell at level l, made in class d
                       (d = "any" where the step's yield does not depend on the class);
                       started units = Σ g / y[s,l,d], so yields compound linearly
@@ -11,7 +12,9 @@
     x[s,e,l] ≥ 0      work on option e at level l, in units at the nominal rate
                       (units started / rate_factor), for steps with several options:
                       the dispatch that prices process energy
-    a[d]     ∈ [0,1]  dry-room area of class d, as a share of the largest it can be
+    a[z,d]   ∈ [0,1]  zone z's area in class d, as a share of the largest it can be
+    v[s,e]   ≥ 0      machines of option e at step s enclosed in argon (steps of zones
+                      that may choose argon): v ≥ n - nub·(1 - w[z,argon])
     u[m,o]   ∈ {0,1}  supply option o chosen for material m (make or buy; Σ_o u = 1);
                       the levels of o's steps sum to u[m,o], so an unchosen option's
                       steps carry no flow and install no machine
@@ -39,6 +42,7 @@ import math
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from ..data.schema import ARGON, PLANT_ZONE
 from .data import Numbers, Structure
 
 
@@ -66,6 +70,11 @@ def add_sets(m, st: Structure) -> None:
                    ordered=True)
     m.SLD = pyo.Set(initialize=list(st.gkeys()), dimen=3, ordered=True)
     m.D = pyo.Set(initialize=st.classes, ordered=True)
+    m.Z = pyo.Set(initialize=list(st.zones), ordered=True)
+    m.ZD = pyo.Set(initialize=[(z, d) for z in st.zones for d in st.zones[z]], dimen=2,
+                   ordered=True)
+    m.ENC = pyo.Set(initialize=[(s, e) for s in st.dry_steps if st.zone_of[s] in st.argon_zones
+                                for e in st.options[s]], dimen=2, ordered=True)
     m.SEL = pyo.Set(initialize=[(s, e, lv) for s in st.steps if s in st.multi
                                 for e in st.options[s] for lv in st.levels[s]], dimen=3,
                     ordered=True)
@@ -106,6 +115,9 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         "c_x": {(s, e, lv): v / nb.inv_rf[(s, lv)] for (s, e, lv), v in nb.c_x.items()},
         "c_a": {d: v * nb.amax for d, v in nb.c_a.items()}, "c0": {None: nb.c0},
         "c_w": {d: nb.c_w.get(d, 0.0) for d in st.classes},
+        "c_enc": dict(nb.c_enc),
+        # the share of the site's dry-room limit one unit of a[z,d] is
+        "a_dry": {None: nb.amax / nb.dry_limit if nb.dry_limit > 0 else 0.0},
         "cells_at": nb.cells_at,
         "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
                       for k, v in nb.h2s.items()},
@@ -142,6 +154,8 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.c_a = _p(m.D, v["c_a"])
     m.c0 = pyo.Param(mutable=True, initialize=nb.c0)
     m.c_w = _p(m.D, v["c_w"])
+    m.c_enc = _p(m.ENC, v["c_enc"])
+    m.a_dry = pyo.Param(mutable=True, initialize=v["a_dry"][None])
     m.h2s_share = _p(m.SLD, v["h2s_share"])
     m.h2s_limit = pyo.Param(mutable=True, initialize=nb.h2s_limit)
     es = st.energy_step
@@ -162,12 +176,13 @@ def set_parameters(m, st: Structure, nb: Numbers) -> None:
 
 def add_variables(m, st: Structure) -> None:
     m.z = pyo.Var(m.SL, domain=pyo.Binary, bounds=lambda m, s, lv: (0, m.zub[s, lv]))
-    m.w = pyo.Var(m.D, domain=pyo.Binary)
+    m.w = pyo.Var(m.ZD, domain=pyo.Binary)
     m.g = pyo.Var(m.SLD, domain=pyo.NonNegativeReals, bounds=lambda m, s, lv, d: (0, m.gub[s, lv, d]))
     m.n = pyo.Var(m.SE, domain=pyo.NonNegativeIntegers,
                   bounds=lambda m, s, e: (m.nlb[s, e], m.nub[s, e]))
     m.x = pyo.Var(m.SEL, domain=pyo.NonNegativeReals)
-    m.a = pyo.Var(m.D, domain=pyo.NonNegativeReals)
+    m.a = pyo.Var(m.ZD, domain=pyo.NonNegativeReals)
+    m.v = pyo.Var(m.ENC, domain=pyo.NonNegativeReals)
     m.u = pyo.Var(m.U, domain=pyo.Binary, bounds=lambda m, mat, o: (0, m.uub[mat, o]))
 
 
@@ -182,8 +197,9 @@ def lin(terms, constant=0.0):
 
 
 def add_flow_balance(m, st: Structure) -> None:
-    """One level per step, one class per plant; flows only at the chosen level and
-    class; the good output of each step feeds what its consumers start."""
+    """One level per step, one class per zone; flows only at the chosen level and
+    class (of the step's zone); the good output of each step feeds what its consumers
+    start."""
     def level_choice(m, s):
         if s in st.member:  # a supply option's step: a level only if its option is chosen
             return lin([(1.0, m.z[s, lv]) for lv in st.levels[s]]
@@ -191,7 +207,8 @@ def add_flow_balance(m, st: Structure) -> None:
         return lin((1.0, m.z[s, lv]) for lv in st.levels[s]) == 1
 
     m.level_choice = pyo.Constraint(m.S, rule=level_choice)
-    m.class_choice = pyo.Constraint(expr=lin((1.0, m.w[d]) for d in m.D) == 1)
+    m.class_choice = pyo.Constraint(
+        m.Z, rule=lambda m, z: lin((1.0, m.w[z, d]) for d in st.zones[z]) == 1)
     multi_level = [(s, lv) for s in st.steps if len(st.levels[s]) > 1 or s in st.member
                    for lv in st.levels[s]]
     m.level_link = pyo.Constraint(
@@ -200,7 +217,7 @@ def add_flow_balance(m, st: Structure) -> None:
     split = [(s, d) for s in st.steps if st.flow_classes[s][0] != "any" for d in st.flow_classes[s]]
     m.class_link = pyo.Constraint(
         split, rule=lambda m, s, d: lin([(1.0, m.g[s, lv, d]) for lv in st.levels[s]]
-                                        + [(-m.gmax[s], m.w[d])]) <= 0)
+                                        + [(-m.gmax[s], m.w[st.zone_of[s], d])]) <= 0)
 
     # the steps that deliver a supplied material share one balance: what the consumers
     # draw comes from whichever option is chosen (`supply_balance[material]`)
@@ -266,22 +283,32 @@ def add_capacity(m, st: Structure) -> None:
 
 
 def add_dry_room(m, st: Structure) -> None:
-    """The dry room's area is priced by the chosen class: split it by class."""
+    """Each zone's area is priced by its chosen class: split it by class. A zone in
+    argon encloses every machine of its steps instead (`enclosed`)."""
     if not st.dry_steps:
         m.a.fix(0)
         return
     m.dry_split = pyo.Constraint(
-        expr=lin([(1.0, m.a[d]) for d in m.D] + [(-m.area_share[s, e], m.n[s, e])
-                                                for s in st.dry_steps for e in st.options[s]]) == 0)
-    m.dry_class = pyo.Constraint(m.D, rule=lambda m, d: m.a[d] - m.w[d] <= 0)
+        m.Z, rule=lambda m, z: lin([(1.0, m.a[z, d]) for d in st.zones[z]]
+                                   + [(-m.area_share[s, e], m.n[s, e]) for s in st.dry_steps
+                                      if st.zone_of[s] == z for e in st.options[s]]) == 0)
+    m.dry_class = pyo.Constraint(m.ZD, rule=lambda m, z, d: m.a[z, d] - m.w[z, d] <= 0)
+    m.enclosed = pyo.Constraint(
+        m.ENC, rule=lambda m, s, e: lin([(1.0, m.v[s, e]), (-1.0, m.n[s, e]),
+                                         (-m.nub[s, e], m.w[st.zone_of[s], ARGON])],
+                                        constant=m.nub[s, e]) >= 0)
 
 
 def add_limits(m, st: Structure) -> None:
     """The site: floor area for all machines, and the largest dry room it can hold."""
     m.floor_area = pyo.Constraint(expr=lin((m.floor_share[k], m.n[k]) for k in m.SE) <= 1)
     if st.dry_steps:
+        # a zone that may choose argon counts only its area in a dry-room class
+        argon = st.argon_zones
         m.dry_room_area = pyo.Constraint(
-            expr=lin((m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps for e in st.options[s])
+            expr=lin([(m.dry_share[s, e], m.n[s, e]) for s in st.dry_steps
+                      if st.zone_of[s] not in argon for e in st.options[s]]
+                     + [(m.a_dry, m.a[z, d]) for z in argon for d in st.zones[z] if d != ARGON])
             <= 1)
     # the site's H2S permit, as a share of the limit (a limit of none: every share 0)
     m.h2s_release = pyo.Constraint(expr=lin((m.h2s_share[k], m.g[k]) for k in m.SLD) <= 1)
@@ -309,6 +336,9 @@ def add_supply(m, st: Structure) -> None:
 def add_objective(m, st: Structure) -> None:
     """USD per kWh of good cells: the roll-up of `cost.evaluate` (same coefficients)."""
     terms = ([(m.c_n[k], m.n[k]) for k in m.SE] + [(m.c_g[k], m.g[k]) for k in m.SLD]
-             + [(m.c_x[k], m.x[k]) for k in m.SEL] + [(m.c_a[d], m.a[d]) for d in m.D]
-             + [(m.c_w[d], m.w[d]) for d in m.D])  # plant costs of a scaled costing
+             + [(m.c_x[k], m.x[k]) for k in m.SEL]
+             + [(m.c_a[d], m.a[z, d]) for z, d in m.ZD if d != ARGON]
+             + [(m.c_enc[k], m.v[k]) for k in m.ENC]
+             # plant costs of a scaled costing: BatPaC's one dry room, at the plant zone's class
+             + [(m.c_w[d], m.w[PLANT_ZONE, d]) for d in st.zones[PLANT_ZONE]])
     m.cost = pyo.Objective(expr=lin(terms, constant=m.c0), sense=pyo.minimize)

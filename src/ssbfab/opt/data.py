@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import categories, cost
-from ..data.schema import Economics, EquipmentOption, Route
+from ..data.schema import ARGON, PLANT_ZONE, Economics, EquipmentOption, Route
 from ..graph import LineGraph, StepNode
 from ..stats import LineStats
 
@@ -59,15 +59,27 @@ class Structure:
     # binary u[material, option] instead of 1)
     supply: dict[str, dict[str, str]] = field(default_factory=dict)
     member: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the dry room's zones (`LineGraph.zones`): zone -> the classes it may choose (ARGON
+    # among them where it may choose argon); dry-room step -> its zone. A route without
+    # zones has one, the plant's, choosing among `classes`
+    zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    zone_of: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, route: Route) -> Structure:
         """The model's index sets for a route, from its line graph."""
         full = route.full  # every supply option's steps: the MILP chooses among them
         graph = LineGraph.of(full)
-        classes = graph.classes
-        # a sensitive step's flow splits by class only when there is a class to choose
-        flow_classes = {n.name: classes if n.sensitive and len(classes) > 1 else (ANY,)
+        zones = {z.name: z.classes for z in graph.zones}
+        # the plant's zone is always there: `dew_point_class` (a free choice without steps)
+        zones.setdefault(PLANT_ZONE, graph.classes)
+        # the dry-room classes any zone may choose (the plant's first: a route without
+        # zones has exactly the plant's)
+        classes = tuple(dict.fromkeys(
+            (*graph.classes, *(c for z in zones.values() for c in z if c != ARGON))))
+        # a sensitive step's flow splits by class only when its zone has a class to choose
+        own = {n.name: zones[n.zone] if n.zone is not None else graph.classes for n in graph.steps}
+        flow_classes = {n.name: own[n.name] if n.sensitive and len(own[n.name]) > 1 else (ANY,)
                         for n in graph.steps}
         listed = graph.in_file_order()
         return cls(
@@ -83,7 +95,19 @@ class Structure:
             energy_step=graph.energy_step,
             supply={m: {o.name: o.steps[-1] for o in s.options} for m, s in full.supply.items()},
             member=full.supply_member(),
+            zones=zones, zone_of={n.name: n.zone for n in graph.steps if n.zone is not None},
         )
+
+    @property
+    def argon_zones(self) -> tuple[str, ...]:
+        """Zones that may choose an argon mini-environment."""
+        return tuple(z for z, cs in self.zones.items() if ARGON in cs)
+
+    def fixed_class(self, s: str) -> str | None:
+        """The class a step's yield sees when its flow is not split by class (ANY): its
+        zone's one class (else, outside any zone, the plant's one class), or None."""
+        cs = self.zones.get(self.zone_of[s], ()) if s in self.zone_of else self.classes
+        return cs[0] if len(cs) == 1 else None
 
     def gkeys(self) -> Iterator[tuple[str, str, str]]:
         """(step, level, class) of every flow variable."""
@@ -157,6 +181,8 @@ class Numbers:
     # volume-scaled costing leaves out (its plant constants c_w are the route's own supply
     # choice's, so the optimiser keeps that choice there; 1 missing means 1)
     uub: dict[tuple[str, str], float] = field(default_factory=dict)
+    # per machine enclosed in argon (USD/kWh), at the steps of zones that may choose argon
+    c_enc: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
@@ -221,7 +247,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             inv_rf[(s_name, level.name)] = 1.0 / level.rate_factor
             for d in st.flow_classes[s_name]:
                 # a step that is not split by class still sees the one allowed class
-                dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
+                dd = d if d != ANY else st.fixed_class(s_name)
                 y = max(0.0, graph.yield_at(s_name, level.name, dd, f))
                 yields[(s_name, level.name, d)] = y
                 inv_y[(s_name, level.name, d)] = 1.0 / y if y > 0 else 0.0
@@ -325,7 +351,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                     c_x[(s_name, o.name, level.name)] = energy[(o.name, level.name)]
             for d in st.flow_classes[s_name]:
                 gk = (s_name, level.name, d)
-                dd = d if d != ANY else (st.classes[0] if len(st.classes) == 1 else None)
+                dd = d if d != ANY else st.fixed_class(s_name)
                 h2s_gk[gk] = inv_y[gk] * graph.h2s(s_name, dd) * cells  # m³/yr per unit of g
                 unit = (mat_per[s_name] * w["materials"]
                         + cost.h2s_cost_per_started(graph, s_name, dd, econ) * w["h2s_abatement"]
@@ -370,12 +396,21 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             fixed = scaled.primaries(runs, capacity_gwh * lines, klass, econ, share=1.0 / lines)
             c_w[d] = sum(w[k] * v for prim in fixed.values() for k, v in prim.items()) * per_kwh
     area_max = sum(footprint[(s, e)] * nub[(s, e)] for s in st.dry_steps for e in st.options[s])
-    amax = max(1.0, min(dry_limit, area_max))
+    # a zone in argon holds no dry room, so the site's dry-room limit does not bound its area
+    amax = max(1.0, area_max if st.argon_zones else min(dry_limit, area_max))
+    # per machine enclosed in argon, at the steps of zones that may choose argon
+    c_enc: dict[tuple[str, str], float] = {}
+    for s in st.dry_steps:
+        enc = graph.node(s).spec.argon_enclosure
+        if st.zone_of[s] in st.argon_zones and enc is not None:  # every one has it (checks)
+            for e in st.options[s]:  # machine-driven: BatPaC's scaled plant under -scaled
+                c_enc[(s, e)] = 0.0 if is_scaled else categories.enclosure_weight(enc, econ, w) * per_kwh
     infeasible.extend(_area_checks(graph, st, smin, inv_rf, cap, footprint, derate,
                                    floor_limit, dry_limit, live))
     h2s_limit = plant.h2s_limit if plant.h2s_limit is not None else math.inf
     # the least H2S any plan releases: each step's smallest start in its cleanest class
-    least_h2s = sum(min((smin[(s, lv)] * graph.h2s(s, d) for lv in live(s) for d in st.classes
+    least_h2s = sum(min((smin[(s, lv)] * graph.h2s(s, d) for lv in live(s)
+                         for d in st.zones.get(st.zone_of.get(s, ""), st.classes)
                          if math.isfinite(smin[(s, lv)])), default=0.0) for s in st.steps) * cells
     if least_h2s > h2s_limit * (1 + 1e-9):
         infeasible.append(f"the H2S release limit of the route's plant (plant.h2s_limit, "
@@ -402,6 +437,7 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
         h2s=h2s_gk, h2s_limit=h2s_limit,
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w, slim=slim, uub=uub,
+        c_enc=c_enc,
     )
 
 
@@ -546,8 +582,9 @@ def _area_checks(graph: LineGraph, st: Structure, smin: Mapping[tuple[str, str],
             best = min(best, a)
         least[s] = max(forced, best if math.isfinite(best) else 0.0)
     out = []
+    in_dry = tuple(s for s in st.dry_steps if st.zone_of.get(s) not in st.argon_zones)
     for what, steps, limit in (("site floor area", st.steps, floor_limit),
-                               ("dry-room area", st.dry_steps, dry_limit)):
+                               ("dry-room area", in_dry, dry_limit)):
         total = sum(least[s] for s in steps)
         if total > limit * (1 + 1e-9):
             top = sorted(steps, key=lambda s: -least[s])[:3]

@@ -123,6 +123,16 @@ class Plan:
         return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.rows], columns=cols)
 
     @property
+    def zone_costs(self) -> dict[str, dict]:
+        """Per zone of a zoned plant (`CostBreakdown.zones`), areas and enclosures for
+        all the plant's lines."""
+        if self.cost is None:
+            return {}
+        return {z: {**v, "area_m2": self.lines * float(v["area_m2"]),  # type: ignore[arg-type]
+                    "enclosed_machines": self.lines * int(v["enclosed_machines"])}  # type: ignore[call-overload]
+                for z, v in self.cost.zones.items()}
+
+    @property
     def binding_steps(self) -> list[str]:
         return [r.step for r in self.rows if r.binding]
 
@@ -136,6 +146,9 @@ class Plan:
             "line_capacity_gwh": self.line_capacity_gwh,
             "costing": self.costing,
             "dew_point_class": self.dew_point_class,
+            # a zoned plant: each named zone's class (the plant's own is dew_point_class)
+            **({"zones": dict(self.config.zone_classes)}
+               if self.config is not None and self.config.zone_classes else {}),
             # make or buy: the chosen supply option of each material (None: not needed)
             "supply": self.config.supply if self.config else {},
             "cost_per_kwh": self.cost.cost_per_kwh if self.cost else None,
@@ -149,6 +162,9 @@ class Plan:
             # the dry room all-in (USD/kWh) and the H2S all the lines release (m³/yr)
             "dry_room_all_in": self.cost.dry_room_all_in if self.cost else None,
             "h2s_m3_per_year": self.lines * self.cost.h2s_m3_per_year if self.cost else None,
+            # a zoned plant: per zone its class, steps, area (m², all lines), machines
+            # enclosed in argon and what its environment adds (USD/kWh)
+            **({"zone_costs": self.zone_costs} if self.cost and self.cost.zones else {}),
             "binding_steps": self.binding_steps,
             "solver": self.status.to_dict(),
             "line_search": [t.to_dict() for t in self.line_search],

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import categories, cost
 from ..config import PlantConfig, StepChoice
-from ..data.schema import Economics, Route
+from ..data.schema import ARGON, PLANT_ZONE, Economics, Route
 from ..graph import LineGraph
 from .data import ANY, Numbers, Structure, _ceil, numbers
 from .plan import LineTry, Plan, SolveStatus, StepRow
@@ -337,7 +337,11 @@ class OptModel:
         m, st = self.model, self.structure
         assert m is not None  # polished after a solve, which builds the model
         levels = {s: max(st.levels[s], key=lambda lv: pyo.value(m.z[s, lv])) for s in st.steps}
-        dpc = max(st.classes, key=lambda d: pyo.value(m.w[d]))
+        # each zone's class; the plant's zone is the plan's dew_point_class
+        chosen_class = {z: max(cs, key=lambda d, z=z: pyo.value(m.w[z, d]))
+                        for z, cs in st.zones.items()}
+        dpc = chosen_class[PLANT_ZONE]
+        zone_classes = {z: c for z, c in chosen_class.items() if z != PLANT_ZONE}
         # make or buy: the chosen option of each material; the plan's route runs it
         choice = {mat: max(opts, key=lambda o: pyo.value(m.u[mat, o]))
                   for mat, opts in st.supply.items()}
@@ -352,13 +356,13 @@ class OptModel:
         for k in m.z:
             on = levels[k[0]] == k[1] and k[0] in active
             m.z[k].set_value(1.0 if on else 0.0, skip_validation=True)
-        for d in m.w:
-            m.w[d].set_value(1.0 if d == dpc else 0.0, skip_validation=True)
-        # flows exactly as the chosen levels and class give them
+        for z, d in m.w:
+            m.w[z, d].set_value(1.0 if d == chosen_class[z] else 0.0, skip_validation=True)
+        # flows exactly as the chosen levels and classes give them
         started: dict[str, float] = {}  # units started per good cell
         for s in reversed(st.steps):
             lv = levels[s]
-            d = dpc if st.flow_classes[s][0] != ANY else ANY
+            d = chosen_class[st.zone_of[s]] if st.flow_classes[s][0] != ANY else ANY
             final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
             good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
@@ -381,11 +385,16 @@ class OptModel:
                 for key in st.levels[s]:
                     m.x[s, e, key].set_value(share[e] * nb.inv_rf[(s, lv)] if key == lv else 0.0,
                                              skip_validation=True)  # work at the nominal rate
-        area = sum(nb.footprint[(s, e)] * machines[s][e] for s in st.dry_steps
-                   for e in st.options[s]) / nb.amax
-        for d in m.D:
-            if not m.a[d].fixed:
-                m.a[d].set_value(area if d == dpc else 0.0, skip_validation=True)
+        for z in st.zones:
+            area = sum(nb.footprint[(s, e)] * machines[s][e] for s in st.dry_steps
+                       if st.zone_of[s] == z for e in st.options[s]) / nb.amax
+            for d in st.zones[z]:
+                if not m.a[z, d].fixed:
+                    m.a[z, d].set_value(area if d == chosen_class[z] else 0.0,
+                                        skip_validation=True)
+        for s, e in m.v:  # machines enclosed in argon
+            m.v[s, e].set_value(machines[s][e] if chosen_class[st.zone_of[s]] == ARGON else 0.0,
+                                skip_validation=True)
         objective = pyo.value(m.cost)
         steps = {}
         for node in LineGraph.of(route).in_file_order():
@@ -400,7 +409,7 @@ class OptModel:
         if derate:
             meta["derate"] = dict(derate)
         config = PlantConfig(route=route, steps=steps, dew_point_class=dpc,
-                             capacity_gwh=capacity_gwh, meta=meta)
+                             capacity_gwh=capacity_gwh, meta=meta, zone_classes=zone_classes)
         return config, objective
 
 

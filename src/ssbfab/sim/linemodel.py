@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, Problem
@@ -98,6 +99,7 @@ class StepModel:
     open_share: float = 1.0
     dose_from_inputs: bool = False
     nominal_dose_factor: float = 1.0
+    room: int = 0  # the room it works in: 0 the plant's dry room, k >= 1 `LineModel.rooms[k-1]`
     # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
     # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
     quantum: float = 1.0  # units of this step's output per quantum
@@ -147,6 +149,10 @@ class LineModel:
     capacity_gwh: float
     levels: dict[str, str]  # step -> setting level simulated
     warnings: tuple[str, ...]
+    # a zoned plant: the rooms of its named zones (each with its own excursions; argon
+    # none) and the class of each
+    rooms: tuple[DryRoomModel, ...] = ()
+    zone_classes: dict[str, str] = dataclass_field(default_factory=dict)
 
     @property
     def final(self) -> int:
@@ -162,7 +168,7 @@ def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig
     """The configuration a bare line (or any route without a plan) runs when no plan is
     given: per step the first level and max(min_count, 1) machines of the first
     option; the step's own lot size (no larger than that option's batch); the
-    driest allowed dry-room class, as `size_for_capacity` does."""
+    driest allowed dry-room class (each zone its driest), as `size_for_capacity` does."""
     from ..config import PlantConfig, StepChoice
     from ..graph import LineGraph
 
@@ -175,8 +181,10 @@ def bare_config(route: Route, dew_point_class: str | None = None) -> PlantConfig
         lot = min(s.lot, opt.batch_size) if opt.is_batch else s.lot
         steps[s.name] = StepChoice(level=s.setting_levels[0].name,
                                    machines={opt.name: max(opt.min_count, 1)}, lot_size=lot)
+    # each zone in its driest class too, unless a class is forced (then every zone's)
+    zones = {} if dew_point_class else graph.driest_zones
     return PlantConfig(route=route, steps=steps, dew_point_class=dpc, capacity_gwh=math.nan,
-                       meta={"sized_by": "bare_config"})
+                       meta={"sized_by": "bare_config"}, zone_classes=zones)
 
 
 def check_run(days: float, warmup_days: float, reps: int, workers: int | None = None) -> None:
@@ -226,6 +234,20 @@ def compile_config(config: PlantConfig, days: float = 365.0,
     if graph.dry_steps and not class_ok:
         bad("dew_point_class", graph.class_problem(dpc) or "")
     dry = _dry_room(route, graph, dpc if class_ok else None)
+    # a zoned plant: each named zone is a room of its own (rooms[k - 1] for room k;
+    # room 0 is the plant's), at the class the configuration chose for it
+    zone_classes: dict[str, str] = {}
+    for z in graph.named_zones:
+        c = config.zone_classes.get(z.name, dpc)  # a zone not named: the plant's class
+        why = graph.zone_problem(z.name, c)
+        if why is not None:
+            bad(f"zones.{z.name}", why)
+        else:
+            zone_classes[z.name] = c
+    rooms = tuple(_dry_room(route, graph, zone_classes.get(z.name), zone=True)
+                  for z in graph.named_zones)
+    room_of = {st: k + 1 for k, z in enumerate(graph.named_zones) for st in z.steps}
+    step_class = graph.step_classes(dpc, zone_classes)
     index = {name: i for i, name in enumerate(graph.order)}
     hpd = hours_per_day(route)
     steps: list[StepModel] = []
@@ -243,14 +265,17 @@ def compile_config(config: PlantConfig, days: float = 365.0,
                 f"{', '.join(lv.name for lv in s.setting_levels)}")
             continue
         # a class the route may not use is reported once, above
-        y = (graph.first_pass_yield(name, level.name, dpc) if class_ok or not node.sensitive
+        cls = step_class[name]
+        ok = (class_ok if name not in room_of else cls is not None)
+        y = (graph.first_pass_yield(name, level.name, cls) if ok or not node.sensitive
              else math.nan)
         dose = s.moisture.dose if s.moisture is not None else None
         dose_kw: dict = {}
-        if dose is not None and class_ok:
+        if dose is not None and ok:
+            assert cls is not None
             # the simulator draws the loss from the dose each lot meets: its base yield
             # is the level's, and the nominal factor only sets the targets
-            factor = node.moisture[dpc]
+            factor = node.moisture[cls]
             y = min(1.0, node.level_yield[level.name])
             xs, fs = dose.curve
             dose_kw = dict(dose_doses=xs, dose_losses=fs, open_share=dose.open_share, nominal_dose_factor=factor,
@@ -309,7 +334,8 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             extra_loss=(mo.excursion.extra_loss if mo is not None else 0.0),
             sensitive_kg=node.sensitive_kg, h2s_cm3=h2s,
             rework_share=s.rework.share if s.rework else 0.0,
-            rework_yield=s.rework.yield_ if s.rework else 0.0, **dose_kw))
+            rework_yield=s.rework.yield_ if s.rework else 0.0, room=room_of.get(name, 0),
+            **dose_kw))
     if problems:
         raise InputError(problems)
     levels = {n: c.level for n, c in config.steps.items()}
@@ -327,7 +353,8 @@ def compile_config(config: PlantConfig, days: float = 365.0,
         warmup_days=float(warmup_days),
         operating_hours_per_year=route.economics.operating_hours_per_year,
         cell_energy_kwh=cell_kwh, dew_point_class=config.dew_point_class,
-        capacity_gwh=float(config.capacity_gwh), levels=levels, warnings=tuple(warnings))
+        capacity_gwh=float(config.capacity_gwh), levels=levels, warnings=tuple(warnings),
+        rooms=rooms, zone_classes=zone_classes)
     _check_length(model, file)
     return model
 
@@ -344,12 +371,23 @@ def _with_targets(steps: list[StepModel], graph: LineGraph, capacity_gwh: float,
     return [replace(sm, target_good_per_h=good[sm.name] * cells_per_h) for sm in steps]
 
 
-def _dry_room(route: Route, graph: LineGraph, dpc: str | None) -> DryRoomModel:
-    """The dry room in class `dpc` (None: not an allowed class, already reported)."""
+def _dry_room(route: Route, graph: LineGraph, dpc: str | None,
+              zone: bool = False) -> DryRoomModel:
+    """The dry room in class `dpc` (None: not an allowed class, already reported); of a
+    named zone (`zone`: present, its steps are in it); argon (`ARGON`): a
+    mini-environment at `dry_rooms.argon_dew_point` without excursions."""
+    from ..data.schema import ARGON, PLANT_ZONE
     from ..data.units import dew_point_to_ppmv
 
     dr = route.shared.dry_rooms
-    present = bool(graph.dry_steps)
+    present = zone or any(z.name == PLANT_ZONE for z in graph.zones)
+    if dpc == ARGON and dr.argon_dew_point is not None:
+        ref = dew_point_to_ppmv(dr.h2s_reference_dew_point)
+        water = dew_point_to_ppmv(dr.argon_dew_point)
+        return DryRoomModel(present=True, dew_point=dr.argon_dew_point, peak=dr.argon_dew_point,
+                            rate=0.0, duration=0.0, threshold=dr.sulfide_exposure_threshold,
+                            water_ratio=water / ref, water_ratio_peak=water / ref, ppmv=water,
+                            ppmv_peak=water)
     c = graph.dry_rooms.get(dpc) if dpc is not None else None
     if c is None:
         return DryRoomModel(False, math.nan, math.nan, 0.0, 0.0, dr.sulfide_exposure_threshold,

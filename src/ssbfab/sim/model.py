@@ -23,7 +23,9 @@ Stations are pools of machines, one SimPy process per machine:
 - a finished lot waits in its machine while the buffer after the step is full
   (the machine is blocked); the final step ships to an unlimited sink.
 
-The dry room (one per plant, at the configuration's class) has excursions as a
+The dry room (one per plant, at the configuration's class; a zoned plant has one room
+per named zone besides, at the zone's class, each with excursions of its own, an argon
+zone none; a step meets its own room's water) has excursions as a
 Poisson process (rate from dry_rooms.yaml, per operating hour) with exponential
 durations, at the class's peak dew point. Steps with `moisture:` data either scrap
 an extra fraction of every lot that meets an excursion (`loss`) or start no lot
@@ -496,10 +498,12 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
     cpu0 = time.process_time()
     env = simpy.Environment()
     rep_seq = streams.replication_seed(seed, rep)
-    seqs = rep_seq.spawn(len(model.steps) + 1)
+    # one stream per step, the plant's dry room, then each zone's room (spawned children
+    # are numbered, so a plant without zones draws exactly what it drew before zones)
+    seqs = rep_seq.spawn(len(model.steps) + 1 + len(model.rooms))
     ctx = Context(model.warmup)
-    ppmv = model.dry_room.ppmv
-    dr = DryRoom(env, ppmv if math.isfinite(ppmv) else 0.0)
+    room_models = (model.dry_room, *model.rooms)
+    rooms = [DryRoom(env, m.ppmv if math.isfinite(m.ppmv) else 0.0) for m in room_models]
     stations = [Station(s) for s in model.steps]
     for st, sm in zip(stations, model.steps, strict=True):
         if math.isfinite(sm.buffer_capacity):
@@ -511,7 +515,7 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
             assert buf is not None  # a step that feeds another has a finite buffer
             st.inputs.append((buf, need_q))
         if sm.environment == "dry_room" and sm.sensitive_kg > 0:
-            dr.stations.append((st, sm.sensitive_kg))
+            rooms[sm.room].stations.append((st, sm.sensitive_kg))
     import numpy as np
 
     for i, (st, sm) in enumerate(zip(stations, model.steps, strict=True)):
@@ -536,24 +540,25 @@ def run_replication(model: LineModel, seed: int, rep: int, progress=None) -> dic
             st.machines.append(ms)
             ttm = spec.maint_every * (j + 1) / n if math.isfinite(spec.maint_every) else INF
             proc = batch_machine if spec.batch_lots > 0 else continuous_machine
-            env.process(proc(env, st, spec, ms, dr, ctx, *draws[spec.option], ttm))
-    m = model.dry_room
-    if m.present and m.rate > 0:
-        env.process(dry_room_process(
-            env, dr, m, np.random.Generator(np.random.PCG64(seqs[-1])), ctx))
+            env.process(proc(env, st, spec, ms, rooms[sm.room], ctx, *draws[spec.option], ttm))
+    room_seqs = [seqs[len(model.steps)], *seqs[len(model.steps) + 1:]]
+    for dr, m, sq in zip(rooms, room_models, room_seqs, strict=True):
+        if m.present and m.rate > 0:
+            env.process(dry_room_process(env, dr, m, np.random.Generator(np.random.PCG64(sq)),
+                                         ctx))
     if model.warmup > 0:
-        env.process(_warmup_reset(env, model.warmup, stations, dr))
+        env.process(_warmup_reset(env, model.warmup, stations, rooms))
     chunks = 20 if progress is not None else 1
     for c in range(1, chunks + 1):
         env.run(until=model.hours * c / chunks)
         if progress is not None:
             progress(c / chunks)
-    raw = _collect(env, model, stations, dr, ctx)
+    raw = _collect(env, model, stations, rooms, ctx)
     raw["cpu_s"] = time.process_time() - cpu0
     return raw
 
 
-def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
+def _warmup_reset(env, warmup: float, stations: list[Station], rooms: list[DryRoom]):
     yield env.timeout(warmup)
     now = env._now
     for st in stations:
@@ -571,15 +576,17 @@ def _warmup_reset(env, warmup: float, stations: list[Station], dr: DryRoom):
         st.wm_last = now
         if st.out is not None:
             st.out.reset_area(now)
-    dr.hours = dr.exposure = 0.0
-    dr.hours_sq = dr.hours_max = dr.exposure_sq = dr.exposure_max = 0.0
-    dr.events = 1 if dr.active else 0  # an excursion under way counts from now on
-    if dr.active:
-        dr.since = now
-        dr.snap = 0.0  # every area was just reset to zero
+    for dr in rooms:
+        dr.hours = dr.exposure = 0.0
+        dr.hours_sq = dr.hours_max = dr.exposure_sq = dr.exposure_max = 0.0
+        dr.events = 1 if dr.active else 0  # an excursion under way counts from now on
+        if dr.active:
+            dr.since = now
+            dr.snap = 0.0  # every area was just reset to zero
 
 
-def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: Context) -> dict:
+def _collect(env, model: LineModel, stations: list[Station], rooms: list[DryRoom],
+             ctx: Context) -> dict:
     T = model.hours
     window = T - model.warmup
     steps = []
@@ -625,26 +632,34 @@ def _collect(env, model: LineModel, stations: list[Station], dr: DryRoom, ctx: C
             "water_dose": st.dose_sum / st.dose_lots if st.dose_lots else math.nan,
             "exact": exact,
         })
-    m = model.dry_room
-    if dr.active:  # the excursion under way at the end counts up to the end
-        dr.add(T - max(dr.since, model.warmup),
-               dr.sensitive_area(T) - dr.snap
-               if m.peak > m.threshold and not (m.dew_point > m.threshold) else 0.0)
-    exposure = dr.exposure
-    if m.present and m.dew_point > m.threshold:
-        exposure = dr.sensitive_area(T)  # the set point itself is above the threshold
+    # the rooms' figures pooled (a plant without zones has one room: its dry room's)
+    room_models = (model.dry_room, *model.rooms)
+    exposure = 0.0
+    for dr, m in zip(rooms, room_models, strict=True):
+        if dr.active:  # the excursion under way at the end counts up to the end
+            dr.add(T - max(dr.since, model.warmup),
+                   dr.sensitive_area(T) - dr.snap
+                   if m.peak > m.threshold and not (m.dew_point > m.threshold) else 0.0)
+        if m.present and m.dew_point > m.threshold:
+            exposure += dr.sensitive_area(T)  # the set point itself is above the threshold
+        else:
+            exposure += dr.exposure
     h2s = 0.0
     for s, sm in zip(steps, model.steps, strict=True):
         if sm.h2s_cm3 > 0:
+            m = room_models[sm.room]
             h2s += sm.h2s_cm3 * (
                 s["units_norm"] * m.water_ratio + s["units_exc"] * m.water_ratio_peak)
     return {
         "window_h": window, "events": _events(env), "steps": steps,
         "lead_sum": ctx.lead_sum, "lead_w": ctx.lead_w,
-        "excursion_hours": dr.hours, "exposure_kg_h": exposure, "h2s_cm3": h2s,
-        "excursions": dr.events, "excursion_hours_sq": dr.hours_sq,
-        "excursion_hours_max": dr.hours_max, "exposure_kg_h_sq": dr.exposure_sq,
-        "exposure_kg_h_max": dr.exposure_max, "sensitive_kg_h": dr.sensitive_area(T),
+        "excursion_hours": sum(dr.hours for dr in rooms), "exposure_kg_h": exposure,
+        "h2s_cm3": h2s, "excursions": sum(dr.events for dr in rooms),
+        "excursion_hours_sq": sum(dr.hours_sq for dr in rooms),
+        "excursion_hours_max": max(dr.hours_max for dr in rooms),
+        "exposure_kg_h_sq": sum(dr.exposure_sq for dr in rooms),
+        "exposure_kg_h_max": max(dr.exposure_max for dr in rooms),
+        "sensitive_kg_h": sum(dr.sensitive_area(T) for dr in rooms),
     }
 
 

@@ -266,10 +266,11 @@ def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
     non-negative quantity; each names how many excursions it rests on."""
     from ..stats import DryRoomStats, Estimate
 
-    m = model.dry_room
+    rooms = (model.dry_room, *model.rooms)  # a zoned plant's rooms, pooled
     exposure, h2s = per_rep["sulfide_exposure_kg_h"], per_rep["h2s_estimate"]
-    continuous = m.present and m.dew_point > m.threshold  # exposed all the time, not by excursions
-    if not (m.present and m.rate > 0):  # no excursion can happen: nothing to estimate
+    # exposed all the time, not by excursions
+    continuous = any(m.present and m.dew_point > m.threshold for m in rooms)
+    if not any(m.present and m.rate > 0 for m in rooms):  # no excursion can happen
         return DryRoomStats(Estimate.exact(0.0), Estimate.positive(exposure) if continuous
                             else Estimate.exact(0.0), Estimate.positive(h2s))
     # the rest: excursions can happen; `n` of them were seen in all replications
@@ -288,6 +289,9 @@ def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
     # one excursion lasts the class's mean duration (an input) and exposes the mean
     # kg of moisture-sensitive material held in the dry room for that long
     held_kg = sum(r["sensitive_kg_h"] for r in raws) / (window * len(raws))
+    # the room whose excursions are longest sets what one excursion adds (the plant's
+    # when it has excursions; the bound of `gamma_interval` needs the largest)
+    m = max((r for r in rooms if r.present and r.rate > 0), key=lambda r: r.duration)
     sensitive = any(sm.sensitive_kg > 0 for sm in model.steps)
     if continuous:
         exposed = Estimate.positive(exposure)
@@ -339,6 +343,7 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
         operating_hours_per_year=model.operating_hours_per_year,
         simulated_hours=model.hours, warmup_hours=model.warmup,
         operations=int(sum(per_rep["operations"])), warnings=model.warnings, per_rep=per_rep,
+        zone_classes=dict(model.zone_classes),
     )
     return SimResult(stats=stats, tables=make_tables(model, stats, reps), model=model,
                      raw=list(raws))

@@ -68,7 +68,9 @@ def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
 
     graph = LineGraph.of(route)
     dpc = options.dew_point_class or graph.driest
-    yields = flow.nominal_yields(route, dpc)
+    # a forced class is every zone's; else each zone in its driest class
+    yields = flow.nominal_yields(route, dpc, zone_classes=None if options.dew_point_class
+                                 else graph.driest_zones)
     cell = design(route)
     lines = bom.bill_of_materials(route, yields, cell)
     per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
