@@ -239,14 +239,19 @@ def _premium_at(xs, es, q):
 def line_bound(d: PlanningData, c, periods) -> int:
     """No more lines in cohort c than its route's segments' largest demand over `periods`
     could use at the lowest yield the MILP gives it (more lines would only add cost and,
-    sharing the output, ramp slower)."""
+    sharing the output, ramp slower), nor than its period's budget buys."""
     peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
                for p in periods)
     low = min(d.ramp[(c.key, p)] for p in periods if (c.key, p) in d.ramp)
     if d.ramps(c):
         qs, gs = d.ramp_curve[c.route]
         low *= (qs[1] - qs[0]) / (gs[1] - gs[0])  # the first piece's yield
-    return math.ceil(peak / (c.size * low) - 1e-9)
+    most = math.ceil(peak / (c.size * low) - 1e-9)
+    # nor more than the period's capital budget buys (at the price known in advance: not
+    # for a route whose capex learns in the MILP)
+    if c.decided in d.budget and d.capex[c.key] > 0 and c.route not in d.capex_curve:
+        most = min(most, math.floor(d.budget[c.decided] * d.step / d.capex[c.key] + 1e-9))
+    return most
 
 
 def _ramp_up(m, d: PlanningData, coh: dict, live: list, n_lines, most) -> dict:
@@ -297,7 +302,9 @@ def _ramp_up(m, d: PlanningData, coh: dict, live: list, n_lines, most) -> dict:
             q = [m.ramp_q[c.key, p, j] for j in range(K + 1)]
             past = [m.ramp_lines[c.key, p, j] if (c.key, p, j) in m.ramp_full else 0
                     for j in range(K)]
-            m.ramp.add(sum(q) == L * sum(m.prod[c.key, t] for t in ps if t <= p))
+            # cumulative good output, period by period (sparse: one period's output each)
+            m.ramp.add(sum(q) - (sum(m.ramp_q[c.key, p - 1, j] for j in range(K + 1))
+                                 if p > ps[0] else 0) == L * m.prod[c.key, p])
             for j in range(K):
                 m.ramp.add(q[j] <= w[j] * n)
                 # piece j + 1 only on lines past piece j, at most what they could make by p
