@@ -515,6 +515,17 @@ def test_the_ramp_between_breakpoints_is_the_chord(tmp_path, designs):
     assert chord < _input_by_hand(0.25) < 1.11 * chord  # 10 % mid-piece with 2 pieces
 
 
+def test_mature_by_ends_the_ramp_at_that_age_whatever_the_output(tmp_path, designs):
+    """With `mature_by: 1 yr` a line at quarter load ramps in its first year (the chord of
+    G, as above) and is mature in its second, though it made only 0.25 of 1 GWh."""
+    designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
+    f = _ramp_file(tmp_path, 0.25)
+    f.write_text(f.read_text().replace("pieces: 2", 'pieces: 2, mature_by: "1 yr"'))
+    res = rsolve.plan_roadmap(f)
+    assert res.periods[0]["opex"] == pytest.approx(30e6 * 0.25 * _input_by_hand(0.5) / 0.5)
+    assert res.periods[1]["opex"] == pytest.approx(30e6 * 0.25, rel=1e-9)
+
+
 def test_an_age_based_ramp_is_refused_saying_what_replaced_it(tmp_path, designs):
     designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
     f = _ramp_file(tmp_path, 0.5)

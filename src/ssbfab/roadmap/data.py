@@ -73,15 +73,19 @@ class PlanningData:
     # yield ramp of new and converted lines: route -> (cumulative good output per line at
     # the breakpoints, the input G it took there), both in years of the line's design output
     ramp_curve: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    ramp_periods: dict[str, int] = field(default_factory=dict)  # route -> periods ramping at most
     # endogenous learning on capex: route -> multiplier at each breakpoint of its
     # learning curve; cohort -> USD per line that follows it (at multiplier 1)
     capex_curve: dict[str, list[float]] = field(default_factory=dict)
     capex_learns: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def ramps(self, c: Cohort) -> bool:
-        """Whether a cohort's yield ramps up (new and converted lines of a route with a ramp)."""
-        return c.kind != "owned" and c.route in self.ramp_curve
+    def ramps(self, c: Cohort, p: int | None = None) -> bool:
+        """Whether a cohort's yield ramps up (new and converted lines of a route with a
+        ramp) — in period p, if given: not once `mature_by` has passed."""
+        if c.kind == "owned" or c.route not in self.ramp_curve:
+            return False
+        return p is None or p - c.start < self.ramp_periods.get(c.route, len(self.years))
 
     @property
     def periods(self) -> list[int]:
@@ -276,6 +280,9 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     coh_route = {c.key: c.route for c in cohorts}
     ramp_curve = {r: (rp.breakpoints(), [rp.input_at(q) for q in rp.breakpoints()])
                   for r in routes if (rp := rm.routes[r].ramp) is not None}
+    # periods a line may still be ramping (from its first): all, or until `mature_by`
+    ramp_periods = {r: (math.ceil(rp.mature_by / L - 1e-9) if rp.mature_by is not None else P)
+                    for r in routes if (rp := rm.routes[r].ramp) is not None}
     return PlanningData(
         name=rm.name, objective=rm.objective, years=years, step=L, rate=rm.discount_rate,
         routes=routes, segments=segs, sizes=sizes, designs=designs, cohorts=cohorts,
@@ -287,7 +294,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         life_years={r: rm.routes[r].life for r in routes}, salvage_kind=rm.salvage,
         retire=rm.retire,
         conversions=conversions, crf=crf, learning_curve=curve, ramp_curve=ramp_curve,
-        capex_curve=capex_curve,
+        ramp_periods=ramp_periods, capex_curve=capex_curve,
         capex_learns={k: v for k, v in capex_learns.items() if coh_route[k] in capex_curve},
         notes=notes)
 

@@ -265,7 +265,7 @@ def _ramp_up(m, d: PlanningData, coh: dict, live: list, n_lines, most) -> dict:
     The lines are taken to share the cohort's output (identical lines), so its lines
     started are the divisor: a line converted out mid-ramp leaves its output with the
     rest, which then ramp no faster than they did (conservative, exact when none leave)."""
-    keys = [(k, p) for k, p in live if d.ramps(coh[k])]
+    keys = [(k, p) for k, p in live if d.ramps(coh[k], p)]
     if not keys:
         return {}
     L = d.step
@@ -286,7 +286,7 @@ def _ramp_up(m, d: PlanningData, coh: dict, live: list, n_lines, most) -> dict:
     m.ramp_lines = pyo.Var(fulls, domain=pyo.NonNegativeReals)  # n · full: lines past piece j
     out = {}
     for c in coh.values():
-        if not d.ramps(c):
+        if not any((c.key, p) in reach for p in range(c.start, c.last + 1)):
             continue
         qs, gs = d.ramp_curve[c.route]
         K = len(qs) - 1

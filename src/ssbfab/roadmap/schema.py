@@ -91,9 +91,12 @@ class Ramp(Strict):
     start_yield: Fraction  # yield of the first cells, as a share of the mature yield
     to_mature: Years  # cumulative good output per line until mature (years of design output)
     pieces: int = 2  # linear pieces of G over the ramp in the MILP (binaries per piece)
+    # optional: mature at the latest this long after the line starts producing, whatever
+    # its output (engineering improves yields with time too); bounds the ramp's binaries
+    mature_by: Years | None = None
 
     _frac = _range("start_yield", high=1.0)
-    _pos = _range("to_mature")
+    _pos = _range("to_mature", "mature_by")
 
     @model_validator(mode="before")
     @classmethod
