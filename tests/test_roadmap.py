@@ -438,7 +438,8 @@ def test_building_early_for_a_niche_makes_the_later_build_cheaper(tmp_path, desi
     S = "sulfide-lpscl"
     designs[(S, 1.0)] = fake_design(S, 1.0, 100e6, 40e6, 50e6)
     learns = rsolve.plan_roadmap(write(tmp_path, NICHE, "learns.yaml"))
-    flat = rsolve.plan_roadmap(write(tmp_path, NICHE.replace(',\n                    capex_rate: "30 %"', ""), "flat.yaml"))
+    flat_text = NICHE.replace(',\n                    capex_rate: "30 %"', "")
+    flat = rsolve.plan_roadmap(write(tmp_path, flat_text, "flat.yaml"))
     assert [p["lines"][S]["built"] for p in flat.periods][:2] == [0, 0]
     built = [p["lines"][S]["built"] for p in learns.periods]
     assert built[0] == 1 and built[1] == 0 and built[2] >= 1
@@ -661,7 +662,6 @@ def brute_force_ramp_npv(d) -> float:
     return best
 
 
-@pytest.mark.slow  # ~11 s: a few hundred LPs
 def test_brute_force_with_the_ramp_equals_the_milp(tmp_path, designs):
     designs[(A, 1.0)] = fake_design(A, 1.0, 80e6, 9e6, 52e6)
     designs[(B, 1.0)] = fake_design(B, 1.0, 110e6, 2e6, 61e6)
