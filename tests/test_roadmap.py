@@ -363,6 +363,320 @@ def test_endogenous_learning_is_exact_at_the_breakpoints(tmp_path, designs):
     assert premium(ln, ell, 1.6e6) == pytest.approx(by_hand(1.6e6), rel=1e-12)
 
 
+def _capex_wright(q_gwh, rate, reference_gwh, first_gwh):
+    """Wright's law by hand: the capex multiplier at cumulative output q."""
+    b = -math.log2(1 - rate)
+    return (max(q_gwh, first_gwh) / reference_gwh) ** (-b)
+
+
+def test_endogenous_capex_learning_is_exact_at_the_breakpoints(tmp_path, designs):
+    """Demand (met exactly) puts the company's cumulative output at the start of 2031 and
+    2032 on breakpoints of the curve (3 and 9 GWh of 1, 3, 9, 27): each year's lines cost
+    the design's capex × Wright's multiplier there, by hand."""
+    designs[(B, 1.0)] = fake_design(B, 1.0, 100e6, 0.0, 30e6)
+    f = write(tmp_path, f"""
+        name: capex
+        source: illustrative
+        periods: {{start: 2030, end: 2032}}
+        discount_rate: "0 %"
+        objective: cost
+        learning_mode: endogenous
+        endogenous_breakpoints: 3
+        line_sizes: ["1 GWh/yr"]
+        salvage: none
+        routes:
+          {B}:
+            pilot_from: 2020
+            volume_from: 2020
+            lead_time: "0 yr"
+            life: "10 yr"
+            learning: {{rate: "0 %", capex_rate: "25 %", reference: "5 GWh",
+                        initial: "1 GWh", first: "1 GWh"}}
+        segments:
+          ev: {{demand: {{2030: "2 GWh/yr", 2031: "6 GWh/yr", 2032: "18 GWh/yr"}}}}
+        """)
+    lr = load_roadmap(f)
+    d = compile_data(lr, rsolve.designs_for(lr))
+    assert d.learning_curve[B][0] == pytest.approx([1e6, 3e6, 9e6, 27e6])
+    res = rsolve.plan_roadmap(f)
+    assert res.status == "optimal"
+    built = [p["lines"][B]["built"] for p in res.periods]
+    assert built == [2, 4, 12]
+    for p, q in zip(res.periods, [1.0, 3.0, 9.0], strict=True):
+        per_line = p["capex"] / p["lines"][B]["built"]
+        assert per_line == pytest.approx(100e6 * _capex_wright(q, 0.25, 5.0, 1.0), rel=1e-9)
+    assert res.breakdown["learning_premium"] == pytest.approx(0.0, abs=1e-3)
+
+
+NICHE = """
+    name: niche
+    source: illustrative
+    periods: {start: 2030, end: 2034}
+    discount_rate: "5 %"
+    learning_mode: endogenous
+    line_sizes: ["1 GWh/yr"]
+    routes:
+      sulfide-lpscl:
+        pilot_from: 2020
+        volume_from: 2020
+        lead_time: "0 yr"
+        life: "10 yr"
+        learning: {rate: "0 %", reference: "1 GWh", initial: "0.5 GWh", first: "0.1 GWh",
+                    capex_rate: "30 %"}
+    segments:
+      robots: {demand: {2030: "0.3 GWh/yr"}, price: {2030: "200 USD/kWh"},
+               requires: {no_liquid: true}}
+      mass: {demand: {2031: "0 GWh/yr", 2032: "5 GWh/yr"}, price: {2030: "120 USD/kWh"}}
+    """
+
+
+def test_building_early_for_a_niche_makes_the_later_build_cheaper(tmp_path, designs):
+    """A robot niche from 2030 does not pay for a line on its own (no capex learning: no
+    line before mass demand arrives in 2032); with capex learning the planner starts one
+    in 2030, and the 2032 lines cost Wright's multiplier at the output the niche line
+    made by then (0.5 + 2 × 0.3 GWh, at the breakpoint below it), by hand."""
+    S = "sulfide-lpscl"
+    designs[(S, 1.0)] = fake_design(S, 1.0, 100e6, 40e6, 50e6)
+    learns = rsolve.plan_roadmap(write(tmp_path, NICHE, "learns.yaml"))
+    flat_text = NICHE.replace(',\n                    capex_rate: "30 %"', "")
+    flat = rsolve.plan_roadmap(write(tmp_path, flat_text, "flat.yaml"))
+    assert [p["lines"][S]["built"] for p in flat.periods][:2] == [0, 0]
+    built = [p["lines"][S]["built"] for p in learns.periods]
+    assert built[0] == 1 and built[1] == 0 and built[2] >= 1
+    lr = load_roadmap(tmp_path / "learns.yaml")
+    xs = compile_data(lr, rsolve.designs_for(lr)).learning_curve[S][0]
+    passed = max(x for x in xs if x <= 1.1e6 * (1 + 1e-9)) / 1e6
+    assert passed < 1.1
+    assert learns.periods[0]["capex"] == pytest.approx(100e6 * _capex_wright(0.5, 0.3, 1, 0.1))
+    assert learns.periods[2]["capex"] / built[2] == pytest.approx(
+        100e6 * _capex_wright(passed, 0.3, 1, 0.1), rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- yield ramp
+
+
+def _ramp_file(tmp_path, demand):
+    """One route whose yield starts at 50 % of mature and is mature after 1 yr of design
+    output (1 GWh per 1 GWh/yr line), two pieces; demand must be met."""
+    return write(tmp_path, f"""
+        name: ramp
+        source: illustrative
+        periods: {{start: 2030, end: 2031}}
+        discount_rate: "0 %"
+        objective: cost
+        learning_mode: none
+        line_sizes: ["1 GWh/yr"]
+        salvage: none
+        routes:
+          {B}:
+            pilot_from: 2030
+            volume_from: 2030
+            lead_time: "0 yr"
+            life: "10 yr"
+            ramp: {{start_yield: "50 %", to_mature: "1 yr", pieces: 2}}
+        segments:
+          ev: {{demand: {{2030: "{demand} GWh/yr"}}}}
+        """)
+
+
+def _input_by_hand(q):
+    """GWh of input (at mature yield) that q GWh of good output per line took: the yield
+    y = 0.5 + 0.5 q rises linearly to 1 at q = 1 GWh, G(q) = ∫ dx / y = 2 ln(y / 0.5)."""
+    return 2 * math.log((0.5 + 0.5 * min(q, 1.0)) / 0.5) + max(0.0, q - 1.0)
+
+
+@pytest.mark.parametrize("demand, lines", [(0.5, 1), (1.0, 2)])
+def test_the_ramp_follows_cumulative_output_not_age(tmp_path, designs, demand, lines):
+    """Demand lands each line's cumulative output on the breakpoints (0.5, then 1 GWh per
+    line): the materials paid are G by hand there. At half load the line has the yield of
+    its output, not of its age: the age-based ramp (yield 50 % in the first year, mature in
+    the second) would pay for 1.0 GWh of input the first year and 0.5 the second."""
+    designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
+    res = rsolve.plan_roadmap(_ramp_file(tmp_path, demand))
+    assert res.status == "optimal"
+    assert res.periods[0]["lines"][B]["built"] == lines
+    per_line = demand / lines
+    g1 = lines * _input_by_hand(per_line)
+    g2 = lines * _input_by_hand(2 * per_line) - g1
+    assert res.periods[0]["opex"] == pytest.approx(30e6 * g1, rel=1e-9)
+    assert res.periods[1]["opex"] == pytest.approx(30e6 * g2, rel=1e-9)
+    # the yield at the breakpoints is the curve's: good output over input
+    assert demand / g1 == pytest.approx(per_line / (2 * math.log(1 + per_line)), rel=1e-9)
+    age_based = [lines * per_line / 0.5, lines * per_line / 1.0]
+    assert abs(g1 - age_based[0]) > 0.15 * lines and abs(g2 - age_based[1]) > 0.05 * lines
+
+
+def test_the_ramp_between_breakpoints_is_the_chord(tmp_path, designs):
+    """At 0.25 GWh per line (half-way along the first piece) the MILP's input is the chord
+    of G: below the curve (G is concave), by a stated amount."""
+    designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
+    res = rsolve.plan_roadmap(_ramp_file(tmp_path, 0.25))
+    chord = 0.25 * _input_by_hand(0.5) / 0.5
+    assert res.periods[0]["opex"] == pytest.approx(30e6 * chord, rel=1e-9)
+    assert chord < _input_by_hand(0.25) < 1.11 * chord  # 10 % mid-piece with 2 pieces
+
+
+def test_mature_by_ends_the_ramp_at_that_age_whatever_the_output(tmp_path, designs):
+    """With `mature_by: 1 yr` a line at quarter load ramps in its first year (the chord of
+    G, as above) and is mature in its second, though it made only 0.25 of 1 GWh."""
+    designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
+    f = _ramp_file(tmp_path, 0.25)
+    f.write_text(f.read_text().replace("pieces: 2", 'pieces: 2, mature_by: "1 yr"'))
+    res = rsolve.plan_roadmap(f)
+    assert res.periods[0]["opex"] == pytest.approx(30e6 * 0.25 * _input_by_hand(0.5) / 0.5)
+    assert res.periods[1]["opex"] == pytest.approx(30e6 * 0.25, rel=1e-9)
+
+
+def test_an_age_based_ramp_is_refused_saying_what_replaced_it(tmp_path, designs):
+    designs[(B, 1.0)] = fake_design(B, 1.0, 10e6, 0.0, 30e6)
+    f = _ramp_file(tmp_path, 0.5)
+    f.write_text(f.read_text().replace('start_yield: "50 %", to_mature: "1 yr", pieces: 2',
+                                       'first_year_output: "50 %", years_to_mature: "2 yr"'))
+    r = CliRunner().invoke(app, ["roadmap", str(f)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert f"{f}:" in r.output and "first_year_output" in r.output and "to_mature" in r.output
+
+
+RAMP_BRUTE = f"""
+    name: ramp-brute
+    source: illustrative
+    periods: {{start: 2030, end: 2032}}
+    discount_rate: "7 %"
+    objective: npv
+    learning_mode: none
+    line_sizes: ["1 GWh/yr"]
+    owned:
+      - {{route: {A}, lines: 1, size: "1 GWh/yr", built: 2025}}
+    routes:
+      {A}: {{pilot_from: 2050, volume_from: 2050, lead_time: "0 yr", life: "10 yr"}}
+      {B}:
+        pilot_from: 2020
+        volume_from: 2020
+        lead_time: "1 yr"
+        life: "8 yr"
+        ramp: {{start_yield: "60 %", to_mature: "0.8 yr", pieces: 2}}
+    segments:
+      mass: {{demand: {{2030: "1.5 GWh/yr", 2032: "2.5 GWh/yr"}},
+              price: {{2030: "90 USD/kWh", 2032: "70 USD/kWh"}}, requires: {{min_wh_per_kg: 200}}}}
+      premium: {{demand: {{2030: "0.4 GWh/yr", 2032: "1.3 GWh/yr"}},
+                 price: {{2030: "160 USD/kWh", 2032: "150 USD/kWh"}},
+                 requires: {{min_wh_per_kg: 340}}}}
+    """
+
+
+def brute_force_ramp_npv(d) -> float:
+    """Enumerate builds of B (0-2 in 2030 and 2031; later ones cannot produce), the owned
+    A line's retirement, and for each B cohort the piece of the ramp its cumulative output
+    per line ends each period in (0.4, 0.8 GWh, mature); for each, one LP over all periods
+    (scipy) in which the input is linear: G by hand at the piece's start plus the piece's
+    slope. The best is the optimum (each state sequence is a disjunct of the curve)."""
+    from scipy.optimize import linprog
+
+    y0, M = 0.6, 0.8  # start yield, GWh per 1 GWh/yr line to mature
+
+    def G(q):  # by hand: ∫ dx / (y0 + (1 − y0) x / M)
+        qm = min(q, M)
+        return M / (1 - y0) * math.log((y0 + (1 - y0) * qm / M) / y0) + max(0.0, q - M)
+
+    bps = [0.0, 0.4, 0.8, math.inf]
+    slopes = [(G(0.4) - G(0.0)) / 0.4, (G(0.8) - G(0.4)) / 0.4, 1.0]
+    coh = {c.key: c for c in d.cohorts}
+    owned = next(c for c in d.cohorts if c.kind == "owned")
+    newb = [c for c in d.cohorts if c.kind == "new"]
+    P = len(d.years)
+
+    def sequences(length):
+        return [s for s in itertools.product(range(3), repeat=length)
+                if all(a <= b for a, b in zip(s, s[1:], strict=False))]
+
+    best = -math.inf
+    for builds in itertools.product(range(3), repeat=len(newb)):
+        n = {c.key: b for c, b in zip(newb, builds, strict=True)}
+        ramping = [c for c in newb if n[c.key] > 0]
+        lives = {c.key: [p for p in range(P) if c.produces_in(p)] for c in ramping}
+        for rt in itertools.product(range(2), repeat=P):
+            if sum(rt) > owned.owned_lines:
+                continue
+            ops_a = [owned.owned_lines - sum(rt[: p + 1]) for p in range(P)]
+            fixed_npv = 0.0
+            for c in newb:
+                fixed_npv -= d.capex_discount(c.decided) * d.capex[c.key] * n[c.key]
+                fixed_npv += d.end_discount * d.salvage_share(c) * d.capex[c.key] * n[c.key]
+            for p in range(P):
+                fixed_npv += d.capex_discount(p) * d.book_share(owned, p) * d.capex[owned.key] * rt[p]
+                fixed_npv -= d.flow_discount(p) * d.fixed[(owned.key, p)] * ops_a[p]
+                fixed_npv -= sum(d.flow_discount(p) * d.fixed[(c.key, p)] * n[c.key]
+                                 for c in newb if c.produces_in(p))
+            fixed_npv += d.end_discount * d.salvage_share(owned) * d.capex[owned.key] * ops_a[-1]
+            # LP variables: sales x[k, p, g] of every producing cohort
+            xs = [(k, p, g) for k in [owned.key] + [c.key for c in ramping] for p in range(P)
+                  for g in d.segments if coh[k].produces_in(p) and d.qualifies[(coh[k].route, g)]]
+            ix = {v: i for i, v in enumerate(xs)}
+            for states in itertools.product(*[sequences(len(lives[c.key])) for c in ramping]):
+                obj = [0.0] * len(xs)
+                A_ub, b_ub, const = [], [], 0.0
+                for (_, p, g), i in ix.items():
+                    obj[i] -= d.flow_discount(p) * 1e6 * d.price[(g, p)]
+                for p in range(P):  # the owned line: mature, output = input
+                    row = [0.0] * len(xs)
+                    for g in d.segments:
+                        if (owned.key, p, g) in ix:
+                            row[ix[owned.key, p, g]] = 1.0
+                            obj[ix[owned.key, p, g]] += d.flow_discount(p) * d.variable[(owned.key, p)]
+                    A_ub.append(row)
+                    b_ub.append(owned.size * d.ramp[(owned.key, p)] * ops_a[p])
+                for g in d.segments:
+                    for p in range(P):
+                        row = [1.0 if (pp, gg) == (p, g) else 0.0 for (_, pp, gg) in xs]
+                        A_ub.append(row)
+                        b_ub.append(d.demand[(g, p)])
+                for c, seq in zip(ramping, states, strict=True):
+                    k, nl = c.key, n[c.key]
+                    x_prev = [0.0] * len(xs)
+                    c_prev = 0.0
+                    for p, s in zip(lives[k], seq, strict=True):
+                        cum = [0.0] * len(xs)  # Q_p = Σ_{t ≤ p} Σ_g x (1-yr periods)
+                        for (kk, t, _), i in ix.items():
+                            if kk == k and t <= p:
+                                cum[i] = 1.0
+                        lo, hi = nl * bps[s], nl * bps[s + 1]
+                        A_ub.append([-v for v in cum])
+                        b_ub.append(-lo)
+                        if math.isfinite(hi):
+                            A_ub.append(cum)
+                            b_ub.append(hi)
+                        # X_p = nl G(lo / nl) + slope (Q_p − lo): input through p
+                        x_now = [slopes[s] * v for v in cum]
+                        c_now = nl * G(bps[s]) - slopes[s] * lo
+                        inc = [a - b for a, b in zip(x_now, x_prev, strict=True)]
+                        A_ub.append(inc)  # input in p within the lines' capacity
+                        b_ub.append(c.size * d.ramp[(k, p)] * nl - (c_now - c_prev))
+                        obj = [o + d.flow_discount(p) * d.variable[(k, p)] * v
+                               for o, v in zip(obj, inc, strict=True)]
+                        const += d.flow_discount(p) * d.variable[(k, p)] * (c_now - c_prev)
+                        x_prev, c_prev = x_now, c_now
+                lp = linprog(obj, A_ub=A_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+                if lp.status == 0:
+                    best = max(best, fixed_npv - lp.fun - const)
+    return best
+
+
+def test_brute_force_with_the_ramp_equals_the_milp(tmp_path, designs):
+    designs[(A, 1.0)] = fake_design(A, 1.0, 80e6, 9e6, 52e6)
+    designs[(B, 1.0)] = fake_design(B, 1.0, 110e6, 2e6, 61e6)
+    f = write(tmp_path, RAMP_BRUTE)
+    lr = load_roadmap(f)
+    d = compile_data(lr, rsolve.designs_for(lr))
+    res = rsolve.plan_roadmap(f)
+    assert res.status == "optimal"
+    assert res.npv == pytest.approx(brute_force_ramp_npv(d), rel=1e-6, abs=1e3)
+    # the ramp binds: a B line sold less than it could at mature yield, or paid for scrap
+    mature = rsolve.plan_roadmap(write(tmp_path, RAMP_BRUTE.replace(
+        '        ramp: {start_yield: "60 %", to_mature: "0.8 yr", pieces: 2}\n', ""), "m.yaml"))
+    assert mature.npv > res.npv + 1e6
+
+
 # ----------------------------------------------------------------------------- horizon
 
 

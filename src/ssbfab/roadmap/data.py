@@ -57,11 +57,12 @@ class PlanningData:
     must_serve: dict[str, bool]
     unmet_penalty: float | None  # USD/kWh
     budget: dict[int, float]  # USD per year of the period, when capped
-    capex: dict[str, float]  # cohort -> USD per line (with learning, conversions net of reuse)
+    capex: dict[str, float]  # cohort -> USD per line (with learning: endogenous, at the
+    # start's cumulative output; conversions net of reuse)
     new_capex: dict[str, float]  # cohort -> USD a new line of the target route costs then
     fixed: dict[tuple[str, int], float]  # (cohort, p) -> USD/yr per operating line
-    variable: dict[tuple[str, int], float]  # (cohort, p) -> USD per good GWh
-    ramp: dict[tuple[str, int], float]  # (cohort, p) -> share of design output
+    variable: dict[tuple[str, int], float]  # (cohort, p) -> USD per GWh of input (good, mature)
+    ramp: dict[tuple[str, int], float]  # (cohort, p) -> share of design output, mature
     life_years: dict[str, float]  # route -> a line's life
     salvage_kind: str  # book_value | none
     retire: str  # all | owned: which cohorts may retire early
@@ -69,7 +70,22 @@ class PlanningData:
     crf: dict[str, tuple[float, float]]  # route -> (CRF equipment, CRF building), annuity
     # endogenous learning: route -> (breakpoints kWh, premium USD at each, initial kWh)
     learning_curve: dict[str, tuple[list[float], list[float], float]] = field(default_factory=dict)
+    # yield ramp of new and converted lines: route -> (cumulative good output per line at
+    # the breakpoints, the input G it took there), both in years of the line's design output
+    ramp_curve: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    ramp_periods: dict[str, int] = field(default_factory=dict)  # route -> periods ramping at most
+    # endogenous learning on capex: route -> multiplier at each breakpoint of its
+    # learning curve; cohort -> USD per line that follows it (at multiplier 1)
+    capex_curve: dict[str, list[float]] = field(default_factory=dict)
+    capex_learns: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def ramps(self, c: Cohort, p: int | None = None) -> bool:
+        """Whether a cohort's yield ramps up (new and converted lines of a route with a
+        ramp) — in period p, if given: not once `mature_by` has passed."""
+        if c.kind == "owned" or c.route not in self.ramp_curve:
+            return False
+        return p is None or p - c.start < self.ramp_periods.get(c.route, len(self.years))
 
     @property
     def periods(self) -> list[int]:
@@ -128,11 +144,11 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     def life(r: str) -> int:
         return max(1, round(rm.routes[r].life / L))
 
-    def exo(r: str, p: int) -> float:
+    def exo(r: str, p: int, capex: bool = False) -> float:
         ln = rm.routes[r].learning
         if rm.learning_mode != "exogenous" or ln is None or not ln.path:
             return 1.0
-        return ln.multiplier(interpolate(ln.path, years[p]))
+        return ln.multiplier(interpolate(ln.path, years[p]), ln.capex_rate if capex else None)
 
     def prices_at(p: int) -> dict[str, float]:
         from ..data.schema import _parse_price
@@ -140,14 +156,6 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         rates = next(iter(lr.routes.values())).economics.currency_rates
         return {m: interpolate({y: _parse_price(t, rates)[0] for y, t in path.items()}, years[p])
                 for m, path in rm.prices.items()}
-
-    def ramp_share(r: str, age_years: float) -> float:
-        rp = rm.routes[r].ramp
-        if rp is None:
-            return 1.0
-        vals = [min(1.0, rp.first_year_output + (1 - rp.first_year_output) * (age_years + k)
-                    / rp.years_to_mature) for k in range(L)]
-        return sum(vals) / L
 
     def may_start(r: str, size: float, year: int) -> bool:
         """Pilot-size lines are started (built or converted to) from pilot_from until
@@ -207,30 +215,42 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     variable: dict[tuple[str, int], float] = {}
     ramp: dict[tuple[str, int], float] = {}
     price_cache = {p: prices_at(p) for p in range(P)}
+    # endogenous learning on capex: the multiplier at the company's cumulative output
+    # when the line is started (the first breakpoint, `initial`, in the first period)
+    start_mult = {}
+    for r in routes:
+        ln = rm.routes[r].learning
+        if rm.learning_mode == "endogenous" and ln is not None and ln.capex_rate is not None:
+            start_mult[r] = ln.multiplier(ln.initial, ln.capex_rate)
+    capex_learns: dict[str, float] = {}
     for c in cohorts:
         d = designs[(c.route, c.size)]
+        mult = start_mult.get(c.route, exo(c.route, max(c.decided, 0), capex=True))
         if c.kind == "new":
-            capex[c.key] = d.capex_usd * exo(c.route, c.decided)
+            capex_learns[c.key] = d.capex_usd
+            capex[c.key] = d.capex_usd * mult
         elif c.kind == "conv":
             assert c.source is not None  # a converted cohort names its source route
             old = designs[(c.source, c.size)]
             conv = lr.conversions[(c.source, c.route)]
-            capex[c.key] = conversion_capex(old, d, conv) * exo(c.route, c.decided)
+            added, retrofit = conversion_parts(old, d, conv)
+            # the new equipment follows the route's experience curve; the retrofit of
+            # what is reused does not
+            capex_learns[c.key] = added
+            capex[c.key] = added * mult + retrofit
         else:
             capex[c.key] = d.capex_usd  # sunk; counts only for the book value left
-        new_capex[c.key] = d.capex_usd * (exo(c.route, c.decided) if c.decided >= 0 else 1.0)
+        new_capex[c.key] = d.capex_usd * (mult if c.decided >= 0 else 1.0)
         for p in range(P):
             if not c.produces_in(p):
                 continue
             m = exo(c.route, p)
-            age = (years[p] - c.vintage) if c.kind == "owned" else (p - c.start) * L
-            share = 1.0 if c.kind == "owned" else ramp_share(c.route, age)
-            # what a line makes: the ramp-up share of the output the simulation confirmed
-            ramp[(c.key, p)] = share * d.output_share
+            # what a line makes at mature yield: the output the simulation confirmed (the
+            # ramp-up below it follows the line's cumulative output, in the MILP)
+            ramp[(c.key, p)] = d.output_share
             fixed[(c.key, p)] = d.fixed_usd_per_year * m
-            # ramp-up is a yield: scrapped cells consume materials and energy
             variable[(c.key, p)] = (d.materials_usd_per_gwh_at(price_cache[p])
-                                    + d.process_energy_usd_per_gwh * m) / share
+                                    + d.process_energy_usd_per_gwh * m)
 
     segs = list(rm.segments)
     demand = {(g, p): interpolate(rm.segments[g].demand, years[p]) for g in segs for p in range(P)}
@@ -240,6 +260,7 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
     crf = {r: (_crf(econ.discount_rate, econ.equipment_life),
                _crf(econ.discount_rate, econ.building_life)) for r in routes}
     curve = {}
+    capex_curve: dict[str, list[float]] = {}
     if rm.learning_mode == "endogenous":
         for r in routes:
             ln = rm.routes[r].learning
@@ -252,6 +273,16 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
                                               if lr.qualifies[(r, g)])
             xs = breakpoints(ln.initial, max(ln.first, ln.initial), top, rm.endogenous_breakpoints)
             curve[r] = (xs, [premium(ln, ell, x) for x in xs], ln.initial)
+            if ln.capex_rate is not None:
+                capex_curve[r] = [ln.multiplier(x, ln.capex_rate) for x in xs]
+    # yield ramp-up over a line's cumulative good output: breakpoints q and the input
+    # G(q) they took, per line in years of design output (owned lines are mature)
+    coh_route = {c.key: c.route for c in cohorts}
+    ramp_curve = {r: (rp.breakpoints(), [rp.input_at(q) for q in rp.breakpoints()])
+                  for r in routes if (rp := rm.routes[r].ramp) is not None}
+    # periods a line may still be ramping (from its first): all, or until `mature_by`
+    ramp_periods = {r: (math.ceil(rp.mature_by / L - 1e-9) if rp.mature_by is not None else P)
+                    for r in routes if (rp := rm.routes[r].ramp) is not None}
     return PlanningData(
         name=rm.name, objective=rm.objective, years=years, step=L, rate=rm.discount_rate,
         routes=routes, segments=segs, sizes=sizes, designs=designs, cohorts=cohorts,
@@ -262,13 +293,22 @@ def compile_data(lr: LoadedRoadmap, designs: dict[tuple[str, float], LineDesign]
         capex=capex, new_capex=new_capex, fixed=fixed, variable=variable, ramp=ramp,
         life_years={r: rm.routes[r].life for r in routes}, salvage_kind=rm.salvage,
         retire=rm.retire,
-        conversions=conversions, crf=crf, learning_curve=curve, notes=notes)
+        conversions=conversions, crf=crf, learning_curve=curve, ramp_curve=ramp_curve,
+        ramp_periods=ramp_periods, capex_curve=capex_curve,
+        capex_learns={k: v for k, v in capex_learns.items() if coh_route[k] in capex_curve},
+        notes=notes)
 
 
 def conversion_capex(old: LineDesign, new: LineDesign, conv) -> float:
     """What converting a line of `old`'s route into one of `new`'s costs (USD): the new
     line's capex, less the value reused (each old step at most once, never more than it
     had), plus the retrofit of what is reused."""
+    return sum(conversion_parts(old, new, conv))
+
+
+def conversion_parts(old: LineDesign, new: LineDesign, conv) -> tuple[float, float]:
+    """A conversion's cost in two parts (USD): what the new line needs beyond what is
+    reused (new equipment, building and dry room), and the retrofit of what is reused."""
     reused = 0.0
     for to_step, r in conv.steps.items():
         reused += r.share * min(new.equipment_by_step.get(to_step, 0.0),
@@ -276,7 +316,7 @@ def conversion_capex(old: LineDesign, new: LineDesign, conv) -> float:
     retrofit = conv.retrofit * reused
     reused += conv.building * min(new.building_usd, old.building_usd)
     reused += conv.dry_room * min(new.dry_room_usd, old.dry_room_usd)
-    return new.capex_usd - reused + retrofit
+    return new.capex_usd - reused, retrofit
 
 
 def premium(ln, ell_usd_per_kwh: float, q_kwh: float) -> float:

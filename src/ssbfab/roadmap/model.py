@@ -7,10 +7,12 @@ retired early (`retire`). Lines operating follow from them:
     operating[c, p] = n_c − Σ_{q ≤ p} (retire[c, q] + Σ_targets convert[c, t, q])
 
 with n_c = build (new cohorts), Σ convert into it (converted cohorts) or the lines owned.
-A cohort produces only in its periods (from its start to the end of its life), at most
-size × ramp share × operating lines of good GWh per year, and what it makes is sold to
-the segments its cells qualify for, up to their demand (or exactly their demand when
-they must be served).
+A cohort produces only in its periods (from its start to the end of its life); its input
+(cells started, in GWh of good output at mature yield) is at most size × confirmed share
+× operating lines per year, and what it makes is sold to the segments its cells qualify
+for, up to their demand (or exactly their demand when they must be served). A new or
+converted line's yield ramps up with its own cumulative good output (`_ramp_up`): its
+good output is below its input until it matures, and materials are paid on the input.
 
 Objective: NPV = Σ_p discounted (revenue − fixed − variable cost − learning premium)
 − discounted capex + discounted remaining book value at the horizon's end; or the
@@ -51,13 +53,8 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     coh = {c.key: c for c in d.cohorts if c.decided < P and (c.start < P)}
     m.C = pyo.Set(initialize=list(coh), ordered=True)
     new = [k for k, c in coh.items() if c.kind == "new"]
-    # no more lines of a route than its segments' largest demand could use
     def most(k):
-        c = coh[k]
-        peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
-                   for p in periods)
-        return math.ceil(peak / (c.size * min(d.ramp.get((k, p), 1.0) for p in periods
-                                              if (k, p) in d.ramp)) - 1e-9)
+        return line_bound(d, coh[k], periods)
 
     m.build = pyo.Var(new, domain=pyo.NonNegativeIntegers, bounds=lambda m, k: (0, most(k)))
     # conversion arcs: (source cohort, target cohort, period)
@@ -97,7 +94,11 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
         return n_lines(k) - gone
 
     m.operating_nonneg = pyo.Constraint(live, rule=lambda m, k, p: operating(k, p) >= 0)
-    m.capacity = pyo.Constraint(live, rule=lambda m, k, p: m.prod[k, p] <= coh[k].size
+    gross = _ramp_up(m, d, coh, live, n_lines, most)
+    # input (cells started, in GWh of good output at mature yield) is what a line's
+    # machines and materials are sized for; with no ramp it is the good output
+    m.gross = pyo.Expression(live, rule=lambda m, k, p: gross.get((k, p), m.prod[k, p]))
+    m.capacity = pyo.Constraint(live, rule=lambda m, k, p: m.gross[k, p] <= coh[k].size
                                 * d.ramp[(k, p)] * operating(k, p))
     m.balance = pyo.ConstraintList()
     for r in d.routes:
@@ -118,19 +119,10 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     # conversions only of lines that stand: counted in operating_nonneg; a cohort cannot
     # convert lines before it exists (arcs start at its first period)
 
-    capex = {p: 0 for p in periods}
-    for k in new:
-        capex[coh[k].decided] += d.capex[k] * m.build[k]
-    for a in arcs:
-        capex[a[2]] += d.capex[a[1]] * m.convert[a]
-    m.capex = pyo.Expression(periods, rule=lambda m, p: capex[p])
-    if d.budget:
-        m.budget = pyo.Constraint([p for p in periods if p in d.budget],
-                                  rule=lambda m, p: m.capex[p] <= d.budget[p] * d.step)
     m.fixed_cost = pyo.Expression(periods, rule=lambda m, p: sum(
         d.fixed[(k, p)] * operating(k, p) for k, c in coh.items() if (k, p) in m.prod))
     m.variable_cost = pyo.Expression(periods, rule=lambda m, p: sum(
-        d.variable[(k, p)] * m.prod[k, p] for k, c in coh.items() if (k, p) in m.prod))
+        d.variable[(k, p)] * m.gross[k, p] for k, c in coh.items() if (k, p) in m.prod))
     m.revenue = pyo.Expression(periods, rule=lambda m, p: sum(
         1e6 * d.price[(g, p)] * m.sell[r, g, p] for (r, g, q) in sells if q == p))
 
@@ -177,13 +169,30 @@ def build_model(d: PlanningData, last: int | None = None, fixed: Fixed | None = 
     else:
         m.premium = pyo.Expression(periods, rule=lambda m, p: 0)
 
+    capex = {p: 0 for p in periods}
+    for k in new:
+        capex[coh[k].decided] += d.capex[k] * m.build[k]
+    for a in arcs:
+        capex[a[2]] += d.capex[a[1]] * m.convert[a]
+    # endogenous learning on capex: what a cohort's lines cost less than at the start
+    rebate = _capex_rebate(m, d, coh, periods, n_lines, most, operating, retirable)
+    for k, (_, at_start, _) in rebate.items():
+        capex[coh[k].decided] -= at_start
+    m.capex = pyo.Expression(periods, rule=lambda m, p: capex[p])
+    if d.budget:
+        m.budget = pyo.Constraint([p for p in periods if p in d.budget],
+                                  rule=lambda m, p: m.capex[p] <= d.budget[p] * d.step)
+
     end = (1 + d.rate) ** -(d.years[P - 1] + d.step - d.years[0])
-    salvage = sum(d.salvage_share(coh[k], P) * d.capex[k] * operating(k, P - 1)
+    # book value of what the lines cost (with the capex rebate of learning, if any)
+    salvage = sum(d.salvage_share(coh[k], P) * (d.capex[k] * operating(k, P - 1)
+                                                - (rebate[k][1] if k in rebate else 0))
                   for k in coh if (k, P - 1) in m.prod)
     # a line retired early is sold (or written off) at its remaining book value, so a
     # longer horizon with nothing to sell changes nothing before it
-    salvage = end * salvage + sum(d.capex_discount(p) * d.book_share(coh[k], p) * d.capex[k]
-                                  * m.retire[k, p] for (k, p) in retirable)
+    salvage = end * salvage + sum(d.capex_discount(p) * d.book_share(coh[k], p) * (
+        d.capex[k] * m.retire[k, p] - (rebate[k][2][p] if k in rebate else 0))
+        for (k, p) in retirable)
     m.salvage = pyo.Expression(expr=salvage)
     penalty = d.unmet_penalty if d.unmet_penalty is not None else 0.0
     if slack:
@@ -225,3 +234,148 @@ def _premium_at(xs, es, q):
             t = (q - xs[j]) / (xs[j + 1] - xs[j]) if xs[j + 1] > xs[j] else 0.0
             return es[j] + t * (es[j + 1] - es[j])
     return es[0] if q <= xs[0] else es[-1]
+
+
+def line_bound(d: PlanningData, c, periods) -> int:
+    """No more lines in cohort c than its route's segments' largest demand over `periods`
+    could use at the lowest yield the MILP gives it (more lines would only add cost and,
+    sharing the output, ramp slower), nor than its period's budget buys."""
+    peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
+               for p in periods)
+    low = min(d.ramp[(c.key, p)] for p in periods if (c.key, p) in d.ramp)
+    if d.ramps(c):
+        qs, gs = d.ramp_curve[c.route]
+        low *= (qs[1] - qs[0]) / (gs[1] - gs[0])  # the first piece's yield
+    most = math.ceil(peak / (c.size * low) - 1e-9)
+    # nor more than the period's capital budget buys (at the price known in advance: not
+    # for a route whose capex learns in the MILP)
+    if c.decided in d.budget and d.capex[c.key] > 0 and c.route not in d.capex_curve:
+        most = min(most, math.floor(d.budget[c.decided] * d.step / d.capex[c.key] + 1e-9))
+    return most
+
+
+def _ramp_up(m, d: PlanningData, coh: dict, live: list, n_lines, most) -> dict:
+    """The yield ramp over each ramping cohort's cumulative good output Q (GWh): the input
+    it took is n·G(Q/n) (n lines started, G per line concave: yields rise), a concave
+    function, so the incremental form with binaries: Q = Σ_j q_j over pieces j of width
+    n·w_j, `full_j` (piece j filled) allows the next, input X = Σ_j q_j / ȳ_j (ȳ_j the
+    piece's yield, so X is exact at the breakpoints); the piece after the last is mature
+    (ȳ = 1). Returns the input per year of period p, (X_p − X_{p−1}) / step, by (k, p).
+
+    The lines are taken to share the cohort's output (identical lines), so its lines
+    started are the divisor: a line converted out mid-ramp leaves its output with the
+    rest, which then ramp no faster than they did (conservative, exact when none leave)."""
+    keys = [(k, p) for k, p in live if d.ramps(coh[k], p)]
+    if not keys:
+        return {}
+    L = d.step
+    m.ramp = pyo.ConstraintList()
+    # a piece can be full by period p only if the lines could have made that much by then
+    # (at full load): the other binaries are left out, and the big-Ms shrink with it
+    reach = {}  # (k, p) -> the most good output per line through p (years of output)
+    for k, p in keys:
+        c = coh[k]
+        t = sum(1 for q in range(c.start, p + 1) if (k, q) in d.ramp)
+        reach[(k, p)] = L * t * max(d.ramp[(k, q)] for q in range(c.start, p + 1))
+    fulls = [(k, p, j) for k, p in keys for j in range(len(d.ramp_curve[coh[k].route][0]) - 1)
+             if reach[(k, p)] >= d.ramp_curve[coh[k].route][0][j + 1] * (1 - 1e-9)]
+    m.ramp_q = pyo.Var([(k, p, j) for k, p in keys
+                        for j in range(len(d.ramp_curve[coh[k].route][0]))],
+                       domain=pyo.NonNegativeReals)
+    m.ramp_full = pyo.Var(fulls, domain=pyo.Binary)
+    m.ramp_lines = pyo.Var(fulls, domain=pyo.NonNegativeReals)  # n · full: lines past piece j
+    out = {}
+    for c in coh.values():
+        if not any((c.key, p) in reach for p in range(c.start, c.last + 1)):
+            continue
+        qs, gs = d.ramp_curve[c.route]
+        K = len(qs) - 1
+        w = [(qs[j + 1] - qs[j]) * c.size for j in range(K)]  # GWh per line in piece j
+        slope = [(gs[j + 1] - gs[j]) / (qs[j + 1] - qs[j]) for j in range(K)] + [1.0]
+        top = most(c.key)  # lines the cohort can have
+        n = n_lines(c.key)
+        if c.kind == "conv":
+            m.ramp.add(n <= top)
+        ps = [p for kk, p in keys if kk == c.key]
+        before = 0.0
+        for p in ps:
+            q = [m.ramp_q[c.key, p, j] for j in range(K + 1)]
+            past = [m.ramp_lines[c.key, p, j] if (c.key, p, j) in m.ramp_full else 0
+                    for j in range(K)]
+            # cumulative good output, period by period (sparse: one period's output each)
+            m.ramp.add(sum(q) - (sum(m.ramp_q[c.key, p - 1, j] for j in range(K + 1))
+                                 if p > ps[0] else 0) == L * m.prod[c.key, p])
+            for j in range(K):
+                m.ramp.add(q[j] <= w[j] * n)
+                # piece j + 1 only on lines past piece j, at most what they could make by p
+                room = c.size * min(qs[j + 2] - qs[j + 1] if j + 1 < K else math.inf,
+                                    max(0.0, reach[(c.key, p)] - qs[j + 1]))
+                m.ramp.add(q[j + 1] <= room * past[j])
+                if (c.key, p, j) not in m.ramp_full:
+                    continue
+                # past_j = n · full_j (exact for binary full_j and integer n; the lines of
+                # a cohort ramp together), written so the LP relaxation keeps the
+                # perspective: output in a later piece needs output in the earlier ones
+                f = m.ramp_full[c.key, p, j]
+                m.ramp.add(past[j] <= n)
+                m.ramp.add(past[j] <= top * f)
+                m.ramp.add(past[j] >= n - top * (1 - f))
+                m.ramp.add(q[j] >= w[j] * past[j])
+                if j + 1 < K and (c.key, p, j + 1) in m.ramp_full:
+                    m.ramp.add(m.ramp_full[c.key, p, j + 1] <= f)
+                    m.ramp.add(m.ramp_lines[c.key, p, j + 1] <= past[j])
+                if (c.key, p - 1, j) in m.ramp_full:
+                    m.ramp.add(m.ramp_full[c.key, p - 1, j] <= f)
+                    m.ramp.add(m.ramp_lines[c.key, p - 1, j] <= past[j])
+            x = sum(slope[j] * q[j] for j in range(K + 1))
+            out[(c.key, p)] = (x - before) / L
+            before = x
+    return out
+
+
+def _capex_rebate(m, d: PlanningData, coh: dict, periods: list, n_lines, most, operating,
+                  retirable: list) -> dict:
+    """Endogenous learning on capex. A line started in period p pays its route's capex
+    multiplier at the company's cumulative output when p starts, taken at the last
+    breakpoint of the learning curve passed (exact at the breakpoints, never below the
+    curve between them, since the multiplier falls): multiplier(x_0) − Σ_j Δ_j full_j
+    with full_j the learning binaries of period p − 1 (piece j filled: Q ≥ x_{j+1}) and
+    Δ_j = multiplier(x_j) − multiplier(x_{j+1}). The product full_j × lines is exact in
+    linear form (binary times a bounded integer). Returns, per cohort, the rebate in USD
+    on its lines started, on those still operating at the horizon's end (their book
+    value), and on those retired in each period."""
+    out: dict = {}
+    if not d.capex_curve:
+        return out
+    m.rebate = pyo.ConstraintList()
+    m.rebate_lines = pyo.VarList(domain=pyo.NonNegativeReals)
+
+    def times(f, lines, top):
+        z = m.rebate_lines.add()
+        m.rebate.add(z <= lines)
+        m.rebate.add(z <= top * f)
+        m.rebate.add(z >= lines - top * (1 - f))
+        return z
+
+    last = periods[-1]
+    for k, c in coh.items():
+        if k not in d.capex_learns or c.decided < 1 or c.decided > last:
+            continue
+        mult = d.capex_curve[c.route]
+        fulls = [(j, m.full[c.route, c.decided - 1, j]) for j in range(len(mult) - 2)
+                 if (c.route, c.decided - 1, j) in m.full]
+        if not fulls:
+            continue
+        top = most(k)
+        n = n_lines(k)
+        if c.kind == "conv":
+            m.rebate.add(n <= top)
+        per = {j: d.capex_learns[k] * (mult[j] - mult[j + 1]) for j, _ in fulls}
+
+        def rebate(lines, fulls=fulls, top=top, per=per):
+            return sum(per[j] * times(f, lines, top) for j, f in fulls)
+
+        ending = rebate(operating(k, last)) if (k, last) in m.prod else 0
+        retired = {p: rebate(m.retire[k, p]) for (kk, p) in retirable if kk == k}
+        out[k] = (rebate(n), ending, retired)
+    return out

@@ -79,32 +79,83 @@ class Segment(Strict):
 
 
 class Ramp(Strict):
-    """A new line's first years: output below its design as yields and uptime mature."""
+    """A new line's first cells: its yield starts below the route's mature yield and rises
+    with the line's own cumulative good output (not its age: a line run at half load
+    ramps half as fast), linearly from `start_yield` to 100 % of the mature yield.
 
-    first_year_output: Fraction  # share of design output in the first year of operation
-    years_to_mature: Years  # linear rise to 100 % over this many years
+    `to_mature` is the cumulative good output per line at which the yield is mature, in
+    years of the line's design output ("2 yr": twice its size in GWh), so one ramp
+    serves every line size. The MILP carries the cumulative input this takes,
+    G(q) = ∫0^q dx / y(x), as `pieces` linear pieces, exact at their ends."""
 
-    _frac = _range("first_year_output", high=1.0)
-    _pos = _range("years_to_mature")
+    start_yield: Fraction  # yield of the first cells, as a share of the mature yield
+    to_mature: Years  # cumulative good output per line until mature (years of design output)
+    pieces: int = 2  # linear pieces of G over the ramp in the MILP (binaries per piece)
+    # optional: mature at the latest this long after the line starts producing, whatever
+    # its output (engineering improves yields with time too); bounds the ramp's binaries
+    mature_by: Years | None = None
+
+    _frac = _range("start_yield", high=1.0)
+    _pos = _range("to_mature", "mature_by")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _age_based(cls, v):
+        # the age-based ramp of earlier roadmap files: say what replaced it
+        if isinstance(v, dict) and ("first_year_output" in v or "years_to_mature" in v):
+            raise FieldProblem("first_year_output" if "first_year_output" in v else
+                               "years_to_mature",
+                               "the age-based ramp (first_year_output, years_to_mature) was "
+                               "replaced by one over the line's cumulative output: expected "
+                               "`start_yield` (share of the mature yield) and `to_mature` "
+                               "(cumulative good output per line, in years of design output)")
+        return v
+
+    @model_validator(mode="after")
+    def _pieces(self):
+        if not 1 <= self.pieces <= 8:
+            raise FieldProblem("pieces", f"expected 1 to 8 pieces, found {self.pieces}")
+        return self
+
+    def yield_at(self, q: float) -> float:
+        """Yield (share of mature) at cumulative good output q per line (years of output)."""
+        y0 = self.start_yield
+        return min(1.0, y0 + (1.0 - y0) * q / self.to_mature)
+
+    def input_at(self, q: float) -> float:
+        """G(q) = ∫0^q dx / y(x): the cumulative input (years of design output at mature
+        yield, i.e. what the cells consumed) that q of good output took."""
+        y0, m = self.start_yield, self.to_mature
+        qm = min(q, m)
+        ramp = m * math.log(self.yield_at(qm) / y0) / (1.0 - y0) if y0 < 1.0 else qm
+        return ramp + max(0.0, q - m)
+
+    def breakpoints(self) -> list[float]:
+        """Cumulative good output per line (years of output) at the pieces' ends."""
+        return [self.to_mature * i / self.pieces for i in range(self.pieces + 1)]
 
 
 class Learning(Strict):
     """Wright's law: unit cost × (1 - rate) per doubling of cumulative output."""
 
-    rate: Fraction  # cost reduction per doubling
+    rate: Fraction  # cost reduction per doubling (operating cost; capex too unless capex_rate)
+    # capex of new lines and conversions' new equipment: its own rate per doubling; without
+    # it capex learns at `rate` on an exogenous path and not at all endogenously
+    capex_rate: Fraction | None = None
     reference: KWh  # cumulative output at which the line design's cost holds ("2 GWh")
     initial: KWh = 0.0  # the company's cumulative output of the route at the start
     first: KWh = 1e5  # the curve is flat below this cumulative output (pilot scale)
     # exogenous mode: the route's cumulative output by year (industry or the company's plan)
     path: dict[int, KWh] = Field(default_factory=dict)
 
-    _rate = _range("rate", strict=False, high=0.6)
+    _rate = _range("rate", "capex_rate", strict=False, high=0.6)
     _pos = _range("reference", "first", "path")
     _nonneg = _range("initial", strict=False)
 
-    def multiplier(self, cumulative_kwh: float) -> float:
-        """Unit cost relative to the line design's: (Q / reference)^-b, flat below `first`."""
-        b = -math.log2(1.0 - self.rate)
+    def multiplier(self, cumulative_kwh: float, rate: float | None = None) -> float:
+        """Unit cost relative to the line design's: (Q / reference)^-b, flat below `first`
+        (b from `rate`, default the operating cost's)."""
+        b = -math.log2(1.0 - (self.rate if rate is None else rate))
         q = max(cumulative_kwh, self.first)
         return (q / self.reference) ** (-b)
 

@@ -288,7 +288,7 @@ def _read(d: PlanningData, lr: LoadedRoadmap, m, status: str, gap, solve_s: floa
                 ce, cb = d.crf[r]
                 charge = (sum(des.equipment_by_step.values()) + des.dry_room_usd) * ce + \
                     des.building_usd * cb
-                total += n * (charge + d.fixed[(k, p)]) + d.variable[(k, p)] * v(m.prod[k, p])
+                total += n * (charge + d.fixed[(k, p)]) + d.variable[(k, p)] * v(m.gross[k, p])
             cost[r] = total / (made * 1e6)
         capacity = {r: 0.0 for r in d.routes}
         for k, c in coh.items():

@@ -39,7 +39,7 @@ import pyomo.environ as pyo
 from ..errors import NoPlanError
 from .data import PlanningData, compile_data
 from .load import LoadedRoadmap
-from .model import build_model
+from .model import build_model, line_bound
 from .tree import (
     Tree,
     base_state,
@@ -165,11 +165,7 @@ def build_bound(d: PlanningData, k: str) -> int:
     """The upper bound `build_model` gives the lines of new cohort k: no more than the
     largest demand of the route's segments could use *in this scenario*."""
     c = next(x for x in d.cohorts if x.key == k)
-    P = len(d.years)
-    peak = max(sum(d.demand[(g, p)] for g in d.segments if d.qualifies[(c.route, g)])
-               for p in range(P))
-    low = min(d.ramp[(k, p)] for p in range(P) if (k, p) in d.ramp)
-    return math.ceil(peak / (c.size * low) - 1e-9)
+    return line_bound(d, c, range(len(d.years)))
 
 
 def shared_bounds(cases: list[Case]) -> dict[str, int]:
