@@ -56,9 +56,10 @@ class PlantConfig:
 
     def good_cells_per_year(self) -> float:
         """Good cells a year the target needs, each delivering the energy of the
-        chosen levels (`LineGraph.cell_energy`)."""
+        chosen levels after the nominal water doses of the class (`LineGraph.cell_energy`)."""
         levels = {s: c.level for s, c in self.steps.items()}
-        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(levels)
+        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(
+            levels, self.dew_point_class)
 
     def to_dict(self) -> dict:
         return {

@@ -164,6 +164,8 @@ class Observed:
 
     availability: float | None  # replaces the options' nominal availability (fraction)
     yield_factor: float  # observed / nominal yield at the simulated level and class
+    # observed / nominal capacity kept after the water dose (a conductivity curve; else 1)
+    capacity_factor: float = 1.0
 
 
 def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Observed]:
@@ -204,7 +206,13 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
                 else node.levels[0].name
             nominal = graph.yield_at(node.name, level, dpc)
             factor = y_obs / nominal if nominal > 0 else 0.0
-        out[node.name] = Observed(avail, factor)
+        # the capacity the doses seen left the cells, over the nominal dose's (the
+        # simulated class's), fed back as the yield is
+        k_obs = st.capacity_retained.mean
+        k_factor = 1.0
+        if node.capacity and dpc is not None and k_obs is not None and math.isfinite(k_obs):
+            k_factor = k_obs / node.capacity[dpc]
+        out[node.name] = Observed(avail, factor, k_factor)
     return out
 
 
@@ -373,9 +381,11 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     graph = costed_graph(route)
     obs = observed(route, stats)
     yields = config_yields(config, obs)
-    # cost per kWh divides by the energy the good cells deliver at the chosen levels
+    # cost per kWh divides by the energy the good cells deliver at the chosen levels,
+    # after the water doses of the class (observed ones with statistics)
     cells = config.capacity_gwh * 1e6 / graph.cell_energy(
-        {s: c.level for s, c in config.steps.items()})
+        {s: c.level for s, c in config.steps.items()}, config.dew_point_class,
+        {s: o.capacity_factor for s, o in obs.items()})
     kwh = config.capacity_gwh * 1e6
     _, started = graph.flows(yields)
     mat_per, credit, _ = material_cost_per_started(route, prices)

@@ -31,10 +31,15 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 `moisture.h2s_release` (cm³/g at the reference dew point) × kg of
                 sensitive material per unit × ppmv(d) / ppmv(reference), ppmv by the
                 Magnus formula (`units.dew_point_to_ppmv`): linear in the water met,
-                the simulator's rule too (sim/model.py);
+                the simulator's rule too (sim/model.py); plus, whatever the class,
+                the step's `h2s_process` (cm³/g started: a reagent's excess and
+                vents, e.g. Li2S from LiOH and H2S);
 - energy        a good cell delivers the design's energy × the `capacity_factor` of
                 the level chosen at the one step whose levels carry one (`energy_step`,
-                e.g. warm isostatic pressing; None: the design's energy).
+                e.g. warm isostatic pressing; None: the design's energy) × κ(d), the
+                product over the steps with a `moisture.dose.conductivity` curve of
+                the capacity fraction after their nominal dose in class d
+                (`dose_capacity`; the simulator uses the dose each lot meets).
 
 Mappings are read-only views; the graph is never changed after it is built.
 """
@@ -80,6 +85,9 @@ class StepNode:
     options: tuple[OptionNode, ...]
     moisture: Mapping[str, float]  # allowed class -> yield_factor; empty if not sensitive
     sensitive_kg: float  # kg of moisture-sensitive material per unit of output, by design
+    # allowed class -> share of the design capacity a cell delivers after the nominal
+    # dose here (`moisture.dose.conductivity`); empty without a conductivity curve
+    capacity: Mapping[str, float]
 
     @property
     def sensitive(self) -> bool:
@@ -171,7 +179,10 @@ class LineGraph:
                               for o in s.options),
                 moisture=MappingProxyType({} if mo is None else
                                           {c: moisture_factor(mo, route, c) for c in allowed}),
-                sensitive_kg=sensitive[name]))
+                sensitive_kg=sensitive[name],
+                capacity=MappingProxyType({c: capacity_after_dose(mo, route, c) for c in allowed}
+                                          if mo is not None and mo.dose is not None
+                                          and mo.dose.conductivity is not None else {})))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
         bom = {k.removeprefix("material."): v.value for k, v in refs.items()
@@ -223,12 +234,40 @@ class LineGraph:
                 return n.name
         return None
 
-    def cell_energy(self, levels: Mapping[str, str]) -> float:
-        """Energy a good cell delivers at these setting levels (step -> level), kWh: the
-        design's energy × the capacity_factor of the energy step's chosen level (its
-        first level when `levels` does not name it)."""
+    @property
+    def dose_capacity_steps(self) -> tuple[str, ...]:
+        """Steps whose water dose lowers the delivered capacity (a conductivity curve)."""
+        return tuple(n.name for n in self.steps if n.capacity)
+
+    def dose_capacity(self, dew_point_class: str | None,
+                      factors: Mapping[str, float] | None = None) -> float:
+        """Share of the design capacity a good cell keeps after the nominal water doses in
+        the class: the product over `dose_capacity_steps` of their capacity fraction,
+        each × its observed factor in `factors` (step -> observed / nominal; 1 if absent).
+        1 without such steps; a class the route may not use is an InputError."""
+        steps = self.dose_capacity_steps
+        if steps and dew_point_class is None:
+            raise InputError(Problem(self.file or self.route, None, "dew_point_class",
+                                     f"step {steps[0]!r} loses capacity to the water dose: "
+                                     "the energy of a cell needs the dry-room class"))
+        k = 1.0
+        for name in steps:
+            node = self.node(name)
+            assert dew_point_class is not None  # refused above
+            if dew_point_class not in node.capacity:
+                self.check_class(dew_point_class)  # not an allowed class: raises
+            k *= node.capacity[dew_point_class] * (factors or {}).get(name, 1.0)
+        return min(1.0, k)
+
+    def cell_energy(self, levels: Mapping[str, str], dew_point_class: str | None = None,
+                    factors: Mapping[str, float] | None = None) -> float:
+        """Energy a good cell delivers at these setting levels (step -> level) in a
+        dry-room class, kWh: the design's energy × the capacity_factor of the energy
+        step's chosen level (its first level when `levels` does not name it) × the
+        capacity kept after the water doses (`dose_capacity`, with observed `factors`)."""
         es = self.energy_step
-        e = self.energy_kwh
+        e = self.energy_kwh * (self.dose_capacity(dew_point_class, factors)
+                               if self.dose_capacity_steps else 1.0)
         if es is None:
             return e
         node = self.node(es)
@@ -293,15 +332,17 @@ class LineGraph:
         return (1.0 - self.first_pass_yield(step, level, dew_point_class)) * rw.share
 
     def h2s(self, step: str, dew_point_class: str | None) -> float:
-        """m³ of H2S released per unit of `step` started in the class (module docstring);
-        0 for a step without `h2s_release` or when the class is unknown (None)."""
+        """m³ of H2S released per unit of `step` started in the class (module docstring):
+        the moisture release (0 without `h2s_release` or when the class is unknown, None)
+        plus the process's own (`h2s_process`, whatever the class)."""
         node = self.steps[self._index[step]]
+        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³ (a step with h2s_process is in kg)
+        out = node.spec.h2s_process * 1e-3
         mo = node.spec.moisture
         if mo is None or not mo.h2s_release or dew_point_class is None \
                 or dew_point_class not in self.water_ratio:
-            return 0.0
-        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³
-        return mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
+            return out
+        return out + mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
 
     def flows(self, yields: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(good, started): units of good output and units started at each step per good
@@ -360,6 +401,15 @@ def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str) -> f
         assert moisture.yield_factor is not None  # one of the two (the schema says so)
         return moisture.yield_factor[dew_point_class]
     return 1.0 - moisture.dose.loss_at(nominal_dose(moisture, route, dew_point_class))
+
+
+def capacity_after_dose(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """Share of the design capacity a cell delivers after the nominal dose of a step in
+    class d (its `dose.conductivity` curve; 1 without one)."""
+    d = moisture.dose
+    if d is None or d.conductivity is None:
+        return 1.0
+    return d.conductivity.capacity_at(nominal_dose(moisture, route, dew_point_class))
 
 
 def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:

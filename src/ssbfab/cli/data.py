@@ -32,7 +32,9 @@ def routes(json_: JsonOpt = False, set_: SetOpt = None, lines: LinesOpt = None):
 
 _CELL_ROWS = [  # key in cell_report, label with unit, decimals
     ("capacity_ah", "capacity, Ah", 1), ("nominal_v", "nominal voltage, V", 2),
-    ("energy_wh", "energy, Wh", 1), ("mass_kg", "mass, kg", 4), ("volume_l", "volume, L", 4),
+    ("energy_wh", "energy, Wh", 1),
+    ("delivered_energy_wh", "delivered (first levels, driest class), Wh", 1),
+    ("mass_kg", "mass, kg", 4), ("volume_l", "volume, L", 4),
     ("wh_per_kg", "specific energy, Wh/kg", 1), ("wh_per_l", "energy density, Wh/L", 1),
     ("cathode_area_m2", "cathode area, m²", 3),
     ("cathode_areal_capacity_mah_cm2", "cathode areal capacity, mAh/cm²", 2),

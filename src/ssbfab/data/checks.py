@@ -151,6 +151,15 @@ def _check_capacity_step(route: Route, add) -> None:
             f"step {shorten(s.name)} has a level with a capacity_factor, but so has step "
             f"{shorten(steps[0][1].name)}; expected at most one step per route whose levels "
             "change the delivered capacity")
+    # a conductivity curve sets the energy of every good cell from the dry-room class:
+    # a step that may go unchosen (a supply option's) would tie it to the supply choice
+    in_supply = {st for sup in route.supply.values() for o in sup.options for st in o.steps}
+    for i, s in enumerate(route.line):
+        if (s.name in in_supply and s.moisture is not None and s.moisture.dose is not None
+                and s.moisture.dose.conductivity is not None):
+            add(("line", i, "moisture", "dose", "conductivity"),
+                f"step {shorten(s.name)} belongs to a supply option, which may go unchosen; "
+                "expected a conductivity curve only on a step every plan runs")
 
 
 def _check_supply(route: Route, steps: Mapping[str, int], add) -> None:

@@ -354,12 +354,18 @@ class OptModel:
             m.z[k].set_value(1.0 if on else 0.0, skip_validation=True)
         for d in m.w:
             m.w[d].set_value(1.0 if d == dpc else 0.0, skip_validation=True)
+        pair = (levels[st.energy_step] if st.energy_step else "", dpc)
+        for k in m.p:
+            m.p[k].set_value(1.0 if k == pair else 0.0, skip_validation=True)
         # flows exactly as the chosen levels and class give them
         started: dict[str, float] = {}  # units started per good cell
         for s in reversed(st.steps):
             lv = levels[s]
             d = dpc if st.flow_classes[s][0] != ANY else ANY
-            final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
+            if st.dose_capacity:
+                final_good = nb.cells_ld[(levels[st.energy_step] if st.energy_step else "", dpc)]
+            else:
+                final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
             good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             if s not in active:

@@ -71,7 +71,8 @@ def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
     yields = flow.nominal_yields(route, dpc)
     cell = design(route)
     lines = bom.bill_of_materials(route, yields, cell)
-    per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
+    kwh = bom.delivered_energy_kwh(route, cell, dew_point_class=dpc)  # per kWh delivered
+    per_kwh = {b.material: b.cost_per_cell / kwh for b in lines}
     total = sum(per_kwh.values())
     req = flow.requirements(route, yields, cell.refs)
     final = graph.final.name
