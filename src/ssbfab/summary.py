@@ -66,7 +66,7 @@ def _supply_costs(route) -> list[dict]:
 
     return [{"material": c.material, "option": c.option, "steps": list(c.steps),
              "kg_per_year": c.kg_per_year, "materials_per_kg": c.materials,
-             "energy_per_kg": c.energy, "machines_per_kg": c.machines,
+             "energy_per_kg": c.energy, "machines_per_kg": c.machines, "h2s_per_kg": c.h2s,
              "cost_per_kg": c.total, "machines": c.machine_counts, "currency": "USD"}
             for c in option_costs(route)]
 

@@ -81,10 +81,10 @@ def materials(route: Annotated[str, typer.Argument(help="Route name or path to a
                for r in m["raw"]])
     if doc.get("supply"):
         table("make or buy: USD per kg delivered by each supply option (default plant size)",
-              ["material", "option", "t/yr", "materials", "energy", "machines", "total"],
+              ["material", "option", "t/yr", "materials", "energy", "machines", "H2S", "total"],
               [[c["material"], c["option"], f"{c['kg_per_year'] / 1000:,.0f}",
                 f"{c['materials_per_kg']:.2f}", f"{c['energy_per_kg']:.2f}",
-                f"{c['machines_per_kg']:.2f}", f"{c['cost_per_kg']:.2f}"]
+                f"{c['machines_per_kg']:.2f}", f"{c['h2s_per_kg']:.2f}", f"{c['cost_per_kg']:.2f}"]
                for c in doc["supply"]])
     for c in doc.get("checks", []):
         print(f"check: {c['raw']} is {100 * c['share']:.1f} % of {c['made']}'s raw-material "

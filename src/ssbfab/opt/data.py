@@ -271,9 +271,11 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
             gmin[name] = graph.node(name).per_cell * min(final_cells)
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
-            # a consumer in another supply option may go unchosen: it needs nothing for sure
+            # a consumer in another supply option may go unchosen (it needs nothing for
+            # sure), unless that option is its material's only one
             gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons
-                             if c not in member or member[c] == member.get(name))
+                             if c not in member or member[c] == member.get(name)
+                             or len(st.supply[member[c][0]]) == 1)
     smax: dict[tuple[str, str], float] = {}
     smin: dict[tuple[str, str], float] = {}
     gub: dict[tuple[str, str, str], float] = {}
