@@ -255,10 +255,13 @@ class PlanFile(_PlanModel):
     solver: Any = None
 
 
-def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float]) -> dict[str, float]:
-    """Units each step must *start* per operating hour to ship the target."""
+def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float],
+                      cell_kwh: float) -> dict[str, float]:
+    """Units each step must *start* per operating hour to ship the target, each good
+    cell delivering `cell_kwh` (`LineGraph.cell_energy` at the levels and class the
+    yields are for)."""
     cell = design(route)
-    cells_per_year = capacity_gwh * 1e6 / cell.energy_kwh
+    cells_per_year = capacity_gwh * 1e6 / cell_kwh
     hours = route.economics.operating_hours_per_year
     req = flow.requirements(route, yields, cell.refs)
     return {s: req.started[s] * cells_per_year / hours for s in req.started}
@@ -307,7 +310,8 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     steps_ = graph.in_file_order()
     levels = {n.name: n.levels[0].name for n in steps_}
     yields = flow.nominal_yields(route, dpc, levels)
-    need = required_per_hour(route, capacity_gwh, yields)
+    need = required_per_hour(route, capacity_gwh, yields,
+                             graph.cell_energy(levels, dpc if graph.dry_steps else None))
     steps = {}
     short: list[str] = []
     for node in steps_:
