@@ -191,6 +191,7 @@ def test_optimiser_objective_is_the_cost_with_dose_capacity(tmp_path, shared, su
         assert nb.cells_ld[(lv, d)] == pytest.approx(1 / (cf * graph.dose_capacity(d)), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_the_class_chosen_is_the_best_of_each_class_alone(tmp_path, shared):
     """Brute force over the dry-room class on the harsh curve: the MILP's cost is the
     least of the plans optimised with one class allowed each."""

@@ -42,6 +42,7 @@ def _h2s_by_hand(plan) -> float:
     return 4.88e-3 * started["li2s_sulfidation"] * plan.config.good_cells_per_year()
 
 
+@pytest.mark.slow
 def test_the_milp_makes_li2s_from_hydroxide_when_its_data_make_it_cheapest(sulfide, dear):
     """At 600 USD/kg for bought Li2S both ways of making it beat buying, and the
     hydroxide option (LiOH at 67,650 CNY/t, yields 95 % × 92 %) beats the carbothermal
@@ -60,6 +61,7 @@ def test_the_milp_makes_li2s_from_hydroxide_when_its_data_make_it_cheapest(sulfi
 def test_its_h2s_counts_in_the_abatement(sulfide, dear):
     """The plan's H2S is the line's moisture release (as when Li2S is bought) plus the
     bleed by hand, and the abatement costs h2s_abatement_cost per m³ of it."""
+    assert dear.ok and dear.config.supply["Li2S"] == "hydroxide"  # brute force: slow test
     base = OptModel(sulfide).solve(GWH)
     assert base.config.supply["Li2S"] == "buy"
     bleed = _h2s_by_hand(dear)
@@ -80,6 +82,7 @@ def test_the_site_h2s_limit_rules_it_out(dear):
     assert plan.cost.cost_per_kwh > dear.cost.cost_per_kwh
 
 
+@pytest.mark.slow
 def test_exit_3_names_the_limit_when_only_the_hydroxide_option_is_left(tmp_path):
     """Li2S only from hydroxide (and LPSCl by milling): a site limit below its bleed
     leaves no plan; exit 3 names plant.h2s_limit."""
