@@ -59,9 +59,7 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     route = resolve_route(ROUTE, lines_dir)
     li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
                 if b.material == "Li2S")
-    from ssbfab.cell import design
-
-    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    kg_per_kwh = li2s.quantity / bom.delivered_energy_kwh(route)  # per kWh delivered
     assert slope1 == pytest.approx(kg_per_kwh * 0.13728 / 1000.0, rel=1e-9)
 
 
@@ -198,9 +196,7 @@ def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_pa
     route = resolve_route(ROUTE, lines_dir)
     li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
                 if b.material == "Li2S")
-    from ssbfab.cell import design
-
-    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    kg_per_kwh = li2s.quantity / bom.delivered_energy_kwh(route)  # per kWh delivered
     slope = kg_per_kwh * 2.5e6 / 1000.0  # USD/kWh per (USD per CNY)
     assert cost[0.25] - cost[0.10] == pytest.approx(slope * 0.15, rel=1e-9)
     assert cost[0.13728] == pytest.approx(_cost(route), rel=1e-12)
