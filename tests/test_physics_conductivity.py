@@ -149,20 +149,34 @@ def test_sulfide_conductivity_is_calibrated_to_gm(sulfide_plan):
         dose = magnus_ppmv(t) * 6.0 * 0.015
         assert graph.dose_capacity(d) == pytest.approx(
             cap_by_hand(dose, [0, 63.4, 300], [1, 0.45, 0.10]), rel=1e-9)
+    # cathode_mixing sits in the powder zone: its class (argon: dry_rooms.argon_dew_point,
+    # -76 °C) sets the capacity, whatever the plant's class
+    assert graph.dose_zone == "powder"
+    for d, t in (("dp-60", -60.0), ("argon", -76.0)):
+        assert graph.dose_capacity("dp-40", zone_classes={"powder": d}) == pytest.approx(
+            cap_by_hand(magnus_ppmv(t) * 6.0 * 0.015, [0, 63.4, 300], [1, 0.45, 0.10]),
+            rel=1e-9)
 
 
 def test_lower_capacity_raises_cost_per_kwh_by_the_energy_ratio(tmp_path, shared, sulfide_plan):
     """The same plant making the same cells a year: the route whose dose keeps less
     capacity costs (its energy per cell / the other's) more per kWh, exactly."""
     route, plan = sulfide_plan
-    less = _sulfide_with(tmp_path, shared, SHIPPED, '            - {dose: "20 ppmv*h", retention: "45 %"',
+    # (the plan's powder zone is in argon, about 0.1 ppmv·h nominal: a steep curve)
+    less = _sulfide_with(tmp_path, shared, SHIPPED, '            - {dose: "0.5 ppmv*h", retention: "45 %"',
                          "sulfide-wet")
     cfg = plan.config
     g0, g1 = LineGraph.of(route), LineGraph.of(less)
     levels = {s: c.level for s, c in cfg.steps.items()}
-    e0 = g0.cell_energy(levels, cfg.dew_point_class)
-    e1 = g1.cell_energy(levels, cfg.dew_point_class)
-    assert e1 / e0 == pytest.approx(g1.dose_capacity("dp-60") / g0.dose_capacity("dp-60"), rel=1e-12)
+    dpc, zc = cfg.dew_point_class, cfg.zone_classes
+    e0 = g0.cell_energy(levels, dpc, zone_classes=zc)
+    e1 = g1.cell_energy(levels, dpc, zone_classes=zc)
+    # the capacity of the powder zone's class (argon in this plan), by hand
+    t = {"argon": -76.0, "dp-40": -40.0, "dp-50": -50.0, "dp-60": -60.0}[zc["powder"]]
+    dose = magnus_ppmv(t) * 6.0 * 0.015
+    assert e1 / e0 == pytest.approx(cap_by_hand(dose, [0, 0.5, 300], [1, 0.45, 0.10])
+                                    / cap_by_hand(dose, [0, 63.4, 300], [1, 0.45, 0.10]),
+                                    rel=1e-9)
     assert e1 < e0 * 0.995
     a = evaluate(cfg)
     b = evaluate(replace(cfg, route=less.with_supply(dict(cfg.route.supply_choice)),
@@ -176,7 +190,8 @@ def test_optimiser_objective_is_the_cost_with_dose_capacity(tmp_path, shared, su
     is `evaluate` of its plan, on the shipped curve and on a harsh one."""
     _, plan = sulfide_plan
     assert plan.status.objective == pytest.approx(plan.cost.cost_per_kwh, rel=1e-9)
-    harsh = _sulfide_with(tmp_path, shared, SHIPPED, '            - {dose: "3 ppmv*h", retention: "45 %"',
+    # harsh enough to bite in argon too (about 0.1 ppmv·h nominal there)
+    harsh = _sulfide_with(tmp_path, shared, SHIPPED, '            - {dose: "0.3 ppmv*h", retention: "45 %"',
                           "sulfide-harsh")
     hp = optimize(harsh, 2.0, lines=1)
     assert hp.status.objective == pytest.approx(hp.cost.cost_per_kwh, rel=1e-9)
@@ -187,26 +202,40 @@ def test_optimiser_objective_is_the_cost_with_dose_capacity(tmp_path, shared, su
     lv = hp.config.steps[es].level
     graph = LineGraph.of(harsh.full)
     cf = graph.node(es).level(lv).capacity_factor
-    for d in st.classes:
-        assert nb.cells_ld[(lv, d)] == pytest.approx(1 / (cf * graph.dose_capacity(d)), rel=1e-12)
+    # one pair per class of the dose zone (powder, argon included), κ in that class
+    assert st.dose_zone == "powder" and "argon" in st.zones["powder"]
+    assert {d for _, d in nb.cells_ld} == set(st.zones["powder"])
+    for d in st.zones["powder"]:
+        kappa = graph.dose_capacity(None, zone_classes={"powder": d})
+        assert nb.cells_ld[(lv, d)] == pytest.approx(1 / (cf * kappa), rel=1e-12)
 
 
 @pytest.mark.slow
 def test_the_class_chosen_is_the_best_of_each_class_alone(tmp_path, shared):
-    """Brute force over the dry-room class on the harsh curve: the MILP's cost is the
-    least of the plans optimised with one class allowed each."""
+    """Brute force over the class of the dose's zone (powder: cathode_mixing's) on the
+    harsh curve: the MILP's cost is the least of the plans optimised with the zone held
+    to one class each (argon included; the other zones free), each plan's objective its
+    `evaluate`."""
     harsh = '            - {dose: "3 ppmv*h", retention: "45 %"'
     both = _sulfide_with(tmp_path, shared, SHIPPED, harsh, "sulfide-harsh-all")
-    best = optimize(both, 2.0, lines=1, gap=1e-9).cost.cost_per_kwh
+    free = optimize(both, 2.0, lines=1, gap=1e-9)
+    best = free.cost.cost_per_kwh
+    zone = "    steps: [lpscl_classifying, cathode_mixing]\n    argon: true\n"
     each = {}
-    for d in ("dp-40", "dp-50", "dp-60"):
-        one = Path(tmp_path / "sulfide-harsh-all.yaml").read_text().replace(
-            "dry_room_classes: [dp-40, dp-50, dp-60]", f"dry_room_classes: [{d}]", 1)
+    for d in ("dp-40", "dp-50", "dp-60", "argon"):
+        held = ("    classes: []\n    argon: true\n" if d == "argon"
+                else f"    classes: [{d}]\n    argon: false\n")
+        text = Path(tmp_path / "sulfide-harsh-all.yaml").read_text()
+        assert zone in text
+        one = text.replace(zone, zone.split("\n")[0] + "\n" + held, 1)
         path = tmp_path / f"sulfide-harsh-{d}.yaml"
         path.write_text(one.replace("name: sulfide-harsh-all", f"name: sulfide-harsh-{d}", 1))
-        each[d] = optimize(load_route(path, shared=shared), 2.0, lines=1,
-                           gap=1e-9).cost.cost_per_kwh
+        plan = optimize(load_route(path, shared=shared), 2.0, lines=1, gap=1e-9)
+        assert plan.config.zone_classes["powder"] == d
+        assert plan.status.objective == pytest.approx(plan.cost.cost_per_kwh, rel=1e-9)
+        each[d] = plan.cost.cost_per_kwh
     assert best == pytest.approx(min(each.values()), rel=1e-9)
+    assert free.config.zone_classes["powder"] == min(each, key=lambda d: each[d])
     assert max(each.values()) > min(each.values()) * 1.01  # the class matters here
 
 
@@ -228,7 +257,8 @@ def test_observed_capacity_reaches_cost_and_optimiser(sulfide_plan):
                       steps={"cathode_mixing": st_step}, good_cells_per_year=NOT_MEASURED,
                       good_gwh_per_year=NOT_MEASURED, overall_yield=NOT_MEASURED,
                       lead_time_h=NOT_MEASURED, bottleneck="", dry_room=None,  # type: ignore[arg-type]
-                      events=0, wall_s=0.0, dew_point_class=cfg.dew_point_class)
+                      events=0, wall_s=0.0, dew_point_class=cfg.dew_point_class,
+                      zone_classes=dict(cfg.zone_classes))
     graph = LineGraph.of(route)
     es = graph.energy_step
     cf = graph.node(es).level(cfg.steps[es].level).capacity_factor
@@ -236,7 +266,9 @@ def test_observed_capacity_reaches_cost_and_optimiser(sulfide_plan):
     assert b.good_cells_per_year == pytest.approx(2e6 / (graph.energy_kwh * cf * 0.9), rel=1e-12)
     st = Structure.of(route)
     nb = numbers(route, st, 2.0, stats=stats)
-    assert nb.cells_ld[(cfg.steps[es].level, "dp-60")] == pytest.approx(1 / (cf * 0.9), rel=1e-12)
+    # at the class the statistics saw in the dose's zone, 0.9 itself
+    seen = cfg.zone_classes["powder"]
+    assert nb.cells_ld[(cfg.steps[es].level, seen)] == pytest.approx(1 / (cf * 0.9), rel=1e-12)
 
 
 @pytest.mark.parametrize("bad,word", [

@@ -116,7 +116,7 @@ class StepNode:
     sensitive_kg: float  # kg of moisture-sensitive material per unit of output, by design
     # class its zone allows -> share of the design capacity a cell delivers after the
     # nominal dose here (`moisture.dose.conductivity`); empty without a conductivity curve
-    capacity: Mapping[str, float] = MappingProxyType({})
+    capacity: Mapping[str, float]
     zone: str | None = None  # its zone (dry-room steps only; PLANT_ZONE if no named zone)
 
     @property
