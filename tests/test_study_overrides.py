@@ -73,9 +73,9 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     ("plant.default_capacity", "0.2 GWh/yr", lambda r: r.plant.default_capacity, 0.2),
     ("line.lpscl_annealing.options.argon_kiln.mtbf", "600 h",
      lambda r: r.step("lpscl_annealing").option("argon_kiln").mtbf, 600.0),
-    # by index in the file: cathode_coating is the 14th step (the supply options' steps
-    # come first)
-    ("line.13.levels.0.yield", "0.5",
+    # by index in the file: cathode_coating is the 16th step (the supply options' steps
+    # come first, the two of Li2S from LiOH and H2S among them)
+    ("line.15.levels.0.yield", "0.5",
      lambda r: r.step("cathode_coating").setting_levels[0].yield_, 0.5),
     ("cell.cathode.thickness", "0.12 mm", lambda r: r.cell.cathode.thickness, 120e-6),
     ("dry_room_classes", ["dp-60"], lambda r: r.dry_room_classes, ["dp-60"]),
