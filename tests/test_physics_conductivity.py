@@ -288,3 +288,60 @@ def test_bad_conductivity_curves_are_refused(tmp_path, bad, word):
     assert word in r.output and "Traceback" not in r.output
     assert "moisture.dose.conductivity.points" in r.output
     assert re.search(r"sulfide-lpscl\.yaml:\d+", r.output), r.output
+
+
+# ------------------------------------------------------------------ zones of the dry room
+
+def _zoned(tmp_path, shared, name: str, both: bool = False):
+    """`_line` with `b` in zone z (may choose argon); with `both`, `a` carries a curve
+    too and sits in a zone of its own."""
+    import yaml
+
+    from sim_lines import write_line
+
+    steps = _line(0.5, 0.75)
+    steps[1]["argon_enclosure"] = {"capex": "0.1 MUSD", "argon_flow": "1 m^3/h"}
+    path = write_line(tmp_path, steps, name)
+    doc = yaml.safe_load(path.read_text())
+    doc["zones"] = [{"name": "z", "steps": ["b"], "argon": True}]
+    if both:
+        doc["line"][0]["moisture"] = {"dose": {"exposure": "0.5 h",
+                                               "points": [{"dose": "500 ppmv*h", "loss": "1 %"}],
+                                               "conductivity": COND},
+                                      "excursion": {"effect": "loss"}}
+        doc["zones"].append({"name": "y", "steps": ["a"]})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return load_route(path, shared=shared)
+
+
+def test_the_dose_zone_in_argon_sets_the_capacity_in_graph_and_simulator(tmp_path, calm):
+    """b sits in zone z, run in argon (-76 °C) while the plant is dp-40: the graph's
+    nominal capacity and each simulated lot's are the curve at argon's ppmv (lots meet
+    it for 0.5 h and 1 h), not at dp-40's."""
+    route = _zoned(tmp_path, calm, "cond-zone")
+    graph = LineGraph.of(route)
+    assert graph.dose_zone == "z"
+    argon = magnus_ppmv(-76.0)
+    nominal = cap_by_hand(argon * 0.75, XS, RS, 0.8)
+    assert graph.dose_capacity("dp-40", zone_classes={"z": "argon"}) == pytest.approx(
+        nominal, rel=1e-12)
+    assert graph.dose_capacity("dp-40", zone_classes={"z": "dp-40"}) == pytest.approx(
+        cap_by_hand(magnus_ppmv(-40.0) * 0.75, XS, RS, 0.8), rel=1e-12)
+    cfg = replace(bare_config(route, "dp-40"), zone_classes={"z": "argon"})
+    model = compile_config(cfg, days=days_for(route, 3000), warmup_days=days_for(route, 20))
+    assert model.steps[1].nominal_capacity == pytest.approx(nominal, rel=1e-12)
+    b = run_replication(model, seed=5, rep=0)["steps"][1]
+    expect = np.mean([cap_by_hand(argon * 0.5, XS, RS, 0.8), cap_by_hand(argon * 1.0, XS, RS, 0.8)])
+    assert b["capacity_retained"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_conductivity_curves_in_two_zones_are_refused(tmp_path, calm):
+    """The optimiser's capacity pair reads one zone's class: curves on steps of two
+    zones are refused by the loader, naming the second step's field."""
+    from ssbfab.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        _zoned(tmp_path, calm, "cond-two-zones", both=True)
+    text = str(err.value)
+    assert "moisture.dose.conductivity" in text and "all in one zone" in text
+    assert "'b'" in text and "'a'" in text
