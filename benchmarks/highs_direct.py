@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ssbfab.data.schema import ARGON, PLANT_ZONE
-from ssbfab.opt.data import Numbers, Structure
+from ssbfab.opt.data import Numbers, Structure, energy_pairs
 
 
 class _Rows:
@@ -79,6 +79,9 @@ def build_highs(st: Structure, nb: Numbers):
             nb.c_a[d] * nb.amax if st.dry_steps and d != ARGON else 0.0)
     for k in enc:  # machines enclosed in argon
         var(("v",) + k, 0.0, inf, nb.c_enc[k])
+    ep = energy_pairs(st)  # (energy step's level, dose zone's class): the capacity pair
+    for k in ep:
+        var(("p",) + k, 0.0, 1.0)
 
     r = _Rows()
     for s in st.steps:  # level_choice (a supply option's step: its levels sum to u)
@@ -114,7 +117,10 @@ def build_highs(st: Structure, nb: Numbers):
         vs = [1.0] * len(cs)
         if not st.consumers[u]:
             es = st.energy_step
-            if es is None:
+            if st.dose_capacity:  # good cells per design cell at the chosen pair
+                r.add(cs + [("p",) + k for k in ep], vs + [-nb.cells_ld[k] for k in ep],
+                      0.0, 0.0)
+            elif es is None:
                 r.add(cs, vs, 1.0, 1.0)
             else:  # good cells per design cell follow the energy step's level
                 r.add(cs + [("z", es, lv) for lv in st.levels[es]],
@@ -122,6 +128,14 @@ def build_highs(st: Structure, nb: Numbers):
             continue
         dk, dv = drawn(u)
         r.add(cs + dk, vs + dv, 0.0, 0.0)
+    if st.dose_capacity:  # pair_class, pair_level: the pair's marginals are w[dz] and z[es]
+        dz, es = st.dose_zone, st.energy_step
+        for d in st.zones[dz]:
+            pk = [("p",) + k for k in ep if k[1] == d]
+            r.add(pk + [("w", dz, d)], [1.0] * len(pk) + [-1.0], 0.0, 0.0)
+        for lv in (st.levels[es] if es else ()):
+            pk = [("p",) + k for k in ep if k[0] == lv]
+            r.add(pk + [("z", es, lv)], [1.0] * len(pk) + [-1.0], 0.0, 0.0)
     for mat in st.supply:  # supply_balance: whichever option is chosen feeds the consumers
         ts = list(st.supply[mat].values())
         cs = [("g", t, lv, d) for t in ts for lv in st.levels[t] for d in st.flow_classes[t]]

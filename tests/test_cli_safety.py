@@ -400,7 +400,8 @@ def test_set_li2s_price_changes_the_materials_cost_by_the_li2s_share():
     rate = econ["currency_rates_by_year"][mats["Li2S"]["price"]["currency_year"]]["CNY"]
     rate = _number(rate["value"] if isinstance(rate, dict) else rate)  # USD per CNY
     li2s = next(x for x in b["bom"] if x["material"] == "Li2S")
-    kwh = b["energy_wh"] / 1000
+    kwh = b["delivered_energy_wh"] / 1000  # per kWh a good cell delivers
+    assert kwh < b["energy_wh"] / 1000  # the water dose at cathode_mixing takes some
     by_hand = li2s["quantity"] * old_price / 1000 * rate / kwh  # CNY/t -> CNY/kg
     assert li2s["cost_per_kwh"] == pytest.approx(by_hand, rel=1e-9)
     drop = by_hand * (1 - 1e6 / old_price)

@@ -230,7 +230,7 @@ def _lines_with(tmp_path: Path, route_file: Path) -> Path:
 
 
 def _materials_per_kwh(route, dpc: str) -> float:
-    return bom.materials_cost_per_kwh(route, flow.nominal_yields(route, dpc))
+    return bom.materials_cost_per_kwh(route, flow.nominal_yields(route, dpc), dew_point_class=dpc)
 
 
 def test_a_class_missing_from_a_yield_factor_is_not_allowed_everywhere(sulfide):

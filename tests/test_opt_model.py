@@ -54,7 +54,10 @@ def test_materials_equal_the_bill_of_materials(tmp_path):
         plan = optimize(r, cap)
         cfg = plan.config
         # the plan's route runs the supply options it chose (make or buy)
-        expect = bom.materials_cost_per_kwh(cfg.route, cfg.yields())
+        expect = bom.materials_cost_per_kwh(cfg.route, cfg.yields(),
+                                            levels={s: c.level for s, c in cfg.steps.items()},
+                                            dew_point_class=cfg.dew_point_class,
+                                            zone_classes=cfg.zone_classes)
         assert evaluate(cfg).by_category["materials"] == pytest.approx(expect, rel=1e-9), r.name
 
 

@@ -9,8 +9,7 @@ import math
 
 import pytest
 
-from ssbfab import flow
-from ssbfab.cell import design
+from ssbfab import bom, flow
 from ssbfab.config import PlantConfig, StepChoice
 from ssbfab.cost import evaluate
 from ssbfab.data import resolve_route, route_files
@@ -48,7 +47,7 @@ def required(route, config, yields=None):
     ys = yields or flow.nominal_yields(route, config.dew_point_class,
                                        {s: c.level for s, c in config.steps.items()},
                                        config.zone_classes)
-    cells = config.capacity_gwh * 1e6 / design(route).energy_kwh
+    cells = config.good_cells_per_year()  # each delivering its levels' and classes' energy
     return {s: v * cells for s, v in flow.requirements(route, ys).started.items()}
 
 
@@ -178,7 +177,10 @@ def test_price_sweep_without_rebuild(sulfide):
     cfg = base.config
     ys = flow.nominal_yields(sulfide, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()},
                              cfg.zone_classes)
-    bought = flow.requirements(sulfide, ys).bought["Li2S"] / design(sulfide).energy_kwh
+    kwh = bom.delivered_energy_kwh(sulfide, levels={s: c.level for s, c in cfg.steps.items()},
+                                   dew_point_class=cfg.dew_point_class,
+                                   zone_classes=cfg.zone_classes)
+    bought = flow.requirements(sulfide, ys).bought["Li2S"] / kwh
     assert base.cost.by_category["materials"] - same.by_category["materials"] == \
         pytest.approx(bought * 0.8 * li2s, rel=1e-9)
     assert cheap.cost.cost_per_kwh <= same.cost_per_kwh * (1 + 1e-9)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from ssbfab import flow
-from ssbfab.cell import design
 from ssbfab.cost import evaluate
 from ssbfab.opt import optimize
 from ssbfab.stats import DryRoomStats, Estimate, LineStats, StepStats
@@ -55,7 +54,7 @@ def test_observed_availability_sets_the_capacity(sulfide):
         return sum(n * per[o] * availability for o, n in p.config.steps["formation"].machines.items())
 
     cap = capacity(plan, 0.5)
-    cells = 10.0 * 1e6 / design(sulfide).energy_kwh
+    cells = plan.config.good_cells_per_year()  # each delivering its levels and class energy
     cfg = plan.config
     ys = flow.nominal_yields(cfg.route, cfg.dew_point_class, {s: c.level for s, c in cfg.steps.items()})
     # the route running the supply the plan chose
@@ -84,7 +83,7 @@ def test_observed_yield_scales_every_level_of_the_step(sulfide):
     # the coating's class: its zone's (the shipped route puts it with the sheets)
     moisture = step.moisture.yield_factor[cfg.zone_classes.get("sheets", cfg.dew_point_class)]
     ys["cathode_coating"] = min(1.0, chosen.yield_ * 0.5 * moisture)
-    cells = 10.0 * 1e6 / design(sulfide).energy_kwh
+    cells = plan.config.good_cells_per_year()  # each delivering its levels and class energy
     need = flow.requirements(cfg.route, ys).started  # the route running the chosen supply
     for row in plan.rows:
         assert row.required_per_year == pytest.approx(need[row.step] * cells, rel=1e-9), row.step

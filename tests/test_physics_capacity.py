@@ -113,3 +113,26 @@ def test_two_capacity_steps_are_refused(tmp_path):
     assert "line.0.levels.0.capacity_factor" in text or "line.2.levels" in text
     assert "at most one step" in text
     assert yaml.safe_load(path.read_text())["name"]
+
+
+def test_materials_per_kwh_divide_by_the_delivered_energy(tmp_path, shared):
+    """`bom.materials_cost_per_kwh` divides by the energy a good cell delivers, as the
+    cost roll-up does: at the level that delivers 80 %, the bill of materials per good
+    cell / (0.8 × the design's kWh), which is `evaluate`'s materials category."""
+    from ssbfab import bom
+
+    less = _route(tmp_path, shared, 11, {"fast": "80 %"}, "bomcf")
+    plan = optimize(less, capacity_for(less, 300), lines=1)
+    cfg = plan.config
+    levels = {s: (c.level if s != "s02" else "fast") for s, c in cfg.steps.items()}
+    fast = cfg.__class__(less, {s: c.__class__(levels[s], c.machines, c.lot_size)
+                                for s, c in cfg.steps.items()}, cfg.dew_point_class, cfg.capacity_gwh)
+    ys = fast.yields()
+    per_cell = sum(b.cost_per_cell for b in bom.bill_of_materials(less, ys))
+    by_hand = per_cell / (0.8 * LineGraph.of(less).energy_kwh)
+    got = bom.materials_cost_per_kwh(less, ys, levels=levels, dew_point_class=cfg.dew_point_class)
+    assert got == pytest.approx(by_hand, rel=1e-12)
+    assert evaluate(fast).by_category["materials"] == pytest.approx(by_hand, rel=1e-9)
+    # the design's energy (the old divisor) would understate it by 20 %
+    assert bom.materials_cost_per_kwh(less, ys, levels={"s02": "slow"}) == pytest.approx(
+        0.8 * by_hand, rel=1e-12)

@@ -299,6 +299,7 @@ def test_an_option_at_its_max_count_hands_the_rest_to_the_next(tmp_path, lines_d
     together needs both."""
     from ssbfab.config import required_per_hour, size_for_capacity
     from ssbfab.data import load_route
+    from ssbfab.graph import LineGraph
 
     def one_each(doc):
         step = next(s for s in doc["line"] if s["name"] == "lpscl_milling")
@@ -312,8 +313,10 @@ def test_an_option_at_its_max_count_hands_the_rest_to_the_next(tmp_path, lines_d
     s = route.step("lpscl_milling")
     lv = s.setting_levels[0]
     per_machine = [o.rate_per_hour * lv.rate_factor * o.availability for o in s.options]
-    yields = size_for_capacity(route, 0.01).yields()
-    need_per_gwh = required_per_hour(route, 1.0, yields)["lpscl_milling"]
+    cfg = size_for_capacity(route, 0.01)
+    kwh = LineGraph.of(route).cell_energy({s: c.level for s, c in cfg.steps.items()},
+                                          cfg.dew_point_class)
+    need_per_gwh = required_per_hour(route, 1.0, cfg.yields(), kwh)["lpscl_milling"]
     target = 0.999 * sum(per_machine) / need_per_gwh
     assert target > max(per_machine) / need_per_gwh  # one machine alone is not enough
     config = size_for_capacity(route, target)

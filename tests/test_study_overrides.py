@@ -59,9 +59,7 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     route = resolve_route(ROUTE, lines_dir)
     li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
                 if b.material == "Li2S")
-    from ssbfab.cell import design
-
-    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    kg_per_kwh = li2s.quantity / bom.delivered_energy_kwh(route)  # per kWh delivered
     assert slope1 == pytest.approx(kg_per_kwh * 0.13728 / 1000.0, rel=1e-9)
 
 
@@ -75,9 +73,9 @@ def test_li2s_price_moves_cost_linearly_by_the_li2s_bought(lines_dir):
     ("plant.default_capacity", "0.2 GWh/yr", lambda r: r.plant.default_capacity, 0.2),
     ("line.lpscl_annealing.options.argon_kiln.mtbf", "600 h",
      lambda r: r.step("lpscl_annealing").option("argon_kiln").mtbf, 600.0),
-    # by index in the file: cathode_coating is the 14th step (the supply options' steps
-    # come first)
-    ("line.13.levels.0.yield", "0.5",
+    # by index in the file: cathode_coating is the 16th step (the supply options' steps
+    # come first, the two of Li2S from LiOH and H2S among them)
+    ("line.15.levels.0.yield", "0.5",
      lambda r: r.step("cathode_coating").setting_levels[0].yield_, 0.5),
     ("cell.cathode.thickness", "0.12 mm", lambda r: r.cell.cathode.thickness, 120e-6),
     ("dry_room_classes", ["dp-60"], lambda r: r.dry_room_classes, ["dp-60"]),
@@ -198,9 +196,7 @@ def test_a_sweep_over_an_exchange_rate_runs_every_scenario_in_one_process(tmp_pa
     route = resolve_route(ROUTE, lines_dir)
     li2s = next(b for b in bom.bill_of_materials(route, default_yields(route))
                 if b.material == "Li2S")
-    from ssbfab.cell import design
-
-    kg_per_kwh = li2s.quantity / design(route).energy_kwh
+    kg_per_kwh = li2s.quantity / bom.delivered_energy_kwh(route)  # per kWh delivered
     slope = kg_per_kwh * 2.5e6 / 1000.0  # USD/kWh per (USD per CNY)
     assert cost[0.25] - cost[0.10] == pytest.approx(slope * 0.15, rel=1e-9)
     assert cost[0.13728] == pytest.approx(_cost(route), rel=1e-12)

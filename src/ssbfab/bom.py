@@ -27,8 +27,10 @@ class BomLine:
     price: float  # USD per unit
     cost_per_cell: float  # USD, net of scrap credit
 
-    def cost_per_kwh(self, cell: CellResult) -> float:
-        return self.cost_per_cell / cell.energy_kwh
+    def cost_per_kwh(self, cell: CellResult, delivered_kwh: float | None = None) -> float:
+        """USD per kWh: per good cell over the energy it delivers (`delivered_kwh`,
+        e.g. `delivered_energy_kwh`; None: the design's energy)."""
+        return self.cost_per_cell / (cell.energy_kwh if delivered_kwh is None else delivered_kwh)
 
 
 def bill_of_materials(route: Route, yields: Mapping[str, float],
@@ -50,10 +52,36 @@ def bill_of_materials(route: Route, yields: Mapping[str, float],
     return lines
 
 
-def materials_cost_per_kwh(route: Route, yields: Mapping[str, float],
-                           cell: CellResult | None = None) -> float:
+def delivered_energy_kwh(route: Route, cell: CellResult | None = None,
+                         levels: Mapping[str, str] | None = None,
+                         dew_point_class: str | None = None,
+                         zone_classes: Mapping[str, str] | None = None) -> float:
+    """kWh a good cell delivers: `cell`'s design energy × the capacity kept at the
+    setting `levels` (step -> level; default each step's first) and after the nominal
+    water doses in `dew_point_class` with the named zones in `zone_classes` (a zone not
+    given: the plant's class; neither given: the driest allowed class and each zone its
+    driest, the classes of `flow.default_yields`) (`LineGraph.cell_energy`)."""
+    graph = LineGraph.of(route)
     cell = cell or design(route)
-    return sum(b.cost_per_cell for b in bill_of_materials(route, yields, cell)) / cell.energy_kwh
+    dpc = dew_point_class if dew_point_class is not None else graph.driest
+    if dew_point_class is None and zone_classes is None:
+        zone_classes = graph.driest_zones
+    return (cell.energy_kwh * graph.cell_energy(levels or {}, dpc, zone_classes=zone_classes)
+            / graph.energy_kwh)
+
+
+def materials_cost_per_kwh(route: Route, yields: Mapping[str, float],
+                           cell: CellResult | None = None, *,
+                           levels: Mapping[str, str] | None = None,
+                           dew_point_class: str | None = None,
+                           zone_classes: Mapping[str, str] | None = None) -> float:
+    """USD of materials per kWh the good cells deliver: the bill of materials per good
+    cell at `yields` over `delivered_energy_kwh` at `levels` in `dew_point_class` and
+    `zone_classes` (give the levels and classes the yields are for), the divisor of
+    `cost.evaluate`."""
+    cell = cell or design(route)
+    return (sum(b.cost_per_cell for b in bill_of_materials(route, yields, cell))
+            / delivered_energy_kwh(route, cell, levels, dew_point_class, zone_classes))
 
 
 @dataclass(frozen=True)

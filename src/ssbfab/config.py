@@ -64,9 +64,11 @@ class PlantConfig:
 
     def good_cells_per_year(self) -> float:
         """Good cells a year the target needs, each delivering the energy of the
-        chosen levels (`LineGraph.cell_energy`)."""
+        chosen levels after the nominal water doses of their zones' classes
+        (`LineGraph.cell_energy`)."""
         levels = {s: c.level for s, c in self.steps.items()}
-        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(levels)
+        return self.capacity_gwh * 1e6 / LineGraph.of(self.route).cell_energy(
+            levels, self.dew_point_class, zone_classes=self.zone_classes)
 
     def to_dict(self) -> dict:
         return {
@@ -274,10 +276,13 @@ class PlanFile(_PlanModel):
     solver: Any = None
 
 
-def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float]) -> dict[str, float]:
-    """Units each step must *start* per operating hour to ship the target."""
+def required_per_hour(route: Route, capacity_gwh: float, yields: dict[str, float],
+                      cell_kwh: float) -> dict[str, float]:
+    """Units each step must *start* per operating hour to ship the target, each good
+    cell delivering `cell_kwh` (`LineGraph.cell_energy` at the levels and class the
+    yields are for)."""
     cell = design(route)
-    cells_per_year = capacity_gwh * 1e6 / cell.energy_kwh
+    cells_per_year = capacity_gwh * 1e6 / cell_kwh
     hours = route.economics.operating_hours_per_year
     req = flow.requirements(route, yields, cell.refs)
     return {s: req.started[s] * cells_per_year / hours for s in req.started}
@@ -327,7 +332,9 @@ def size_for_capacity(route: Route, capacity_gwh: float | None = None,
     levels = {n.name: n.levels[0].name for n in steps_}
     zones = {} if dew_point_class else graph.driest_zones  # a forced class: every zone's
     yields = flow.nominal_yields(route, dpc, levels, zones)
-    need = required_per_hour(route, capacity_gwh, yields)
+    need = required_per_hour(route, capacity_gwh, yields,
+                             graph.cell_energy(levels, dpc if graph.dry_steps else None,
+                                               zone_classes=zones))
     steps = {}
     short: list[str] = []
     for node in steps_:

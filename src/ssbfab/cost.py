@@ -164,6 +164,8 @@ class Observed:
 
     availability: float | None  # replaces the options' nominal availability (fraction)
     yield_factor: float  # observed / nominal yield at the simulated level and class
+    # observed / nominal capacity kept after the water dose (a conductivity curve; else 1)
+    capacity_factor: float = 1.0
 
 
 def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Observed]:
@@ -209,7 +211,14 @@ def observed(route: Route, stats: LineStats | str | Path | None) -> dict[str, Ob
                 else node.levels[0].name
             nominal = graph.yield_at(node.name, level, classes[node.name])
             factor = y_obs / nominal if nominal > 0 else 0.0
-        out[node.name] = Observed(avail, factor)
+        # the capacity the doses seen left the cells, over the nominal dose's (the
+        # simulated class's), fed back as the yield is
+        k_obs = st.capacity_retained.mean
+        k_factor = 1.0
+        d = classes[node.name]  # the step's zone's class (argon included)
+        if node.capacity and d is not None and k_obs is not None and math.isfinite(k_obs):
+            k_factor = k_obs / node.capacity[d]
+        out[node.name] = Observed(avail, factor, k_factor)
     return out
 
 
@@ -396,9 +405,6 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
     graph = costed_graph(route)
     obs = observed(route, stats)
     yields = config_yields(config, obs)
-    # cost per kWh divides by the energy the good cells deliver at the chosen levels
-    cells = config.capacity_gwh * 1e6 / graph.cell_energy(
-        {s: c.level for s, c in config.steps.items()})
     kwh = config.capacity_gwh * 1e6
     _, started = graph.flows(yields)
     mat_per, credit, _ = material_cost_per_started(route, prices)
@@ -409,6 +415,11 @@ def evaluate(config: PlantConfig, stats: LineStats | str | Path | None = None,
         dry = graph.dry_rooms[dpc]
     classes = _zone_classes_checked(config, graph)
     step_class = graph.step_classes(dpc, classes)
+    # cost per kWh divides by the energy the good cells deliver at the chosen levels,
+    # after the water doses of their zones' classes (observed ones with statistics)
+    cells = config.capacity_gwh * 1e6 / graph.cell_energy(
+        {s: c.level for s, c in config.steps.items()}, dpc,
+        {s: o.capacity_factor for s, o in obs.items()}, classes)
     names = categories.primary_names()
     # (primary, its amount per driver unit), by driver, in the registry's order
     per_machine = [(p.name, p.per_machine) for p in categories.PRIMARIES

@@ -31,7 +31,9 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 `moisture.h2s_release` (cm³/g at the reference dew point) × kg of
                 sensitive material per unit × ppmv(d) / ppmv(reference), ppmv by the
                 Magnus formula (`units.dew_point_to_ppmv`): linear in the water met,
-                the simulator's rule too (sim/model.py);
+                the simulator's rule too (sim/model.py); plus, whatever the class,
+                the step's `h2s_process` (cm³/g started: a reagent's excess and
+                vents, e.g. Li2S from LiOH and H2S);
 - zones         the dry-room steps of a zone (route `zones:`) share one room whose
                 class the zone chooses among its `classes` (default: the route's
                 classes every one of its steps allows), or argon (`ARGON`, a
@@ -42,7 +44,13 @@ into frozen, typed data. Every rule of the line is stated here, once:
                 A step's yield, dose and H2S are those of its zone's class;
 - energy        a good cell delivers the design's energy × the `capacity_factor` of
                 the level chosen at the one step whose levels carry one (`energy_step`,
-                e.g. warm isostatic pressing; None: the design's energy).
+                e.g. warm isostatic pressing; None: the design's energy) × κ(d), the
+                product over the steps with a `moisture.dose.conductivity` curve of
+                the capacity fraction after their nominal dose in their zone's class
+                d (argon included; `dose_capacity`; the simulator uses the dose each
+                lot meets). These steps all sit in one zone (the loader's
+                `checks._check_conductivity_zone`), so κ is a function of that
+                zone's class alone: what keeps the optimiser's pairs exact.
 
 Mappings are read-only views; the graph is never changed after it is built.
 """
@@ -106,6 +114,9 @@ class StepNode:
     options: tuple[OptionNode, ...]
     moisture: Mapping[str, float]  # class its zone allows -> yield_factor; empty if not sensitive
     sensitive_kg: float  # kg of moisture-sensitive material per unit of output, by design
+    # class its zone allows -> share of the design capacity a cell delivers after the
+    # nominal dose here (`moisture.dose.conductivity`); empty without a conductivity curve
+    capacity: Mapping[str, float]
     zone: str | None = None  # its zone (dry-room steps only; PLANT_ZONE if no named zone)
 
     @property
@@ -208,7 +219,10 @@ class LineGraph:
                               for o in s.options),
                 moisture=MappingProxyType({} if mo is None else
                                           {c: moisture_factor(mo, route, c, s) for c in classes}),
-                sensitive_kg=sensitive[name], zone=zone))
+                sensitive_kg=sensitive[name], zone=zone,
+                capacity=MappingProxyType({c: capacity_after_dose(mo, route, c) for c in classes}
+                                          if mo is not None and mo.dose is not None
+                                          and mo.dose.conductivity is not None else {})))
         by_name = {c.name: c for c in route.shared.dry_rooms.classes}
         used = tuple(dict.fromkeys((*allowed, *(c for z in zones for c in z.classes))))
         # the design BOM is the references' "material.<name>" entries (cell.design_bom)
@@ -262,12 +276,62 @@ class LineGraph:
                 return n.name
         return None
 
-    def cell_energy(self, levels: Mapping[str, str]) -> float:
-        """Energy a good cell delivers at these setting levels (step -> level), kWh: the
-        design's energy × the capacity_factor of the energy step's chosen level (its
-        first level when `levels` does not name it)."""
+    @property
+    def dose_capacity_steps(self) -> tuple[str, ...]:
+        """Steps whose water dose lowers the delivered capacity (a conductivity curve)."""
+        return tuple(n.name for n in self.steps if n.capacity)
+
+    @property
+    def dose_zone(self) -> str | None:
+        """The zone whose class sets the capacity the doses leave (`dose_capacity_steps`
+        all sit in it, the loader's `checks._check_conductivity_zone`): the steps' named
+        zone, else the plant's (PLANT_ZONE); None without such steps."""
+        steps = self.dose_capacity_steps
+        if not steps:
+            return None
+        z = self.node(steps[0]).zone
+        return z if z is not None else PLANT_ZONE
+
+    def dose_capacity(self, dew_point_class: str | None,
+                      factors: Mapping[str, float] | None = None,
+                      zone_classes: Mapping[str, str] | None = None) -> float:
+        """Share of the design capacity a good cell keeps after the nominal water doses:
+        the product over `dose_capacity_steps` of their capacity fraction in the class of
+        their zone (`step_classes(dew_point_class, zone_classes)`: a named zone's class in
+        `zone_classes`, argon included, else the plant's), each × its observed factor in
+        `factors` (step -> observed / nominal; 1 if absent). 1 without such steps; a class
+        the step's zone may not choose is an InputError."""
+        steps = self.dose_capacity_steps
+        classes = self.step_classes(dew_point_class, zone_classes)
+        k = 1.0
+        for name in steps:
+            node = self.node(name)
+            d = classes[name]
+            if d is None:
+                raise InputError(Problem(self.file or self.route, None, "dew_point_class",
+                                         f"step {name!r} loses capacity to the water dose: "
+                                         "the energy of a cell needs the dry-room class"))
+            if d not in node.capacity:
+                z = node.zone
+                if z is not None and z != PLANT_ZONE:
+                    why = self.zone_problem(z, d) or ""
+                    raise InputError(Problem(self.file or self.route, None, f"zones.{z}", why))
+                self.check_class(d)  # not an allowed class: raises
+            k *= node.capacity[d] * (factors or {}).get(name, 1.0)
+        return min(1.0, k)
+
+    def cell_energy(self, levels: Mapping[str, str], dew_point_class: str | None = None,
+                    factors: Mapping[str, float] | None = None,
+                    zone_classes: Mapping[str, str] | None = None) -> float:
+        """Energy a good cell delivers at these setting levels (step -> level) with the
+        plant in `dew_point_class` and the named zones in `zone_classes` (a zone not
+        given: the plant's class), kWh: the design's energy × the capacity_factor of the
+        energy step's chosen level (its first level when `levels` does not name it) ×
+        the capacity kept after the water doses (`dose_capacity`, with observed
+        `factors`)."""
         es = self.energy_step
-        e = self.energy_kwh
+        e = self.energy_kwh * (self.dose_capacity(dew_point_class, factors, zone_classes)
+                               if self.dose_capacity_steps else 1.0)
         if es is None:
             return e
         node = self.node(es)
@@ -373,15 +437,17 @@ class LineGraph:
         return (1.0 - self.first_pass_yield(step, level, dew_point_class)) * rw.share
 
     def h2s(self, step: str, dew_point_class: str | None) -> float:
-        """m³ of H2S released per unit of `step` started in the class (module docstring);
-        0 for a step without `h2s_release` or when the class is unknown (None)."""
+        """m³ of H2S released per unit of `step` started in the class (module docstring):
+        the moisture release (0 without `h2s_release` or when the class is unknown, None)
+        plus the process's own (`h2s_process`, whatever the class)."""
         node = self.steps[self._index[step]]
+        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³ (a step with h2s_process is in kg)
+        out = node.spec.h2s_process * 1e-3
         mo = node.spec.moisture
         if mo is None or not mo.h2s_release or dew_point_class is None \
                 or dew_point_class not in self.water_ratio:
-            return 0.0
-        # cm³/g × kg → × 1000 g/kg × 1e-6 m³/cm³
-        return mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
+            return out
+        return out + mo.h2s_release * node.sensitive_kg * 1e-3 * self.water_ratio[dew_point_class]
 
     def flows(self, yields: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(good, started): units of good output and units started at each step per good
@@ -478,6 +544,15 @@ def moisture_factor(moisture: Moisture, route: Route, dew_point_class: str,
             return enc.yield_factor
         return moisture.yield_factor[dew_point_class]
     return 1.0 - moisture.dose.loss_at(nominal_dose(moisture, route, dew_point_class))
+
+
+def capacity_after_dose(moisture: Moisture, route: Route, dew_point_class: str) -> float:
+    """Share of the design capacity a cell delivers after the nominal dose of a step in
+    class d (its `dose.conductivity` curve; 1 without one)."""
+    d = moisture.dose
+    if d is None or d.conductivity is None:
+        return 1.0
+    return d.conductivity.capacity_at(nominal_dose(moisture, route, dew_point_class))
 
 
 def _water_ratios(route: Route, allowed: tuple[str, ...]) -> dict[str, float]:

@@ -218,6 +218,9 @@ class StepStats:
     # mean water dose a lot met at a step with a dose curve (`moisture.dose`), ppmv·h:
     # the room's ppmv over its exposure, buffer waits and excursions included
     water_dose: Estimate = NOT_MEASURED
+    # mean share of the design capacity the lots of a step with a conductivity curve
+    # (`moisture.dose.conductivity`) leave the cells, at the doses they met
+    capacity_retained: Estimate = NOT_MEASURED
     level: str | None = None  # the setting level simulated (None: not recorded)
     nominal_yield: float = math.nan  # the yield scrap was drawn with (level x moisture factor)
     lot_size: float = math.nan  # units of the step's unit per lot
@@ -289,6 +292,7 @@ class LineStats:
                     "wip_mean": est(s.wip_mean),
                     "availability_operating": est(s.availability_operating),
                     "shortfall": est(s.shortfall), "water_dose": est(s.water_dose),
+                    "capacity_retained": est(s.capacity_retained),
                     **{k: getattr(s, k) for k in _STEP_VALUES},
                     "per_rep": {k: list(v) for k, v in s.per_rep.items()},
                 }
@@ -351,6 +355,7 @@ class LineStats:
                 availability_operating=est(first(s.availability_operating,
                                                  old.availability_operating.get(s.step))),
                 shortfall=est(s.shortfall), water_dose=est(s.water_dose),
+                capacity_retained=est(s.capacity_retained),
                 level=first(s.level, old.levels.get(s.step)),
                 nominal_yield=num(first(s.nominal_yield, old.nominal_yield.get(s.step))),
                 lot_size=num(first(s.lot_size, old.lots.get(s.step))),
@@ -524,6 +529,7 @@ class StatsStep(_StatsModel):
     availability_operating: FractionEst | None = None
     shortfall: FractionEst | None = None
     water_dose: NonNegativeEst | None = None
+    capacity_retained: FractionEst | None = None
     level: str | None = None
     nominal_yield: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     lot_size: Annotated[float, Field(gt=0)] | None = None

@@ -18,6 +18,8 @@ def cell_report(name: str, lines: Path | None = None, route: Route | None = None
     route = route or resolve_route(name, lines, overrides=overrides)
     c = design(route)
     lines_ = bom.bill_of_materials(route, default_yields(route), c)
+    # per kWh delivered at the default yields' levels and class (the cost's divisor)
+    kwh = bom.delivered_energy_kwh(route, c)
     return {
         "route": route.name,
         "capacity_ah": c.capacity_ah,
@@ -30,13 +32,14 @@ def cell_report(name: str, lines: Path | None = None, route: Route | None = None
         "cathode_area_m2": c.cathode_area_m2,
         "cathode_areal_capacity_mah_cm2": c.cathode_areal_capacity_mah_cm2,
         "sheets": c.sheets,
-        "materials_cost_per_kwh": sum(b.cost_per_cell for b in lines_) / c.energy_kwh,
+        "delivered_energy_wh": kwh * 1000.0,
+        "materials_cost_per_kwh": sum(b.cost_per_cell for b in lines_) / kwh,
         "currency": "USD",
         "currency_year": route.economics.currency_year,
         "bom": [
             {"material": b.material, "quantity": b.quantity, "unit": b.unit,
              "design_quantity": b.design_quantity, "price": b.price,
-             "cost_per_kwh": b.cost_per_kwh(c)}
+             "cost_per_kwh": b.cost_per_kwh(c, kwh)}
             for b in lines_
         ],
     }
@@ -63,7 +66,7 @@ def _supply_costs(route) -> list[dict]:
 
     return [{"material": c.material, "option": c.option, "steps": list(c.steps),
              "kg_per_year": c.kg_per_year, "materials_per_kg": c.materials,
-             "energy_per_kg": c.energy, "machines_per_kg": c.machines,
+             "energy_per_kg": c.energy, "machines_per_kg": c.machines, "h2s_per_kg": c.h2s,
              "cost_per_kg": c.total, "machines": c.machine_counts, "currency": "USD"}
             for c in option_costs(route)]
 

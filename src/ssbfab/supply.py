@@ -7,14 +7,18 @@ option on its own, for `ssbfab materials` and the notebook, at the route's price
 its default plant size (`plant.default_capacity`), with each step at its first level
 and the driest allowed dry-room class:
 
-    cost per kg = [ Σ_s started_s · (materials_s · w_materials + energy_s · w_energy)
+    cost per kg = [ Σ_s started_s · (materials_s · w_materials + energy_s · w_energy
+                                     + h2s_s · w_h2s)
                     + Σ_s n_s · machine_s ] / delivered
 
 per year, over the option's steps s; started_s follows from the kg delivered and the
 steps' yields (`LineGraph.flows`), n_s = whole machines of the step's first option
 that carry started_s (rate × availability × operating hours), machine_s = what one
 machine adds to the cost per year (`categories.machine_weight`: capex, labour, floor),
-w the convention's weights (`categories.weights`: the overheads the convention adds).
+h2s_s the H2S abatement per unit started (`cost.h2s_cost_per_started`: the moisture
+release in the driest class and the process's own, e.g. Li2S from LiOH and H2S), w the
+convention's weights (`categories.weights`: the overheads the convention adds). Good
+cells per year deliver the energy of the first levels in the driest class.
 Left out: the dry room of an option's dry-room steps (it is priced by the plant's
 class, chosen with the whole plant) and the convention's plant-wide items that are not
 proportional to these primaries. The optimiser, not this table, makes the choice.
@@ -41,13 +45,14 @@ class OptionCost:
     # including what the option draws from another supplied material, at that
     # material's cheapest option (Li2S for LPSCl made on site)
     energy: float  # USD/kg
-    machines: float  # USD/kg: whole machines (capex, labour, floor) per year over kg
+    machines: float  # USD/kg: whole machines (capex, labour, floor, argon) per year over kg
     machine_counts: dict[str, int]  # step -> machines of its first option
+    h2s: float = 0.0  # USD/kg: H2S abatement of what the option's steps release
 
     @property
     def total(self) -> float:
         """USD per kg delivered."""
-        return self.materials + self.energy + self.machines
+        return self.materials + self.energy + self.machines + self.h2s
 
 
 def option_costs(route: Route, costing: str = "batpac5",
@@ -75,17 +80,21 @@ def option_costs(route: Route, costing: str = "batpac5",
             graph = LineGraph.of(r)
             if graph.cell is None:
                 continue
-            cells = gwh * 1e6 / graph.energy_kwh
+            dpc = graph.driest
+            # each zone in its driest class, as `default_yields`
+            cells = gwh * 1e6 / graph.cell_energy({}, dpc, zone_classes=graph.driest_zones)
             good, started = graph.flows(default_yields(r))
             per_started, _, _ = cost.material_cost_per_started(r)
             delivered = good[o.steps[-1]] * cells
-            mat = en = mach = 0.0
+            mat = en = mach = gas = 0.0
             counts = {}
             for s in o.steps:
                 node = graph.node(s)
                 lv = node.levels[0]
                 opt = node.options[0]
                 mat += started[s] * cells * per_started[s] * w["materials"]
+                gas += (started[s] * cells * cost.h2s_cost_per_started(graph, s, dpc, econ)
+                        * w["h2s_abatement"])
                 for e in node.spec.inputs:
                     if e.material is not None and e.material in cheapest:
                         mat += (started[s] * cells * graph.ratio[(e.step, s)]
@@ -98,7 +107,7 @@ def option_costs(route: Route, costing: str = "batpac5",
                 counts[s] = n
                 mach += n * categories.machine_weight(opt.spec, econ, w)
             oc = OptionCost(m, o.name, tuple(o.steps), delivered, mat / delivered,
-                            en / delivered, mach / delivered, counts)
+                            en / delivered, mach / delivered, counts, gas / delivered)
             out.append(oc)
             cheapest[m] = min(cheapest.get(m, math.inf), oc.total)
     return sorted(out, key=lambda c: list(full.supply).index(c.material))

@@ -32,7 +32,9 @@ def routes(json_: JsonOpt = False, set_: SetOpt = None, lines: LinesOpt = None):
 
 _CELL_ROWS = [  # key in cell_report, label with unit, decimals
     ("capacity_ah", "capacity, Ah", 1), ("nominal_v", "nominal voltage, V", 2),
-    ("energy_wh", "energy, Wh", 1), ("mass_kg", "mass, kg", 4), ("volume_l", "volume, L", 4),
+    ("energy_wh", "energy, Wh", 1),
+    ("delivered_energy_wh", "delivered (first levels, driest class), Wh", 1),
+    ("mass_kg", "mass, kg", 4), ("volume_l", "volume, L", 4),
     ("wh_per_kg", "specific energy, Wh/kg", 1), ("wh_per_l", "energy density, Wh/L", 1),
     ("cathode_area_m2", "cathode area, m²", 3),
     ("cathode_areal_capacity_mah_cm2", "cathode areal capacity, mAh/cm²", 2),
@@ -79,10 +81,10 @@ def materials(route: Annotated[str, typer.Argument(help="Route name or path to a
                for r in m["raw"]])
     if doc.get("supply"):
         table("make or buy: USD per kg delivered by each supply option (default plant size)",
-              ["material", "option", "t/yr", "materials", "energy", "machines", "total"],
+              ["material", "option", "t/yr", "materials", "energy", "machines", "H2S", "total"],
               [[c["material"], c["option"], f"{c['kg_per_year'] / 1000:,.0f}",
                 f"{c['materials_per_kg']:.2f}", f"{c['energy_per_kg']:.2f}",
-                f"{c['machines_per_kg']:.2f}", f"{c['cost_per_kg']:.2f}"]
+                f"{c['machines_per_kg']:.2f}", f"{c['h2s_per_kg']:.2f}", f"{c['cost_per_kg']:.2f}"]
                for c in doc["supply"]])
     for c in doc.get("checks", []):
         print(f"check: {c['raw']} is {100 * c['share']:.1f} % of {c['made']}'s raw-material "

@@ -152,6 +152,30 @@ def _check_capacity_step(route: Route, add) -> None:
             f"step {shorten(s.name)} has a level with a capacity_factor, but so has step "
             f"{shorten(steps[0][1].name)}; expected at most one step per route whose levels "
             "change the delivered capacity")
+    # a conductivity curve sets the energy of every good cell from the dry-room class:
+    # a step that may go unchosen (a supply option's) would tie it to the supply choice
+    in_supply = {st for sup in route.supply.values() for o in sup.options for st in o.steps}
+    for i, s in enumerate(route.line):
+        if (s.name in in_supply and s.moisture is not None and s.moisture.dose is not None
+                and s.moisture.dose.conductivity is not None):
+            add(("line", i, "moisture", "dose", "conductivity"),
+                f"step {shorten(s.name)} belongs to a supply option, which may go unchosen; "
+                "expected a conductivity curve only on a step every plan runs")
+    # the optimiser pairs the energy step's level with the class of ONE zone (p[l, d]):
+    # the capacity the doses leave must be a function of that zone's class alone
+    zone_of = {st: z.name for z in route.zones for st in z.steps}
+    first: tuple[str, str] | None = None  # (step, its zone) of the first curve
+    for i, s in enumerate(route.line):
+        if s.moisture is None or s.moisture.dose is None or s.moisture.dose.conductivity is None:
+            continue
+        zone = zone_of.get(s.name, PLANT_ZONE)
+        if first is None:
+            first = (s.name, zone)
+        elif zone != first[1]:
+            add(("line", i, "moisture", "dose", "conductivity"),
+                f"step {shorten(s.name)} (zone {shorten(zone)}) has a conductivity curve, but "
+                f"so has step {shorten(first[0])} in zone {shorten(first[1])}; expected the "
+                "steps whose dose lowers the delivered capacity all in one zone")
 
 
 def _check_supply(route: Route, steps: Mapping[str, int], add) -> None:

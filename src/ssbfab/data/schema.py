@@ -11,6 +11,7 @@ mapping) or is marked `illustrative`; `Route.sources` keeps them for reports.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -845,14 +846,82 @@ class DosePoint(Strict):
     _loss = _range("loss", strict=False, high=1.0)
 
 
+class RetentionPoint(Strict):
+    dose: WaterDose  # ppmv·h of water met
+    retention: Fraction  # ionic conductivity kept at that dose, relative to the dry powder's
+
+    _dose = _range("dose", strict=False, unit="ppmv*h")
+    _retention = _range("retention", strict=False, high=1.0)
+
+
+def capacity_fraction(retention: float, full_at: float) -> float:
+    """Share of the design capacity a cell delivers at its rate when its electrolyte
+    keeps `retention` of its ionic conductivity: min(1, sqrt(retention / full_at)).
+
+    Why this form (illustrative, docs/lines.md): in a porous composite electrode whose
+    electronic conduction is ample, the depth the reaction reaches at a given current
+    grows as the square root of the ionic conductivity (Newman and Tobias' penetration
+    depth), so the share of the electrode used at the cell's rate does too, until the
+    whole thickness is used. `full_at`: the relative conductivity at which it is (the
+    design's headroom; 100 %: none)."""
+    return min(1.0, math.sqrt(max(retention, 0.0) / full_at))
+
+
+class Conductivity(Strict):
+    """Ionic conductivity kept over the water dose (`points`: piecewise linear from 100 %
+    at dose 0, flat beyond the last point) and the capacity the cell then delivers
+    (`capacity_fraction` with `full_capacity_at`)."""
+
+    points: list[RetentionPoint]
+    full_capacity_at: Fraction = 1.0  # relative conductivity at which the electrode is fully used
+
+    _full = _range("full_capacity_at", high=1.0)
+
+    @field_validator("points")
+    @classmethod
+    def _monotone(cls, v):
+        if not v:
+            raise ValueError("expected at least one point {dose, retention}")
+        for i in range(1, len(v)):
+            if not v[i].dose > v[i - 1].dose:
+                raise FieldProblem(f"{i}.dose", f"doses must increase: {v[i].dose:g} ppmv*h "
+                                                f"after {v[i - 1].dose:g} ppmv*h")
+            if v[i].retention > v[i - 1].retention:
+                raise FieldProblem(f"{i}.retention", f"conductivity retained must not rise as "
+                                                     f"the dose grows: {v[i].retention * 100:g} % "
+                                                     f"after {v[i - 1].retention * 100:g} %")
+        return v
+
+    @property
+    def curve(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(doses, retentions) with the start at dose 0 (100 % unless the first point
+        is at dose 0): the simulator interpolates the same points."""
+        pts = [(p.dose, p.retention) for p in self.points]
+        if pts[0][0] > 0:
+            pts.insert(0, (0.0, 1.0))
+        return tuple(d for d, _ in pts), tuple(r for _, r in pts)
+
+    def capacity_at(self, dose: float) -> float:
+        """Share of the design capacity delivered after `dose` (ppmv·h): the retention
+        linear between the points (numpy.interp, as the simulator), then
+        `capacity_fraction`."""
+        import numpy as np
+
+        xs, rs = self.curve
+        return capacity_fraction(float(np.interp(dose, xs, rs)), self.full_capacity_at)
+
+
 class Dose(Strict):
     """Moisture damage as a function of the water a lot meets: dose = ppmv of the room
     × hours exposed (ppmv·h); loss = the curve through `points` (piecewise linear,
-    flat beyond the last point, 0 below the first at dose 0)."""
+    flat beyond the last point, 0 below the first at dose 0). With `conductivity`, the
+    dose also lowers the ionic conductivity of what the step makes, and so the energy
+    every good cell delivers."""
 
     exposure: Hours  # nominal hours a lot is exposed at this step: processing + its inputs' wait
     open_share: Fraction = 1.0  # share of those hours the material is open to the room's air
     points: list[DosePoint]
+    conductivity: Conductivity | None = None
 
     _exposure = _range("exposure", strict=False, unit="h")
     _open = _range("open_share", strict=False, high=1.0)
@@ -969,6 +1038,10 @@ class Step(Strict):
     # may run in argon instead of the dry room, where its zone chooses argon
     argon_enclosure: ArgonEnclosure | None = None
     rework: Rework | None = None  # off-spec output reworked (kg steps)
+    # H2S the process itself sends to abatement, cm³ (0 °C, 1 atm) per g started (kg
+    # steps): a reagent's excess, purges and vents, whatever the dry room (not the
+    # moisture release); it counts in the H2S abatement and `plant.h2s_limit`
+    h2s_process: GasPerMass = 0.0
     lot_size: str  # an amount of the step's unit, e.g. "500 m^2"
     buffer: int = 4  # lots that fit in the buffer after this step
 
@@ -985,6 +1058,7 @@ class Step(Strict):
         return v if v is None else _yield(v)
 
     _per_cell = field_validator("per_cell")(lambda cls, v: _positive_if_amount(v))
+    _h2s = _range("h2s_process", strict=False, unit="cm^3/g")
 
     @field_validator("lot_size")
     @classmethod
@@ -1007,6 +1081,9 @@ class Step(Strict):
         if self.yield_ is None and not self.levels:
             raise FieldProblem("yield", "give `yield` (e.g. \"98 %\") or at least one "
                                         "setting level under `levels`")
+        if self.h2s_process and self.unit != "kg":
+            raise FieldProblem("h2s_process", f"H2S sent to abatement is per g started: a step "
+                                              f"in kg, not {self.unit}")
         amount, unit = units.parse_amount(self.lot_size)
         if unit != self.unit:
             raise FieldProblem("lot_size", f"lot_size {shorten(self.lot_size)} is in {unit}; "

@@ -18,6 +18,12 @@
     u[m,o]   ∈ {0,1}  supply option o chosen for material m (make or buy; Σ_o u = 1);
                       the levels of o's steps sum to u[m,o], so an unchosen option's
                       steps carry no flow and install no machine
+    p[l,d]   ∈ [0,1]  where a water dose lowers the delivered capacity: the pair (energy
+                      step's level l, class d of the dose zone zd, the one zone the steps
+                      with a conductivity curve sit in, argon included) chosen,
+                      Σ_d p = z[es,l], Σ_l p = w[zd,d] (with one-hot z and w[zd,·] the
+                      only solution is p = z·w, so no binary is needed); the final step
+                      makes Σ cells_ld[l,d]·p[l,d] good cells per design cell
 
 Every coefficient is a mutable Param filled from `data.Numbers`, so a sweep changes
 numbers and re-solves the built model (`OptModel.solve`). Constraint names carry the
@@ -43,7 +49,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from ..data.schema import ARGON, PLANT_ZONE
-from .data import Numbers, Structure
+from .data import Numbers, Structure, energy_pairs
 
 
 def build_model(st: Structure, nb: Numbers) -> pyo.ConcreteModel:
@@ -119,6 +125,7 @@ def parameter_values(st: Structure, nb: Numbers) -> dict[str, dict]:
         # the share of the site's dry-room limit one unit of a[z,d] is
         "a_dry": {None: nb.amax / nb.dry_limit if nb.dry_limit > 0 else 0.0},
         "cells_at": nb.cells_at,
+        "cells_ld": nb.cells_ld,
         "h2s_share": {k: (v / nb.h2s_limit if math.isfinite(nb.h2s_limit) else 0.0)
                       for k, v in nb.h2s.items()},
         "slim": {k: v for k, v in nb.slim.items()},
@@ -160,6 +167,8 @@ def add_parameters(m, st: Structure, nb: Numbers) -> None:
     m.h2s_limit = pyo.Param(mutable=True, initialize=nb.h2s_limit)
     es = st.energy_step
     m.cells_at = _p(list(st.levels[es]) if es else [], v["cells_at"])
+    m.EP = pyo.Set(initialize=energy_pairs(st), dimen=2, ordered=True)
+    m.cells_ld = _p(m.EP, v["cells_ld"])
     m.slim = _p(list(v["slim"]), v["slim"])
     m.uub = _p(m.U, v["uub"])
 
@@ -184,6 +193,7 @@ def add_variables(m, st: Structure) -> None:
     m.a = pyo.Var(m.ZD, domain=pyo.NonNegativeReals)
     m.v = pyo.Var(m.ENC, domain=pyo.NonNegativeReals)
     m.u = pyo.Var(m.U, domain=pyo.Binary, bounds=lambda m, mat, o: (0, m.uub[mat, o]))
+    m.p = pyo.Var(m.EP, domain=pyo.NonNegativeReals, bounds=(0, 1))
 
 
 def lin(terms, constant=0.0):
@@ -229,6 +239,8 @@ def add_flow_balance(m, st: Structure) -> None:
         good = [(1.0, m.g[u, lv, d]) for lv in st.levels[u] for d in st.flow_classes[u]]
         if not st.consumers[u]:
             es = st.energy_step
+            if st.dose_capacity:  # per design cell: cells_ld good cells at the chosen pair
+                return lin(good + [(-m.cells_ld[k], m.p[k]) for k in m.EP]) == 0
             if es is None:
                 return lin(good) == 1.0  # per good cell
             # per design cell: 1 / capacity_factor good cells at the energy step's level
@@ -238,6 +250,18 @@ def add_flow_balance(m, st: Structure) -> None:
         return lin(good + drawn) == 0
 
     m.flow_balance = pyo.Constraint(m.S, rule=balance)
+    # the (level, class) pair of the delivered capacity: its marginals are z[es] and w
+    es = st.energy_step
+    # (the class of the dose zone, whose class alone sets κ: the loader's checks)
+    zd = st.dose_zone
+    m.pair_class = pyo.Constraint(
+        [d for d in st.zones.get(zd, ()) if st.dose_capacity],
+        rule=lambda m, d: lin([(1.0, m.p[k]) for k in m.EP if k[1] == d]
+                              + [(-1.0, m.w[zd, d])]) == 0)
+    m.pair_level = pyo.Constraint(
+        [lv for lv in (st.levels[es] if es and st.dose_capacity else ())],
+        rule=lambda m, lv: lin([(1.0, m.p[k]) for k in m.EP if k[0] == lv]
+                               + [(-1.0, m.z[es, lv])]) == 0)
 
     def supply_balance(m, mat):
         ts = list(st.supply[mat].values())

@@ -54,6 +54,11 @@ class Structure:
     twins: tuple[tuple[str, str, str], ...] = ()
     # the step whose level sets the cell's delivered capacity (`LineGraph.energy_step`)
     energy_step: str | None = None
+    # some step's water dose lowers the delivered capacity (`LineGraph.dose_capacity_steps`):
+    # good cells per design cell then depend on the class of the zone those steps sit in
+    # too (`dose_zone`, `LineGraph.dose_zone`; `Numbers.cells_ld`)
+    dose_capacity: bool = False
+    dose_zone: str = PLANT_ZONE
     # make or buy: material -> {supply option -> the step that delivers it}; step ->
     # (material, option) for every step of an option (their levels sum to the option's
     # binary u[material, option] instead of 1)
@@ -93,6 +98,8 @@ class Structure:
             units={n.name: n.unit for n in listed},
             twins=tuple(_twins(listed)),
             energy_step=graph.energy_step,
+            dose_capacity=bool(graph.dose_capacity_steps),
+            dose_zone=graph.dose_zone or PLANT_ZONE,
             supply={m: {o.name: o.steps[-1] for o in s.options} for m, s in full.supply.items()},
             member=full.supply_member(),
             zones=zones, zone_of={n.name: n.zone for n in graph.steps if n.zone is not None},
@@ -183,6 +190,11 @@ class Numbers:
     uub: dict[tuple[str, str], float] = field(default_factory=dict)
     # per machine enclosed in argon (USD/kWh), at the steps of zones that may choose argon
     c_enc: dict[tuple[str, str], float] = field(default_factory=dict)
+    # with `Structure.dose_capacity`: good cells per design cell at (energy step's level,
+    # class d of the dose zone) = cells_at[level] / κ(d), κ the capacity kept after the
+    # nominal doses in d (argon included; × observed factors); the level is "" without
+    # an energy step (`energy_pairs`)
+    cells_ld: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
@@ -260,6 +272,19 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
     es = st.energy_step
     cells_at = ({lv.name: 1.0 / lv.capacity_factor for lv in graph.node(es).levels
                  if zub[(es, lv.name)] > 0} if es is not None else {})
+    cells_ld: dict[tuple[str, str], float] = {}
+    if st.dose_capacity:
+        k_obs = {s: o.capacity_factor for s, o in obs.items()}
+        # κ(d) with the dose zone in class d (the plant's class d too when it is the
+        # plant's; the steps with a curve sit in no other zone: the loader's checks)
+        dz = st.dose_zone
+        kappa = {d: graph.dose_capacity(d if dz == PLANT_ZONE else None, k_obs,
+                                        None if dz == PLANT_ZONE else {dz: d})
+                 for d in st.zones[dz]}
+        cells_ld = {(lv, d): (cells_at.get(lv, 0.0) if es else 1.0) / kappa[d]
+                    for lv, d in energy_pairs(st)}
+    final_cells = list(cells_ld.values()) or list(cells_at.values()) or [1.0]
+    final_cells = [c for c in final_cells if c > 0] or [1.0]
 
     positive: dict[str, list[float]] = {n: [] for n in st.steps}
     for (s_name, lv, _), y in yields.items():
@@ -277,13 +302,15 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                               f"in any allowed dry-room class ({', '.join(st.classes)})")
         cons = st.consumers[name]
         if not cons:
-            gmax[name] = graph.node(name).per_cell * max(cells_at.values(), default=1.0)
-            gmin[name] = graph.node(name).per_cell * min(cells_at.values(), default=1.0)
+            gmax[name] = graph.node(name).per_cell * max(final_cells)
+            gmin[name] = graph.node(name).per_cell * min(final_cells)
         else:
             gmax[name] = sum(gmax[c] / min(positive[c] or [1.0]) * ratio[(name, c)] for c in cons)
-            # a consumer in another supply option may go unchosen: it needs nothing for sure
+            # a consumer in another supply option may go unchosen (it needs nothing for
+            # sure), unless that option is its material's only one
             gmin[name] = sum(gmin[c] / max(positive[c] or [1.0]) * ratio[(name, c)] for c in cons
-                             if c not in member or member[c] == member.get(name))
+                             if c not in member or member[c] == member.get(name)
+                             or len(st.supply[member[c][0]]) == 1)
     smax: dict[tuple[str, str], float] = {}
     smin: dict[tuple[str, str], float] = {}
     gub: dict[tuple[str, str, str], float] = {}
@@ -418,8 +445,9 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
                           f"GWh/yr releases at least {least_h2s:,.4g} m³/yr, even in the driest "
                           "allowed dry-room class")
     c0 = credit * w["materials"] * cells * per_kwh
-    if es is not None:
+    if es is not None or st.dose_capacity:
         # the credit is per good cell, and their number follows the energy step's level
+        # (and, with a conductivity curve, the class)
         for gk in c_g:
             if gk[0] == st.final:
                 c_g[gk] += c0
@@ -437,8 +465,18 @@ def numbers(route: Route, structure: Structure, capacity_gwh: float, *,
         cells_at={lv: cells_at.get(lv, 0.0) for lv in st.levels[es]} if es else {},
         h2s=h2s_gk, h2s_limit=h2s_limit,
         cells_per_year=cells, kwh_per_year=kwh, infeasible=infeasible, c_w=c_w, slim=slim, uub=uub,
-        c_enc=c_enc,
+        c_enc=c_enc, cells_ld=cells_ld,
     )
+
+
+def energy_pairs(st: Structure) -> list[tuple[str, str]]:
+    """(level of the energy step, class of the dose zone `Structure.dose_zone`, argon
+    included) pairs that set good cells per design cell when the dose lowers capacity
+    (`Structure.dose_capacity`): level "" without an energy step; empty otherwise."""
+    if not st.dose_capacity:
+        return []
+    levels = st.levels[st.energy_step] if st.energy_step else ("",)
+    return [(lv, d) for lv in levels for d in st.zones[st.dose_zone]]
 
 
 def _open_levels(step: StepNode, st: Structure,

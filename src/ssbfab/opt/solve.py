@@ -358,12 +358,19 @@ class OptModel:
             m.z[k].set_value(1.0 if on else 0.0, skip_validation=True)
         for z, d in m.w:
             m.w[z, d].set_value(1.0 if d == chosen_class[z] else 0.0, skip_validation=True)
+        # the capacity pair: the energy step's level and the class of the dose zone
+        pair = (levels[st.energy_step] if st.energy_step else "", chosen_class[st.dose_zone])
+        for k in m.p:
+            m.p[k].set_value(1.0 if k == pair else 0.0, skip_validation=True)
         # flows exactly as the chosen levels and classes give them
         started: dict[str, float] = {}  # units started per good cell
         for s in reversed(st.steps):
             lv = levels[s]
             d = chosen_class[st.zone_of[s]] if st.flow_classes[s][0] != ANY else ANY
-            final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
+            if st.dose_capacity:
+                final_good = nb.cells_ld[pair]
+            else:
+                final_good = nb.cells_at[levels[st.energy_step]] if st.energy_step else 1.0
             good = final_good if not st.consumers[s] else sum(
                 started[c] * nb.ratio[(s, c)] for c in st.consumers[s])
             if s not in active:

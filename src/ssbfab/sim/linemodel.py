@@ -86,6 +86,7 @@ class StepModel:
     extra_loss: float  # extra scrap fraction of a lot that meets an excursion ("loss")
     sensitive_kg: float  # kg of moisture-sensitive material per unit of this step
     h2s_cm3: float  # cm3 H2S released per unit processed at the reference dew point
+    h2s_process_cm3: float = 0.0  # cm3 H2S the process vents per unit started (`h2s_process`)
     # good output per operating hour the configuration's target needs from this step, at
     # the nominal yields downstream (step unit/h; NaN without a target or a cell)
     target_good_per_h: float = math.nan
@@ -100,6 +101,13 @@ class StepModel:
     dose_from_inputs: bool = False
     nominal_dose_factor: float = 1.0
     room: int = 0  # the room it works in: 0 the plant's dry room, k >= 1 `LineModel.rooms[k-1]`
+    # ionic conductivity kept over the dose (`dose.conductivity`: (ppmv·h, retention)
+    # points; empty: none), the relative conductivity of full capacity, and the capacity
+    # fraction at the nominal dose (what the targets and the nominal cell energy assume)
+    cond_doses: tuple[float, ...] = ()
+    cond_retentions: tuple[float, ...] = ()
+    full_capacity_at: float = 1.0
+    nominal_capacity: float = 1.0
     # exact buffer accounting (buffer.py): amounts of this step's output in whole quanta,
     # ints, or floats holding whole numbers when every level stays below 2^53 (_quantise)
     quantum: float = 1.0  # units of this step's output per quantum
@@ -280,6 +288,11 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             xs, fs = dose.curve
             dose_kw = dict(dose_doses=xs, dose_losses=fs, open_share=dose.open_share, nominal_dose_factor=factor,
                            dose_from_inputs=any(graph.node(u).dry_room for u in node.inputs))
+            if dose.conductivity is not None:
+                cx, cr = dose.conductivity.curve
+                dose_kw.update(cond_doses=cx, cond_retentions=cr,
+                               full_capacity_at=dose.conductivity.full_capacity_at,
+                               nominal_capacity=node.capacity[cls])  # its zone's class
         lot = float(choice.lot_size)
         if not (lot > 0 and math.isfinite(lot)):
             bad(f"steps.{name}.lot_size", f"lot size must be positive, found {lot!r}")
@@ -333,14 +346,17 @@ def compile_config(config: PlantConfig, days: float = 365.0,
             excursion_effect=(mo.excursion.effect if mo is not None else ""),
             extra_loss=(mo.excursion.extra_loss if mo is not None else 0.0),
             sensitive_kg=node.sensitive_kg, h2s_cm3=h2s,
+            h2s_process_cm3=s.h2s_process * 1000.0,  # cm3/g × 1000 g/kg
             rework_share=s.rework.share if s.rework else 0.0,
             rework_yield=s.rework.yield_ if s.rework else 0.0, room=room_of.get(name, 0),
             **dose_kw))
     if problems:
         raise InputError(problems)
     levels = {n: c.level for n, c in config.steps.items()}
-    # a good cell delivers the design's energy × the chosen level's capacity_factor
-    cell_kwh = graph.cell_energy(levels) if graph.cell is not None else math.nan
+    # a good cell delivers the design's energy × the chosen level's capacity_factor × the
+    # capacity kept after the nominal doses (replications scale it by the doses they see)
+    cell_kwh = (graph.cell_energy(levels, dpc if class_ok else None, zone_classes=zone_classes)
+                if graph.cell is not None else math.nan)
     steps = _with_targets(steps, graph, float(config.capacity_gwh),
                           route.economics.operating_hours_per_year, cell_kwh)
     warnings = _check_buffers(steps, file, route, graph)

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from ..data.schema import capacity_fraction
 from . import streams
 from .buffer import Buffer
 from .linemodel import LineModel, MachineSpec, StepModel
@@ -79,7 +80,8 @@ class Station:
                  "wm_last", "loader_busy", "loader_q", "machines", "units_exc", "units_norm",
                  "scrap_rng", "draw_scrap", "inproc_start", "held_start", "level_start", "sink",
                  "reworked", "rework_rng", "rework_share", "rework_yield",
-                 "dose_xs", "dose_fs", "open_share", "dose_inputs", "dose_sum", "dose_lots")
+                 "dose_xs", "dose_fs", "open_share", "dose_inputs", "dose_sum", "dose_lots",
+                 "cond_xs", "cond_rs", "full_capacity_at", "capacity_sum")
 
     # set by `run_replication` from the replication's streams
     scrap_rng: np.random.Generator
@@ -107,6 +109,10 @@ class Station:
         self.dose_inputs = model.dose_from_inputs  # the inputs' wait in the dry room counts
         self.dose_sum = 0.0  # ppmv·h over the lots finished in the measured window
         self.dose_lots = 0
+        self.cond_xs = model.cond_doses  # empty: the dose leaves the conductivity alone
+        self.cond_rs = model.cond_retentions
+        self.full_capacity_at = model.full_capacity_at
+        self.capacity_sum = 0.0  # capacity fraction over the lots finished in the window
         self.lots = 0  # lots started since time 0 (station operations, for the benchmark)
         self.wm = 0  # pieces in machines (started, not yet in the buffer)
         self.wm_area = 0.0  # piece·h
@@ -247,6 +253,9 @@ def _dose_loss(st: Station, dr: DryRoom, since: float, now: float) -> float:
     dose = st.open_share * (dr.water(now) - dr.water(since))
     st.dose_sum += dose
     st.dose_lots += 1
+    if st.cond_xs:  # the conductivity the lot keeps sets the capacity of its cells
+        st.capacity_sum += capacity_fraction(float(np.interp(dose, st.cond_xs, st.cond_rs)),
+                                             st.full_capacity_at)
     return float(np.interp(dose, st.dose_xs, st.dose_fs))
 
 
@@ -569,6 +578,7 @@ def _warmup_reset(env, warmup: float, stations: list[Station], rooms: list[DryRo
         st.units_exc = st.units_norm = 0
         st.dose_sum = 0.0
         st.dose_lots = 0
+        st.capacity_sum = 0.0
         st.inproc_start = sum(ms[2] for ms in st.machines)
         st.held_start = sum(ms[3] for ms in st.machines)
         st.level_start = st.out.level if st.out is not None else 0
@@ -630,6 +640,9 @@ def _collect(env, model: LineModel, stations: list[Station], rooms: list[DryRoom
             "units_exc": st.units_exc * p, "units_norm": st.units_norm * p,
             # mean water dose of the lots finished (ppmv·h; NaN without a dose curve)
             "water_dose": st.dose_sum / st.dose_lots if st.dose_lots else math.nan,
+            # mean share of the design capacity its lots leave the cells (NaN: no curve)
+            "capacity_retained": (st.capacity_sum / st.dose_lots if st.cond_xs and st.dose_lots
+                                  else math.nan),
             "exact": exact,
         })
     # the rooms' figures pooled (a plant without zones has one room: its dry room's)
@@ -646,6 +659,7 @@ def _collect(env, model: LineModel, stations: list[Station], rooms: list[DryRoom
             exposure += dr.exposure
     h2s = 0.0
     for s, sm in zip(steps, model.steps, strict=True):
+        h2s += sm.h2s_process_cm3 * s["started"]  # the process's own vent, any room
         if sm.h2s_cm3 > 0:
             m = room_models[sm.room]
             h2s += sm.h2s_cm3 * (

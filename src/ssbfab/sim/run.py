@@ -44,7 +44,7 @@ SMALL_RUN_OPERATIONS = 100_000
 # per step: the metrics estimated (mean and interval) and those also kept per replication
 STEP_METRICS = ("utilization", "availability", "blocked", "starved", "yield",
                 "throughput_per_h", "wip_mean", "availability_operating", "shortfall",
-                "water_dose")
+                "water_dose", "capacity_retained")
 # StepStats.per_rep; `reworked`: units of scrap reworked back into good output (part of good)
 STEP_REP_METRICS = (*STEP_METRICS, "started", "good", "scrapped", "reworked")
 LINE_REP_METRICS = ("good_cells_per_year", "good_gwh_per_year", "overall_yield", "lead_time_h",
@@ -204,14 +204,22 @@ def replication_metrics(model: LineModel, raw: dict) -> dict:
             "shortfall": (max(0.0, 1.0 - s["good"] / tw / sm.target_good_per_h)
                           if sm.target_good_per_h > 0 else math.nan),
             "water_dose": s["water_dose"],  # ppmv·h per lot (NaN: no dose curve)
+            # share of the design capacity kept after the doses seen (NaN: no curve)
+            "capacity_retained": s["capacity_retained"],
             "started": s["started"], "good": s["good"], "scrapped": s["scrapped"],
             "reworked": s["reworked"],
         }
     cells = raw["steps"][-1]["good"] * per_year
+    # the nominal cell energy assumes the nominal doses: scale it by the capacity the
+    # doses this replication saw left (a step that finished no lot keeps the nominal)
+    kwh = model.cell_energy_kwh
+    for sm, s in zip(model.steps, raw["steps"], strict=True):
+        if sm.cond_doses and math.isfinite(s["capacity_retained"]):
+            kwh *= s["capacity_retained"] / sm.nominal_capacity
     return {
         "steps": steps,
         "good_cells_per_year": cells,
-        "good_gwh_per_year": cells * model.cell_energy_kwh / 1e6,
+        "good_gwh_per_year": cells * kwh / 1e6,
         "overall_yield": overall_yield(model, {k: v["yield"] for k, v in steps.items()}),
         "lead_time_h": raw["lead_sum"] / raw["lead_w"] if raw["lead_w"] > 0 else math.nan,
         "excursion_hours": raw["excursion_hours"] * per_year,
@@ -299,7 +307,7 @@ def dry_room_stats(model: LineModel, raws: list[dict], per_rep: dict):
         exposed = rare("sulfide_exposure_kg_h", "exposure_kg_h", m.duration * held_kg)
     else:  # not even an excursion passes the threshold, or nothing sensitive is held
         exposed = Estimate.exact(0.0)
-    releases = any(sm.h2s_cm3 > 0 for sm in model.steps)
+    releases = any(sm.h2s_cm3 > 0 or sm.h2s_process_cm3 > 0 for sm in model.steps)
     return DryRoomStats(rare("excursion_hours", "excursion_hours", m.duration), exposed,
                         Estimate.positive(h2s, events=n) if releases else Estimate.exact(0.0))
 
@@ -326,7 +334,7 @@ def aggregate(model: LineModel, raws: list[dict], seed: int, wall_s: float) -> S
             blocked=e["blocked"], starved=e["starved"], yield_=e["yield"],
             throughput_per_h=e["throughput_per_h"], wip_mean=e["wip_mean"],
             availability_operating=e["availability_operating"], shortfall=e["shortfall"],
-            water_dose=e["water_dose"],
+            water_dose=e["water_dose"], capacity_retained=e["capacity_retained"],
             level=sm.level, nominal_yield=sm.effective_yield, lot_size=sm.lot, per_rep=col)
     bottleneck = constraint(model, steps)
     per_rep = {k: tuple(r[k] for r in reps) for k in LINE_REP_METRICS}

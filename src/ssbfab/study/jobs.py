@@ -73,7 +73,10 @@ def materials(route: Route, options: JobOptions, seed: int) -> JobResult:
                                  else graph.driest_zones)
     cell = design(route)
     lines = bom.bill_of_materials(route, yields, cell)
-    per_kwh = {b.material: b.cost_per_cell / cell.energy_kwh for b in lines}
+    kwh = bom.delivered_energy_kwh(  # per kWh delivered, in the yields' classes
+        route, cell, dew_point_class=dpc,
+        zone_classes=None if options.dew_point_class else graph.driest_zones)
+    per_kwh = {b.material: b.cost_per_cell / kwh for b in lines}
     total = sum(per_kwh.values())
     req = flow.requirements(route, yields, cell.refs)
     final = graph.final.name
