@@ -33,9 +33,12 @@ run: $(STAMP)
 	$(VENV)/bin/ssbfab routes
 	$(VENV)/bin/ssbfab compare $(ARGS)
 
-# checks marked `mpi` (progressive hedging on MPI ranks) join when the mpi extra is installed
+# checks marked `mpi` (progressive hedging on MPI ranks) join when the mpi extra is installed;
+# two workers (pytest-xdist), one test file or notebook at a time each, as the machine has
+# two cores: a file's module fixtures are built once, and the long notebooks run beside the tests
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow$$($(PY) -c 'import mpisppy, mpi4py' 2>/dev/null && echo ' or mpi')" tests --nbmake notebooks
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow$$($(PY) -c 'import mpisppy, mpi4py' 2>/dev/null && echo ' or mpi')" tests --nbmake notebooks
 
 # installs the mpi extra first, so the progressive-hedging checks always run here (and
 # fail, not skip, if it cannot be imported)

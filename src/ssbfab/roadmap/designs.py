@@ -111,7 +111,9 @@ def line_design(route: Route, size_gwh: float, *, costing: str = "annuity",
     if cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            # a temporary name of this process's own: test workers and study workers may
+            # write the same design at once, and the rename is what makes it atomic
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(asdict(design)))
             tmp.replace(path)
         except OSError:
