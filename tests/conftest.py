@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,17 @@ def sulfide(shared):
     from ssbfab.data import resolve_route
 
     return resolve_route("sulfide-lpscl", LINES, shared=shared)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _highs_threads_after_fork_under_mutmut():
+    """Under mutation testing, restart HiGHS's thread pool in each mutant's process:
+    mutmut forks every mutant from a process that already ran the tests (and HiGHS),
+    and a forked child inherits the pool's state but not its threads, so its first
+    MIP spins forever waiting for them (such mutants were counted as timeouts)."""
+    if "MUTANT_UNDER_TEST" in os.environ and "highspy" in sys.modules:
+        sys.modules["highspy"].Highs.resetGlobalScheduler(True)
+    yield
 
 
 @pytest.fixture(autouse=True)
