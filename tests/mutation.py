@@ -53,7 +53,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "flow": ("src/ssbfab/flow.py", (
         "tests/test_cell.py", "tests/test_flow.py", "tests/test_cost_parts.py")),
     "cost": ("src/ssbfab/cost.py", (
-        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py")),
+        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py",
+        "tests/test_cost_primaries.py")),
     "opt.data": ("src/ssbfab/opt/data.py", (
         "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py")),
     "opt.build": ("src/ssbfab/opt/build.py", (
@@ -61,7 +62,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "tests/test_opt_plan.py")),
     "sim.model": ("src/ssbfab/sim/model.py", (
         "tests/test_sim_analytic.py", "tests/test_sim_properties.py", "tests/test_sim_dryroom.py",
-        "tests/test_sim_counts.py")),
+        "tests/test_sim_counts.py", "tests/test_sim_excursions.py")),
     "loop": ("src/ssbfab/loop.py", ("tests/test_loop.py",)),
 }
 # graph.py joins when it lands (the line graph of issue 9)
