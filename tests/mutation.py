@@ -56,7 +56,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py",
         "tests/test_cost_primaries.py")),
     "opt.data": ("src/ssbfab/opt/data.py", (
-        "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py")),
+        "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py",
+        "tests/test_opt_numbers.py")),
     "opt.build": ("src/ssbfab/opt/build.py", (
         "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py",
         "tests/test_opt_plan.py")),
