@@ -60,7 +60,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         "tests/test_opt_numbers.py")),
     "opt.build": ("src/ssbfab/opt/build.py", (
         "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py",
-        "tests/test_opt_plan.py")),
+        "tests/test_opt_plan.py", "tests/test_opt_numbers.py", "tests/test_opt_build.py")),
     "sim.model": ("src/ssbfab/sim/model.py", (
         "tests/test_sim_analytic.py", "tests/test_sim_properties.py", "tests/test_sim_dryroom.py",
         "tests/test_sim_counts.py", "tests/test_sim_excursions.py")),
