@@ -75,8 +75,9 @@ def _violated(m, tol: float = 1e-9) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def built(plant):  # noqa: F811
+    # per test, not per module: mutmut maps a test to the functions it sees called
     st = Structure.of(plant)
     nb = numbers(plant, st, GWH)
     return st, nb, build_model(st, nb)
@@ -135,22 +136,19 @@ def test_one_machine_short_breaks_the_capacity_row_of_that_step(plant, built):  
 def test_new_numbers_reach_the_built_model(plant, built):  # noqa: F811
     """set_parameters pushes a scenario's numbers in place: a derate of 0.5 at the
     powder step halves its derated capacity, not its dispatch capacity."""
-    st, nb, m = built
+    st, _, m = built
     half = numbers(plant, st, GWH, derate={"powder_step": 0.5})
     set_parameters(m, st, half)
-    try:
-        for e in ("small", "large"):
-            assert pyo.value(m.cap_derated["powder_step", e]) == pytest.approx(0.5 * CAP[e],
-                                                                              rel=1e-12)
-            assert pyo.value(m.cap["powder_step", e]) == pytest.approx(CAP[e], rel=1e-12)
-            assert pyo.value(m.nub["powder_step", e]) == half.nub[("powder_step", e)]
-        assert pyo.value(m.cap_derated["cell_step", "assembler"]) == pytest.approx(
-            CAP["assembler"], rel=1e-12)
-        v = parameter_values(st, half)
-        assert v["work"][("powder_step", "nominal", "dry")] == pytest.approx(
-            1 / Y_POWDER["dry"], rel=1e-12)
-        assert v["work"][("cell_step", "fast", ANY)] == pytest.approx(1 / 0.9 / 2, rel=1e-12)
-        assert v["draw"][("powder_step", "cell_step", "slow", ANY)] == pytest.approx(
-            0.5 / 0.95, rel=1e-12)
-    finally:
-        set_parameters(m, st, nb)
+    for e in ("small", "large"):
+        assert pyo.value(m.cap_derated["powder_step", e]) == pytest.approx(0.5 * CAP[e],
+                                                                          rel=1e-12)
+        assert pyo.value(m.cap["powder_step", e]) == pytest.approx(CAP[e], rel=1e-12)
+        assert pyo.value(m.nub["powder_step", e]) == half.nub[("powder_step", e)]
+    assert pyo.value(m.cap_derated["cell_step", "assembler"]) == pytest.approx(
+        CAP["assembler"], rel=1e-12)
+    v = parameter_values(st, half)
+    assert v["work"][("powder_step", "nominal", "dry")] == pytest.approx(
+        1 / Y_POWDER["dry"], rel=1e-12)
+    assert v["work"][("cell_step", "fast", ANY)] == pytest.approx(1 / 0.9 / 2, rel=1e-12)
+    assert v["draw"][("powder_step", "cell_step", "slow", ANY)] == pytest.approx(
+        0.5 / 0.95, rel=1e-12)

@@ -29,8 +29,9 @@ Y_CELL = {"fast": 0.90, "slow": 0.95}
 RATIO = {d: magnus_ppmv(t) / magnus_ppmv(-40.0) for d, t in (("wet", -40.0), ("dry", -60.0))}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def model(plant):  # noqa: F811
+    # per test, not per module: mutmut maps a test to the functions it sees called
     st = Structure.of(plant)
     return st, numbers(plant, st, GWH)
 
