@@ -5,6 +5,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+if "MUTANT_UNDER_TEST" in os.environ:
+    # the process mutmut runs in (pytest may import this module again in a fork)
+    os.environ.setdefault("SSBFAB_MUTMUT_PID", str(os.getpid()))
 LINES = ROOT / "lines"
 
 # Tests read the project's own data, whatever the caller's environment says.
@@ -37,7 +40,9 @@ def _highs_threads_after_fork_under_mutmut():
     mutmut forks every mutant from a process that already ran the tests (and HiGHS),
     and a forked child inherits the pool's state but not its threads, so its first
     MIP spins forever waiting for them (such mutants were counted as timeouts)."""
-    if "MUTANT_UNDER_TEST" in os.environ and "highspy" in sys.modules:
+    # mutmut's own process runs the stats and the clean tests: leave its pool alone
+    forked = os.environ.get("SSBFAB_MUTMUT_PID", str(os.getpid())) != str(os.getpid())
+    if "MUTANT_UNDER_TEST" in os.environ and forked and "highspy" in sys.modules:
         sys.modules["highspy"].Highs.resetGlobalScheduler(True)
     yield
 
