@@ -70,7 +70,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
 if (ROOT / "src" / "ssbfab" / "graph.py").exists():
     MODULES["graph"] = ("src/ssbfab/graph.py", (
         "tests/test_cell.py", "tests/test_flow.py", "tests/test_cost_parts.py",
-        "tests/test_opt_presolve.py"))
+        "tests/test_opt_presolve.py", "tests/test_cost_primaries.py"))
 
 KILLED = {1, 3}  # a test failed; pytest's internal error
 TIMEOUT = {36, -24, 24, 152, 255}

@@ -24,6 +24,7 @@ from test_cost_parts import CELLS, DRY_ROOMS, ECONOMICS, MATERIALS, ROUTE, confi
 
 H2S_PRICE = 7.0  # USD/m³ abated
 RELEASE = 0.2  # cm³ H2S per g of powder at the reference dew point (-40 °C)
+POWDER_KG = 1.25  # kg of (moisture-sensitive) powder bought per kg the powder step makes
 SHARE, BACK, RW_COST = 0.5, 0.8, 3.0  # rework: share of scrap, yield of it, USD/kg
 
 
@@ -43,10 +44,13 @@ def plant(tmp_path_factory):
                              'powder: {price: "10 USD/kg", moisture_sensitive: true}')
     (d / "materials.yaml").write_text(mats)
     route = textwrap.dedent(ROUTE).replace(
+        'materials: [{material: powder, amount: "1 kg/kg"}]',
+        f'materials: [{{material: powder, amount: "{POWDER_KG} kg/kg"}}]').replace(
         "excursion: {effect: loss}}",
         f'excursion: {{effect: loss}}, h2s_release: "{RELEASE} cm^3/g"}}\n'
         f'    rework: {{share: "{SHARE:.0%}", yield: "{BACK:.0%}", cost: "{RW_COST} USD/kg"}}')
     assert mats != MATERIALS and "rework" in route and "h2s_release" in route
+    assert f"{POWDER_KG} kg/kg" in route
     (d / "routes" / "parts.yaml").write_text(route)
     return resolve_route("parts", d, shared=load_shared(d))
 
@@ -57,11 +61,11 @@ def by_hand(dpc: str) -> dict[str, float]:
     started_cell = CELLS / 0.90  # level "fast"
     started_powder = started_cell * 0.5 / y
     ratio = magnus_ppmv(-60.0 if dpc == "dry" else -40.0) / magnus_ppmv(-40.0)
-    h2s = started_powder * RELEASE * 1e-3 * ratio  # cm³/g x 1 kg/kg powder -> m³
+    h2s = started_powder * POWDER_KG * RELEASE * 1e-3 * ratio  # cm³/g x kg -> m³
     return {"started_powder": started_powder, "yield": y,
             "rework": started_powder * (1.0 - fp) * SHARE * RW_COST,
             "h2s_m3": h2s, "h2s_abatement": h2s * H2S_PRICE,
-            "powder_materials": started_powder * 10.0}
+            "powder_materials": started_powder * POWDER_KG * 10.0}
 
 
 @pytest.mark.parametrize("dpc", ["dry", "wet"])
@@ -156,8 +160,8 @@ def test_price_overrides_keep_the_basis_and_change_the_cost(plant):
     assert pr["film"] == (1.7, "m2") and pr["powder"] == (12.0, "kg")
     assert pr["pack"] == (8.0, "kg")  # not overridden
     per, credit, detail = cost.material_cost_per_started(plant, {"powder": 12})
-    assert detail[("powder_step", "powder")] == pytest.approx(12.0, rel=1e-12)  # 1 kg/kg
-    assert per["powder_step"] == pytest.approx(12.0, rel=1e-12)
+    assert detail[("powder_step", "powder")] == pytest.approx(12.0 * POWDER_KG, rel=1e-12)
+    assert per["powder_step"] == pytest.approx(12.0 * POWDER_KG, rel=1e-12)
     # pack: 30 g per cell at 8 USD/kg less its 40 % scrap credit; the credit given back
     # for the 30 g that stay in each good cell is the constant
     assert detail[("cell_step", "pack")] == pytest.approx(0.030 * 8.0 * 0.6, rel=1e-12)
@@ -236,3 +240,12 @@ def test_two_credited_materials_bought_at_one_step_both_give_their_credit(tmp_pa
             + CELLS * (0.030 * 8.0 * 0.4 + bom_film * 0.9 * 0.3))
     rows = c.by_step.set_index(["step", "category"])["usd_per_year"]
     assert rows[("cell_step", "materials")] == pytest.approx(cell, rel=1e-9)
+
+
+def test_an_observed_yield_above_nominal_stops_at_one(plant):
+    """A factor of 1.2 observed at the cell step (90 % nominal at "fast") gives 100 %, not
+    108 %; at the powder step (94 % in the dry class) 0.5 gives 47 %."""
+    obs = {"cell_step": cost.Observed(None, 1.2), "powder_step": cost.Observed(None, 0.5)}
+    y = cost.config_yields(config(plant, "dry"), obs)
+    assert y == {"powder_step": pytest.approx(0.47, rel=1e-12), "cell_step": 1.0}
+    assert list(y) == ["powder_step", "cell_step"]  # the order of the route file

@@ -20,7 +20,7 @@ from ssbfab import categories
 from ssbfab.errors import InputError
 from ssbfab.opt.data import ANY, Structure, _ceil, numbers
 from test_cost_parts import BUILDING, CELL_KWH, CELLS, HOURS, LABOUR, PRICE_E
-from test_cost_primaries import BACK, RELEASE, SHARE, magnus_ppmv, plant  # noqa: F401
+from test_cost_primaries import BACK, POWDER_KG, RELEASE, SHARE, magnus_ppmv, plant  # noqa: F401
 
 GWH = CELLS * CELL_KWH / 1e6
 KWH = GWH * 1e6
@@ -128,8 +128,8 @@ def test_costs_by_hand(plant, model):  # noqa: F811
     # cell step's pouch and energy (it has one option) through its level's yield
     for d, y in Y_POWDER.items():
         fp = 0.90 * (1.0 if d == "dry" else 0.80)
-        h2s_m3 = RELEASE * 1e-3 * RATIO[d]
-        unit = (10.0 * w["materials"] + h2s_m3 * 7.0 * w["h2s_abatement"]
+        h2s_m3 = POWDER_KG * RELEASE * 1e-3 * RATIO[d]
+        unit = (POWDER_KG * 10.0 * w["materials"] + h2s_m3 * 7.0 * w["h2s_abatement"]
                 + (1 - fp) * SHARE * 3.0 * w["rework"])
         assert nb.c_g[("powder_step", "nominal", d)] == pytest.approx(
             unit / y * CELLS / KWH, rel=1e-9), d
@@ -151,7 +151,7 @@ def test_an_h2s_limit_below_the_least_release_proves_no_plan(plant):  # noqa: F8
     """The least H2S any plan releases is the powder step's smallest start (the best
     yields downstream) in the driest class (the least water): just above it there is
     a plan, just below it a proof that there is none."""
-    least = 0.5 / 0.95 / Y_POWDER["dry"] * RELEASE * 1e-3 * RATIO["dry"] * CELLS  # m³/yr
+    least = 0.5 / 0.95 / Y_POWDER["dry"] * POWDER_KG * RELEASE * 1e-3 * RATIO["dry"] * CELLS  # m³/yr
     assert RATIO["dry"] < 0.2  # -60 °C holds far less water than -40 °C
     st = Structure.of(plant)
     for factor, proved in ((1.001, False), (0.999, True)):
