@@ -249,3 +249,20 @@ def test_an_observed_yield_above_nominal_stops_at_one(plant):
     y = cost.config_yields(config(plant, "dry"), obs)
     assert y == {"powder_step": pytest.approx(0.47, rel=1e-12), "cell_step": 1.0}
     assert list(y) == ["powder_step", "cell_step"]  # the order of the route file
+
+
+def test_a_good_cell_delivers_the_energy_of_the_energy_steps_level(sulfide):
+    """The sulfide route's formation hold sets the cell's capacity: "short_hold" keeps
+    64 % of it, the others all of it; a config that does not name the step gets the
+    first level's. The cost per kWh divides by this energy."""
+    from ssbfab.graph import LineGraph
+
+    g = LineGraph.of(sulfide)
+    es = g.energy_step
+    assert es is not None and [lv.name for lv in g.node(es).levels] == [
+        "standard_hold", "short_hold", "long_hold"]
+    e = g.energy_kwh
+    assert g.cell_energy({es: "short_hold"}) == pytest.approx(0.64 * e, rel=1e-12)
+    assert g.cell_energy({es: "long_hold"}) == pytest.approx(e, rel=1e-12)
+    assert g.cell_energy({}) == pytest.approx(e, rel=1e-12)
+    assert g.cell_energy({"some_other_step": "short_hold"}) == pytest.approx(e, rel=1e-12)
