@@ -240,6 +240,9 @@ def test_two_credited_materials_bought_at_one_step_both_give_their_credit(tmp_pa
             + CELLS * (0.030 * 8.0 * 0.4 + bom_film * 0.9 * 0.3))
     rows = c.by_step.set_index(["step", "category"])["usd_per_year"]
     assert rows[("cell_step", "materials")] == pytest.approx(cell, rel=1e-9)
+    # the optimiser's constant: both credits for the design amounts, per good cell
+    _, credit, _ = cost.material_cost_per_started(route)
+    assert credit == pytest.approx(0.030 * 8.0 * 0.4 + bom_film * 0.9 * 0.3, rel=1e-12)
 
 
 def test_an_observed_yield_above_nominal_stops_at_one(plant):
@@ -266,3 +269,40 @@ def test_a_good_cell_delivers_the_energy_of_the_energy_steps_level(sulfide):
     assert g.cell_energy({es: "long_hold"}) == pytest.approx(e, rel=1e-12)
     assert g.cell_energy({}) == pytest.approx(e, rel=1e-12)
     assert g.cell_energy({"some_other_step": "short_hold"}) == pytest.approx(e, rel=1e-12)
+
+
+def test_what_the_statistics_say_and_do_not_say(plant):
+    """The availability while wanted (`availability_operating`) wins over the plain one;
+    a yield the file does not give (NaN) leaves the nominal yield; statistics that do
+    not name a class read the class-free nominal yield (90 % plus rework: 94 %)."""
+    e = Estimate
+    z = e(0, 0, 0)
+    step = StepStats("powder_step", "m", 1, e(0.5, 0.5, 0.5), e(0.9, 0.9, 0.9), z, z,
+                     e(math.nan, math.nan, math.nan), e(1, 1, 1), e(1, 1, 1),
+                     availability_operating=e(0.6, 0.6, 0.6))
+    stats = LineStats(plant.name, 1, 1, 365, 0, {"powder_step": step}, z, z, z, z, "",
+                      DryRoomStats(z, z, z), 0, 0.0, dew_point_class="dry")
+    assert cost.observed(plant, stats) == {"powder_step": cost.Observed(0.6, 1.0)}
+    obs = cost.observed(plant, _stats(plant, {"powder_step": (0.8, 0.47, None)}, None))
+    assert obs["powder_step"].yield_factor == pytest.approx(0.47 / 0.94, rel=1e-12)
+
+
+def test_installed_capacity_and_price_overrides_in_the_cost(plant):
+    """Units a year the machines can start: rate x rate factor x hours (the "fast" level
+    doubles the assembler's rate); a price override reaches the materials."""
+    from test_cost_parts import HOURS
+
+    c = evaluate(config(plant, "dry"))
+    assert c.capacity_per_year == {"powder_step": pytest.approx((2 * 20 + 200) * HOURS, rel=1e-12),
+                                   "cell_step": pytest.approx(1000 * 2 * HOURS, rel=1e-12)}
+    dear = evaluate(config(plant, "dry"), prices={"powder": 12.0})
+    more = by_hand("dry")["started_powder"] * POWDER_KG * (12.0 - 10.0)
+    assert dear.per_year["materials"] - c.per_year["materials"] == pytest.approx(more, rel=1e-9)
+
+
+def test_dispatch_at_its_edges():
+    # what is left after the cheaper options goes to the dearest installed one, even
+    # when less than one unit is left; nothing to dispatch to gives nothing
+    assert cost.dispatch(1.5, [("a", 1.0, 1.0), ("b", 5.0, 2.0), ("c", 5.0, 3.0)]) == {
+        "a": 1.0, "b": 0.5, "c": 0.0}
+    assert cost.dispatch(5.0, []) == {}
