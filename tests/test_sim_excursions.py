@@ -40,3 +40,19 @@ def test_excursions_begun_in_the_window_follow_renewal_theory(tmp_path, humid): 
     # exponential lengths has mean 2 LENGTH² per excursion
     assert hours / n <= raw["excursion_hours_max"] <= hours
     assert raw["excursion_hours_sq"] / n > LENGTH ** 2  # above the square of the mean
+
+
+def test_the_rooms_water_integral_by_hand():
+    """∫ ppmv dt of a room at 10 ppmv with one excursion at 100 ppmv from 2 h to 3.5 h:
+    a lot's dose is the difference of two values of it."""
+    import simpy
+
+    from ssbfab.sim.model import DryRoom
+
+    dr = DryRoom(simpy.Environment(), 10.0)
+    dr.set_water(2.0, 100.0)  # the excursion begins
+    dr.set_water(3.5, 10.0)  # and ends
+    assert dr.water(1.0) == 10.0
+    assert dr.water(2.5) == 10.0 * 2 + 100.0 * 0.5
+    assert dr.water(5.0) == 10.0 * 2 + 100.0 * 1.5 + 10.0 * 1.5
+    assert dr.water(5.0) - dr.water(2.5) == 100.0 * 1.0 + 10.0 * 1.5  # a lot from 2.5 h to 5 h
