@@ -53,22 +53,24 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "flow": ("src/ssbfab/flow.py", (
         "tests/test_cell.py", "tests/test_flow.py", "tests/test_cost_parts.py")),
     "cost": ("src/ssbfab/cost.py", (
-        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py")),
+        "tests/test_cost_parts.py", "tests/test_cost_batpac.py", "tests/test_cost_rollup.py",
+        "tests/test_cost_primaries.py")),
     "opt.data": ("src/ssbfab/opt/data.py", (
-        "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py")),
+        "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py",
+        "tests/test_opt_numbers.py")),
     "opt.build": ("src/ssbfab/opt/build.py", (
         "tests/test_opt_presolve.py", "tests/test_opt_bruteforce.py", "tests/test_opt_model.py",
-        "tests/test_opt_plan.py")),
+        "tests/test_opt_plan.py", "tests/test_opt_numbers.py", "tests/test_opt_build.py")),
     "sim.model": ("src/ssbfab/sim/model.py", (
         "tests/test_sim_analytic.py", "tests/test_sim_properties.py", "tests/test_sim_dryroom.py",
-        "tests/test_sim_counts.py")),
+        "tests/test_sim_counts.py", "tests/test_sim_excursions.py")),
     "loop": ("src/ssbfab/loop.py", ("tests/test_loop.py",)),
 }
 # graph.py joins when it lands (the line graph of issue 9)
 if (ROOT / "src" / "ssbfab" / "graph.py").exists():
     MODULES["graph"] = ("src/ssbfab/graph.py", (
         "tests/test_cell.py", "tests/test_flow.py", "tests/test_cost_parts.py",
-        "tests/test_opt_presolve.py"))
+        "tests/test_opt_presolve.py", "tests/test_cost_primaries.py"))
 
 KILLED = {1, 3}  # a test failed; pytest's internal error
 TIMEOUT = {36, -24, 24, 152, 255}
