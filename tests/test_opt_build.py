@@ -4,7 +4,8 @@ The plant is test_opt_numbers' (two classes, a powder step with two options, a c
 step with two levels). For each level and class, every variable is set to what the
 plan of test_cost_parts' `config` (2 small + 1 large powder machines, 1 assembler)
 makes per good cell: the chosen level and class, the flows through the yields, the
-dispatch of the powder step's work in merit order, the dry room's area. Then
+dispatch of the powder step's work in merit order, the dry room's area (the plant has
+no named zones: its one zone is the plant's, `PLANT_ZONE`). Then
 - the objective is `evaluate`'s cost per kWh of that plan (the same roll-up), and
 - every row holds, and the rows' left-hand sides are the hand values (capacity
   slack, dispatch, areas, machines needed), so a changed coefficient, sign, index or
@@ -18,6 +19,7 @@ import pyomo.environ as pyo
 import pytest
 
 from ssbfab.cost import evaluate
+from ssbfab.data.schema import PLANT_ZONE
 from ssbfab.opt.build import build_model, parameter_values, set_parameters
 from ssbfab.opt.data import ANY, Structure, numbers
 from test_cost_parts import CELLS, HOURS, config
@@ -39,15 +41,15 @@ def _set_plan(m, nb, level: str, dpc: str, machines: dict[str, int]) -> dict[str
     on_small = min(work, machines["small"] * CAP["small"])
     values = [
         (m.z["powder_step", "nominal"], 1), (m.z["cell_step", level], 1),
-        (m.z["cell_step", other], 0), (m.w[dpc], 1), (m.w[wet_dry], 0),
+        (m.z["cell_step", other], 0), (m.w[PLANT_ZONE, dpc], 1), (m.w[PLANT_ZONE, wet_dry], 0),
         (m.g["cell_step", level, ANY], 1.0), (m.g["cell_step", other, ANY], 0.0),
         (m.g["powder_step", "nominal", dpc], g_powder),
         (m.g["powder_step", "nominal", wet_dry], 0.0),
         (m.x["powder_step", "small", "nominal"], on_small),
         (m.x["powder_step", "large", "nominal"], work - on_small),
         # the dry room's area as a share of the largest it can be
-        (m.a[dpc], _dry_area(machines) / nb.amax),
-        (m.a[wet_dry], 0.0),
+        (m.a[PLANT_ZONE, dpc], _dry_area(machines) / nb.amax),
+        (m.a[PLANT_ZONE, wet_dry], 0.0),
     ]
     values += [(m.n[s, e], machines[e]) for (s, e) in m.SE]
     for var, v in values:
@@ -112,7 +114,7 @@ def test_a_hand_plan_is_feasible_and_priced_like_evaluate(plant, built, level, d
     # site areas as shares of their limits (1e6 m² each); the dry room split by class
     assert _lhs(m.floor_area) == pytest.approx((DRY_AREA + 200) / 1e6, rel=1e-12)
     assert _lhs(m.dry_room_area) == pytest.approx(DRY_AREA / 1e6, rel=1e-12)
-    assert _lhs(m.dry_split) == pytest.approx(0.0, abs=1e-12)
+    assert _lhs(m.dry_split[PLANT_ZONE]) == pytest.approx(0.0, abs=1e-12)
     assert _lhs(m.machines_needed["powder_step"]) == 3 - nb.kmin[("powder_step", "nominal")]
     assert _lhs(m.machines_needed["cell_step"]) == 1 - nb.kmin[("cell_step", level)]
     assert _lhs(m.machine_cost_floor["powder_step"]) == pytest.approx(
