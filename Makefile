@@ -61,9 +61,11 @@ roadmap: $(STAMP) $(if $(filter ph,$(SOLVER)),$(MPI_STAMP))
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# README's cost-versus-size figure (docs/img/cost_vs_size.png and .csv; a few minutes)
+# README's figures: cost against plant size (docs/img/cost_vs_size.png and .csv) and the
+# shipped roadmap's capacity and cost by year (docs/img/roadmap_*.png); a few minutes
 figures: $(STAMP)
 	$(PY) docs/cost_vs_size.py
+	$(PY) docs/roadmap_figures.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
