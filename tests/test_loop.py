@@ -535,3 +535,21 @@ def test_a_plant_above_the_line_limit_is_planned_as_several_lines(script):
     s = script(Script(lambda derate, stats: {"b": 3}, lambda m: 12.0))
     loop.run_loop(_route(), 12.0, max_line_gwh=None)
     assert not hasattr(s.opt_calls[0], "lines")
+
+
+def test_the_measured_capacity_factor_by_hand_and_where_it_is_not_measured():
+    """Started units per operating year over the machines' units per year: replications
+    start 100 and 300 units in a 100 h window of a 8,000 h operating year, so 16,000 a
+    year, against 20,000 the machines can start: 0.8. A step with no capacity, a window
+    of no hours, or no counts is not measured (NaN), never a division by zero."""
+    def stats(sim_h, warm_h, started):
+        steps = {"b": SimpleNamespace(per_rep={"started": started})}
+        return SimpleNamespace(steps=steps, simulated_hours=sim_h, warmup_hours=warm_h,
+                               operating_hours_per_year=8000.0)
+
+    cost = SimpleNamespace(capacity_per_year={"b": 20000.0, "idle": 0.0})
+    assert loop._capacity_factor(stats(150.0, 50.0, (100, 300)), cost, "b") == pytest.approx(0.8)
+    assert math.isnan(loop._capacity_factor(stats(150.0, 50.0, (100, 300)), cost, "idle"))
+    assert math.isnan(loop._capacity_factor(stats(50.0, 50.0, (100, 300)), cost, "b"))
+    assert math.isnan(loop._capacity_factor(stats(150.0, 50.0, ()), cost, "b"))
+    assert math.isnan(loop._capacity_factor(stats(150.0, 50.0, (100,)), cost, "absent"))
