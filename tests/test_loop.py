@@ -543,7 +543,7 @@ def test_the_measured_capacity_factor_by_hand_and_where_it_is_not_measured():
     year, against 20,000 the machines can start: 0.8. A step with no capacity, a window
     of no hours, or no counts is not measured (NaN), never a division by zero."""
     def stats(sim_h, warm_h, started):
-        steps = {"b": SimpleNamespace(per_rep={"started": started})}
+        steps = {k: SimpleNamespace(per_rep={"started": started}) for k in ("b", "idle")}
         return SimpleNamespace(steps=steps, simulated_hours=sim_h, warmup_hours=warm_h,
                                operating_hours_per_year=8000.0)
 
