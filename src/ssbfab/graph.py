@@ -312,11 +312,7 @@ class LineGraph:
                                          f"step {name!r} loses capacity to the water dose: "
                                          "the energy of a cell needs the dry-room class"))
             if d not in node.capacity:
-                z = node.zone
-                if z is not None and z != PLANT_ZONE:
-                    why = self.zone_problem(z, d) or ""
-                    raise InputError(Problem(self.file or self.route, None, f"zones.{z}", why))
-                self.check_class(d)  # not an allowed class: raises
+                self._refuse_class(node, d)
             k *= node.capacity[d] * (factors or {}).get(name, 1.0)
         return min(1.0, k)
 
@@ -415,17 +411,22 @@ class LineGraph:
             y += (1.0 - y) * rw.share * rw.yield_
         return min(1.0, y * factor)
 
+    def _refuse_class(self, node: StepNode, dew_point_class: str) -> None:
+        """Raise the InputError for a class a step's tables lack: the zone's problem with
+        it for a step of a named zone, else the route's (`check_class`)."""
+        z = node.zone
+        if z is not None and z != PLANT_ZONE:
+            why = self.zone_problem(z, dew_point_class) or ""
+            raise InputError(Problem(self.file or self.route, None, f"zones.{z}", why))
+        self.check_class(dew_point_class)  # not an allowed class: raises
+
     def first_pass_yield(self, step: str, level: str, dew_point_class: str | None) -> float:
         """Yield before rework (fraction): level yield × moisture yield_factor in the class."""
         node = self.steps[self._index[step]]
         y = node.level_yield[level]
         if node.sensitive and dew_point_class is not None:
             if dew_point_class not in node.moisture:
-                z = node.zone
-                if z is not None and z != PLANT_ZONE:
-                    why = self.zone_problem(z, dew_point_class) or ""
-                    raise InputError(Problem(self.file or self.route, None, f"zones.{z}", why))
-                self.check_class(dew_point_class)  # not an allowed class: raises
+                self._refuse_class(node, dew_point_class)
             y *= node.moisture[dew_point_class]
         return min(1.0, y)
 

@@ -854,6 +854,32 @@ class RetentionPoint(Strict):
     _retention = _range("retention", strict=False, high=1.0)
 
 
+def _monotone_in_dose(points: list, field: str, rising: bool, what: str) -> list:
+    """The points of a curve over the water dose: at least one, doses strictly
+    increasing, `field` never falling (`rising`) or never rising as the dose grows."""
+    if not points:
+        raise ValueError(f"expected at least one point {{dose, {field}}}")
+    for i in range(1, len(points)):
+        prev, cur = points[i - 1], points[i]
+        if not cur.dose > prev.dose:
+            raise FieldProblem(f"{i}.dose", f"doses must increase: {cur.dose:g} ppmv*h "
+                                            f"after {prev.dose:g} ppmv*h")
+        a, b = getattr(prev, field), getattr(cur, field)
+        if (b < a) if rising else (b > a):
+            raise FieldProblem(f"{i}.{field}", f"{what}: {b * 100:g} % after {a * 100:g} %")
+    return points
+
+
+def _from_dose_zero(points: list, field: str, start: float
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(doses, values of `field`) with a point (0, `start`) first unless the curve
+    starts at dose 0."""
+    pts = [(p.dose, getattr(p, field)) for p in points]
+    if pts[0][0] > 0:
+        pts.insert(0, (0.0, start))
+    return tuple(d for d, _ in pts), tuple(x for _, x in pts)
+
+
 def capacity_fraction(retention: float, full_at: float) -> float:
     """Share of the design capacity a cell delivers at its rate when its electrolyte
     keeps `retention` of its ionic conductivity: min(1, sqrt(retention / full_at)).
@@ -880,26 +906,14 @@ class Conductivity(Strict):
     @field_validator("points")
     @classmethod
     def _monotone(cls, v):
-        if not v:
-            raise ValueError("expected at least one point {dose, retention}")
-        for i in range(1, len(v)):
-            if not v[i].dose > v[i - 1].dose:
-                raise FieldProblem(f"{i}.dose", f"doses must increase: {v[i].dose:g} ppmv*h "
-                                                f"after {v[i - 1].dose:g} ppmv*h")
-            if v[i].retention > v[i - 1].retention:
-                raise FieldProblem(f"{i}.retention", f"conductivity retained must not rise as "
-                                                     f"the dose grows: {v[i].retention * 100:g} % "
-                                                     f"after {v[i - 1].retention * 100:g} %")
-        return v
+        return _monotone_in_dose(v, "retention", rising=False,
+                                 what="conductivity retained must not rise as the dose grows")
 
     @property
     def curve(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(doses, retentions) with the start at dose 0 (100 % unless the first point
         is at dose 0): the simulator interpolates the same points."""
-        pts = [(p.dose, p.retention) for p in self.points]
-        if pts[0][0] > 0:
-            pts.insert(0, (0.0, 1.0))
-        return tuple(d for d, _ in pts), tuple(r for _, r in pts)
+        return _from_dose_zero(self.points, "retention", start=1.0)
 
     def capacity_at(self, dose: float) -> float:
         """Share of the design capacity delivered after `dose` (ppmv·h): the retention
@@ -929,26 +943,14 @@ class Dose(Strict):
     @field_validator("points")
     @classmethod
     def _monotone(cls, v):
-        if not v:
-            raise ValueError("expected at least one point {dose, loss}")
-        for i in range(1, len(v)):
-            if not v[i].dose > v[i - 1].dose:
-                raise FieldProblem(f"{i}.dose", f"doses must increase: {v[i].dose:g} ppmv*h "
-                                                f"after {v[i - 1].dose:g} ppmv*h")
-            if v[i].loss < v[i - 1].loss:
-                raise FieldProblem(f"{i}.loss", f"a loss curve must not fall as the dose "
-                                                f"grows: {v[i].loss * 100:g} % after "
-                                                f"{v[i - 1].loss * 100:g} %")
-        return v
+        return _monotone_in_dose(v, "loss", rising=True,
+                                 what="a loss curve must not fall as the dose grows")
 
     @property
     def curve(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(doses, losses) of the curve with its start at dose 0 (loss 0 unless the
         first point is at dose 0): the simulator interpolates the same points."""
-        pts = [(p.dose, p.loss) for p in self.points]
-        if pts[0][0] > 0:
-            pts.insert(0, (0.0, 0.0))
-        return tuple(d for d, _ in pts), tuple(x for _, x in pts)
+        return _from_dose_zero(self.points, "loss", start=0.0)
 
     def loss_at(self, dose: float) -> float:
         """Share lost at `dose` (ppmv·h): linear between the points of `curve`, flat
